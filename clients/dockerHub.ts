@@ -1,0 +1,540 @@
+/**
+ * Docker Hub API client (hub.docker.com, not the registry): repositories, descriptions and tags.
+ *
+ * Speaks exactly the documented endpoints listed in TOOLCHAIN.md:
+ * - `POST /v2/auth/token` `{identifier, secret}` -> `{access_token}` (a JWT valid ~10 minutes)
+ * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash)
+ * - `POST /v2/namespaces/{ns}/repositories`
+ * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100` (follows `next`)
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/`
+ *
+ * Rules: the personal access token never appears in an error message; over-long descriptions are
+ * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
+ * for, a bounded number of times. No `@pulumi/*` import: the CLI and the dynamic provider share it.
+ */
+
+/** Docker Hub's limit for the short description, in characters. */
+export const SHORT_DESCRIPTION_LIMIT = 100;
+/** Docker Hub's limit for the full description (the README), in characters. */
+export const FULL_DESCRIPTION_LIMIT = 25_000;
+/** Where the Docker Hub API lives. */
+export const DEFAULT_HUB_URL = "https://hub.docker.com";
+
+/** The part of `fetch` this client uses; inject a fake or an instrumented one in tests. */
+export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+export interface DockerHubClientOptions {
+  /** Base URL of the Hub API, default `https://hub.docker.com` (an emulator in tests). */
+  baseUrl?: string;
+  /** Docker Hub username (or organization name for an organization access token). */
+  username: string;
+  /** Personal or organization access token. Never logged, never put in an error message. */
+  token: string;
+  /** HTTP implementation, default the global `fetch`. */
+  fetch?: FetchLike;
+  /** How waits are made, default `setTimeout`; tests inject a recorder. */
+  sleep?: (ms: number) => Promise<void>;
+  /** How many times a 429 (or 502/503/504) is retried before giving up. Default 5. */
+  maxRetries?: number;
+  /** Longest single wait the client accepts for a 429, in milliseconds. Default 10 minutes. */
+  maxRetryWaitMs?: number;
+  /** Clock in milliseconds since the epoch, default `Date.now`. */
+  now?: () => number;
+}
+
+/** What the Hub holds about a repository, as far as this project cares. */
+export interface HubRepository {
+  description: string;
+  fullDescription: string;
+  isPrivate: boolean;
+}
+
+export interface HubRepositoryCreate {
+  name: string;
+  description: string;
+  fullDescription: string;
+  isPrivate: false;
+}
+
+export interface HubDescriptions {
+  description: string;
+  fullDescription: string;
+}
+
+/** One image (platform entry) behind a Hub tag; attestations show up as `unknown/unknown`. */
+export interface HubTagImage {
+  architecture: string;
+  os: string;
+  variant?: string;
+  digest: string;
+}
+
+/** One tag as the Hub lists it. `digest` is the manifest (list) digest the tag points at. */
+export interface HubTag {
+  name: string;
+  digest: string;
+  lastUpdated: string;
+  images: HubTagImage[];
+}
+
+/** An error answered by the Hub (or a refused request); the message never holds the token. */
+export class DockerHubError extends Error {
+  readonly operation: string;
+  readonly status: number | undefined;
+
+  constructor(message: string, operation: string, status?: number) {
+    super(message);
+    this.name = "DockerHubError";
+    this.operation = operation;
+    this.status = status;
+  }
+}
+
+/** Characters as a person (and Docker Hub) counts them: Unicode code points. */
+export function characterCount(text: string): number {
+  return Array.from(text).length;
+}
+
+const formatCount = (n: number): string => n.toLocaleString("en-US");
+
+/**
+ * Every length problem of a pair of descriptions, as exact one-line messages; empty when both
+ * fit. `fullName` is `namespace/repository`.
+ */
+export function descriptionProblems(
+  fullName: string,
+  texts: { description?: string; fullDescription?: string },
+): { field: "description" | "fullDescription"; message: string }[] {
+  const problems: { field: "description" | "fullDescription"; message: string }[] = [];
+  if (texts.description !== undefined) {
+    const n = characterCount(texts.description);
+    if (n > SHORT_DESCRIPTION_LIMIT) {
+      problems.push({
+        field: "description",
+        message: `Docker Hub short description for ${fullName} is ${formatCount(n)} characters; the limit is ${formatCount(SHORT_DESCRIPTION_LIMIT)}`,
+      });
+    }
+  }
+  if (texts.fullDescription !== undefined) {
+    const n = characterCount(texts.fullDescription);
+    if (n > FULL_DESCRIPTION_LIMIT) {
+      problems.push({
+        field: "fullDescription",
+        message: `Docker Hub full description for ${fullName} is ${formatCount(n)} characters; the limit is ${formatCount(FULL_DESCRIPTION_LIMIT)}`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Throws the first length problem (see {@link descriptionProblems}); never shortens a text. */
+export function assertDescriptionsFit(
+  fullName: string,
+  texts: { description?: string; fullDescription?: string },
+): void {
+  const [first] = descriptionProblems(fullName, texts);
+  if (first) {
+    throw new Error(first.message);
+  }
+}
+
+/**
+ * How long a 429 asks to wait, in milliseconds, or undefined when it does not say.
+ * `Retry-After` / `X-Retry-After` may be a number of seconds, a unix timestamp in seconds (the
+ * Hub's documented form for `X-Retry-After`) or an HTTP date; `X-RateLimit-Reset` (a unix
+ * timestamp) is the fallback. Numbers of at least 1e9 are read as timestamps.
+ */
+export function retryAfterMs(headers: Headers, nowMs: number): number | undefined {
+  const untilTimestamp = (seconds: number): number =>
+    Math.max(0, Math.ceil(seconds * 1000 - nowMs));
+  for (const name of ["x-retry-after", "retry-after"]) {
+    const raw = headers.get(name)?.trim();
+    if (!raw) {
+      continue;
+    }
+    if (/^\d+(\.\d+)?$/.test(raw)) {
+      const value = Number(raw);
+      return value >= 1e9 ? untilTimestamp(value) : Math.ceil(value * 1000);
+    }
+    const date = Date.parse(raw);
+    if (!Number.isNaN(date)) {
+      return Math.max(0, date - nowMs);
+    }
+  }
+  const reset = headers.get("x-ratelimit-reset")?.trim();
+  if (reset && /^\d+(\.\d+)?$/.test(reset) && Number(reset) >= 1e9) {
+    return untilTimestamp(Number(reset));
+  }
+  return undefined;
+}
+
+const RETRYABLE = new Set([429, 502, 503, 504]);
+const TOKEN_MARGIN_MS = 60_000;
+const DEFAULT_TOKEN_LIFETIME_MS = 10 * 60_000;
+
+interface RequestOptions {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  url: string;
+  body?: unknown;
+}
+
+/** A client for the Docker Hub API. One instance per credential; it caches its access token. */
+export class DockerHubClient {
+  readonly baseUrl: string;
+  readonly username: string;
+  readonly #token: string;
+  readonly #fetch: FetchLike;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #maxRetries: number;
+  readonly #maxRetryWaitMs: number;
+  readonly #now: () => number;
+  #accessToken: { value: string; refreshAt: number } | undefined;
+  #pendingLogin: Promise<string> | undefined;
+
+  constructor(options: DockerHubClientOptions) {
+    this.baseUrl = (options.baseUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
+    this.username = options.username;
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#maxRetries = options.maxRetries ?? 5;
+    this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 10 * 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Exchanges username and token for an access token (cached until shortly before it expires). */
+  async login(): Promise<string> {
+    const cached = this.#accessToken;
+    if (cached && this.#now() < cached.refreshAt) {
+      return cached.value;
+    }
+    this.#pendingLogin ??= this.#login(`login as ${this.username}`).finally(() => {
+      this.#pendingLogin = undefined;
+    });
+    return this.#pendingLogin;
+  }
+
+  /** The repository's descriptions and visibility, or undefined when it does not exist. */
+  async getRepository(namespace: string, repository: string): Promise<HubRepository | undefined> {
+    const operation = `get repository ${namespace}/${repository}`;
+    const response = await this.#authorized(operation, {
+      method: "GET",
+      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
+    });
+    if (response.status === 404) {
+      return undefined;
+    }
+    const body = await this.#expectOk(operation, response);
+    return toRepository(body);
+  }
+
+  /** Creates a public repository with its descriptions (lengths are checked first). */
+  async createRepository(namespace: string, create: HubRepositoryCreate): Promise<HubRepository> {
+    const fullName = `${namespace}/${create.name}`;
+    assertDescriptionsFit(fullName, create);
+    const operation = `create repository ${fullName}`;
+    const response = await this.#authorized(operation, {
+      method: "POST",
+      url: `${this.baseUrl}/v2/namespaces/${enc(namespace)}/repositories`,
+      body: {
+        name: create.name,
+        namespace,
+        description: create.description,
+        full_description: create.fullDescription,
+        is_private: create.isPrivate,
+      },
+    });
+    return toRepository(await this.#expectOk(operation, response));
+  }
+
+  /**
+   * Writes the given descriptions (only the fields present) with `PATCH`. Lengths are checked
+   * first; deciding whether a write is needed at all is the caller's job.
+   */
+  async updateRepository(
+    namespace: string,
+    repository: string,
+    update: Partial<HubDescriptions>,
+  ): Promise<HubRepository> {
+    const fullName = `${namespace}/${repository}`;
+    assertDescriptionsFit(fullName, update);
+    const operation = `update repository ${fullName}`;
+    const body: Record<string, string> = {};
+    if (update.description !== undefined) {
+      body.description = update.description;
+    }
+    if (update.fullDescription !== undefined) {
+      body.full_description = update.fullDescription;
+    }
+    const response = await this.#authorized(operation, {
+      method: "PATCH",
+      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
+      body,
+    });
+    return toRepository(await this.#expectOk(operation, response));
+  }
+
+  /** Every tag of the repository, following the Hub's `next` links 100 tags at a time. */
+  async listTags(namespace: string, repository: string): Promise<HubTag[]> {
+    const operation = `list tags of ${namespace}/${repository}`;
+    const tags: HubTag[] = [];
+    const seen = new Set<string>();
+    let url: string | undefined =
+      `${this.baseUrl}/v2/namespaces/${enc(namespace)}/repositories/${enc(repository)}/tags?page_size=100`;
+    while (url !== undefined) {
+      if (seen.has(url)) {
+        throw new DockerHubError(
+          `Docker Hub ${operation} failed: the Hub's next link repeats ${url}`,
+          operation,
+        );
+      }
+      seen.add(url);
+      const response = await this.#authorized(operation, { method: "GET", url });
+      const page = (await this.#expectOk(operation, response)) as {
+        next?: string | null;
+        results?: unknown[];
+      };
+      for (const raw of page.results ?? []) {
+        tags.push(toTag(raw));
+      }
+      url = page.next ? this.#sameOrigin(page.next) : undefined;
+    }
+    return tags;
+  }
+
+  /** Deletes one tag. Resolves true when deleted, false when the Hub did not have it (404). */
+  async deleteTag(namespace: string, repository: string, tag: string): Promise<boolean> {
+    const operation = `delete tag ${namespace}/${repository}:${tag}`;
+    const response = await this.#authorized(operation, {
+      method: "DELETE",
+      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/tags/${enc(tag)}/`,
+    });
+    if (response.status === 404) {
+      return false;
+    }
+    await this.#expectOk(operation, response);
+    return true;
+  }
+
+  async #login(operation: string): Promise<string> {
+    const response = await this.#send(operation, {
+      method: "POST",
+      url: `${this.baseUrl}/v2/auth/token`,
+      body: { identifier: this.username, secret: this.#token },
+    });
+    const body = (await this.#expectOk(operation, response)) as { access_token?: unknown };
+    if (typeof body.access_token !== "string" || body.access_token === "") {
+      throw new DockerHubError(
+        `Docker Hub ${operation} failed: the answer holds no access_token`,
+        operation,
+        response.status,
+      );
+    }
+    const expiresAt = jwtExpiry(body.access_token) ?? this.#now() + DEFAULT_TOKEN_LIFETIME_MS;
+    this.#accessToken = { value: body.access_token, refreshAt: expiresAt - TOKEN_MARGIN_MS };
+    return body.access_token;
+  }
+
+  /** A request with the bearer token; on a 401 it logs in again once and retries. */
+  async #authorized(operation: string, request: RequestOptions): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      let accessToken: string;
+      try {
+        accessToken = await this.login();
+      } catch (error) {
+        const status = error instanceof DockerHubError ? error.status : undefined;
+        const detail = (error as Error).message.replace(/^Docker Hub login as \S+ failed: /, "");
+        throw new DockerHubError(
+          this.#redact(
+            `Docker Hub ${operation} failed: login as ${this.username} failed: ${detail}`,
+          ),
+          operation,
+          status,
+        );
+      }
+      const response = await this.#send(operation, request, accessToken);
+      if (response.status === 401 && attempt === 0) {
+        await response.body?.cancel();
+        this.#accessToken = undefined;
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /** One request, with 429 (and 502/503/504) retries. */
+  async #send(operation: string, request: RequestOptions, accessToken?: string): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (accessToken !== undefined) {
+      headers.Authorization = `Bearer ${accessToken}`;
+    }
+    if (request.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+    }
+    for (let retry = 0; ; retry++) {
+      let response: Response;
+      try {
+        response = await this.#fetch(request.url, {
+          method: request.method,
+          headers,
+          body: request.body === undefined ? undefined : JSON.stringify(request.body),
+          redirect: "error",
+        });
+      } catch (error) {
+        const cause = (error as Error & { cause?: { message?: string } }).cause?.message;
+        const reason = cause ? `${(error as Error).message} (${cause})` : (error as Error).message;
+        throw new DockerHubError(
+          this.#redact(`Docker Hub ${operation} failed: ${reason}`),
+          operation,
+        );
+      }
+      if (!RETRYABLE.has(response.status)) {
+        return response;
+      }
+      if (retry >= this.#maxRetries) {
+        const message = await hubMessage(response);
+        throw new DockerHubError(
+          this.#redact(
+            `Docker Hub ${operation} failed: HTTP ${response.status}: ${message} (gave up after ${retry} ${retry === 1 ? "retry" : "retries"})`,
+          ),
+          operation,
+          response.status,
+        );
+      }
+      const asked = retryAfterMs(response.headers, this.#now());
+      const wait = asked ?? Math.min(1000 * 2 ** retry, 60_000);
+      if (wait > this.#maxRetryWaitMs) {
+        const message = await hubMessage(response);
+        throw new DockerHubError(
+          this.#redact(
+            `Docker Hub ${operation} failed: HTTP ${response.status}: ${message} (the Hub asks to wait ${Math.ceil(wait / 1000)} s, more than the ${Math.ceil(this.#maxRetryWaitMs / 1000)} s this client waits)`,
+          ),
+          operation,
+          response.status,
+        );
+      }
+      await response.body?.cancel();
+      await this.#sleep(wait);
+    }
+  }
+
+  async #expectOk(operation: string, response: Response): Promise<unknown> {
+    if (response.ok) {
+      const text = await response.text();
+      if (text.trim() === "") {
+        return {};
+      }
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new DockerHubError(
+          this.#redact(
+            `Docker Hub ${operation} failed: HTTP ${response.status} with a body that is not JSON`,
+          ),
+          operation,
+          response.status,
+        );
+      }
+    }
+    const message = await hubMessage(response);
+    throw new DockerHubError(
+      this.#redact(`Docker Hub ${operation} failed: HTTP ${response.status}: ${message}`),
+      operation,
+      response.status,
+    );
+  }
+
+  /** Follows a `next` link only on the Hub the client talks to (the bearer token goes there). */
+  #sameOrigin(next: string): string {
+    const parsed = new URL(next, `${this.baseUrl}/`);
+    const base = new URL(`${this.baseUrl}/`);
+    return `${base.origin}${parsed.pathname}${parsed.search}`;
+  }
+
+  #redact(text: string): string {
+    let out = text;
+    for (const secret of [this.#token, this.#accessToken?.value]) {
+      if (secret && secret.length >= 4) {
+        out = out.split(secret).join("[redacted]");
+      }
+    }
+    return out;
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function asString(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+function toRepository(raw: unknown): HubRepository {
+  const body = (raw ?? {}) as Record<string, unknown>;
+  return {
+    description: asString(body.description),
+    fullDescription: asString(body.full_description),
+    isPrivate: body.is_private === true,
+  };
+}
+
+function toTag(raw: unknown): HubTag {
+  const body = (raw ?? {}) as Record<string, unknown>;
+  const images = Array.isArray(body.images) ? body.images : [];
+  return {
+    name: asString(body.name),
+    digest: asString(body.digest),
+    lastUpdated: asString(body.last_updated) || asString(body.tag_last_pushed),
+    images: images.map((image: Record<string, unknown>) => {
+      const entry: HubTagImage = {
+        architecture: asString(image.architecture),
+        os: asString(image.os),
+        digest: asString(image.digest),
+      };
+      if (typeof image.variant === "string" && image.variant !== "") {
+        entry.variant = image.variant;
+      }
+      return entry;
+    }),
+  };
+}
+
+/** The Hub's own words from an error answer (`message`, `detail`, ...), or the status text. */
+async function hubMessage(response: Response): Promise<string> {
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    // no body
+  }
+  let found: string | undefined;
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const errors = Array.isArray(body.errors) ? (body.errors as { message?: unknown }[]) : [];
+    for (const candidate of [body.message, body.detail, body.text, errors[0]?.message]) {
+      if (typeof candidate === "string" && candidate.trim() !== "") {
+        found = candidate.trim();
+        break;
+      }
+    }
+  } catch {
+    found = text.trim() === "" ? undefined : text.trim().replace(/\s+/g, " ").slice(0, 300);
+  }
+  return found ?? (response.statusText || "no message");
+}
+
+function jwtExpiry(token: string): number | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) {
+    return undefined;
+  }
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
+      exp?: unknown;
+    };
+    return typeof claims.exp === "number" ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,554 @@
+/**
+ * A local emulator of the Docker Hub API endpoints this project speaks (TOOLCHAIN.md, "Docker
+ * Hub"), with in-memory state. Used by unit tests in-process and, through hubEmulatorMain.ts, as
+ * the local stack's Docker Hub.
+ *
+ * Endpoints:
+ * - `POST /v2/auth/token` `{identifier, secret}` -> `{access_token}` (JWT, 10 minutes)
+ * - `POST /v2/namespaces/{ns}/repositories` `{name, description, full_description, is_private}`
+ * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash required)
+ * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page=&page_size=` (max 100, `next` links)
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (trailing slash required)
+ * - control plane, without auth and not recorded: `GET /_emulator/state`,
+ *   `PUT /_emulator/state` (replace the repositories), `POST /_emulator/reset`.
+ *
+ * Every `/v2` endpoint except the token endpoint requires `Authorization: Bearer <access_token>`;
+ * descriptions over 100 / 25,000 characters are refused with 400, as the Hub does.
+ */
+import { createHmac, randomUUID } from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const EMULATOR_SHORT_LIMIT = 100;
+export const EMULATOR_FULL_LIMIT = 25_000;
+
+export interface EmulatedImage {
+  architecture: string;
+  os: string;
+  variant?: string;
+  digest: string;
+  size: number;
+  status: "active" | "inactive";
+  last_pushed: string;
+  last_pulled: string | null;
+}
+
+export interface EmulatedTag {
+  name: string;
+  digest: string;
+  last_updated: string;
+  tag_last_pushed: string;
+  tag_last_pulled: string | null;
+  images: EmulatedImage[];
+}
+
+export interface EmulatedRepository {
+  namespace: string;
+  name: string;
+  description: string;
+  full_description: string;
+  is_private: boolean;
+  date_registered: string;
+  last_updated: string;
+  tags: EmulatedTag[];
+}
+
+/** Everything the emulator holds; keys of `repositories` are `namespace/name`. JSON-safe. */
+export interface HubEmulatorState {
+  repositories: Record<string, EmulatedRepository>;
+}
+
+/** One request the emulator answered (control-plane requests are not recorded). */
+export interface RecordedRequest {
+  method: string;
+  /** Path with query string, e.g. `/v2/repositories/battlescope/frontend/`. */
+  path: string;
+  /** Parsed JSON body (raw text if not JSON, undefined if empty); `secret` is redacted. */
+  body: unknown;
+  /** `Bearer [redacted]` when an Authorization header was sent. */
+  authorization?: string;
+  status: number;
+}
+
+export interface HubEmulatorOptions {
+  /** Port to listen on; 0 or absent picks a free one. */
+  port?: number;
+  /** Interface to listen on, default 127.0.0.1. */
+  host?: string;
+  /** Accepted credentials, username -> token. Default `{ battlescope: "dckr_pat_emulator" }`. */
+  users?: Record<string, string>;
+  /** Initial state (used as the live state object). */
+  state?: HubEmulatorState;
+  /** Lifetime of issued access tokens in seconds, default 600 (the Hub's 10 minutes). */
+  tokenLifetimeSeconds?: number;
+  /** Clock in milliseconds, default Date.now. */
+  now?: () => number;
+  /** Called after every change of the state (used to persist it). */
+  onChange?: (state: HubEmulatorState) => void;
+}
+
+export interface HubEmulator {
+  /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
+  url: string;
+  /** The live state; tests may read and seed it directly. */
+  state: HubEmulatorState;
+  /** Every `/v2` request answered, in order; `requests.length = 0` clears it. */
+  requests: RecordedRequest[];
+  /** The next `count` `/v2` requests (default 1) are answered with `status` and `headers`. */
+  failNext(status: number, headers?: Record<string, string>, count?: number, body?: unknown): void;
+  /** Adds (or replaces) a tag in an existing repository `namespace/name`. */
+  addTag(fullName: string, tag: TagSeed): EmulatedTag;
+  close(): Promise<void>;
+}
+
+export interface TagSeed {
+  name: string;
+  digest?: string;
+  lastUpdated?: string;
+  images?: { architecture: string; os: string; variant?: string; digest: string }[];
+}
+
+export const DEFAULT_EMULATOR_USERS: Readonly<Record<string, string>> = Object.freeze({
+  battlescope: "dckr_pat_emulator",
+});
+
+const REPOSITORY_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+interface Failure {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+const hubError = (status: number, message: string, errinfo: Record<string, unknown> = {}) =>
+  new HttpError(status, { message, errinfo });
+
+const chars = (text: string): number => Array.from(text).length;
+
+/** An empty state. */
+export function emptyHubState(): HubEmulatorState {
+  return { repositories: {} };
+}
+
+/** A fake sha256 digest derived from a seed, stable across runs. */
+export function fakeDigest(seed: string): string {
+  return `sha256:${createHmac("sha256", "hub-emulator").update(seed).digest("hex")}`;
+}
+
+export async function startHubEmulator(options: HubEmulatorOptions = {}): Promise<HubEmulator> {
+  const users = { ...(options.users ?? DEFAULT_EMULATOR_USERS) };
+  const state = options.state ?? emptyHubState();
+  const now = options.now ?? Date.now;
+  const lifetime = options.tokenLifetimeSeconds ?? 600;
+  const signingKey = randomUUID();
+  const issued = new Map<string, { username: string; expiresAt: number }>();
+  const requests: RecordedRequest[] = [];
+  const failures: Failure[] = [];
+  const changed = () => options.onChange?.(state);
+  const iso = () => new Date(now()).toISOString();
+
+  const issueToken = (username: string): string => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const iat = Math.floor(now() / 1000);
+    const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: username, iat, exp: iat + lifetime, jti: randomUUID() })}`;
+    const token = `${head}.${createHmac("sha256", signingKey).update(head).digest("base64url")}`;
+    issued.set(token, { username, expiresAt: (iat + lifetime) * 1000 });
+    return token;
+  };
+
+  const authenticate = (req: http.IncomingMessage): string => {
+    const header = req.headers.authorization ?? "";
+    const match = /^Bearer (.+)$/.exec(header);
+    const entry = match?.[1] ? issued.get(match[1]) : undefined;
+    if (!entry || entry.expiresAt <= now()) {
+      throw hubError(401, "authentication required");
+    }
+    return entry.username;
+  };
+
+  const repositoryOf = (namespace: string, name: string): EmulatedRepository => {
+    const repository = state.repositories[`${namespace}/${name}`];
+    if (!repository) {
+      throw hubError(404, "object not found");
+    }
+    return repository;
+  };
+
+  const checkTexts = (body: Record<string, unknown>) => {
+    for (const [field, limit] of [
+      ["description", EMULATOR_SHORT_LIMIT],
+      ["full_description", EMULATOR_FULL_LIMIT],
+    ] as const) {
+      const value = body[field];
+      if (value === undefined || value === null) {
+        continue;
+      }
+      if (typeof value !== "string") {
+        throw hubError(400, `${field}: Not a valid string.`, { field });
+      }
+      if (chars(value) > limit) {
+        const reason = `Ensure this field has no more than ${limit} characters.`;
+        throw new HttpError(400, {
+          message: `${field}: ${reason}`,
+          errinfo: { field },
+          fields: { [field]: [reason] },
+        });
+      }
+    }
+  };
+
+  const repositoryJson = (repository: EmulatedRepository) => ({
+    user: repository.namespace,
+    name: repository.name,
+    namespace: repository.namespace,
+    repository_type: "image",
+    status: 1,
+    description: repository.description,
+    is_private: repository.is_private,
+    star_count: 0,
+    pull_count: 0,
+    last_updated: repository.last_updated,
+    date_registered: repository.date_registered,
+    full_description: repository.full_description,
+    media_types: ["application/vnd.oci.image.index.v1+json"],
+    content_types: ["image"],
+  });
+
+  const route = (
+    method: string,
+    url: URL,
+    body: unknown,
+    req: http.IncomingMessage,
+  ): { status: number; body?: unknown } => {
+    const path = url.pathname;
+    const parts = path.split("/").map((segment) => decodeURIComponent(segment));
+    const object = (body ?? {}) as Record<string, unknown>;
+
+    if (path === "/v2/auth/token") {
+      if (method !== "POST") {
+        throw hubError(405, `Method "${method}" not allowed.`);
+      }
+      const identifier = object.identifier;
+      const secret = object.secret;
+      if (typeof identifier !== "string" || typeof secret !== "string") {
+        throw hubError(400, "identifier and secret are required");
+      }
+      if (users[identifier] === undefined || users[identifier] !== secret) {
+        throw hubError(401, "Incorrect authentication credentials");
+      }
+      return { status: 200, body: { access_token: issueToken(identifier) } };
+    }
+
+    // /v2/namespaces/{ns}/repositories
+    if (parts.length === 5 && parts[2] === "namespaces" && parts[4] === "repositories") {
+      authenticate(req);
+      if (method !== "POST") {
+        throw hubError(405, `Method "${method}" not allowed.`);
+      }
+      const namespace = parts[3] ?? "";
+      const name = object.name;
+      if (
+        typeof name !== "string" ||
+        name.length < 2 ||
+        name.length > 255 ||
+        !REPOSITORY_NAME.test(name)
+      ) {
+        throw hubError(400, "name: Enter a valid repository name.", { field: "name" });
+      }
+      if (object.namespace !== undefined && object.namespace !== namespace) {
+        throw hubError(400, "namespace: does not match the namespace in the path", {
+          field: "namespace",
+        });
+      }
+      checkTexts(object);
+      const key = `${namespace}/${name}`;
+      if (state.repositories[key]) {
+        throw hubError(409, "Repository with this Name and Namespace already exists.");
+      }
+      const created: EmulatedRepository = {
+        namespace,
+        name,
+        description: typeof object.description === "string" ? object.description : "",
+        full_description:
+          typeof object.full_description === "string" ? object.full_description : "",
+        is_private: object.is_private === true,
+        date_registered: iso(),
+        last_updated: iso(),
+        tags: [],
+      };
+      state.repositories[key] = created;
+      changed();
+      return { status: 201, body: repositoryJson(created) };
+    }
+
+    // /v2/repositories/{ns}/{repo}/  and  /v2/repositories/{ns}/{repo}/tags/{tag}/
+    if (parts[2] === "repositories" && parts.length >= 5 && parts.length <= 8) {
+      const trailing = parts[parts.length - 1] === "";
+      const isTag = parts.length >= 7;
+      if (!trailing || (isTag && parts[5] !== "tags")) {
+        throw hubError(
+          404,
+          `Not found: ${path} (this endpoint is ${isTag ? "/v2/repositories/{ns}/{repo}/tags/{tag}/" : "/v2/repositories/{ns}/{repo}/"}, with the trailing slash)`,
+        );
+      }
+      authenticate(req);
+      const repository = repositoryOf(parts[3] ?? "", parts[4] ?? "");
+      if (isTag) {
+        if (method !== "DELETE") {
+          throw hubError(405, `Method "${method}" not allowed.`);
+        }
+        const tag = parts[6] ?? "";
+        const index = repository.tags.findIndex((candidate) => candidate.name === tag);
+        if (index < 0) {
+          throw hubError(404, `tag '${tag}' not found`);
+        }
+        repository.tags.splice(index, 1);
+        changed();
+        return { status: 204 };
+      }
+      if (method === "GET") {
+        return { status: 200, body: repositoryJson(repository) };
+      }
+      if (method === "PATCH") {
+        checkTexts(object);
+        if (typeof object.description === "string") {
+          repository.description = object.description;
+        }
+        if (typeof object.full_description === "string") {
+          repository.full_description = object.full_description;
+        }
+        repository.last_updated = iso();
+        changed();
+        return { status: 200, body: repositoryJson(repository) };
+      }
+      throw hubError(405, `Method "${method}" not allowed.`);
+    }
+
+    // /v2/namespaces/{ns}/repositories/{repo}/tags
+    if (
+      parts.length === 7 &&
+      parts[2] === "namespaces" &&
+      parts[4] === "repositories" &&
+      parts[6] === "tags"
+    ) {
+      authenticate(req);
+      if (method !== "GET") {
+        throw hubError(405, `Method "${method}" not allowed.`);
+      }
+      const repository = repositoryOf(parts[3] ?? "", parts[5] ?? "");
+      const pageSize = Math.min(
+        100,
+        Math.max(1, Number(url.searchParams.get("page_size") ?? 10) || 10),
+      );
+      const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
+      const sorted = [...repository.tags].sort(
+        (a, b) => b.last_updated.localeCompare(a.last_updated) || a.name.localeCompare(b.name),
+      );
+      const start = (page - 1) * pageSize;
+      if (start > 0 && start >= sorted.length) {
+        throw hubError(404, "Invalid page.");
+      }
+      const link = (n: number) =>
+        `http://${req.headers.host}${path}?page=${n}&page_size=${pageSize}`;
+      return {
+        status: 200,
+        body: {
+          count: sorted.length,
+          next: start + pageSize < sorted.length ? link(page + 1) : null,
+          previous: page > 1 ? link(page - 1) : null,
+          results: sorted.slice(start, start + pageSize).map((tag) => ({
+            creator: 1,
+            id: 1,
+            images: tag.images,
+            last_updated: tag.last_updated,
+            last_updater: 1,
+            last_updater_username: repository.namespace,
+            name: tag.name,
+            repository: 1,
+            full_size: tag.images.reduce((sum, image) => sum + image.size, 0),
+            v2: true,
+            tag_status: "active",
+            tag_last_pulled: tag.tag_last_pulled,
+            tag_last_pushed: tag.tag_last_pushed,
+            media_type: "application/vnd.oci.image.index.v1+json",
+            content_type: "image",
+            digest: tag.digest,
+          })),
+        },
+      };
+    }
+
+    throw hubError(404, `Not found: ${method} ${path}`);
+  };
+
+  const control = (
+    method: string,
+    path: string,
+    body: unknown,
+  ): { status: number; body?: unknown } => {
+    if (path === "/_emulator/state" && method === "GET") {
+      return { status: 200, body: state };
+    }
+    if (path === "/_emulator/state" && method === "PUT") {
+      const next = (body ?? {}) as Partial<HubEmulatorState>;
+      state.repositories = next.repositories ?? {};
+      changed();
+      return { status: 200, body: state };
+    }
+    if (path === "/_emulator/reset" && method === "POST") {
+      state.repositories = {};
+      requests.length = 0;
+      failures.length = 0;
+      changed();
+      return { status: 200, body: state };
+    }
+    return { status: 404, body: { message: `Not found: ${method} ${path}` } };
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const method = req.method ?? "GET";
+      const url = new URL(req.url ?? "/", "http://emulator.invalid");
+      const text = Buffer.concat(chunks).toString("utf8");
+      let body: unknown;
+      let bodyIsJson = true;
+      if (text !== "") {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+          bodyIsJson = false;
+        }
+      }
+      const reply = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+        const data = payload === undefined ? "" : JSON.stringify(payload);
+        res.writeHead(status, {
+          ...(payload === undefined ? {} : { "Content-Type": "application/json" }),
+          ...headers,
+        });
+        res.end(data);
+      };
+
+      if (url.pathname.startsWith("/_emulator/")) {
+        const answer = control(method, url.pathname, body);
+        reply(answer.status, answer.body);
+        return;
+      }
+
+      const record: RecordedRequest = {
+        method,
+        path: `${url.pathname}${url.search}`,
+        body: redactBody(body),
+        status: 0,
+      };
+      if (req.headers.authorization !== undefined) {
+        record.authorization = "Bearer [redacted]";
+      }
+      requests.push(record);
+
+      const failure = failures.shift();
+      if (failure) {
+        record.status = failure.status;
+        reply(failure.status, failure.body, failure.headers);
+        return;
+      }
+      try {
+        if (!bodyIsJson) {
+          throw hubError(400, "JSON parse error");
+        }
+        const answer = route(method, url, body, req);
+        record.status = answer.status;
+        reply(answer.status, answer.body);
+      } catch (error) {
+        if (error instanceof HttpError) {
+          record.status = error.status;
+          reply(error.status, error.body);
+          return;
+        }
+        record.status = 500;
+        reply(500, { message: `emulator error: ${(error as Error).message}`, errinfo: {} });
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    state,
+    requests,
+    failNext(status, headers = {}, count = 1, body) {
+      for (let i = 0; i < count; i++) {
+        failures.push({
+          status,
+          headers,
+          body: body ?? { message: http.STATUS_CODES[status] ?? `HTTP ${status}`, errinfo: {} },
+        });
+      }
+    },
+    addTag(fullName, seed) {
+      const repository = state.repositories[fullName];
+      if (!repository) {
+        throw new Error(`hub emulator: no repository ${fullName}`);
+      }
+      const when = seed.lastUpdated ?? iso();
+      const digest = seed.digest ?? fakeDigest(`${fullName}:${seed.name}`);
+      const images = (
+        seed.images ?? [
+          { architecture: "amd64", os: "linux", digest: fakeDigest(`${digest}/amd64`) },
+          { architecture: "arm64", os: "linux", digest: fakeDigest(`${digest}/arm64`) },
+        ]
+      ).map((image) => ({
+        ...image,
+        size: 1024,
+        status: "active" as const,
+        last_pushed: when,
+        last_pulled: null,
+      }));
+      const tag: EmulatedTag = {
+        name: seed.name,
+        digest,
+        last_updated: when,
+        tag_last_pushed: when,
+        tag_last_pulled: null,
+        images,
+      };
+      repository.tags = repository.tags.filter((candidate) => candidate.name !== seed.name);
+      repository.tags.push(tag);
+      changed();
+      return tag;
+    },
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function redactBody(body: unknown): unknown {
+  if (body !== null && typeof body === "object" && !Array.isArray(body) && "secret" in body) {
+    return { ...(body as Record<string, unknown>), secret: "[redacted]" };
+  }
+  return body;
+}
