@@ -1,0 +1,217 @@
+/** Every manifest and index media type, so HEAD answers with the digest of what is stored. */
+export const MANIFEST_MEDIA_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+export interface ManifestDescriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly platform?: { readonly architecture: string; readonly os: string; readonly variant?: string };
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface Manifest {
+  readonly digest: string;
+  readonly mediaType: string;
+  /** Children of an index or manifest list; empty for an image manifest. */
+  readonly manifests: readonly ManifestDescriptor[];
+  /** Layers and config of an image manifest; empty for an index. */
+  readonly blobs: readonly ManifestDescriptor[];
+  readonly raw: string;
+}
+
+export interface OciRegistryOptions {
+  /** Registry host with optional port: `docker.io`, `127.0.0.1:5000`. */
+  readonly registry: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly fetch?: typeof fetch;
+  /** Per-request timeout; a registry that does not answer is an error, not a hang. */
+  readonly timeoutMs?: number;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+/** Docker Hub's registry API lives on its own host. */
+export function registryApiHost(registry: string): string {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+
+/** A client for the OCI distribution API: tags, manifests, deletes. */
+export class OciRegistryClient {
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly tokens = new Map<string, string>();
+
+  constructor(private readonly options: OciRegistryOptions) {
+    this.base = `https://${registryApiHost(options.registry)}`;
+    this.fetch = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  get registry(): string {
+    return this.options.registry;
+  }
+
+  /** All tags of a repository, following `Link` pagination; none when it does not exist yet. */
+  async listTags(repository: string): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list?n=1000`;
+    while (path !== undefined) {
+      const response = await this.request("GET", path, repository);
+      if (response.status === 404) return tags;
+      await this.expectOk(response, `list tags of ${repository}`);
+      const body = (await response.json()) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      path = nextLink(response.headers.get("link"));
+    }
+    return tags;
+  }
+
+  /** The digest and media type a reference resolves to, or undefined when it does not exist. */
+  async headManifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string } | undefined> {
+    const response = await this.request("HEAD", `/v2/${repository}/manifests/${reference}`, repository, {
+      accept: MANIFEST_MEDIA_TYPES.join(", "),
+    });
+    if (response.status === 404) return undefined;
+    await this.expectOk(response, `resolve ${repository}:${reference}`);
+    return {
+      digest: response.headers.get("docker-content-digest") ?? "",
+      mediaType: response.headers.get("content-type") ?? "",
+    };
+  }
+
+  async getManifest(repository: string, reference: string): Promise<Manifest | undefined> {
+    const response = await this.request("GET", `/v2/${repository}/manifests/${reference}`, repository, {
+      accept: MANIFEST_MEDIA_TYPES.join(", "),
+    });
+    if (response.status === 404) return undefined;
+    await this.expectOk(response, `read ${repository}:${reference}`);
+    const raw = await response.text();
+    const body = JSON.parse(raw) as {
+      mediaType?: string;
+      manifests?: ManifestDescriptor[];
+      layers?: ManifestDescriptor[];
+      config?: ManifestDescriptor;
+    };
+    return {
+      digest: response.headers.get("docker-content-digest") ?? "",
+      mediaType: body.mediaType ?? response.headers.get("content-type") ?? "",
+      manifests: body.manifests ?? [],
+      blobs: [...(body.config ? [body.config] : []), ...(body.layers ?? [])],
+      raw,
+    };
+  }
+
+  async getBlob(repository: string, digest: string): Promise<Buffer> {
+    const response = await this.request("GET", `/v2/${repository}/blobs/${digest}`, repository);
+    await this.expectOk(response, `read blob ${digest} of ${repository}`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  /** Deletes a manifest by digest; every tag pointing at it goes with it. */
+  async deleteManifest(repository: string, digest: string): Promise<void> {
+    const response = await this.request("DELETE", `/v2/${repository}/manifests/${digest}`, repository, {}, "delete");
+    if (response.status === 404) return;
+    await this.expectOk(response, `delete ${repository}@${digest}`);
+  }
+
+  /** Answers whether the registry speaks the API, failing with a clear error when unreachable. */
+  async ping(): Promise<void> {
+    const response = await this.request("GET", "/v2/", undefined);
+    if (response.status !== 200 && response.status !== 401) {
+      throw new RegistryError(`registry ${this.options.registry} answered /v2/ with HTTP ${response.status}`, response.status);
+    }
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    repository: string | undefined,
+    headers: Record<string, string> = {},
+    action = "pull",
+  ): Promise<Response> {
+    const scope = repository === undefined ? undefined : `repository:${repository}:${action === "delete" ? "*" : "pull"}`;
+    const send = (authorization?: string) =>
+      this.send(method, path, authorization === undefined ? headers : { ...headers, authorization });
+    const cached = scope === undefined ? undefined : this.tokens.get(scope);
+    let response = await send(cached ?? this.basicAuth());
+    if (response.status === 401) {
+      const challenge = response.headers.get("www-authenticate") ?? "";
+      if (/^bearer /i.test(challenge)) {
+        const token = await this.bearerToken(challenge, scope);
+        if (scope !== undefined) this.tokens.set(scope, `Bearer ${token}`);
+        response = await send(`Bearer ${token}`);
+      }
+    }
+    return response;
+  }
+
+  private async send(method: string, path: string, headers: Record<string, string>): Promise<Response> {
+    try {
+      return await this.fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      throw new RegistryError(`registry ${this.options.registry} cannot be reached (${method} ${path}): ${cause}`);
+    }
+  }
+
+  private basicAuth(): string | undefined {
+    const { username, password } = this.options;
+    if (username === undefined || password === undefined) return undefined;
+    return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+
+  private async bearerToken(challenge: string, scope: string | undefined): Promise<string> {
+    const params = Object.fromEntries(
+      [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]),
+    ) as Record<string, string | undefined>;
+    if (params.realm === undefined) throw new RegistryError(`registry ${this.options.registry} sent a bearer challenge without a realm`);
+    const url = new URL(params.realm);
+    if (params.service !== undefined) url.searchParams.set("service", params.service);
+    const wanted = scope ?? params.scope;
+    if (wanted !== undefined) url.searchParams.set("scope", wanted);
+    const basic = this.basicAuth();
+    const response = await this.fetch(url, {
+      headers: basic === undefined ? {} : { authorization: basic },
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    await this.expectOk(response, `get a token for ${wanted ?? "the registry"}`);
+    const body = (await response.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (token === undefined) throw new RegistryError(`registry ${this.options.registry} returned no token`);
+    return token;
+  }
+
+  private async expectOk(response: Response, what: string): Promise<void> {
+    if (response.ok) return;
+    const detail = await response.text().catch(() => "");
+    const message = detail.length > 0 ? `: ${detail.trim().slice(0, 300)}` : "";
+    throw new RegistryError(`registry ${this.options.registry} refused to ${what}: HTTP ${response.status}${message}`, response.status);
+  }
+}
+
+function nextLink(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  const match = /<([^>]+)>;\s*rel="?next"?/.exec(header);
+  if (match === null) return undefined;
+  const target = match[1] as string;
+  return target.startsWith("http") ? new URL(target).pathname + new URL(target).search : target;
+}

@@ -1,0 +1,119 @@
+import * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import { type Platform, platformArchitecture } from "../lib/config";
+import type { TagPlan } from "../lib/tagPlan";
+
+export interface RegistryLogin {
+  /** Registry host, e.g. `docker.io`. */
+  readonly address: string;
+  readonly username: pulumi.Input<string>;
+  readonly password: pulumi.Input<string>;
+}
+
+export interface MultiArchImageArgs {
+  /** Fully qualified repository without a tag, e.g. `docker.io/battlescope/frontend`. */
+  readonly repository: string;
+  /** The tags this release claims (rule 3); every one is written, no other. */
+  readonly plan: TagPlan;
+  /** Platforms built, one image each; the manifest lists reference exactly these. */
+  readonly platforms: readonly Platform[];
+  /** Absolute path of the build context holding the Dockerfile. */
+  readonly context: string;
+  /** buildx builder to build with; the provider's default when absent. */
+  readonly builder?: string;
+  /** Credentials for pushing; absent for registries that need none. */
+  readonly login?: RegistryLogin;
+  /** Read and write a registry build cache per platform at `<repository>:buildcache-<arch>`. */
+  readonly registryCache: boolean;
+  /** Build during preview as well as during update. */
+  readonly buildOnPreview: boolean;
+}
+
+/** The digest part of a `<name>:<tag>@sha256:<hex>` reference. */
+export function digestOfRef(ref: string): string {
+  const at = ref.lastIndexOf("@");
+  return at === -1 ? "" : ref.slice(at + 1);
+}
+
+/**
+ * One image per platform, pushed with its arch tags, and one manifest list per claimed tag.
+ *
+ * Everything that carries a tag is retained on delete: docker-build removes pushed digests when
+ * a resource is deleted or replaced, and a release must survive version bumps and
+ * `pulumi destroy` (rule 5). Only the retention command deletes.
+ */
+export class MultiArchImage extends pulumi.ComponentResource {
+  /** Digest of the version's manifest list. */
+  public readonly digest: pulumi.Output<string>;
+  /** `<repository>:<version>@<manifest list digest>`. */
+  public readonly ref: pulumi.Output<string>;
+  /** Per-architecture image digests. */
+  public readonly platformDigests: pulumi.Output<Record<string, string>>;
+  /** Fully qualified manifest list tags written by this release. */
+  public readonly manifestTags: string[];
+
+  constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("battlescope:images:MultiArchImage", name, {}, opts);
+    const registries = args.login === undefined ? undefined : [args.login];
+    const builder = args.builder === undefined ? undefined : { name: args.builder };
+
+    const images = args.platforms.map((platform) => {
+      const arch = platformArchitecture(platform);
+      const tags = args.plan.platformTags[arch] ?? [];
+      const cacheRef = `${args.repository}:buildcache-${arch}`;
+      const image = new dockerBuild.Image(
+        `${name}-${arch}`,
+        {
+          tags: tags.map((tag) => `${args.repository}:${tag}`),
+          push: true,
+          platforms: [platform as dockerBuild.Platform],
+          context: { location: args.context },
+          buildOnPreview: args.buildOnPreview,
+          builder,
+          registries,
+          cacheFrom: args.registryCache ? [{ registry: { ref: cacheRef } }] : undefined,
+          cacheTo: args.registryCache
+            ? [
+                {
+                  registry: {
+                    ref: cacheRef,
+                    mode: dockerBuild.CacheMode.Max,
+                    imageManifest: true,
+                    ociMediaTypes: true,
+                  },
+                },
+              ]
+            : undefined,
+        },
+        { parent: this, retainOnDelete: true },
+      );
+      return { arch, image };
+    });
+
+    const sources = images.map(({ image }) => image.ref);
+    const registry = args.login;
+    const [versionTag, ...floatingTags] = args.plan.manifestTags;
+    const indexFor = (tag: string, dependsOn: pulumi.Resource[]) =>
+      new dockerBuild.Index(
+        `${name}-${tag}`,
+        { tag: `${args.repository}:${tag}`, sources, push: true, registry },
+        { parent: this, retainOnDelete: true, dependsOn },
+      );
+    // Floating tags move only once the version's own manifest list exists (rule 6).
+    const versionIndex = indexFor(versionTag as string, []);
+    for (const tag of floatingTags) indexFor(tag, [versionIndex]);
+
+    this.digest = versionIndex.ref.apply(digestOfRef);
+    this.ref = pulumi.interpolate`${args.repository}:${args.plan.version}@${this.digest}`;
+    this.platformDigests = pulumi
+      .all(images.map(({ image }) => image.digest))
+      .apply((digests) => Object.fromEntries(images.map(({ arch }, i) => [arch, digests[i] ?? ""])));
+    this.manifestTags = args.plan.manifestTags.map((tag) => `${args.repository}:${tag}`);
+    this.registerOutputs({
+      digest: this.digest,
+      ref: this.ref,
+      platformDigests: this.platformDigests,
+      manifestTags: this.manifestTags,
+    });
+  }
+}

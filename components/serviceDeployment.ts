@@ -1,0 +1,130 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ServiceImage } from "../services/catalog";
+
+/** The uid and gid every BattleScope container runs as; images declare the same `USER`. */
+export const RUN_AS_USER = 10001;
+
+export interface ServiceDeploymentArgs {
+  readonly service: ServiceImage;
+  readonly namespace: pulumi.Input<string>;
+  readonly replicas: number;
+  /** `<registry>/<org>/<service>:<version>@sha256:<manifest list digest>`: never a floating tag. */
+  readonly image: pulumi.Input<string>;
+  /** The release version, recorded as the `app.kubernetes.io/version` label. */
+  readonly version: string;
+  /** Name of the `kubernetes.io/dockerconfigjson` Secret the kubelet pulls with. */
+  readonly pullSecretName: pulumi.Input<string>;
+}
+
+/** Values the container needs but the catalog cannot default, read from this Secret. */
+export function configSecretName(service: ServiceImage): string {
+  return `${service.name}-config`;
+}
+
+/** Refuses anything but a version pinned by digest, so `latest` can never be deployed. */
+export function assertPinnedImage(image: string, version: string): void {
+  const pinned = new RegExp(`:${version.replace(/\./g, "\\.")}@sha256:[0-9a-f]{64}$`);
+  if (!pinned.test(image)) {
+    throw new Error(
+      `refusing to deploy ${JSON.stringify(image)}: a Deployment image must be <registry>/<org>/<service>:${version}@sha256:<manifest list digest>`,
+    );
+  }
+}
+
+/** The Deployment and Service of one BattleScope service (rule 7). */
+export class ServiceDeployment extends pulumi.ComponentResource {
+  public readonly deploymentName: pulumi.Output<string>;
+  public readonly image: pulumi.Output<string>;
+
+  constructor(name: string, args: ServiceDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("battlescope:kubernetes:ServiceDeployment", name, {}, opts);
+    const { service } = args;
+    if (service.port === undefined || service.healthPath === undefined) {
+      throw new Error(`${service.name} has no port and health path, so it cannot run as a Deployment`);
+    }
+    const labels = { "app.kubernetes.io/name": service.name, "app.kubernetes.io/part-of": "battlescope" };
+    const image = pulumi.output(args.image).apply((ref) => {
+      // During a preview that does not build, the digest is unknown and the check waits for up.
+      if (!pulumi.runtime.isDryRun() || /@sha256:/.test(ref)) assertPinnedImage(ref, args.version);
+      return ref;
+    });
+    const probe = (initialDelaySeconds: number) => ({
+      httpGet: { path: service.healthPath, port: "http" },
+      initialDelaySeconds,
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+      failureThreshold: 3,
+    });
+
+    const deployment = new k8s.apps.v1.Deployment(
+      name,
+      {
+        metadata: {
+          name: service.name,
+          namespace: args.namespace,
+          labels: { ...labels, "app.kubernetes.io/version": args.version },
+        },
+        spec: {
+          replicas: args.replicas,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels: { ...labels, "app.kubernetes.io/version": args.version } },
+            spec: {
+              imagePullSecrets: [{ name: args.pullSecretName }],
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: RUN_AS_USER,
+                runAsGroup: RUN_AS_USER,
+                fsGroup: RUN_AS_USER,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              containers: [
+                {
+                  name: service.name,
+                  image,
+                  imagePullPolicy: "IfNotPresent",
+                  ports: [{ name: "http", containerPort: service.port, protocol: "TCP" }],
+                  env: service.env.map((env) =>
+                    env.default === "required"
+                      ? {
+                          name: env.name,
+                          valueFrom: { secretKeyRef: { name: configSecretName(service), key: env.name } },
+                        }
+                      : { name: env.name, value: env.default },
+                  ),
+                  readinessProbe: probe(5),
+                  livenessProbe: probe(15),
+                  securityContext: {
+                    runAsNonRoot: true,
+                    runAsUser: RUN_AS_USER,
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    new k8s.core.v1.Service(
+      name,
+      {
+        metadata: { name: service.name, namespace: args.namespace, labels },
+        spec: {
+          selector: labels,
+          ports: [{ name: "http", port: service.port, targetPort: "http", protocol: "TCP" }],
+        },
+      },
+      { parent: this },
+    );
+
+    this.deploymentName = deployment.metadata.name;
+    this.image = image;
+    this.registerOutputs({ deploymentName: this.deploymentName, image: this.image });
+  }
+}

@@ -1,0 +1,120 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Platform } from "../lib/config";
+import { fullDescription, shortDescription } from "../lib/readme";
+import { planTags, type TagPlan } from "../lib/tagPlan";
+import type { ServiceImage } from "../services/catalog";
+import { DockerHubRepository } from "./hubRepository";
+import { MultiArchImage, type RegistryLogin } from "./multiArchImage";
+import { ServiceDeployment } from "./serviceDeployment";
+
+export interface DockerHubSettings {
+  readonly url: string;
+  readonly username: pulumi.Input<string>;
+  readonly token: pulumi.Input<string>;
+}
+
+export interface ServiceReleaseArgs {
+  readonly service: ServiceImage;
+  readonly registry: string;
+  readonly organization: string;
+  readonly version: string;
+  /** Tags the repository holds before this release, as the registry lists them. */
+  readonly existingTags: readonly string[];
+  readonly moveFloatingTags: boolean;
+  readonly platforms: readonly Platform[];
+  /** Absolute path of the service's build context. */
+  readonly context: string;
+  readonly builder?: string;
+  readonly login?: RegistryLogin;
+  readonly registryCache: boolean;
+  readonly buildOnPreview: boolean;
+  /** Where descriptions are written; absent on stacks that do not publish them. */
+  readonly dockerHub?: DockerHubSettings;
+  /** Kubernetes settings; absent when this image is not deployed by the stack. */
+  readonly deployment?: {
+    readonly namespace: pulumi.Input<string>;
+    readonly replicas: number;
+    readonly pullSecretName: pulumi.Input<string>;
+  };
+}
+
+/** One image's release: its tag plan, its images and manifest lists, its Hub page, its rollout. */
+export class ServiceRelease extends pulumi.ComponentResource {
+  public readonly plan: TagPlan;
+  public readonly image: MultiArchImage;
+  /** What the Deployment runs, pinned: `<repository>:<version>@<digest>`. */
+  public readonly pinnedRef: pulumi.Output<string>;
+
+  constructor(name: string, args: ServiceReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("battlescope:release:ServiceRelease", name, {}, opts);
+    const { service } = args;
+    const architectures = args.platforms.map((platform) => platform.slice("linux/".length)) as Array<
+      "amd64" | "arm64"
+    >;
+    this.plan = planTags({
+      version: args.version,
+      existingTags: args.existingTags,
+      architectures,
+      moveFloatingTags: args.moveFloatingTags,
+    });
+    const repository = `${args.registry}/${args.organization}/${service.name}`;
+
+    this.image = new MultiArchImage(
+      name,
+      {
+        repository,
+        plan: this.plan,
+        platforms: args.platforms,
+        context: args.context,
+        builder: args.builder,
+        login: args.login,
+        registryCache: args.registryCache,
+        buildOnPreview: args.buildOnPreview,
+      },
+      { parent: this },
+    );
+    this.pinnedRef = this.image.ref;
+
+    if (args.dockerHub !== undefined) {
+      const readme = {
+        service,
+        registry: args.registry,
+        organization: args.organization,
+        version: args.version,
+        existingTags: args.existingTags,
+        architectures,
+      };
+      new DockerHubRepository(
+        name,
+        {
+          namespace: args.organization,
+          repository: service.name,
+          description: shortDescription(service),
+          fullDescription: fullDescription(readme),
+          hubUrl: args.dockerHub.url,
+          username: args.dockerHub.username,
+          token: args.dockerHub.token,
+        },
+        // The page describes tags that exist only once the manifest lists are pushed.
+        { parent: this, dependsOn: [this.image] },
+      );
+    }
+
+    if (args.deployment !== undefined && service.deploy) {
+      new ServiceDeployment(
+        name,
+        {
+          service,
+          namespace: args.deployment.namespace,
+          replicas: args.deployment.replicas,
+          image: this.image.ref,
+          version: args.version,
+          pullSecretName: args.deployment.pullSecretName,
+        },
+        { parent: this },
+      );
+    }
+
+    this.registerOutputs({ plan: this.plan, pinnedRef: this.pinnedRef });
+  }
+}

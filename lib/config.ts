@@ -1,0 +1,218 @@
+import { SERVICE_NAMES } from "../services/catalog";
+import { ACCEPTED_VERSION_FORMS, type Architecture, InvalidVersionError, tryParseVersion } from "./versions";
+
+/** The Pulumi project name, and so the namespace of every config key. */
+export const CONFIG_NAMESPACE = "battlescope";
+
+export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export function platformArchitecture(platform: Platform): Architecture {
+  return platform.slice("linux/".length) as Architecture;
+}
+
+export interface StackConfig {
+  /** Registry host the images are pushed to, e.g. `docker.io` or `127.0.0.1:5000`. */
+  readonly registry: string;
+  readonly organization: string;
+  /** The release version of every service unless `versions` overrides it. */
+  readonly version: string;
+  /** Per-service version overrides, keyed by image name. */
+  readonly versions: Readonly<Record<string, string>>;
+  readonly platforms: readonly Platform[];
+  /** Kubernetes namespace of the Deployments. */
+  readonly namespace: string;
+  readonly replicas: number;
+  /** Folder holding one build context per image, named after the image. */
+  readonly sourceRoot: string;
+  /** False on stacks (dev) that must never move `vX.Y`, `vX` or `latest`. */
+  readonly moveFloatingTags: boolean;
+  /** Whether this stack writes Docker Hub repository descriptions. */
+  readonly publishDescriptions: boolean;
+  readonly dockerHubUrl: string;
+  /** Build during `pulumi preview` too (slower previews that catch build errors early). */
+  readonly buildOnPreview: boolean;
+  /** Name of the buildx builder the docker-build provider uses; its default when unset. */
+  readonly builder?: string;
+  /** Declare the Kubernetes Deployments, Services and pull secret. */
+  readonly deploy: boolean;
+  /** Render Kubernetes manifests to this folder instead of applying them to a cluster. */
+  readonly renderManifestsTo?: string;
+  /** Push and read build caches in the registry (`<image>:buildcache-<arch>`). */
+  readonly registryCache: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? (problems[0] as string)
+        : `invalid stack config:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads one key's raw value as Pulumi stores it: structured values arrive as JSON text. */
+export type ConfigReader = (key: string) => string | undefined;
+
+const REGISTRY_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
+const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const BUILDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function problem(key: string, value: unknown, accepted: string): string {
+  return `invalid config "${CONFIG_NAMESPACE}:${key}": ${JSON.stringify(value)} is not accepted; expected ${accepted}`;
+}
+
+/**
+ * Validates the whole stack config before any resource is declared, and reports every bad
+ * key at once, each with its value and what is accepted.
+ */
+export function loadStackConfig(read: ConfigReader): StackConfig {
+  const problems: string[] = [];
+
+  function text(key: string, fallback: string, pattern: RegExp, accepted: string): string {
+    const value = read(key) ?? fallback;
+    if (!pattern.test(value)) problems.push(problem(key, value, accepted));
+    return value;
+  }
+
+  function bool(key: string, fallback: boolean): boolean {
+    const value = read(key);
+    if (value === undefined) return fallback;
+    if (value === "true") return true;
+    if (value === "false") return false;
+    problems.push(problem(key, value, "true or false"));
+    return fallback;
+  }
+
+  function json(key: string): unknown {
+    const value = read(key);
+    if (value === undefined) return undefined;
+    try {
+      return JSON.parse(value);
+    } catch {
+      // A plain string where a list or map is expected: reported by the caller with the value.
+      return value;
+    }
+  }
+
+  function checkVersion(key: string, value: string): void {
+    const parsed = tryParseVersion(value);
+    if (parsed instanceof InvalidVersionError) problems.push(problem(key, value, ACCEPTED_VERSION_FORMS));
+  }
+
+  const registry = text(
+    "registry",
+    "docker.io",
+    REGISTRY_HOST,
+    "a registry host with an optional port, such as docker.io or 127.0.0.1:5000",
+  );
+  const organization = text(
+    "organization",
+    "battlescope",
+    ORGANIZATION,
+    "lowercase letters and digits, separated by single '.', '_' or '-'",
+  );
+
+  const version = read("version");
+  if (version === undefined) {
+    problems.push(`missing config "${CONFIG_NAMESPACE}:version": expected ${ACCEPTED_VERSION_FORMS}`);
+  } else {
+    checkVersion("version", version);
+  }
+
+  const versions: Record<string, string> = {};
+  const rawVersions = json("versions");
+  if (rawVersions !== undefined) {
+    if (typeof rawVersions !== "object" || rawVersions === null || Array.isArray(rawVersions)) {
+      problems.push(problem("versions", rawVersions, "a map of image name to version"));
+    } else {
+      for (const [service, override] of Object.entries(rawVersions)) {
+        if (!SERVICE_NAMES.includes(service)) {
+          problems.push(
+            `invalid config "${CONFIG_NAMESPACE}:versions": ${JSON.stringify(service)} is not a BattleScope image; expected one of ${SERVICE_NAMES.join(", ")}`,
+          );
+        } else if (typeof override !== "string") {
+          problems.push(problem(`versions.${service}`, override, ACCEPTED_VERSION_FORMS));
+        } else {
+          checkVersion(`versions.${service}`, override);
+          versions[service] = override;
+        }
+      }
+    }
+  }
+
+  let platforms: Platform[] = [...PLATFORMS];
+  const rawPlatforms = json("platforms");
+  if (rawPlatforms !== undefined) {
+    const accepted = `a non-empty list of distinct platforms among ${PLATFORMS.join(", ")}`;
+    if (!Array.isArray(rawPlatforms) || rawPlatforms.length === 0) {
+      problems.push(problem("platforms", rawPlatforms, accepted));
+    } else {
+      const bad = rawPlatforms.filter((p) => !(PLATFORMS as readonly unknown[]).includes(p));
+      if (bad.length > 0) {
+        for (const platform of bad) problems.push(problem("platforms", platform, `one of ${PLATFORMS.join(", ")}`));
+      } else if (new Set(rawPlatforms).size !== rawPlatforms.length) {
+        problems.push(problem("platforms", rawPlatforms, accepted));
+      } else {
+        platforms = PLATFORMS.filter((p) => rawPlatforms.includes(p));
+      }
+    }
+  }
+
+  const namespace = text("namespace", "battlescope", DNS_LABEL, "a Kubernetes namespace name (DNS label)");
+
+  const rawReplicas = read("replicas") ?? "2";
+  const replicas = Number(rawReplicas);
+  if (!/^[0-9]+$/.test(rawReplicas) || replicas > 100) {
+    problems.push(problem("replicas", rawReplicas, "a whole number from 0 to 100"));
+  }
+
+  const sourceRoot = read("sourceRoot");
+  if (sourceRoot === undefined || sourceRoot.trim() === "") {
+    problems.push(
+      `missing config "${CONFIG_NAMESPACE}:sourceRoot": expected the folder holding one build context per image`,
+    );
+  }
+
+  const dockerHubUrl = text(
+    "dockerHubUrl",
+    "https://hub.docker.com",
+    /^https?:\/\/[^\s/]+(?:\/[^\s]*)?$/,
+    "an http(s) URL such as https://hub.docker.com",
+  ).replace(/\/+$/, "");
+
+  const builder = read("builder");
+  if (builder !== undefined && !BUILDER_NAME.test(builder)) {
+    problems.push(problem("builder", builder, "a buildx builder name"));
+  }
+  const renderManifestsTo = read("renderManifestsTo");
+
+  const config: StackConfig = {
+    registry,
+    organization,
+    version: version ?? "",
+    versions,
+    platforms,
+    namespace,
+    replicas,
+    sourceRoot: sourceRoot ?? "",
+    moveFloatingTags: bool("moveFloatingTags", true),
+    publishDescriptions: bool("publishDescriptions", true),
+    dockerHubUrl,
+    buildOnPreview: bool("buildOnPreview", false),
+    deploy: bool("deploy", true),
+    registryCache: bool("registryCache", true),
+    ...(builder === undefined ? {} : { builder }),
+    ...(renderManifestsTo === undefined ? {} : { renderManifestsTo }),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** The version a service is released at: its override, else the stack's version. */
+export function serviceVersion(config: StackConfig, service: string): string {
+  return config.versions[service] ?? config.version;
+}

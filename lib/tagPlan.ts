@@ -1,0 +1,100 @@
+import {
+  ARCHITECTURES,
+  type Architecture,
+  compareVersions,
+  majorTag,
+  minorTag,
+  parseVersion,
+  type Version,
+  type VersionKind,
+  versionsInTags,
+} from "./versions";
+
+export type FloatingTag = "minor" | "major" | "latest";
+
+export interface FloatingTagMove {
+  readonly tag: string;
+  /** The release the tag points at now, by the registry's tags; absent when it is new. */
+  readonly from?: string;
+  readonly to: string;
+}
+
+export interface WithheldFloatingTag {
+  readonly tag: string;
+  /** The higher release that keeps the tag. */
+  readonly heldBy: string;
+}
+
+export interface TagPlan {
+  readonly version: string;
+  readonly kind: VersionKind;
+  /** Multi-arch manifest list tags, ordered version, minor, major, latest. */
+  readonly manifestTags: readonly string[];
+  /** Per-architecture tags, in the same order as `manifestTags`. */
+  readonly platformTags: Readonly<Partial<Record<Architecture, readonly string[]>>>;
+  /** Floating tags this release moves, with the release each points at now. */
+  readonly moves: readonly FloatingTagMove[];
+  /** Floating tags a higher release keeps; this release leaves them alone. */
+  readonly withheld: readonly WithheldFloatingTag[];
+}
+
+export interface TagPlanInput {
+  readonly version: string | Version;
+  /** Tags as a registry lists them: arch twins, floating and dev tags may be among them. */
+  readonly existingTags?: readonly string[];
+  readonly architectures?: readonly Architecture[];
+  /** False on stacks that must never move floating tags (dev): only the version is claimed. */
+  readonly moveFloatingTags?: boolean;
+}
+
+export function archTag(tag: string, arch: Architecture): string {
+  return `${tag}-${arch}`;
+}
+
+/**
+ * Rule 3: a stable release claims its own tag, then each floating tag only when it is the
+ * highest stable release of that tag's group, so floating tags never move backwards.
+ */
+export function planTags(input: TagPlanInput): TagPlan {
+  const version =
+    typeof input.version === "string" ? parseVersion(input.version) : input.version;
+  const architectures = sortArchitectures(input.architectures ?? ARCHITECTURES);
+  const published = versionsInTags(input.existingTags ?? []).filter(
+    (other) => other.kind === "stable" && other.tag !== version.tag,
+  );
+
+  const manifestTags = [version.tag];
+  const moves: FloatingTagMove[] = [];
+  const withheld: WithheldFloatingTag[] = [];
+  if (version.kind === "stable" && input.moveFloatingTags !== false) {
+    const groups: Array<[string, (other: Version) => boolean]> = [
+      [minorTag(version), (o) => o.major === version.major && o.minor === version.minor],
+      [majorTag(version), (o) => o.major === version.major],
+      ["latest", () => true],
+    ];
+    for (const [tag, inGroup] of groups) {
+      const current = published.filter(inGroup).sort(compareVersions).at(-1);
+      if (current !== undefined && compareVersions(current, version) > 0) {
+        withheld.push({ tag, heldBy: current.tag });
+        continue;
+      }
+      manifestTags.push(tag);
+      moves.push(current === undefined ? { tag, to: version.tag } : { tag, from: current.tag, to: version.tag });
+    }
+  }
+
+  const platformTags: Partial<Record<Architecture, string[]>> = {};
+  for (const arch of architectures) {
+    platformTags[arch] = manifestTags.map((tag) => archTag(tag, arch));
+  }
+  return { version: version.tag, kind: version.kind, manifestTags, platformTags, moves, withheld };
+}
+
+function sortArchitectures(architectures: readonly Architecture[]): Architecture[] {
+  return ARCHITECTURES.filter((arch) => architectures.includes(arch));
+}
+
+/** Every tag a plan writes: manifest lists first, then each architecture's. */
+export function allPlannedTags(plan: TagPlan): string[] {
+  return [...plan.manifestTags, ...Object.values(plan.platformTags).flat()];
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import { loadStackConfig, serviceVersion } from "../../lib/config";
+import { ACCEPTED_VERSION_FORMS } from "../../lib/versions";
+import { exactly } from "../support/exactly";
+
+const base: Record<string, string> = { version: "v3.0.0", sourceRoot: "../battle-monitor/services" };
+const reader = (values: Record<string, string>) => (key: string) => values[key];
+
+describe("loadStackConfig", () => {
+  it("fills the defaults", () => {
+    expect(loadStackConfig(reader(base))).toEqual({
+      registry: "docker.io",
+      organization: "battlescope",
+      version: "v3.0.0",
+      versions: {},
+      platforms: ["linux/amd64", "linux/arm64"],
+      namespace: "battlescope",
+      replicas: 2,
+      sourceRoot: "../battle-monitor/services",
+      moveFloatingTags: true,
+      publishDescriptions: true,
+      dockerHubUrl: "https://hub.docker.com",
+      buildOnPreview: false,
+      deploy: true,
+      registryCache: true,
+    });
+  });
+
+  it("reads every key", () => {
+    const config = loadStackConfig(
+      reader({
+        ...base,
+        registry: "127.0.0.1:5000",
+        organization: "battle-scope",
+        versions: JSON.stringify({ frontend: "v3.0.1" }),
+        platforms: JSON.stringify(["linux/arm64"]),
+        namespace: "battlescope-dev",
+        replicas: "0",
+        moveFloatingTags: "false",
+        publishDescriptions: "false",
+        dockerHubUrl: "http://127.0.0.1:5001/",
+        buildOnPreview: "true",
+        builder: "battlescope",
+        deploy: "false",
+        renderManifestsTo: ".local/manifests",
+        registryCache: "false",
+      }),
+    );
+    expect(config).toMatchObject({
+      registry: "127.0.0.1:5000",
+      organization: "battle-scope",
+      versions: { frontend: "v3.0.1" },
+      platforms: ["linux/arm64"],
+      namespace: "battlescope-dev",
+      replicas: 0,
+      moveFloatingTags: false,
+      publishDescriptions: false,
+      dockerHubUrl: "http://127.0.0.1:5001",
+      buildOnPreview: true,
+      builder: "battlescope",
+      deploy: false,
+      renderManifestsTo: ".local/manifests",
+      registryCache: false,
+    });
+    expect(serviceVersion(config, "frontend")).toBe("v3.0.1");
+    expect(serviceVersion(config, "init")).toBe("v3.0.0");
+  });
+
+  it.each([
+    {
+      name: "invalid version",
+      values: { ...base, version: "3.0.0" },
+      message: `invalid config "battlescope:version": "3.0.0" is not accepted; expected ${ACCEPTED_VERSION_FORMS}`,
+    },
+    {
+      name: "missing version",
+      values: { sourceRoot: "src" },
+      message: `missing config "battlescope:version": expected ${ACCEPTED_VERSION_FORMS}`,
+    },
+    {
+      name: "override for an unknown service",
+      values: { ...base, versions: JSON.stringify({ "billing-service": "v3.0.1" }) },
+      message:
+        'invalid config "battlescope:versions": "billing-service" is not a BattleScope image; expected one of ingestion-service, enrichment-service, battle-service, search-service, notification-service, frontend-bff, frontend, db-migrator, init',
+    },
+    {
+      name: "invalid override",
+      values: { ...base, versions: JSON.stringify({ frontend: "v3.0" }) },
+      message: `invalid config "battlescope:versions.frontend": "v3.0" is not accepted; expected ${ACCEPTED_VERSION_FORMS}`,
+    },
+    {
+      name: "a platform other than the two",
+      values: { ...base, platforms: JSON.stringify(["linux/amd64", "linux/s390x"]) },
+      message:
+        'invalid config "battlescope:platforms": "linux/s390x" is not accepted; expected one of linux/amd64, linux/arm64',
+    },
+    {
+      name: "platforms not a list",
+      values: { ...base, platforms: "linux/amd64" },
+      message:
+        'invalid config "battlescope:platforms": "linux/amd64" is not accepted; expected a non-empty list of distinct platforms among linux/amd64, linux/arm64',
+    },
+    {
+      name: "empty platforms",
+      values: { ...base, platforms: "[]" },
+      message:
+        'invalid config "battlescope:platforms": [] is not accepted; expected a non-empty list of distinct platforms among linux/amd64, linux/arm64',
+    },
+    {
+      name: "registry with a scheme",
+      values: { ...base, registry: "https://docker.io" },
+      message:
+        'invalid config "battlescope:registry": "https://docker.io" is not accepted; expected a registry host with an optional port, such as docker.io or 127.0.0.1:5000',
+    },
+    {
+      name: "upper-case organization",
+      values: { ...base, organization: "BattleScope" },
+      message:
+        "invalid config \"battlescope:organization\": \"BattleScope\" is not accepted; expected lowercase letters and digits, separated by single '.', '_' or '-'",
+    },
+    {
+      name: "namespace not a DNS label",
+      values: { ...base, namespace: "Battle_Scope" },
+      message:
+        'invalid config "battlescope:namespace": "Battle_Scope" is not accepted; expected a Kubernetes namespace name (DNS label)',
+    },
+    {
+      name: "negative replicas",
+      values: { ...base, replicas: "-1" },
+      message: 'invalid config "battlescope:replicas": "-1" is not accepted; expected a whole number from 0 to 100',
+    },
+    {
+      name: "fractional replicas",
+      values: { ...base, replicas: "1.5" },
+      message: 'invalid config "battlescope:replicas": "1.5" is not accepted; expected a whole number from 0 to 100',
+    },
+    {
+      name: "boolean that is not one",
+      values: { ...base, moveFloatingTags: "yes" },
+      message: 'invalid config "battlescope:moveFloatingTags": "yes" is not accepted; expected true or false',
+    },
+    {
+      name: "missing source root",
+      values: { version: "v3.0.0" },
+      message: 'missing config "battlescope:sourceRoot": expected the folder holding one build context per image',
+    },
+    {
+      name: "Hub URL without scheme",
+      values: { ...base, dockerHubUrl: "hub.docker.com" },
+      message:
+        'invalid config "battlescope:dockerHubUrl": "hub.docker.com" is not accepted; expected an http(s) URL such as https://hub.docker.com',
+    },
+  ])("refuses $name", ({ values, message }) => {
+    expect(() => loadStackConfig(reader(values))).toThrow(exactly(message));
+  });
+
+  it("reports every bad key at once", () => {
+    expect(() => loadStackConfig(reader({ ...base, version: "latest", replicas: "many" }))).toThrow(
+      exactly(
+        [
+          "invalid stack config:",
+          `  - invalid config "battlescope:version": "latest" is not accepted; expected ${ACCEPTED_VERSION_FORMS}`,
+          '  - invalid config "battlescope:replicas": "many" is not accepted; expected a whole number from 0 to 100',
+        ].join("\n"),
+      ),
+    );
+  });
+});
