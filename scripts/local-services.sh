@@ -1,0 +1,498 @@
+#!/usr/bin/env bash
+# Local services for the BattleScope local stack and the end-to-end tests.
+#
+#   scripts/local-services.sh start [--no-seed] [--no-hub]   start what is not running, wait until it answers
+#   scripts/local-services.sh status                          one line per service
+#   scripts/local-services.sh stop                            stop every service this script started
+#   scripts/local-services.sh restart                         stop + start
+#   scripts/local-services.sh env                             export lines for other scripts (eval "$(...)")
+#   scripts/local-services.sh gc                              registry garbage collection (registry stopped meanwhile)
+#
+# Services (details in scripts/local-services/README.md):
+#   registry   Debian docker-registry (distribution 2.8) on https://127.0.0.1:5000, deletes enabled,
+#              certificate signed by a local CA that is added to the system trust store
+#   buildkitd  rootful, OCI worker (runc), socket unix://$STATE/buildkit/buildkitd.sock, registered as
+#              the buildx "remote" builder "battlescope"; docker.io is mirrored to the local registry
+#   hub        Docker Hub API emulator (test/support/hubEmulatorMain.ts) on http://127.0.0.1:5001
+#
+# State, logs and data live outside the repository in ${BATTLESCOPE_STATE:-$HOME/.cache/battlescope/local}.
+#
+# Environment:
+#   BATTLESCOPE_CACHE          toolchain cache (default $HOME/.cache/battlescope); binaries in $BATTLESCOPE_CACHE/bin
+#   BATTLESCOPE_STATE          state directory (default $BATTLESCOPE_CACHE/local)
+#   BATTLESCOPE_REGISTRY_AUTH  "htpasswd" turns on basic auth for the registry (user battlescope,
+#                              password generated into $STATE/registry/password); default: no auth
+#   BATTLESCOPE_BUILDKIT_SNAPSHOTTER  overlayfs | native | auto (default: overlayfs if it works here, else native)
+#   BATTLESCOPE_START_TIMEOUT  seconds to wait for each service (default 60)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$REPO_ROOT/scripts/local-services"
+CACHE="${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}"
+STATE="${BATTLESCOPE_STATE:-$CACHE/local}"
+export PATH="$CACHE/bin:$PATH:/usr/sbin:/sbin"
+
+REGISTRY_HOST=127.0.0.1
+REGISTRY_PORT=5000
+REGISTRY_ADDR="$REGISTRY_HOST:$REGISTRY_PORT"
+HUB_PORT=5001
+BUILDER=battlescope
+TIMEOUT="${BATTLESCOPE_START_TIMEOUT:-60}"
+AUTH="${BATTLESCOPE_REGISTRY_AUTH:-}"
+
+CA_DIR="$STATE/ca"
+CA_CERT="$CA_DIR/ca.crt"
+CA_KEY="$CA_DIR/ca.key"
+TRUST_NAME=battlescope-local-ca.crt
+REG_DIR="$STATE/registry"
+REG_CONFIG="$REG_DIR/config.yml"
+REG_ACCESS_LOG="$REG_DIR/access.log"
+REG_LOG="$REG_DIR/registry.log"
+REG_PID="$REG_DIR/registry.pid"
+REG_USER=battlescope
+BK_DIR="$STATE/buildkit"
+BK_CONFIG="$BK_DIR/buildkitd.toml"
+BK_SOCK="$BK_DIR/buildkitd.sock"
+BK_ADDR="unix://$BK_SOCK"
+BK_LOG="$BK_DIR/buildkitd.log"
+BK_PID="$BK_DIR/buildkitd.pid"
+HUB_DIR="$STATE/hub"
+HUB_MAIN="$REPO_ROOT/test/support/hubEmulatorMain.ts"
+HUB_STATE_FILE="$HUB_DIR/state.json"
+HUB_LOG="$HUB_DIR/hub.log"
+HUB_PID="$HUB_DIR/hub.pid"
+
+say() { printf 'local-services: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- helpers
+
+# pid_alive <pidfile> <pattern in /proc/pid/cmdline>
+pid_alive() {
+  local pid
+  [[ -s "$1" ]] || return 1
+  pid="$(cat "$1")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+# spawn <pidfile> <logfile> <cmd...>: detached from this shell's session, survives the caller.
+spawn() {
+  local pidfile="$1" log="$2"
+  shift 2
+  # A subshell of a non-interactive shell is not a process-group leader, so setsid execs in place
+  # and $! is the daemon's own pid.
+  (exec setsid "$@" </dev/null >>"$log" 2>&1) &
+  echo $! >"$pidfile"
+}
+
+# stop_pid <name> <pidfile> <pattern>
+stop_pid() {
+  local name="$1" pidfile="$2" pattern="$3" pid i
+  if pid_alive "$pidfile" "$pattern"; then
+    pid="$(cat "$pidfile")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$name (pid $pid) did not stop in 10s, killing"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    say "$name stopped (pid $pid)"
+  else
+    say "$name not running"
+  fi
+  rm -f "$pidfile"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+fail_with_log() {
+  local name="$1" log="$2"
+  say "$name did not become ready within ${TIMEOUT}s; last lines of $log:"
+  tail -n 30 "$log" >&2 2>/dev/null || true
+  exit 1
+}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() { # apt_install <command> <debian package>
+  need "$1" && return 0
+  { [[ $EUID -eq 0 ]] && need apt-get; } || die "$1 is missing: run 'bash scripts/toolchain.sh' (or apt-get install $2)"
+  say "installing Debian package $2 (for $1)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null || {
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
+  } || die "apt-get install $2 failed"
+}
+
+buildx() {
+  if need docker-buildx; then docker-buildx "$@"; else docker buildx "$@"; fi
+}
+
+# replace_if_changed <new file> <target>: returns 0 when the target changed
+replace_if_changed() {
+  if [[ -f "$2" ]] && cmp -s "$1" "$2"; then
+    rm -f "$1"
+    return 1
+  fi
+  mv -f "$1" "$2"
+  return 0
+}
+
+# ---------------------------------------------------------------- certificates
+
+ensure_ca() {
+  mkdir -p "$CA_DIR"
+  chmod 700 "$CA_DIR"
+  if [[ ! -s "$CA_CERT" || ! -s "$CA_KEY" ]] || ! openssl x509 -in "$CA_CERT" -noout -checkend 2592000 >/dev/null; then
+    say "generating local CA $CA_CERT"
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+      -keyout "$CA_KEY" -out "$CA_CERT" -subj "/O=BattleScope/CN=BattleScope local CA" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    chmod 600 "$CA_KEY"
+    chmod 644 "$CA_CERT"
+    rm -f "$CA_DIR/registry.crt"
+  fi
+  local crt="$CA_DIR/registry.crt" key="$CA_DIR/registry.key"
+  if [[ ! -s "$crt" || ! -s "$key" ]] || ! openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null ||
+    ! openssl verify -CAfile "$CA_CERT" "$crt" >/dev/null 2>&1; then
+    say "issuing registry certificate (IP:127.0.0.1, DNS:localhost)"
+    openssl req -newkey rsa:2048 -nodes -sha256 -keyout "$key" -out "$CA_DIR/registry.csr" \
+      -subj "/O=BattleScope/CN=127.0.0.1" 2>/dev/null
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$CA_DIR/registry.ext"
+    openssl x509 -req -in "$CA_DIR/registry.csr" -CA "$CA_CERT" -CAkey "$CA_KEY" -CAcreateserial \
+      -days 825 -sha256 -extfile "$CA_DIR/registry.ext" -out "$crt" 2>/dev/null
+    chmod 600 "$key"
+    rm -f "$CA_DIR/registry.csr"
+  fi
+  ensure_trusted
+}
+
+# Adds the CA to the system trust store (Go programs: buildkitd, buildx, the docker-build provider,
+# skopeo, curl). Node does not read it: use NODE_EXTRA_CA_CERTS=$CA_CERT.
+ensure_trusted() {
+  local dest="/usr/local/share/ca-certificates/$TRUST_NAME"
+  if [[ -f "$dest" ]] && cmp -s "$CA_CERT" "$dest" && grep -qF "$(sed -n 2p "$CA_CERT")" /etc/ssl/certs/ca-certificates.crt 2>/dev/null; then
+    return 0
+  fi
+  local sudo=()
+  [[ $EUID -eq 0 ]] || sudo=(sudo -n)
+  if "${sudo[@]}" install -D -m 644 "$CA_CERT" "$dest" 2>/dev/null && "${sudo[@]}" update-ca-certificates >/dev/null 2>&1; then
+    say "added $CA_CERT to the system trust store ($dest)"
+  else
+    say "warning: could not add the CA to the system trust store (needs root): copy $CA_CERT to $dest and run update-ca-certificates"
+  fi
+}
+
+# ---------------------------------------------------------------- registry
+
+registry_auth_setup() {
+  [[ "$AUTH" == htpasswd ]] || return 0
+  apt_install htpasswd apache2-utils
+  if [[ ! -s "$REG_DIR/password" ]]; then
+    (umask 077 && openssl rand -hex 16 >"$REG_DIR/password")
+  fi
+  local pw
+  pw="$(cat "$REG_DIR/password")"
+  if [[ ! -s "$REG_DIR/htpasswd" ]] || ! htpasswd -vb "$REG_DIR/htpasswd" "$REG_USER" "$pw" >/dev/null 2>&1; then
+    htpasswd -nbB "$REG_USER" "$pw" 2>/dev/null | sed '/^$/d' >"$REG_DIR/htpasswd"
+  fi
+  # buildx forwards the client's credentials to buildkitd for pushes and pulls
+  local cfgdir="${DOCKER_CONFIG:-$HOME/.docker}" auth
+  auth="$(printf '%s:%s' "$REG_USER" "$pw" | base64 -w0)"
+  mkdir -p "$cfgdir"
+  [[ -s "$cfgdir/config.json" ]] || echo '{}' >"$cfgdir/config.json"
+  jq --arg h "$REGISTRY_ADDR" --arg a "$auth" '.auths[$h].auth = $a' "$cfgdir/config.json" >"$cfgdir/config.json.tmp" &&
+    mv -f "$cfgdir/config.json.tmp" "$cfgdir/config.json"
+}
+
+write_registry_config() {
+  local tmp="$REG_CONFIG.new" auth_block=""
+  if [[ "$AUTH" == htpasswd ]]; then
+    auth_block="auth:
+  htpasswd:
+    realm: battlescope-local
+    path: $REG_DIR/htpasswd"
+  fi
+  sed -e "s|@REG_DIR@|$REG_DIR|g" -e "s|@CA_DIR@|$CA_DIR|g" -e "s|@ADDR@|$REGISTRY_ADDR|g" \
+    "$HERE/registry.yml" >"$tmp"
+  [[ -z "$auth_block" ]] || printf '%s\n' "$auth_block" >>"$tmp"
+  replace_if_changed "$tmp" "$REG_CONFIG"
+}
+
+registry_ready() {
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$CA_CERT" "https://$REGISTRY_ADDR/v2/" 2>/dev/null)" || true
+  [[ "$code" == 200 || ( "$AUTH" == htpasswd && "$code" == 401 ) ]]
+}
+
+start_registry() {
+  apt_install docker-registry docker-registry
+  mkdir -p "$REG_DIR/data"
+  registry_auth_setup
+  local changed=0
+  write_registry_config && changed=1
+  if pid_alive "$REG_PID" docker-registry; then
+    if ((changed)); then
+      say "registry configuration changed, restarting"
+      stop_pid registry "$REG_PID" docker-registry
+    elif registry_ready; then
+      say "registry already running on https://$REGISTRY_ADDR (pid $(cat "$REG_PID"))"
+      return 0
+    fi
+  fi
+  if ! pid_alive "$REG_PID" docker-registry; then
+    port_busy "$REGISTRY_PORT" && die "port $REGISTRY_PORT is in use by another process: $(ss -ltnpH "sport = :$REGISTRY_PORT" 2>/dev/null)"
+    # stdout: the access log (one combined-format line per HTTP request); stderr: application log (json)
+    (exec setsid docker-registry serve "$REG_CONFIG" </dev/null >>"$REG_ACCESS_LOG" 2>>"$REG_LOG") &
+    echo $! >"$REG_PID"
+    say "registry starting (pid $(cat "$REG_PID")), logs $REG_LOG"
+  fi
+  local deadline=$((SECONDS + TIMEOUT))
+  until registry_ready; do
+    pid_alive "$REG_PID" docker-registry || fail_with_log registry "$REG_LOG"
+    ((SECONDS < deadline)) || fail_with_log registry "$REG_LOG"
+    sleep 0.2
+  done
+  say "registry ready on https://$REGISTRY_ADDR"
+}
+
+# ---------------------------------------------------------------- buildkitd
+
+pick_snapshotter() {
+  if [[ -n "${BATTLESCOPE_BUILDKIT_SNAPSHOTTER:-}" ]]; then
+    echo "$BATTLESCOPE_BUILDKIT_SNAPSHOTTER"
+    return
+  fi
+  if [[ -s "$BK_DIR/snapshotter" ]]; then
+    cat "$BK_DIR/snapshotter"
+    return
+  fi
+  # Probe an overlay mount with two lower layers inside the state directory (the same test
+  # buildkitd's overlay check does); fall back to the native (copying) snapshotter.
+  local d="$BK_DIR/overlay-probe" s=native
+  rm -rf "$d" && mkdir -p "$d"/{l1,l2,u,w,m}
+  if mount -t overlay overlay -o "lowerdir=$d/l2:$d/l1,upperdir=$d/u,workdir=$d/w" "$d/m" 2>/dev/null; then
+    touch "$d/m/probe" 2>/dev/null && s=overlayfs
+    umount "$d/m" 2>/dev/null || true
+  fi
+  rm -rf "$d"
+  echo "$s" >"$BK_DIR/snapshotter"
+  echo "$s"
+}
+
+write_buildkitd_config() {
+  local tmp="$BK_CONFIG.new" snap
+  snap="$(pick_snapshotter)"
+  sed -e "s|@BK_DIR@|$BK_DIR|g" -e "s|@BK_SOCK@|$BK_SOCK|g" -e "s|@CA_CERT@|$CA_CERT|g" \
+    -e "s|@REGISTRY@|$REGISTRY_ADDR|g" -e "s|@SNAPSHOTTER@|$snap|g" \
+    "$HERE/buildkitd.toml" >"$tmp"
+  replace_if_changed "$tmp" "$BK_CONFIG"
+}
+
+buildkitd_ready() { buildctl --addr "$BK_ADDR" --timeout 3 debug workers >/dev/null 2>&1; }
+
+start_buildkitd() {
+  { need buildkitd && need buildctl; } ||
+    die "buildkitd/buildctl not found in PATH or $CACHE/bin: run 'bash scripts/toolchain.sh' first"
+  apt_install runc runc
+  mkdir -p "$BK_DIR/root"
+  local changed=0
+  write_buildkitd_config && changed=1
+  if pid_alive "$BK_PID" buildkitd; then
+    if ((changed)); then
+      say "buildkitd configuration changed, restarting"
+      stop_pid buildkitd "$BK_PID" buildkitd
+    elif buildkitd_ready; then
+      say "buildkitd already running on $BK_ADDR (pid $(cat "$BK_PID"))"
+      return 0
+    fi
+  fi
+  if ! pid_alive "$BK_PID" buildkitd; then
+    if buildkitd_ready; then
+      die "another buildkitd answers on $BK_ADDR but is not ours (no valid $BK_PID); stop it first"
+    fi
+    rm -f "$BK_SOCK"
+    spawn "$BK_PID" "$BK_LOG" buildkitd --config "$BK_CONFIG"
+    say "buildkitd starting (pid $(cat "$BK_PID")), log $BK_LOG"
+  fi
+  local deadline=$((SECONDS + TIMEOUT))
+  until buildkitd_ready; do
+    pid_alive "$BK_PID" buildkitd || fail_with_log buildkitd "$BK_LOG"
+    ((SECONDS < deadline)) || fail_with_log buildkitd "$BK_LOG"
+    sleep 0.3
+  done
+  say "buildkitd ready on $BK_ADDR ($(cat "$BK_DIR/snapshotter") snapshotter)"
+}
+
+# The docker-build provider and `docker buildx` read builders from ${DOCKER_CONFIG:-$HOME/.docker}/buildx.
+ensure_builder() {
+  need docker-buildx || docker buildx version >/dev/null 2>&1 ||
+    die "docker-buildx not found in PATH or $CACHE/bin: run 'bash scripts/toolchain.sh' first"
+  local cfgdir="${DOCKER_CONFIG:-$HOME/.docker}"
+  # make `docker buildx` work too (the machine's docker CLI has no buildx plugin)
+  if need docker-buildx && ! docker buildx version >/dev/null 2>&1; then
+    mkdir -p "$cfgdir/cli-plugins"
+    ln -sfn "$(command -v docker-buildx)" "$cfgdir/cli-plugins/docker-buildx"
+  fi
+  local current
+  current="$(buildx inspect "$BUILDER" 2>/dev/null | awk '/^Endpoint:/ {print $2; exit}')" || true
+  if [[ "$current" != "$BK_ADDR" ]]; then
+    [[ -z "$current" ]] || buildx rm "$BUILDER" >/dev/null 2>&1 || true
+    buildx create --name "$BUILDER" --driver remote "$BK_ADDR" >/dev/null
+    say "buildx builder '$BUILDER' created (remote driver, $BK_ADDR) in $cfgdir/buildx"
+  fi
+  buildx inspect --bootstrap "$BUILDER" >/dev/null 2>"$BK_DIR/bootstrap.err" || {
+    cat "$BK_DIR/bootstrap.err" >&2
+    die "buildx builder '$BUILDER' failed to bootstrap"
+  }
+  say "buildx builder '$BUILDER' ready"
+}
+
+# ---------------------------------------------------------------- Docker Hub emulator
+
+hub_ready() {
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$HUB_PORT/_emulator/state" 2>/dev/null)" || true
+  [[ "$code" =~ ^[24][0-9][0-9]$ ]]
+}
+
+start_hub() {
+  if [[ ! -f "$HUB_MAIN" ]]; then
+    say "hub emulator skipped: ${HUB_MAIN#"$REPO_ROOT"/} does not exist yet"
+    return 0
+  fi
+  mkdir -p "$HUB_DIR"
+  if pid_alive "$HUB_PID" hubEmulatorMain; then
+    if [[ "$(cat "$HUB_DIR/main" 2>/dev/null)" != "$HUB_MAIN" ]]; then
+      say "hub emulator runs from another checkout ($(cat "$HUB_DIR/main" 2>/dev/null)), restarting from this one"
+      stop_pid hub "$HUB_PID" hubEmulatorMain
+    elif hub_ready; then
+      say "hub emulator already running on http://127.0.0.1:$HUB_PORT (pid $(cat "$HUB_PID"))"
+      return 0
+    fi
+  fi
+  if ! pid_alive "$HUB_PID" hubEmulatorMain; then
+    port_busy "$HUB_PORT" && die "port $HUB_PORT is in use by another process: $(ss -ltnpH "sport = :$HUB_PORT" 2>/dev/null)"
+    local tsx="$REPO_ROOT/node_modules/.bin/tsx"
+    [[ -x "$tsx" ]] || die "node_modules/.bin/tsx missing: run npm ci first"
+    echo "$HUB_MAIN" >"$HUB_DIR/main"
+    (cd "$REPO_ROOT" && exec setsid "$tsx" "$HUB_MAIN" --port "$HUB_PORT" --state-file "$HUB_STATE_FILE" \
+      </dev/null >>"$HUB_LOG" 2>&1) &
+    echo $! >"$HUB_PID"
+    say "hub emulator starting (pid $(cat "$HUB_PID")), log $HUB_LOG"
+  fi
+  local deadline=$((SECONDS + TIMEOUT))
+  until hub_ready; do
+    pid_alive "$HUB_PID" hubEmulatorMain || fail_with_log "hub emulator" "$HUB_LOG"
+    ((SECONDS < deadline)) || fail_with_log "hub emulator" "$HUB_LOG"
+    sleep 0.3
+  done
+  say "hub emulator ready on http://127.0.0.1:$HUB_PORT (state $HUB_STATE_FILE)"
+}
+
+# ---------------------------------------------------------------- commands
+
+print_env() {
+  cat <<EOF
+export BATTLESCOPE_STATE=$STATE
+export BATTLESCOPE_REGISTRY=$REGISTRY_ADDR
+export BATTLESCOPE_CA_CERT=$CA_CERT
+export NODE_EXTRA_CA_CERTS=$CA_CERT
+export BATTLESCOPE_REGISTRY_ACCESS_LOG=$REG_ACCESS_LOG
+export BATTLESCOPE_BUILDER=$BUILDER
+export BUILDKIT_HOST=$BK_ADDR
+export BATTLESCOPE_HUB_URL=http://127.0.0.1:$HUB_PORT
+export BATTLESCOPE_HUB_STATE_FILE=$HUB_STATE_FILE
+EOF
+  if [[ "$AUTH" == htpasswd ]]; then
+    echo "export BATTLESCOPE_REGISTRY_USERNAME=$REG_USER"
+    echo "export BATTLESCOPE_REGISTRY_PASSWORD_FILE=$REG_DIR/password"
+  fi
+}
+
+cmd_start() {
+  local seed=1 hub=1 a
+  for a in "$@"; do
+    case "$a" in
+      --no-seed) seed=0 ;;
+      --no-hub) hub=0 ;;
+      *) die "unknown option for start: $a" ;;
+    esac
+  done
+  need curl || apt_install curl curl
+  need openssl || apt_install openssl openssl
+  need jq || apt_install jq jq
+  mkdir -p "$STATE"
+  ensure_ca
+  start_registry
+  start_buildkitd
+  ensure_builder
+  if ((seed)); then
+    BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$HERE/seed-base-images.sh"
+  fi
+  ((hub)) && start_hub
+  print_env >"$STATE/env.sh"
+  say "all services up; environment: source $STATE/env.sh (or eval \"\$(scripts/local-services.sh env)\")"
+}
+
+cmd_status() {
+  local rc=0
+  if pid_alive "$REG_PID" docker-registry && registry_ready; then
+    echo "registry   up    https://$REGISTRY_ADDR (pid $(cat "$REG_PID"), access log $REG_ACCESS_LOG)"
+  else
+    echo "registry   down  https://$REGISTRY_ADDR"
+    rc=1
+  fi
+  if pid_alive "$BK_PID" buildkitd && buildkitd_ready; then
+    echo "buildkitd  up    $BK_ADDR (pid $(cat "$BK_PID"), buildx builder $BUILDER)"
+  else
+    echo "buildkitd  down  $BK_ADDR"
+    rc=1
+  fi
+  if pid_alive "$HUB_PID" hubEmulatorMain && hub_ready; then
+    echo "hub        up    http://127.0.0.1:$HUB_PORT (pid $(cat "$HUB_PID"), state $HUB_STATE_FILE)"
+  elif [[ -f "$HUB_MAIN" ]]; then
+    echo "hub        down  http://127.0.0.1:$HUB_PORT"
+    rc=1
+  else
+    echo "hub        n/a   http://127.0.0.1:$HUB_PORT (${HUB_MAIN#"$REPO_ROOT"/} not present)"
+  fi
+  return "$rc"
+}
+
+cmd_stop() {
+  stop_pid hub "$HUB_PID" hubEmulatorMain
+  stop_pid buildkitd "$BK_PID" buildkitd
+  stop_pid registry "$REG_PID" docker-registry
+}
+
+cmd_gc() {
+  [[ -s "$REG_CONFIG" ]] || die "no registry configuration at $REG_CONFIG (never started)"
+  local was_up=0
+  pid_alive "$REG_PID" docker-registry && was_up=1
+  ((was_up)) && stop_pid registry "$REG_PID" docker-registry
+  say "docker-registry garbage-collect --delete-untagged $REG_CONFIG"
+  docker-registry garbage-collect --delete-untagged "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 ||
+    { tail -n 20 "$REG_DIR/gc.log" >&2; die "garbage collection failed (log $REG_DIR/gc.log)"; }
+  tail -n 1 "$REG_DIR/gc.log" >&2
+  ((was_up)) && start_registry
+  return 0
+}
+
+case "${1:-}" in
+  start) shift; cmd_start "$@" ;;
+  stop) cmd_stop ;;
+  restart) shift; cmd_stop; cmd_start "$@" ;;
+  status) cmd_status ;;
+  env) print_env ;;
+  gc) cmd_gc ;;
+  *)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Seeds the local registry with the base image the fixtures use, assembled offline from Debian
+# packages (no base image can be pulled on these machines):
+#
+#   127.0.0.1:5000/library/busybox:<upstream version of Debian's busybox-static, e.g. 1.35.0>
+#
+# an OCI index with linux/amd64 and linux/arm64, each a single layer holding that architecture's
+# static busybox, its applet links, /etc/passwd (root, nobody, app=10001) and /tmp. buildkitd
+# mirrors docker.io to the local registry, so `FROM busybox:1.35.0` resolves to it.
+#
+# Idempotent: does nothing when the tag already resolves to an index with both platforms.
+# The .debs are cached in $BATTLESCOPE_CACHE/debs/busybox-static/<Debian version>/.
+# Needs the registry and the buildx builder "battlescope" (scripts/local-services.sh start runs this).
+#
+# Environment: BATTLESCOPE_CACHE, BATTLESCOPE_STATE (as local-services.sh),
+#   BATTLESCOPE_BUSYBOX_DEB_VERSION  Debian version to use (default: apt's candidate)
+#   BATTLESCOPE_SEED_FORCE=1         rebuild and push even if the tag resolves
+set -euo pipefail
+
+CACHE="${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}"
+STATE="${BATTLESCOPE_STATE:-$CACHE/local}"
+export PATH="$CACHE/bin:$PATH:/usr/sbin:/sbin"
+REGISTRY=127.0.0.1:5000
+BUILDER=battlescope
+CA_CERT="$STATE/ca/ca.crt"
+PKG=busybox-static
+ARCHES=(amd64 arm64)
+REPO=library/busybox
+
+say() { printf 'seed-base-images: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+buildx() { if command -v docker-buildx >/dev/null; then docker-buildx "$@"; else docker buildx "$@"; fi; }
+
+curl_auth=()
+if [[ "${BATTLESCOPE_REGISTRY_AUTH:-}" == htpasswd && -s "$STATE/registry/password" ]]; then
+  curl_auth=(-u "battlescope:$(cat "$STATE/registry/password")")
+fi
+
+# index_ok <tag>: the tag resolves to an index listing linux/amd64 and linux/arm64
+index_ok() {
+  curl -sf --max-time 10 --cacert "$CA_CERT" "${curl_auth[@]}" \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json' \
+    "https://$REGISTRY/v2/$REPO/manifests/$1" 2>/dev/null |
+    jq -e '[.manifests[]?.platform | "\(.os)/\(.architecture)"] as $p
+           | ($p | index("linux/amd64")) != null and ($p | index("linux/arm64")) != null' >/dev/null 2>&1
+}
+
+candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'; }
+
+# ---- which version
+version="${BATTLESCOPE_BUSYBOX_DEB_VERSION:-$(candidate "$PKG")}"
+if [[ -z "$version" || "$version" == "(none)" ]]; then
+  say "apt has no candidate for $PKG yet: apt-get update"
+  apt-get update -q >/dev/null
+  version="$(candidate "$PKG")"
+fi
+[[ -n "$version" && "$version" != "(none)" ]] || die "no Debian version of $PKG available"
+upstream="${version#*:}"
+upstream="${upstream%-*}"
+tag="$upstream"
+
+if [[ "${BATTLESCOPE_SEED_FORCE:-}" != 1 ]] && index_ok "$tag"; then
+  say "$REGISTRY/$REPO:$tag already present (linux/amd64, linux/arm64)"
+  exit 0
+fi
+
+# ---- download the .debs (cached by Debian version)
+debdir="$CACHE/debs/$PKG/$version"
+mkdir -p "$debdir"
+deb_for() { compgen -G "$debdir/${PKG}_*_$1.deb" | head -n 1; }
+native="$(dpkg --print-architecture)"
+for arch in "${ARCHES[@]}"; do
+  [[ -n "$(deb_for "$arch")" ]] && continue
+  if [[ "$arch" != "$native" ]] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    say "enabling Debian architecture $arch (dpkg --add-architecture $arch; apt-get update)"
+    dpkg --add-architecture "$arch"
+    apt-get update -q >/dev/null
+  fi
+  if [[ "$(candidate "$PKG:$arch")" == "(none)" || -z "$(candidate "$PKG:$arch")" ]]; then
+    apt-get update -q >/dev/null
+  fi
+  say "downloading $PKG:$arch=$version"
+  (cd "$debdir" && apt-get download -q -o APT::Sandbox::User=root "$PKG:$arch=$version" >/dev/null) ||
+    die "apt-get download $PKG:$arch=$version failed"
+  [[ -n "$(deb_for "$arch")" ]] || die "no .deb for $arch in $debdir after download"
+done
+
+# ---- assemble one root filesystem per architecture
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/ctx"
+for arch in "${ARCHES[@]}"; do
+  dpkg-deb -x "$(deb_for "$arch")" "$work/deb-$arch"
+done
+hostdeb="$work/deb-$native"
+[[ -x "$hostdeb/bin/busybox" ]] || die "no $native busybox to list the applets with"
+# Same source package and configuration for every architecture: the host binary lists the applets.
+mapfile -t applets < <("$hostdeb/bin/busybox" --list-full | sort -u)
+epoch="$(stat -c %Y "$hostdeb/bin/busybox")"
+for arch in "${ARCHES[@]}"; do
+  r="$work/rootfs-$arch"
+  mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,home/app,usr/share/doc/$PKG}
+  cp -p "$work/deb-$arch/bin/busybox" "$r/bin/busybox"
+  cp -p "$work/deb-$arch/usr/share/doc/$PKG/copyright" "$r/usr/share/doc/$PKG/copyright"
+  for a in "${applets[@]}"; do
+    [[ "$a" == bin/busybox || -e "$r/$a" || -L "$r/$a" ]] && continue
+    mkdir -p "$r/$(dirname "$a")"
+    ln -s /bin/busybox "$r/$a"
+  done
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
+    'app:x:10001:10001:app:/home/app:/bin/sh' >"$r/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'app:x:10001:' >"$r/etc/group"
+  chmod 1777 "$r/tmp"
+  chmod 700 "$r/root"
+  chown 10001:10001 "$r/home/app" 2>/dev/null || true
+  tar --sort=name --mtime="@$epoch" --numeric-owner --format=posix --pax-option=delete=atime,delete=ctime \
+    -C "$r" -cf "$work/ctx/rootfs-$arch.tar" .
+done
+cat >"$work/ctx/Dockerfile" <<'EOF'
+FROM scratch
+ARG TARGETARCH
+ADD rootfs-${TARGETARCH}.tar /
+CMD ["sh"]
+EOF
+
+# ---- build both platforms on the builder and push one index
+say "building $REGISTRY/$REPO:$tag for linux/amd64,linux/arm64 from $PKG $version"
+SOURCE_DATE_EPOCH="$epoch" buildx build --builder "$BUILDER" \
+  --platform linux/amd64,linux/arm64 --provenance=false --sbom=false \
+  --label "org.opencontainers.image.title=busybox" \
+  --label "org.opencontainers.image.version=$upstream" \
+  --label "org.opencontainers.image.description=Debian $PKG $version, assembled offline for the BattleScope local stack" \
+  --push -t "$REGISTRY/$REPO:$tag" --progress plain "$work/ctx" >"$work/build.log" 2>&1 || {
+  tail -n 30 "$work/build.log" >&2
+  die "build of the base image failed"
+}
+index_ok "$tag" || die "$REGISTRY/$REPO:$tag does not resolve to an index with both platforms after the push"
+say "pushed $REGISTRY/$REPO:$tag (linux/amd64, linux/arm64)"
