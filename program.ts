@@ -1,10 +1,16 @@
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { RegistryLogin } from "./components/multiArchImage";
 import { PULL_SECRET_NAME, RegistryCredentials } from "./components/registryCredentials";
 import { type DockerHubSettings, ServiceRelease } from "./components/serviceRelease";
-import { CONFIG_NAMESPACE, type ConfigReader, ConfigError, loadStackConfig, serviceVersion } from "./lib/config";
+import {
+  CONFIG_NAMESPACE,
+  ConfigError,
+  type ConfigReader,
+  loadStackConfig,
+  serviceVersion,
+} from "./lib/config";
 import { SERVICES } from "./services/catalog";
 
 /** What the program reads from the world; tests give their own. */
@@ -80,12 +86,20 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   );
 
   const login: RegistryLogin | undefined =
-    pullUsername !== undefined && pullPassword !== undefined && (secrets.registryUsername !== undefined || config.registry === "docker.io")
+    pullUsername !== undefined &&
+    pullPassword !== undefined &&
+    (secrets.registryUsername !== undefined || config.registry === "docker.io")
       ? { address: config.registry, username: pullUsername, password: pullPassword }
       : undefined;
   const dockerHub: DockerHubSettings | undefined =
-    config.publishDescriptions && secrets.dockerHubUsername !== undefined && secrets.dockerHubToken !== undefined
-      ? { url: config.dockerHubUrl, username: secrets.dockerHubUsername, token: secrets.dockerHubToken }
+    config.publishDescriptions &&
+    secrets.dockerHubUsername !== undefined &&
+    secrets.dockerHubToken !== undefined
+      ? {
+          url: config.dockerHubUrl,
+          username: secrets.dockerHubUsername,
+          token: secrets.dockerHubToken,
+        }
       : undefined;
 
   let deployment:
@@ -94,16 +108,27 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   let manifestsDir: string | undefined;
   if (config.deploy && pullUsername !== undefined && pullPassword !== undefined) {
     manifestsDir =
-      config.renderManifestsTo === undefined ? undefined : path.resolve(inputs.projectDir, config.renderManifestsTo);
+      config.renderManifestsTo === undefined
+        ? undefined
+        : path.resolve(inputs.projectDir, config.renderManifestsTo);
     const provider = new k8s.Provider("kubernetes", {
       ...(manifestsDir === undefined ? {} : { renderYamlToDirectory: manifestsDir }),
     });
     const credentials = new RegistryCredentials(
       "registry-credentials",
-      { namespace: config.namespace, registry: config.registry, username: pullUsername, password: pullPassword },
+      {
+        namespace: config.namespace,
+        registry: config.registry,
+        username: pullUsername,
+        password: pullPassword,
+      },
       { provider },
     );
-    deployment = { namespace: config.namespace, replicas: config.replicas, pullSecretName: credentials.secretName };
+    deployment = {
+      namespace: config.namespace,
+      replicas: config.replicas,
+      pullSecretName: credentials.secretName,
+    };
     // Deployments render or apply through the same provider as the pull secret.
     return declareServices(provider);
   }
@@ -139,7 +164,9 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
         digest: release.image.digest,
         tags: release.plan.manifestTags,
         platforms: config.platforms,
-        floatingTagMoves: release.plan.moves.map((move) => `${move.tag}: ${move.from ?? "(new)"} -> ${move.to}`),
+        floatingTagMoves: release.plan.moves.map(
+          (move) => `${move.tag}: ${move.from ?? "(new)"} -> ${move.to}`,
+        ),
       };
     }
     return { releases, ...(manifestsDir === undefined ? {} : { manifestsDir }) };

@@ -41,7 +41,9 @@ function parsePlatforms(value: string | undefined): Platform[] {
 function requireService(name: string) {
   const service = findService(name);
   if (service === undefined) {
-    throw new UsageError(`unknown service ${JSON.stringify(name)}: expected one of ${SERVICE_NAMES.join(", ")}`);
+    throw new UsageError(
+      `unknown service ${JSON.stringify(name)}: expected one of ${SERVICE_NAMES.join(", ")}`,
+    );
   }
   return service;
 }
@@ -59,7 +61,10 @@ export function buildProgram(io: CliIo): Command {
       "Print the tags a release claims as one JSON object: the version always, vX.Y, vX and latest only when it is the highest stable release of each",
     )
     .argument("<version>", "release version: vX.Y.Z, vX.Y.Z-<prerelease> or vX.Y.Z-dev-<sha>")
-    .option("--existing <tags>", "comma-separated tags the repository already holds, as the registry lists them")
+    .option(
+      "--existing <tags>",
+      "comma-separated tags the repository already holds, as the registry lists them",
+    )
     .option("--platforms <platforms>", `comma-separated platforms (${PLATFORMS.join(",")})`)
     .action((version: string, options: { existing?: string; platforms?: string }) => {
       const architectures = parsePlatforms(options.platforms).map(platformArchitecture);
@@ -76,7 +81,9 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command("readme")
-    .description("Print a service's Docker Hub full description, or with --short its short description")
+    .description(
+      "Print a service's Docker Hub full description, or with --short its short description",
+    )
     .argument("<service>", `one of ${SERVICE_NAMES.join(", ")}`)
     .option("--version <version>", "the release being published", "v3.0.0")
     .option("--existing <tags>", "comma-separated tags the repository already holds")
@@ -106,7 +113,10 @@ export function buildProgram(io: CliIo): Command {
           existingTags: list(options.existing ?? ""),
           architectures: parsePlatforms(options.platforms).map(platformArchitecture),
         });
-        checkDescriptionLengths(`${options.organization}/${service.name}`, { description, fullDescription: full });
+        checkDescriptionLengths(`${options.organization}/${service.name}`, {
+          description,
+          fullDescription: full,
+        });
         io.stdout(options.short ? `${description}\n` : full);
       },
     );
@@ -132,7 +142,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 function isInputError(error: unknown): boolean {
-  return error instanceof Error && ["InvalidVersionError", "DescriptionTooLongError"].includes(error.name);
+  return (
+    error instanceof Error &&
+    ["InvalidVersionError", "DescriptionTooLongError"].includes(error.name)
+  );
 }
 
 /** The process entry point, used by `bin/battlescope-images.js` and `npm run images`. */

@@ -10,7 +10,11 @@ export interface ManifestDescriptor {
   readonly mediaType: string;
   readonly digest: string;
   readonly size: number;
-  readonly platform?: { readonly architecture: string; readonly os: string; readonly variant?: string };
+  readonly platform?: {
+    readonly architecture: string;
+    readonly os: string;
+    readonly variant?: string;
+  };
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
@@ -82,10 +86,18 @@ export class OciRegistryClient {
   }
 
   /** The digest and media type a reference resolves to, or undefined when it does not exist. */
-  async headManifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string } | undefined> {
-    const response = await this.request("HEAD", `/v2/${repository}/manifests/${reference}`, repository, {
-      accept: MANIFEST_MEDIA_TYPES.join(", "),
-    });
+  async headManifest(
+    repository: string,
+    reference: string,
+  ): Promise<{ digest: string; mediaType: string } | undefined> {
+    const response = await this.request(
+      "HEAD",
+      `/v2/${repository}/manifests/${reference}`,
+      repository,
+      {
+        accept: MANIFEST_MEDIA_TYPES.join(", "),
+      },
+    );
     if (response.status === 404) return undefined;
     await this.expectOk(response, `resolve ${repository}:${reference}`);
     return {
@@ -95,9 +107,14 @@ export class OciRegistryClient {
   }
 
   async getManifest(repository: string, reference: string): Promise<Manifest | undefined> {
-    const response = await this.request("GET", `/v2/${repository}/manifests/${reference}`, repository, {
-      accept: MANIFEST_MEDIA_TYPES.join(", "),
-    });
+    const response = await this.request(
+      "GET",
+      `/v2/${repository}/manifests/${reference}`,
+      repository,
+      {
+        accept: MANIFEST_MEDIA_TYPES.join(", "),
+      },
+    );
     if (response.status === 404) return undefined;
     await this.expectOk(response, `read ${repository}:${reference}`);
     const raw = await response.text();
@@ -124,7 +141,13 @@ export class OciRegistryClient {
 
   /** Deletes a manifest by digest; every tag pointing at it goes with it. */
   async deleteManifest(repository: string, digest: string): Promise<void> {
-    const response = await this.request("DELETE", `/v2/${repository}/manifests/${digest}`, repository, {}, "delete");
+    const response = await this.request(
+      "DELETE",
+      `/v2/${repository}/manifests/${digest}`,
+      repository,
+      {},
+      "delete",
+    );
     if (response.status === 404) return;
     await this.expectOk(response, `delete ${repository}@${digest}`);
   }
@@ -133,7 +156,10 @@ export class OciRegistryClient {
   async ping(): Promise<void> {
     const response = await this.request("GET", "/v2/", undefined);
     if (response.status !== 200 && response.status !== 401) {
-      throw new RegistryError(`registry ${this.options.registry} answered /v2/ with HTTP ${response.status}`, response.status);
+      throw new RegistryError(
+        `registry ${this.options.registry} answered /v2/ with HTTP ${response.status}`,
+        response.status,
+      );
     }
   }
 
@@ -144,9 +170,16 @@ export class OciRegistryClient {
     headers: Record<string, string> = {},
     action = "pull",
   ): Promise<Response> {
-    const scope = repository === undefined ? undefined : `repository:${repository}:${action === "delete" ? "*" : "pull"}`;
+    const scope =
+      repository === undefined
+        ? undefined
+        : `repository:${repository}:${action === "delete" ? "*" : "pull"}`;
     const send = (authorization?: string) =>
-      this.send(method, path, authorization === undefined ? headers : { ...headers, authorization });
+      this.send(
+        method,
+        path,
+        authorization === undefined ? headers : { ...headers, authorization },
+      );
     const cached = scope === undefined ? undefined : this.tokens.get(scope);
     let response = await send(cached ?? this.basicAuth());
     if (response.status === 401) {
@@ -160,7 +193,11 @@ export class OciRegistryClient {
     return response;
   }
 
-  private async send(method: string, path: string, headers: Record<string, string>): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<Response> {
     try {
       return await this.fetch(`${this.base}${path}`, {
         method,
@@ -168,8 +205,13 @@ export class OciRegistryClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-      throw new RegistryError(`registry ${this.options.registry} cannot be reached (${method} ${path}): ${cause}`);
+      const cause =
+        error instanceof Error
+          ? ((error.cause as Error | undefined)?.message ?? error.message)
+          : String(error);
+      throw new RegistryError(
+        `registry ${this.options.registry} cannot be reached (${method} ${path}): ${cause}`,
+      );
     }
   }
 
@@ -183,7 +225,10 @@ export class OciRegistryClient {
     const params = Object.fromEntries(
       [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]),
     ) as Record<string, string | undefined>;
-    if (params.realm === undefined) throw new RegistryError(`registry ${this.options.registry} sent a bearer challenge without a realm`);
+    if (params.realm === undefined)
+      throw new RegistryError(
+        `registry ${this.options.registry} sent a bearer challenge without a realm`,
+      );
     const url = new URL(params.realm);
     if (params.service !== undefined) url.searchParams.set("service", params.service);
     const wanted = scope ?? params.scope;
@@ -196,7 +241,8 @@ export class OciRegistryClient {
     await this.expectOk(response, `get a token for ${wanted ?? "the registry"}`);
     const body = (await response.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (token === undefined) throw new RegistryError(`registry ${this.options.registry} returned no token`);
+    if (token === undefined)
+      throw new RegistryError(`registry ${this.options.registry} returned no token`);
     return token;
   }
 
@@ -204,7 +250,10 @@ export class OciRegistryClient {
     if (response.ok) return;
     const detail = await response.text().catch(() => "");
     const message = detail.length > 0 ? `: ${detail.trim().slice(0, 300)}` : "";
-    throw new RegistryError(`registry ${this.options.registry} refused to ${what}: HTTP ${response.status}${message}`, response.status);
+    throw new RegistryError(
+      `registry ${this.options.registry} refused to ${what}: HTTP ${response.status}${message}`,
+      response.status,
+    );
   }
 }
 

@@ -107,7 +107,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
     this.ref = pulumi.interpolate`${args.repository}:${args.plan.version}@${this.digest}`;
     this.platformDigests = pulumi
       .all(images.map(({ image }) => image.digest))
-      .apply((digests) => Object.fromEntries(images.map(({ arch }, i) => [arch, digests[i] ?? ""])));
+      .apply((digests) =>
+        Object.fromEntries(images.map(({ arch }, i) => [arch, digests[i] ?? ""])),
+      );
     this.manifestTags = args.plan.manifestTags.map((tag) => `${args.repository}:${tag}`);
     this.registerOutputs({
       digest: this.digest,

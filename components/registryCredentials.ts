@@ -19,7 +19,9 @@ export function dockerConfigServer(registry: string): string {
 /** The `.dockerconfigjson` payload, as `kubectl create secret docker-registry` writes it. */
 export function dockerConfigJson(registry: string, username: string, password: string): string {
   const auth = Buffer.from(`${username}:${password}`).toString("base64");
-  return JSON.stringify({ auths: { [dockerConfigServer(registry)]: { username, password, auth } } });
+  return JSON.stringify({
+    auths: { [dockerConfigServer(registry)]: { username, password, auth } },
+  });
 }
 
 /** The `docker-hub-creds` pull secret every Deployment names. */

@@ -41,9 +41,14 @@ export class ServiceDeployment extends pulumi.ComponentResource {
     super("battlescope:kubernetes:ServiceDeployment", name, {}, opts);
     const { service } = args;
     if (service.port === undefined || service.healthPath === undefined) {
-      throw new Error(`${service.name} has no port and health path, so it cannot run as a Deployment`);
+      throw new Error(
+        `${service.name} has no port and health path, so it cannot run as a Deployment`,
+      );
     }
-    const labels = { "app.kubernetes.io/name": service.name, "app.kubernetes.io/part-of": "battlescope" };
+    const labels = {
+      "app.kubernetes.io/name": service.name,
+      "app.kubernetes.io/part-of": "battlescope",
+    };
     const image = pulumi.output(args.image).apply((ref) => {
       // During a preview that does not build, the digest is unknown and the check waits for up.
       if (!pulumi.runtime.isDryRun() || /@sha256:/.test(ref)) assertPinnedImage(ref, args.version);
@@ -89,7 +94,9 @@ export class ServiceDeployment extends pulumi.ComponentResource {
                     env.default === "required"
                       ? {
                           name: env.name,
-                          valueFrom: { secretKeyRef: { name: configSecretName(service), key: env.name } },
+                          valueFrom: {
+                            secretKeyRef: { name: configSecretName(service), key: env.name },
+                          },
                         }
                       : { name: env.name, value: env.default },
                   ),

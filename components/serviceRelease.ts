@@ -48,9 +48,9 @@ export class ServiceRelease extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("battlescope:release:ServiceRelease", name, {}, opts);
     const { service } = args;
-    const architectures = args.platforms.map((platform) => platform.slice("linux/".length)) as Array<
-      "amd64" | "arm64"
-    >;
+    const architectures = args.platforms.map((platform) =>
+      platform.slice("linux/".length),
+    ) as Array<"amd64" | "arm64">;
     this.plan = planTags({
       version: args.version,
       existingTags: args.existingTags,

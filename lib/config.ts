@@ -1,5 +1,10 @@
 import { SERVICE_NAMES } from "../services/catalog";
-import { ACCEPTED_VERSION_FORMS, type Architecture, InvalidVersionError, tryParseVersion } from "./versions";
+import {
+  ACCEPTED_VERSION_FORMS,
+  type Architecture,
+  InvalidVersionError,
+  tryParseVersion,
+} from "./versions";
 
 /** The Pulumi project name, and so the namespace of every config key. */
 export const CONFIG_NAMESPACE = "battlescope";
@@ -56,7 +61,8 @@ export class ConfigError extends Error {
 /** Reads one key's raw value as Pulumi stores it: structured values arrive as JSON text. */
 export type ConfigReader = (key: string) => string | undefined;
 
-const REGISTRY_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
+const REGISTRY_HOST =
+  /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
 const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BUILDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -100,7 +106,8 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
 
   function checkVersion(key: string, value: string): void {
     const parsed = tryParseVersion(value);
-    if (parsed instanceof InvalidVersionError) problems.push(problem(key, value, ACCEPTED_VERSION_FORMS));
+    if (parsed instanceof InvalidVersionError)
+      problems.push(problem(key, value, ACCEPTED_VERSION_FORMS));
   }
 
   const registry = text(
@@ -118,7 +125,9 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
 
   const version = read("version");
   if (version === undefined) {
-    problems.push(`missing config "${CONFIG_NAMESPACE}:version": expected ${ACCEPTED_VERSION_FORMS}`);
+    problems.push(
+      `missing config "${CONFIG_NAMESPACE}:version": expected ${ACCEPTED_VERSION_FORMS}`,
+    );
   } else {
     checkVersion("version", version);
   }
@@ -153,7 +162,8 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     } else {
       const bad = rawPlatforms.filter((p) => !(PLATFORMS as readonly unknown[]).includes(p));
       if (bad.length > 0) {
-        for (const platform of bad) problems.push(problem("platforms", platform, `one of ${PLATFORMS.join(", ")}`));
+        for (const platform of bad)
+          problems.push(problem("platforms", platform, `one of ${PLATFORMS.join(", ")}`));
       } else if (new Set(rawPlatforms).size !== rawPlatforms.length) {
         problems.push(problem("platforms", rawPlatforms, accepted));
       } else {
@@ -162,7 +172,12 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     }
   }
 
-  const namespace = text("namespace", "battlescope", DNS_LABEL, "a Kubernetes namespace name (DNS label)");
+  const namespace = text(
+    "namespace",
+    "battlescope",
+    DNS_LABEL,
+    "a Kubernetes namespace name (DNS label)",
+  );
 
   const rawReplicas = read("replicas") ?? "2";
   const replicas = Number(rawReplicas);

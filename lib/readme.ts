@@ -44,7 +44,9 @@ export function advertisedPlan(input: ReadmeInput): TagPlan {
   return planTags({ version: advertised, existingTags, architectures });
 }
 
-export function imageName(input: Pick<ReadmeInput, "registry" | "organization" | "service">): string {
+export function imageName(
+  input: Pick<ReadmeInput, "registry" | "organization" | "service">,
+): string {
   const prefix = input.registry === "docker.io" ? "" : `${input.registry}/`;
   return `${prefix}${input.organization}/${input.service.name}`;
 }
@@ -141,9 +143,19 @@ export function checkDescriptionLengths(
   texts: { readonly description: string; readonly fullDescription: string },
 ): void {
   if (texts.description.length > SHORT_DESCRIPTION_LIMIT) {
-    throw new DescriptionTooLongError(repository, "short", texts.description.length, SHORT_DESCRIPTION_LIMIT);
+    throw new DescriptionTooLongError(
+      repository,
+      "short",
+      texts.description.length,
+      SHORT_DESCRIPTION_LIMIT,
+    );
   }
   if (texts.fullDescription.length > FULL_DESCRIPTION_LIMIT) {
-    throw new DescriptionTooLongError(repository, "full", texts.fullDescription.length, FULL_DESCRIPTION_LIMIT);
+    throw new DescriptionTooLongError(
+      repository,
+      "full",
+      texts.fullDescription.length,
+      FULL_DESCRIPTION_LIMIT,
+    );
   }
 }

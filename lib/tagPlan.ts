@@ -56,8 +56,7 @@ export function archTag(tag: string, arch: Architecture): string {
  * highest stable release of that tag's group, so floating tags never move backwards.
  */
 export function planTags(input: TagPlanInput): TagPlan {
-  const version =
-    typeof input.version === "string" ? parseVersion(input.version) : input.version;
+  const version = typeof input.version === "string" ? parseVersion(input.version) : input.version;
   const architectures = sortArchitectures(input.architectures ?? ARCHITECTURES);
   const published = versionsInTags(input.existingTags ?? []).filter(
     (other) => other.kind === "stable" && other.tag !== version.tag,
@@ -79,7 +78,11 @@ export function planTags(input: TagPlanInput): TagPlan {
         continue;
       }
       manifestTags.push(tag);
-      moves.push(current === undefined ? { tag, to: version.tag } : { tag, from: current.tag, to: version.tag });
+      moves.push(
+        current === undefined
+          ? { tag, to: version.tag }
+          : { tag, from: current.tag, to: version.tag },
+      );
     }
   }
 

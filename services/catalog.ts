@@ -90,7 +90,11 @@ export const SERVICES: readonly ServiceImage[] = [
     env: [
       KAFKA,
       DATABASE,
-      { name: "ESI_BASE_URL", description: "EVE Swagger Interface base URL", default: "https://esi.evetech.net" },
+      {
+        name: "ESI_BASE_URL",
+        description: "EVE Swagger Interface base URL",
+        default: "https://esi.evetech.net",
+      },
     ],
   }),
   service({
@@ -118,20 +122,37 @@ export const SERVICES: readonly ServiceImage[] = [
     name: "notification-service",
     displayName: "Notification Service",
     description: "Real-time notifications",
-    overview: "Pushes real-time battle and killmail notifications to subscribed clients over WebSockets.",
+    overview:
+      "Pushes real-time battle and killmail notifications to subscribed clients over WebSockets.",
     port: 3005,
-    env: [KAFKA, { name: "REDIS_URL", description: "Redis connection string", default: "redis://localhost:6379" }],
+    env: [
+      KAFKA,
+      {
+        name: "REDIS_URL",
+        description: "Redis connection string",
+        default: "redis://localhost:6379",
+      },
+    ],
   }),
   service({
     name: "frontend-bff",
     displayName: "Frontend BFF",
     description: "Backend-for-Frontend",
-    overview: "Aggregates the backend services into the API the web UI consumes, with sessions and caching.",
+    overview:
+      "Aggregates the backend services into the API the web UI consumes, with sessions and caching.",
     port: 3006,
     env: [
       DATABASE,
-      { name: "SESSION_SECRET", description: "Secret that signs session cookies", default: "required" },
-      { name: "SEARCH_SERVICE_URL", description: "Search service base URL", default: "http://search-service:3004" },
+      {
+        name: "SESSION_SECRET",
+        description: "Secret that signs session cookies",
+        default: "required",
+      },
+      {
+        name: "SEARCH_SERVICE_URL",
+        description: "Search service base URL",
+        default: "http://search-service:3004",
+      },
     ],
   }),
   service({
@@ -140,13 +161,20 @@ export const SERVICES: readonly ServiceImage[] = [
     description: "Web UI",
     overview: "The BattleScope web UI: battle reports, live killmail feed and search.",
     port: 8080,
-    env: [{ name: "BFF_URL", description: "Frontend BFF base URL", default: "http://frontend-bff:3006" }],
+    env: [
+      {
+        name: "BFF_URL",
+        description: "Frontend BFF base URL",
+        default: "http://frontend-bff:3006",
+      },
+    ],
   }),
   {
     name: "db-migrator",
     displayName: "Database Migrator",
     description: "Database migrations",
-    overview: "Applies the BattleScope PostgreSQL schema migrations, run as a job before each release.",
+    overview:
+      "Applies the BattleScope PostgreSQL schema migrations, run as a job before each release.",
     env: [DATABASE, LOG_LEVEL],
     buildContext: "db-migrator",
     deploy: false,
@@ -155,7 +183,8 @@ export const SERVICES: readonly ServiceImage[] = [
     name: "init",
     displayName: "Init Container",
     description: "Initialization tasks",
-    overview: "Runs initialization tasks (waiting for dependencies, seeding configuration) before services start.",
+    overview:
+      "Runs initialization tasks (waiting for dependencies, seeding configuration) before services start.",
     env: [LOG_LEVEL],
     buildContext: "init",
     deploy: false,

@@ -3,8 +3,11 @@ import { loadStackConfig, serviceVersion } from "../../lib/config";
 import { ACCEPTED_VERSION_FORMS } from "../../lib/versions";
 import { exactly } from "../support/exactly";
 
-const base: Record<string, string> = { version: "v3.0.0", sourceRoot: "../battle-monitor/services" };
-const reader = (values: Record<string, string>) => (key: string) => values[key];
+const base: Record<string, string> = {
+  version: "v3.0.0",
+  sourceRoot: "../battle-monitor/services",
+};
+const reader = (values: Record<string, string | undefined>) => (key: string) => values[key];
 
 describe("loadStackConfig", () => {
   it("fills the defaults", () => {
@@ -127,22 +130,26 @@ describe("loadStackConfig", () => {
     {
       name: "negative replicas",
       values: { ...base, replicas: "-1" },
-      message: 'invalid config "battlescope:replicas": "-1" is not accepted; expected a whole number from 0 to 100',
+      message:
+        'invalid config "battlescope:replicas": "-1" is not accepted; expected a whole number from 0 to 100',
     },
     {
       name: "fractional replicas",
       values: { ...base, replicas: "1.5" },
-      message: 'invalid config "battlescope:replicas": "1.5" is not accepted; expected a whole number from 0 to 100',
+      message:
+        'invalid config "battlescope:replicas": "1.5" is not accepted; expected a whole number from 0 to 100',
     },
     {
       name: "boolean that is not one",
       values: { ...base, moveFloatingTags: "yes" },
-      message: 'invalid config "battlescope:moveFloatingTags": "yes" is not accepted; expected true or false',
+      message:
+        'invalid config "battlescope:moveFloatingTags": "yes" is not accepted; expected true or false',
     },
     {
       name: "missing source root",
       values: { version: "v3.0.0" },
-      message: 'missing config "battlescope:sourceRoot": expected the folder holding one build context per image',
+      message:
+        'missing config "battlescope:sourceRoot": expected the folder holding one build context per image',
     },
     {
       name: "Hub URL without scheme",

@@ -17,7 +17,12 @@ const twins = (tags: string[]) => ({
 
 describe("planTags", () => {
   it.each([
-    { name: "first release", version: "v3.0.0", existing: [], manifest: ["v3.0.0", "v3.0", "v3", "latest"] },
+    {
+      name: "first release",
+      version: "v3.0.0",
+      existing: [],
+      manifest: ["v3.0.0", "v3.0", "v3", "latest"],
+    },
     {
       name: "patch on the newest line",
       version: "v3.1.1",
@@ -140,10 +145,9 @@ describe("planTags", () => {
     expect(planTags({ version: "v1.0.0", architectures: ["arm64"] }).platformTags).toEqual({
       arm64: ["v1.0.0-arm64", "v1.0-arm64", "v1-arm64", "latest-arm64"],
     });
-    expect(Object.keys(planTags({ version: "v1.0.0", architectures: ["arm64", "amd64"] }).platformTags)).toEqual([
-      "amd64",
-      "arm64",
-    ]);
+    expect(
+      Object.keys(planTags({ version: "v1.0.0", architectures: ["arm64", "amd64"] }).platformTags),
+    ).toEqual(["amd64", "arm64"]);
   });
 
   it("refuses an invalid version with the accepted forms", () => {
@@ -158,7 +162,9 @@ const stableVersion = versionTriple.map(([a, b, c]) => `v${a}.${b}.${c}`);
 const anyVersion = fc.oneof(
   stableVersion,
   fc.tuple(stableVersion, fc.nat({ max: 20 })).map(([v, n]) => `${v}-rc.${n}`),
-  fc.tuple(stableVersion, fc.stringMatching(/^[0-9a-f]{7,40}$/)).map(([v, sha]) => `${v}-dev-${sha}`),
+  fc
+    .tuple(stableVersion, fc.stringMatching(/^[0-9a-f]{7,40}$/))
+    .map(([v, sha]) => `${v}-dev-${sha}`),
 );
 const registryTag = fc.oneof(
   anyVersion,

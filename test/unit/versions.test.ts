@@ -11,10 +11,24 @@ import { exactly } from "../support/exactly";
 describe("parseVersion", () => {
   it.each([
     { name: "stable", value: "v3.0.1", kind: "stable", major: 3, minor: 0, patch: 1 },
-    { name: "release candidate", value: "v3.1.0-rc.1", kind: "prerelease", major: 3, minor: 1, patch: 0 },
+    {
+      name: "release candidate",
+      value: "v3.1.0-rc.1",
+      kind: "prerelease",
+      major: 3,
+      minor: 1,
+      patch: 0,
+    },
     { name: "beta", value: "v4.0.0-beta.2", kind: "prerelease", major: 4, minor: 0, patch: 0 },
     { name: "dev build", value: "v3.0.2-dev-a1b2c3d", kind: "dev", major: 3, minor: 0, patch: 2 },
-    { name: "dev build, full sha", value: `v3.0.2-dev-${"f".repeat(40)}`, kind: "dev", major: 3, minor: 0, patch: 2 },
+    {
+      name: "dev build, full sha",
+      value: `v3.0.2-dev-${"f".repeat(40)}`,
+      kind: "dev",
+      major: 3,
+      minor: 0,
+      patch: 2,
+    },
     { name: "zero", value: "v0.0.0", kind: "stable", major: 0, minor: 0, patch: 0 },
     { name: "multi-digit", value: "v3.10.12", kind: "stable", major: 3, minor: 10, patch: 12 },
   ])("accepts $name ($value)", ({ value, kind, major, minor, patch }) => {
@@ -38,17 +52,26 @@ describe("parseVersion", () => {
     {
       name: "dev without sha",
       value: "v3.0.0-dev-",
-      message: expected("v3.0.0-dev-", "a dev build needs the git short sha: 7 to 40 lowercase hex characters"),
+      message: expected(
+        "v3.0.0-dev-",
+        "a dev build needs the git short sha: 7 to 40 lowercase hex characters",
+      ),
     },
     {
       name: "dev with a short sha",
       value: "v3.0.0-dev-abc",
-      message: expected("v3.0.0-dev-abc", "a dev build needs the git short sha: 7 to 40 lowercase hex characters"),
+      message: expected(
+        "v3.0.0-dev-abc",
+        "a dev build needs the git short sha: 7 to 40 lowercase hex characters",
+      ),
     },
     {
       name: "dev with upper-case sha",
       value: "v3.0.0-dev-ABCDEF1",
-      message: expected("v3.0.0-dev-ABCDEF1", "a dev build needs the git short sha: 7 to 40 lowercase hex characters"),
+      message: expected(
+        "v3.0.0-dev-ABCDEF1",
+        "a dev build needs the git short sha: 7 to 40 lowercase hex characters",
+      ),
     },
     { name: "capital V", value: "V3.0.0", message: expected("V3.0.0") },
     { name: "spaces", value: " v3.0.0", message: expected(" v3.0.0") },
@@ -113,8 +136,18 @@ describe("versionsInTags", () => {
 describe("nextFreePatch", () => {
   it.each([
     { name: "nothing published", version: "v3.0.1", published: [], next: "v3.0.2" },
-    { name: "later patches taken", version: "v3.0.1", published: ["v3.0.1", "v3.0.2", "v3.0.3"], next: "v3.0.4" },
-    { name: "other lines ignored", version: "v3.0.1", published: ["v3.1.5", "v4.0.9"], next: "v3.0.2" },
+    {
+      name: "later patches taken",
+      version: "v3.0.1",
+      published: ["v3.0.1", "v3.0.2", "v3.0.3"],
+      next: "v3.0.4",
+    },
+    {
+      name: "other lines ignored",
+      version: "v3.0.1",
+      published: ["v3.1.5", "v4.0.9"],
+      next: "v3.0.2",
+    },
   ])("$name", ({ version, published, next }) => {
     expect(nextFreePatch(parseVersion(version), versionsInTags(published))).toBe(next);
   });

@@ -1,0 +1,246 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProgramInputs } from "../../program";
+
+interface Recorded {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const recorded: Recorded[] = [];
+const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "docker-build:index:Image") {
+        state.digest = sha(args.name);
+        state.ref = `${(args.inputs.tags as string[])[0]}@${state.digest}`;
+      }
+      if (args.type === "docker-build:index:Index") {
+        state.ref = `${args.inputs.tag}@${sha(String(args.inputs.sources))}`;
+      }
+      return { id: `${args.name}-id`, state };
+    },
+    call: (args) => args.inputs,
+  },
+  "battlescope",
+  "test",
+  false,
+);
+
+function output<T>(value: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => value.apply(resolve));
+}
+
+const baseConfig: Record<string, string> = {
+  version: "v3.1.0",
+  sourceRoot: "src",
+  registry: "docker.io",
+};
+
+function inputs(
+  overrides: Partial<ProgramInputs> & { config?: Record<string, string> } = {},
+): ProgramInputs {
+  const config = { ...baseConfig, ...overrides.config };
+  return {
+    readConfig: (key) => config[key],
+    secrets: {
+      dockerHubUsername: pulumi.secret("release-bot"),
+      dockerHubToken: pulumi.secret("dckr_pat_not-a-real-token"),
+    },
+    listTags: async (repository) =>
+      repository.endsWith("/frontend") ? ["v3.2.0", "v3.2", "v3", "latest"] : ["v3.0.0"],
+    projectDir: "/work/project",
+    buildContextExists: () => true,
+    ...overrides,
+  };
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+/** Pulumi hands mocks secrets wrapped in a signature object; this tells them apart. */
+function secretValue(value: unknown): unknown {
+  const wrapped = value as Record<string, unknown> | undefined;
+  if (wrapped?.[SECRET_SIG] === undefined)
+    throw new Error(`expected a secret, got ${JSON.stringify(value)}`);
+  return wrapped.value;
+}
+
+function defined<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`no ${what} was declared`);
+  return value;
+}
+
+const byType = (type: string) => recorded.filter((resource) => resource.type === type);
+
+describe("the release stack under mocks", () => {
+  let program: typeof import("../../program");
+  let outputs: Record<string, unknown>;
+
+  beforeAll(async () => {
+    program = await import("../../program");
+    outputs = await program.declareRelease(inputs());
+    // Let every registered resource reach the mocks.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  });
+
+  it("declares one component of each kind per image", () => {
+    expect(byType("battlescope:release:ServiceRelease")).toHaveLength(9);
+    expect(byType("battlescope:images:MultiArchImage")).toHaveLength(9);
+    expect(byType("battlescope:hub:DockerHubRepository")).toHaveLength(9);
+    expect(byType("battlescope:kubernetes:ServiceDeployment")).toHaveLength(7);
+    expect(byType("battlescope:kubernetes:RegistryCredentials")).toHaveLength(1);
+    expect(byType("kubernetes:apps/v1:Deployment")).toHaveLength(7);
+    expect(byType("kubernetes:core/v1:Service")).toHaveLength(7);
+    expect(byType("kubernetes:core/v1:Secret")).toHaveLength(1);
+    expect(byType("docker-build:index:Image")).toHaveLength(18);
+  });
+
+  it("builds one image per platform with its arch tags and a registry cache", () => {
+    const amd64 = defined(
+      recorded.find((r) => r.name === "battle-service-amd64"),
+      "battle-service-amd64",
+    );
+    expect(amd64.type).toBe("docker-build:index:Image");
+    expect(amd64.inputs).toMatchObject({
+      push: true,
+      platforms: ["linux/amd64"],
+      context: { location: "/work/project/src/battle-service" },
+      buildOnPreview: false,
+      tags: [
+        "docker.io/battlescope/battle-service:v3.1.0-amd64",
+        "docker.io/battlescope/battle-service:v3.1-amd64",
+        "docker.io/battlescope/battle-service:v3-amd64",
+        "docker.io/battlescope/battle-service:latest-amd64",
+      ],
+      cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64" } }],
+      cacheTo: [
+        { registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64", mode: "max" } },
+      ],
+    });
+    expect(secretValue(amd64.inputs.registries)).toEqual([
+      { address: "docker.io", username: "release-bot", password: "dckr_pat_not-a-real-token" },
+    ]);
+  });
+
+  it("writes one manifest list per claimed tag, sourced from the per-arch images", () => {
+    const indexes = byType("docker-build:index:Index").filter((r) =>
+      r.name.startsWith("battle-service-"),
+    );
+    expect(indexes.map((r) => r.name)).toEqual([
+      "battle-service-v3.1.0",
+      "battle-service-v3.1",
+      "battle-service-v3",
+      "battle-service-latest",
+    ]);
+    for (const index of indexes) {
+      expect(index.inputs.sources).toEqual([
+        `docker.io/battlescope/battle-service:v3.1.0-amd64@${sha("battle-service-amd64")}`,
+        `docker.io/battlescope/battle-service:v3.1.0-arm64@${sha("battle-service-arm64")}`,
+      ]);
+    }
+  });
+
+  it("never moves a floating tag below the highest published release", () => {
+    const frontend = byType("docker-build:index:Index").filter(
+      (r) => r.name.startsWith("frontend-v") || r.name === "frontend-latest",
+    );
+    expect(frontend.map((r) => r.inputs.tag)).toEqual([
+      "docker.io/battlescope/frontend:v3.1.0",
+      "docker.io/battlescope/frontend:v3.1",
+    ]);
+  });
+
+  it("pins each Deployment to the version and manifest list digest, never latest", async () => {
+    const deployments = byType("kubernetes:apps/v1:Deployment");
+    const releases = outputs.releases as Record<string, { digest: pulumi.Output<string> }>;
+    for (const deployment of deployments) {
+      const name = (deployment.inputs.metadata as { name: string }).name;
+      const spec = (deployment.inputs.spec as { template: { spec: Record<string, unknown> } })
+        .template.spec;
+      const container = defined(
+        (spec.containers as Array<Record<string, unknown>>)[0],
+        "container",
+      );
+      const digest = await output((releases[name] as { digest: pulumi.Output<string> }).digest);
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(container.image).toBe(`docker.io/battlescope/${name}:v3.1.0@${digest}`);
+      expect(container.image).not.toContain("latest");
+      expect(container.imagePullPolicy).toBe("IfNotPresent");
+      expect(spec.imagePullSecrets).toEqual([{ name: "docker-hub-creds" }]);
+      expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+      expect(container.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+      });
+      expect((container.readinessProbe as { httpGet: unknown }).httpGet).toEqual({
+        path: "/health",
+        port: "http",
+      });
+      expect((container.livenessProbe as { httpGet: unknown }).httpGet).toEqual({
+        path: "/health",
+        port: "http",
+      });
+      expect((deployment.inputs.metadata as { namespace: string }).namespace).toBe("battlescope");
+    }
+  });
+
+  it("exposes each service's port through a Service", () => {
+    const frontend = defined(
+      byType("kubernetes:core/v1:Service").find((r) => r.name === "frontend"),
+      "frontend Service",
+    );
+    expect((frontend.inputs.spec as { ports: unknown }).ports).toEqual([
+      { name: "http", port: 8080, targetPort: "http", protocol: "TCP" },
+    ]);
+  });
+
+  it("builds docker-hub-creds as a dockerconfigjson Secret", () => {
+    const secret = defined(byType("kubernetes:core/v1:Secret")[0], "Secret");
+    expect(secret.inputs.type).toBe("kubernetes.io/dockerconfigjson");
+    expect((secret.inputs.metadata as { name: string }).name).toBe("docker-hub-creds");
+    const stringData = secretValue(secret.inputs.stringData) as Record<string, string>;
+    const payload = JSON.parse(stringData[".dockerconfigjson"] as string);
+    expect(payload).toEqual({
+      auths: {
+        "https://index.docker.io/v1/": {
+          username: "release-bot",
+          password: "dckr_pat_not-a-real-token",
+          auth: Buffer.from("release-bot:dckr_pat_not-a-real-token").toString("base64"),
+        },
+      },
+    });
+  });
+
+  it("leaves db-migrator and init without a Deployment", () => {
+    const names = byType("kubernetes:apps/v1:Deployment").map((r) => r.name);
+    expect(names).not.toContain("db-migrator");
+    expect(names).not.toContain("init");
+    expect(byType("docker-build:index:Image").map((r) => r.name)).toContain("init-arm64");
+  });
+
+  it("fails before declaring anything on a bad config", async () => {
+    const before = recorded.length;
+    await expect(
+      program.declareRelease(inputs({ config: { platforms: '["linux/s390x"]' } })),
+    ).rejects.toThrow(
+      'invalid config "battlescope:platforms": "linux/s390x" is not accepted; expected one of linux/amd64, linux/arm64',
+    );
+    await expect(
+      program.declareRelease({ ...inputs(), secrets: { dockerHubUsername: pulumi.output("bot") } }),
+    ).rejects.toThrow(
+      'missing secret config "battlescope:dockerHubToken": required because publishDescriptions is true; set it with `pulumi config set --secret battlescope:dockerHubToken <value>`',
+    );
+    await expect(
+      program.declareRelease(inputs({ buildContextExists: (p) => !p.endsWith("/init") })),
+    ).rejects.toThrow(
+      'invalid config "battlescope:sourceRoot": "src" has no build context for init (looked for /work/project/src/init/Dockerfile)',
+    );
+    expect(recorded.length).toBe(before);
+  });
+});
