@@ -61,6 +61,15 @@ export interface HubDescriptions {
   fullDescription: string;
 }
 
+/** What {@link DockerHubClient.ensureRepository} did. */
+export interface EnsureResult {
+  action: "created" | "updated" | "unchanged";
+  /** The fields sent to the Hub (empty when unchanged). */
+  written: (keyof HubDescriptions)[];
+  /** Whether the Hub reports the repository as private (it should be public). */
+  isPrivate: boolean;
+}
+
 /** One image (platform entry) behind a Hub tag; attestations show up as `unknown/unknown`. */
 export interface HubTagImage {
   architecture: string;
@@ -272,6 +281,37 @@ export class DockerHubClient {
       body,
     });
     return toRepository(await this.#expectOk(operation, response));
+  }
+
+  /**
+   * Makes the Hub hold these descriptions for a public repository: creates it when missing,
+   * otherwise writes (one `PATCH`, only the fields that differ) when the text really differs,
+   * and writes nothing when it is the same. Lengths are checked before any request.
+   */
+  async ensureRepository(
+    namespace: string,
+    repository: string,
+    texts: HubDescriptions,
+  ): Promise<EnsureResult> {
+    assertDescriptionsFit(`${namespace}/${repository}`, texts);
+    const existing = await this.getRepository(namespace, repository);
+    if (existing === undefined) {
+      await this.createRepository(namespace, { name: repository, ...texts, isPrivate: false });
+      return { action: "created", written: ["description", "fullDescription"], isPrivate: false };
+    }
+    const patch: Partial<HubDescriptions> = {};
+    if (existing.description !== texts.description) {
+      patch.description = texts.description;
+    }
+    if (existing.fullDescription !== texts.fullDescription) {
+      patch.fullDescription = texts.fullDescription;
+    }
+    const written = Object.keys(patch) as (keyof HubDescriptions)[];
+    if (written.length === 0) {
+      return { action: "unchanged", written, isPrivate: existing.isPrivate };
+    }
+    await this.updateRepository(namespace, repository, patch);
+    return { action: "updated", written, isPrivate: existing.isPrivate };
   }
 
   /** Every tag of the repository, following the Hub's `next` links 100 tags at a time. */
