@@ -1,6 +1,8 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
+import { OciRegistryClient } from "./clients/ociRegistry";
 import type { RegistryLogin } from "./components/multiArchImage";
 import { PULL_SECRET_NAME, RegistryCredentials } from "./components/registryCredentials";
 import { type DockerHubSettings, ServiceRelease } from "./components/serviceRelease";
@@ -171,4 +173,51 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
     }
     return { releases, ...(manifestsDir === undefined ? {} : { manifestsDir }) };
   }
+}
+
+/** Credentials are needed as plain text to call the registry; they never leave this process. */
+function plainSecret(value: pulumi.Output<string> | undefined): Promise<string | undefined> {
+  if (value === undefined) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    pulumi.unsecret(value).apply((plain) => {
+      resolve(plain);
+      return plain;
+    });
+  });
+}
+
+/**
+ * The stack's program. `pulumi up` runs it through Pulumi.yaml; the Automation API runner
+ * (scripts/stack.ts) passes it as an inline program.
+ */
+export async function releaseProgram(): Promise<Record<string, unknown>> {
+  const config = new pulumi.Config();
+  const secrets = {
+    dockerHubUsername: config.getSecret("dockerHubUsername"),
+    dockerHubToken: config.getSecret("dockerHubToken"),
+    registryUsername: config.getSecret("registryUsername"),
+    registryPassword: config.getSecret("registryPassword"),
+  };
+  const registry = config.get("registry") ?? "docker.io";
+
+  return declareRelease({
+    // Plain keys only: secrets above stay Outputs and are handed to providers as such.
+    readConfig: (key) => config.get(key),
+    secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
+    listTags: async (repository) => {
+      const [username, password] = await Promise.all([
+        plainSecret(
+          secrets.registryUsername ??
+            (registry === "docker.io" ? secrets.dockerHubUsername : undefined),
+        ),
+        plainSecret(
+          secrets.registryPassword ??
+            (registry === "docker.io" ? secrets.dockerHubToken : undefined),
+        ),
+      ]);
+      return new OciRegistryClient({ registry, username, password }).listTags(repository);
+    },
+    projectDir: __dirname,
+    buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
+  });
 }

@@ -1,0 +1,78 @@
+/**
+ * Runs the release stack through the Pulumi Automation API with the program inline, so the
+ * engine needs no Node.js language host binary (the one piece of the toolchain that cannot be
+ * built offline here: see README). Same engine, providers, config files and state as the CLI.
+ *
+ *   tsx scripts/stack.ts <preview|up|destroy|refresh|outputs> --stack <name> [--cwd <dir>]
+ */
+import * as path from "node:path";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { Command } from "commander";
+import { releaseProgram } from "../program";
+
+export const PROJECT_NAME = "battlescope";
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface StackOptions {
+  readonly stackName: string;
+  /** Folder holding Pulumi.yaml and Pulumi.<stack>.yaml; the repository root by default. */
+  readonly workDir?: string;
+  /** Extra environment for the engine and providers (backend URL, passphrase, CA bundle). */
+  readonly envVars?: Record<string, string>;
+}
+
+export async function openStack(options: StackOptions): Promise<Stack> {
+  return LocalWorkspace.createOrSelectStack(
+    { projectName: PROJECT_NAME, stackName: options.stackName, program: releaseProgram },
+    {
+      workDir: options.workDir ?? REPO_ROOT,
+      ...(options.envVars === undefined ? {} : { envVars: options.envVars }),
+    },
+  );
+}
+
+async function main(): Promise<void> {
+  const program = new Command("stack")
+    .description("Preview, update or destroy a BattleScope stack with the program inline")
+    .argument("<command>", "preview, up, destroy, refresh or outputs")
+    .requiredOption("--stack <name>", "stack name: local, dev or prod")
+    .option("--cwd <dir>", "folder holding Pulumi.yaml", REPO_ROOT)
+    .parse();
+  const [command] = program.args;
+  const options = program.opts<{ stack: string; cwd: string }>();
+  const stack = await openStack({ stackName: options.stack, workDir: options.cwd });
+  const onOutput = (text: string) => process.stdout.write(text);
+
+  switch (command) {
+    case "preview": {
+      const result = await stack.preview({ onOutput, diff: true, color: "never" });
+      process.stdout.write(`${JSON.stringify(result.changeSummary)}\n`);
+      return;
+    }
+    case "up": {
+      const result = await stack.up({ onOutput, color: "never" });
+      process.stdout.write(`${JSON.stringify(result.summary.resourceChanges ?? {})}\n`);
+      return;
+    }
+    case "destroy":
+      await stack.destroy({ onOutput, color: "never" });
+      return;
+    case "refresh":
+      await stack.refresh({ onOutput, color: "never" });
+      return;
+    case "outputs":
+      process.stdout.write(`${JSON.stringify(await stack.outputs(), null, 2)}\n`);
+      return;
+    default:
+      throw new Error(
+        `unknown command ${JSON.stringify(command)}: expected preview, up, destroy, refresh or outputs`,
+      );
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`stack: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `npm test`: every test. Installs what is missing (dependencies, the offline toolchain), starts the
+# local registry, BuildKit and the Docker Hub emulator, then runs the unit and end-to-end suites.
+# Extra arguments go to vitest (e.g. `npm test -- --project unit`).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${BATTLESCOPE_UNIT_ONLY:-}" != "1" ]; then
+  bash scripts/toolchain.sh
+  bash scripts/local-services.sh start
+  eval "$(bash scripts/toolchain.sh --print-env)"
+  eval "$(bash scripts/local-services.sh env)"
+fi
+
+mkdir -p .test-results
+exec npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json "$@"
