@@ -1,3 +1,7 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DockerHubClient,
@@ -667,5 +671,68 @@ describe("other errors name the operation, the repository, the status and the Hu
     expect((error as Error).message).toMatch(
       /^Docker Hub get repository battlescope\/frontend failed: login as battlescope-ci failed: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/,
     );
+  });
+});
+
+describe("the emulator as a standalone service (hubEmulatorMain.ts)", () => {
+  const mainFile = path.resolve(__dirname, "../support/hubEmulatorMain.ts");
+
+  /** Starts the service on a free port; resolves with its URL and a stop function. */
+  async function startService(stateFile: string) {
+    const child = spawn(
+      process.execPath,
+      [require.resolve("tsx/cli"), mainFile, "--port", "0", "--state-file", stateFile],
+      { env: { ...process.env, HUB_EMULATOR_USERS: `${USER}:${TOKEN}` } },
+    );
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("\n")) {
+          resolve(out.split("\n")[0] ?? "");
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${out}`)));
+    });
+    const stop = () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      });
+    return { line, url: /listening on (\S+)/.exec(line)?.[1] ?? "", stop };
+  }
+
+  it("prints one line, keeps its state across a restart, and serves /_emulator/state and reset", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-emulator-"));
+    const stateFile = path.join(dir, "state.json");
+    try {
+      const first = await startService(stateFile);
+      expect(first.line).toMatch(
+        new RegExp(
+          `^Docker Hub emulator listening on http://127\\.0\\.0\\.1:\\d+ \\(state file: ${stateFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; users: ${USER}\\)$`,
+        ),
+      );
+      await client({ baseUrl: first.url }).ensureRepository("battlescope", "frontend", {
+        description: "kept",
+        fullDescription: "# kept",
+      });
+      await first.stop();
+
+      const second = await startService(stateFile);
+      expect(
+        await client({ baseUrl: second.url }).getRepository("battlescope", "frontend"),
+      ).toEqual({ description: "kept", fullDescription: "# kept", isPrivate: false });
+      const state = (await (await fetch(`${second.url}/_emulator/state`)).json()) as {
+        repositories: Record<string, { description: string }>;
+      };
+      expect(Object.keys(state.repositories)).toEqual(["battlescope/frontend"]);
+      expect(state.repositories["battlescope/frontend"]?.description).toBe("kept");
+      const reset = await fetch(`${second.url}/_emulator/reset`, { method: "POST" });
+      expect(await reset.json()).toEqual({ repositories: {} });
+      await second.stop();
+      expect(JSON.parse(fs.readFileSync(stateFile, "utf8"))).toEqual({ repositories: {} });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
