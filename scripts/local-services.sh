@@ -86,26 +86,40 @@ spawn() {
   echo $! >"$pidfile"
 }
 
-# stop_pid <name> <pidfile> <pattern>
-stop_pid() {
-  local name="$1" pidfile="$2" pattern="$3" pid i
-  if pid_alive "$pidfile" "$pattern"; then
-    pid="$(cat "$pidfile")"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$name (pid $pid) did not stop in 10s, killing"
-      kill -KILL "$pid" 2>/dev/null || true
+# stop_pids <name> <pidfile> <pattern> [<name> <pidfile> <pattern> ...]: signals them all, then
+# waits (10 s, then SIGKILL). Each service leads its own session/process group (setsid): the
+# group is signalled, so children (tsx's node child, buildkitd's runc processes) go too.
+stop_pids() {
+  local -a names=() pids=() files=()
+  local i pid
+  while (($# >= 3)); do
+    if pid_alive "$2" "$3"; then
+      pid="$(cat "$2")"
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      names+=("$1") pids+=("$pid")
+    else
+      say "$1 not running"
     fi
-    say "$name stopped (pid $pid)"
-  else
-    say "$name not running"
-  fi
-  rm -f "$pidfile"
+    files+=("$2")
+    shift 3
+  done
+  for ((i = 0; i < 100; i++)); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for i in "${!pids[@]}"; do
+    pid="${pids[$i]}"
+    if kill -0 "$pid" 2>/dev/null; then
+      say "${names[$i]} (pid $pid) did not stop in 10s, killing"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    say "${names[$i]} stopped (pid $pid)"
+  done
+  rm -f "${files[@]}"
 }
+stop_pid() { stop_pids "$@"; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -191,7 +205,15 @@ ensure_trusted() {
 # ---------------------------------------------------------------- registry
 
 registry_auth_setup() {
-  [[ "$AUTH" == htpasswd ]] || return 0
+  local cfgdir="${DOCKER_CONFIG:-$HOME/.docker}" auth
+  if [[ "$AUTH" != htpasswd ]]; then
+    # auth off: drop the credentials an earlier auth-on start wrote for this registry
+    if [[ -s "$cfgdir/config.json" ]] && jq -e --arg h "$REGISTRY_ADDR" '.auths[$h]' "$cfgdir/config.json" >/dev/null 2>&1; then
+      jq --arg h "$REGISTRY_ADDR" 'del(.auths[$h])' "$cfgdir/config.json" >"$cfgdir/config.json.tmp" &&
+        mv -f "$cfgdir/config.json.tmp" "$cfgdir/config.json"
+    fi
+    return 0
+  fi
   apt_install htpasswd apache2-utils
   if [[ ! -s "$REG_DIR/password" ]]; then
     (umask 077 && openssl rand -hex 16 >"$REG_DIR/password")
@@ -202,7 +224,6 @@ registry_auth_setup() {
     htpasswd -nbB "$REG_USER" "$pw" 2>/dev/null | sed '/^$/d' >"$REG_DIR/htpasswd"
   fi
   # buildx forwards the client's credentials to buildkitd for pushes and pulls
-  local cfgdir="${DOCKER_CONFIG:-$HOME/.docker}" auth
   auth="$(printf '%s:%s' "$REG_USER" "$pw" | base64 -w0)"
   mkdir -p "$cfgdir"
   [[ -s "$cfgdir/config.json" ]] || echo '{}' >"$cfgdir/config.json"
@@ -304,8 +325,11 @@ start_buildkitd() {
   local changed=0
   write_buildkitd_config && changed=1
   if pid_alive "$BK_PID" buildkitd; then
-    if ((changed)); then
-      say "buildkitd configuration changed, restarting"
+    local exe want
+    exe="$(readlink "/proc/$(cat "$BK_PID")/exe" 2>/dev/null)" || true
+    want="$(readlink -f "$(command -v buildkitd)")"
+    if ((changed)) || [[ -n "$exe" && "$exe" != "$want" ]]; then
+      say "buildkitd configuration or binary changed, restarting"
       stop_pid buildkitd "$BK_PID" buildkitd
     elif buildkitd_ready; then
       say "buildkitd already running on $BK_ADDR (pid $(cat "$BK_PID"))"
@@ -370,6 +394,9 @@ start_hub() {
   if pid_alive "$HUB_PID" hubEmulatorMain; then
     if [[ "$(cat "$HUB_DIR/main" 2>/dev/null)" != "$HUB_MAIN" ]]; then
       say "hub emulator runs from another checkout ($(cat "$HUB_DIR/main" 2>/dev/null)), restarting from this one"
+      stop_pid hub "$HUB_PID" hubEmulatorMain
+    elif [[ -n "$(find "$(dirname "$HUB_MAIN")" -name '*.ts' -newer "$HUB_PID" -print -quit 2>/dev/null)" ]]; then
+      say "hub emulator sources changed since it started, restarting"
       stop_pid hub "$HUB_PID" hubEmulatorMain
     elif hub_ready; then
       say "hub emulator already running on http://127.0.0.1:$HUB_PORT (pid $(cat "$HUB_PID"))"
@@ -466,9 +493,7 @@ cmd_status() {
 }
 
 cmd_stop() {
-  stop_pid hub "$HUB_PID" hubEmulatorMain
-  stop_pid buildkitd "$BK_PID" buildkitd
-  stop_pid registry "$REG_PID" docker-registry
+  stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" docker-registry
 }
 
 cmd_gc() {
@@ -476,8 +501,8 @@ cmd_gc() {
   local was_up=0
   pid_alive "$REG_PID" docker-registry && was_up=1
   ((was_up)) && stop_pid registry "$REG_PID" docker-registry
-  say "docker-registry garbage-collect --delete-untagged $REG_CONFIG"
-  docker-registry garbage-collect --delete-untagged "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 ||
+  say "docker-registry garbage-collect $REG_CONFIG"
+  docker-registry garbage-collect "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 ||
     { tail -n 20 "$REG_DIR/gc.log" >&2; die "garbage collection failed (log $REG_DIR/gc.log)"; }
   tail -n 1 "$REG_DIR/gc.log" >&2
   ((was_up)) && start_registry

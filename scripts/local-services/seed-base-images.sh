@@ -36,23 +36,49 @@ if [[ "${BATTLESCOPE_REGISTRY_AUTH:-}" == htpasswd && -s "$STATE/registry/passwo
   curl_auth=(-u "battlescope:$(cat "$STATE/registry/password")")
 fi
 
-# index_ok <tag>: the tag resolves to an index listing linux/amd64 and linux/arm64
-index_ok() {
+# index_ok <tag>: the tag resolves to an index listing linux/amd64 and linux/arm64, and every
+# per-platform manifest, config and layer it reaches is really there (a garbage collection with
+# --delete-untagged on distribution 2.8 leaves the index but deletes its children)
+reg_get() {
   curl -sf --max-time 10 --cacert "$CA_CERT" "${curl_auth[@]}" \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json' \
-    "https://$REGISTRY/v2/$REPO/manifests/$1" 2>/dev/null |
-    jq -e '[.manifests[]?.platform | "\(.os)/\(.architecture)"] as $p
-           | ($p | index("linux/amd64")) != null and ($p | index("linux/arm64")) != null' >/dev/null 2>&1
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+    "https://$REGISTRY/v2/$REPO/$1" 2>/dev/null
+}
+index_ok() {
+  local idx d m b
+  idx="$(reg_get "manifests/$1")" || return 1
+  jq -e '[.manifests[]?.platform | "\(.os)/\(.architecture)"] as $p
+         | ($p | index("linux/amd64")) != null and ($p | index("linux/arm64")) != null' <<<"$idx" >/dev/null 2>&1 || return 1
+  for d in $(jq -r '.manifests[] | select(.platform.os == "linux") | .digest' <<<"$idx"); do
+    m="$(reg_get "manifests/$d")" || return 1
+    for b in $(jq -r '.config.digest, .layers[].digest' <<<"$m"); do
+      curl -sf -o /dev/null -I --max-time 10 --cacert "$CA_CERT" "${curl_auth[@]}" "https://$REGISTRY/v2/$REPO/blobs/$b" || return 1
+    done
+  done
 }
 
 candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'; }
 
-# ---- which version
-version="${BATTLESCOPE_BUSYBOX_DEB_VERSION:-$(candidate "$PKG")}"
-if [[ -z "$version" || "$version" == "(none)" ]]; then
-  say "apt has no candidate for $PKG yet: apt-get update"
-  apt-get update -q >/dev/null
+deb_for() { compgen -G "$CACHE/debs/$PKG/$1/${PKG}_*_$2.deb" | head -n 1; }
+have_all() { local arch; for arch in "${ARCHES[@]}"; do [[ -n "$(deb_for "$1" "$arch")" ]] || return 1; done; }
+
+# ---- which version: the override, else the newest version already cached for every architecture
+# (no apt query on a warm machine; apt-cache costs over a second here), else apt's candidate
+version="${BATTLESCOPE_BUSYBOX_DEB_VERSION:-}"
+if [[ -z "$version" && -d "$CACHE/debs/$PKG" ]]; then
+  for v in "$CACHE/debs/$PKG"/*/; do
+    v="$(basename "$v")"
+    have_all "$v" || continue
+    if [[ -z "$version" ]] || dpkg --compare-versions "$v" gt "$version"; then version="$v"; fi
+  done
+fi
+if [[ -z "$version" ]]; then
   version="$(candidate "$PKG")"
+  if [[ -z "$version" || "$version" == "(none)" ]]; then
+    say "apt has no candidate for $PKG yet: apt-get update"
+    apt-get update -q >/dev/null
+    version="$(candidate "$PKG")"
+  fi
 fi
 [[ -n "$version" && "$version" != "(none)" ]] || die "no Debian version of $PKG available"
 upstream="${version#*:}"
@@ -67,30 +93,34 @@ fi
 # ---- download the .debs (cached by Debian version)
 debdir="$CACHE/debs/$PKG/$version"
 mkdir -p "$debdir"
-deb_for() { compgen -G "$debdir/${PKG}_*_$1.deb" | head -n 1; }
 native="$(dpkg --print-architecture)"
+missing=()
 for arch in "${ARCHES[@]}"; do
-  [[ -n "$(deb_for "$arch")" ]] && continue
+  [[ -n "$(deb_for "$version" "$arch")" ]] && continue
   if [[ "$arch" != "$native" ]] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
     say "enabling Debian architecture $arch (dpkg --add-architecture $arch; apt-get update)"
     dpkg --add-architecture "$arch"
     apt-get update -q >/dev/null
   fi
-  if [[ "$(candidate "$PKG:$arch")" == "(none)" || -z "$(candidate "$PKG:$arch")" ]]; then
-    apt-get update -q >/dev/null
-  fi
-  say "downloading $PKG:$arch=$version"
-  (cd "$debdir" && apt-get download -q -o APT::Sandbox::User=root "$PKG:$arch=$version" >/dev/null) ||
-    die "apt-get download $PKG:$arch=$version failed"
-  [[ -n "$(deb_for "$arch")" ]] || die "no .deb for $arch in $debdir after download"
+  missing+=("$PKG:$arch=$version")
 done
+if ((${#missing[@]})); then
+  say "downloading ${missing[*]}"
+  download() { (cd "$debdir" && apt-get download -q -o APT::Sandbox::User=root "${missing[@]}" >/dev/null 2>"$debdir/download.err"); }
+  download || { apt-get update -q >/dev/null && download; } || {
+    cat "$debdir/download.err" >&2
+    die "apt-get download ${missing[*]} failed"
+  }
+  rm -f "$debdir/download.err"
+  have_all "$version" || die "missing .debs in $debdir after download"
+fi
 
 # ---- assemble one root filesystem per architecture
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/ctx"
 for arch in "${ARCHES[@]}"; do
-  dpkg-deb -x "$(deb_for "$arch")" "$work/deb-$arch"
+  dpkg-deb -x "$(deb_for "$version" "$arch")" "$work/deb-$arch"
 done
 hostdeb="$work/deb-$native"
 [[ -x "$hostdeb/bin/busybox" ]] || die "no $native busybox to list the applets with"
