@@ -8,6 +8,7 @@
 import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
+import { OciRegistryClient } from "../clients/ociRegistry";
 import { releaseProgram } from "../program";
 
 export const PROJECT_NAME = "battlescope";
@@ -37,9 +38,10 @@ async function main(): Promise<void> {
     .argument("<command>", "preview, up, destroy, refresh or outputs")
     .requiredOption("--stack <name>", "stack name: local, dev or prod")
     .option("--cwd <dir>", "folder holding Pulumi.yaml", REPO_ROOT)
+    .option("--summary", "after up, print what the registry now serves for each image")
     .parse();
   const [command] = program.args;
-  const options = program.opts<{ stack: string; cwd: string }>();
+  const options = program.opts<{ stack: string; cwd: string; summary?: boolean }>();
   const stack = await openStack({ stackName: options.stack, workDir: options.cwd });
   const onOutput = (text: string) => process.stdout.write(text);
 
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
     case "up": {
       const result = await stack.up({ onOutput, color: "never" });
       process.stdout.write(`${JSON.stringify(result.summary.resourceChanges ?? {})}\n`);
+      if (options.summary) process.stdout.write(await publishedTable(stack));
       return;
     }
     case "destroy":
@@ -68,6 +71,43 @@ async function main(): Promise<void> {
         `unknown command ${JSON.stringify(command)}: expected preview, up, destroy, refresh or outputs`,
       );
   }
+}
+
+interface ReleaseOutput {
+  version: string;
+  ref: string;
+  digest: string;
+  tags: string[];
+}
+
+/** What was published, read back from the registry rather than trusted from the state. */
+export async function publishedTable(stack: Stack): Promise<string> {
+  const outputs = await stack.outputs();
+  const releases = (outputs.releases?.value ?? {}) as Record<string, ReleaseOutput>;
+  const config = await stack.getAllConfig();
+  const registry = config[`${PROJECT_NAME}:registry`]?.value ?? "docker.io";
+  const organization = config[`${PROJECT_NAME}:organization`]?.value ?? "battlescope";
+  const client = new OciRegistryClient({ registry });
+  const rows = [["service", "version", "tags", "manifest list digest", "platforms"]];
+  for (const [service, release] of Object.entries(releases)) {
+    const index = await client.getManifest(`${organization}/${service}`, release.version);
+    const platforms = (index?.manifests ?? [])
+      .filter((child) => child.platform !== undefined && child.platform.os !== "unknown")
+      .map((child) => `${child.platform?.os}/${child.platform?.architecture}`);
+    const served = index?.digest ?? "(missing)";
+    const tags = release.tags.map((tag) => tag.slice(tag.lastIndexOf(":") + 1));
+    rows.push([service, release.version, tags.join(","), served, platforms.join(",")]);
+  }
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
+  const lines = rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd(),
+  );
+  const manifests = outputs.manifestsDir?.value as string | undefined;
+  return `\n${lines.join("\n")}\n${manifests === undefined ? "" : `\nrendered Kubernetes manifests: ${manifests}\n`}`;
 }
 
 if (require.main === module) {
