@@ -27,6 +27,8 @@ export interface MultiArchImageArgs {
   readonly registryCache: boolean;
   /** Build during preview as well as during update. */
   readonly buildOnPreview: boolean;
+  /** Image config labels; the OCI version label makes every release's digests its own. */
+  readonly labels?: Record<string, string>;
 }
 
 /** The digest part of a `<name>:<tag>@sha256:<hex>` reference. */
@@ -68,6 +70,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
           push: true,
           platforms: [platform as dockerBuild.Platform],
           context: { location: args.context },
+          labels: args.labels,
           buildOnPreview: args.buildOnPreview,
           builder,
           registries,

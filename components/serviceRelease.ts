@@ -70,6 +70,12 @@ export class ServiceRelease extends pulumi.ComponentResource {
         login: args.login,
         registryCache: args.registryCache,
         buildOnPreview: args.buildOnPreview,
+        labels: {
+          "org.opencontainers.image.title": service.name,
+          "org.opencontainers.image.description": shortDescription(service),
+          "org.opencontainers.image.version": args.version,
+          "org.opencontainers.image.licenses": "MIT",
+        },
       },
       { parent: this },
     );

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fullDescription, shortDescription } from "../../lib/readme";
+import { SERVICES } from "../../services/catalog";
+import {
+  accessLogMark,
+  accessLogSince,
+  backendText,
+  createE2eStack,
+  type E2eStack,
+  HUB_TOKEN,
+  indexPlatforms,
+  pushes,
+  REGISTRY,
+  REGISTRY_PASSWORD,
+  renderedObjects,
+  setVersion,
+  tagDigests,
+} from "./harness";
+
+const FLOATING = ["v3.0", "v3", "latest"];
+const ARCHES = ["amd64", "arm64"] as const;
+
+describe.sequential("releasing all nine images on the real engine, BuildKit and registry", () => {
+  let e2e: E2eStack;
+  let firstRelease: Record<string, string>;
+
+  beforeAll(async () => {
+    e2e = await createE2eStack("e2erel");
+  });
+  afterAll(async () => {
+    await e2e?.close();
+  });
+
+  it("up at v3.0.0 publishes the version, minor, major and latest manifest lists with both platforms", async () => {
+    const result = await e2e.stack.up({ color: "never" });
+    expect(result.summary.result).toBe("succeeded");
+
+    for (const service of SERVICES) {
+      const repository = `${e2e.organization}/${service.name}`;
+      const version = await e2e.registry.getManifest(repository, "v3.0.0");
+      expect(version, `${repository}:v3.0.0`).toBeDefined();
+      if (version === undefined) continue;
+      expect(indexPlatforms(version)).toEqual(["linux/amd64", "linux/arm64"]);
+      expect(version.manifests).toHaveLength(2);
+
+      for (const tag of FLOATING) {
+        const floating = await e2e.registry.headManifest(repository, tag);
+        expect(floating?.digest, `${repository}:${tag}`).toBe(version.digest);
+      }
+      for (const arch of ARCHES) {
+        const child = version.manifests.find((entry) => entry.platform?.architecture === arch);
+        for (const tag of ["v3.0.0", ...FLOATING]) {
+          const archTag = await e2e.registry.headManifest(repository, `${tag}-${arch}`);
+          expect(archTag?.digest, `${repository}:${tag}-${arch}`).toBe(child?.digest);
+        }
+        // Each child really is its architecture's image: a mixed-up list would show here.
+        const image = await e2e.registry.getManifest(repository, child?.digest ?? "");
+        const config = JSON.parse(
+          (await e2e.registry.getBlob(repository, image?.blobs[0]?.digest ?? "")).toString("utf8"),
+        ) as { architecture: string; config: { Labels: Record<string, string> } };
+        expect(config.architecture).toBe(arch);
+        expect(config.config.Labels["org.opencontainers.image.version"]).toBe("v3.0.0");
+      }
+    }
+    firstRelease = await tagDigests(e2e);
+  });
+
+  it("the Hub emulator holds each repository's descriptions", () => {
+    for (const service of SERVICES) {
+      const repository = e2e.hub.state.repositories[`${e2e.organization}/${service.name}`];
+      expect(repository, service.name).toBeDefined();
+      expect(repository?.description).toBe(shortDescription(service));
+      expect(repository?.full_description).toBe(
+        fullDescription({
+          service,
+          registry: REGISTRY,
+          organization: e2e.organization,
+          version: "v3.0.0",
+        }),
+      );
+    }
+  });
+
+  it("the seven rendered Deployments pin the version and the digest the registry serves", async () => {
+    const objects = renderedObjects(e2e.manifestsDir);
+    const deployments = objects.filter((object) => object.kind === "Deployment");
+    expect(deployments.map((d) => (d.metadata as { name: string }).name).sort()).toEqual(
+      SERVICES.filter((s) => s.deploy)
+        .map((s) => s.name)
+        .sort(),
+    );
+    for (const deployment of deployments) {
+      const name = (deployment.metadata as { name: string }).name;
+      const served = await e2e.registry.headManifest(`${e2e.organization}/${name}`, "v3.0.0");
+      const pod = (deployment.spec as { template: { spec: Record<string, unknown> } }).template
+        .spec;
+      const container = (pod.containers as Array<Record<string, unknown>>)[0];
+      expect(container?.image).toBe(
+        `${REGISTRY}/${e2e.organization}/${name}:v3.0.0@${served?.digest}`,
+      );
+      expect(container?.imagePullPolicy).toBe("IfNotPresent");
+      expect(pod.imagePullSecrets).toEqual([{ name: "docker-hub-creds" }]);
+    }
+    const secret = objects.find((object) => object.kind === "Secret");
+    expect(secret?.type).toBe("kubernetes.io/dockerconfigjson");
+  });
+
+  it("a second up with nothing changed reports no changes and pushes nothing", async () => {
+    const mark = accessLogMark();
+    const result = await e2e.stack.up({ color: "never" });
+    expect(Object.keys(result.summary.resourceChanges ?? {})).toEqual(["same"]);
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+    expect(await tagDigests(e2e)).toEqual(firstRelease);
+  });
+
+  it("a preview after that reports no changes", async () => {
+    const mark = accessLogMark();
+    const result = await e2e.stack.preview({ color: "never" });
+    expect(Object.keys(result.changeSummary)).toEqual(["same"]);
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+  });
+
+  it("a patch bump publishes v3.0.1, moves v3.0, v3 and latest to it and leaves v3.0.0 untouched", async () => {
+    await setVersion(e2e, "v3.0.1");
+    const result = await e2e.stack.up({ color: "never" });
+    expect(result.summary.result).toBe("succeeded");
+    const after = await tagDigests(e2e);
+
+    for (const service of SERVICES) {
+      const name = service.name;
+      const bumped = after[`${name}:v3.0.1`];
+      expect(bumped, `${name}:v3.0.1`).toMatch(/^sha256:/);
+      expect(bumped).not.toBe(firstRelease[`${name}:v3.0.0`]);
+      for (const tag of FLOATING) expect(after[`${name}:${tag}`], `${name}:${tag}`).toBe(bumped);
+      for (const arch of ARCHES) {
+        expect(after[`${name}:v3.0.1-${arch}`]).toBeDefined();
+        for (const tag of FLOATING)
+          expect(after[`${name}:${tag}-${arch}`]).toBe(after[`${name}:v3.0.1-${arch}`]);
+      }
+      for (const tag of ["v3.0.0", "v3.0.0-amd64", "v3.0.0-arm64"]) {
+        expect(after[`${name}:${tag}`], `${name}:${tag}`).toBe(firstRelease[`${name}:${tag}`]);
+      }
+    }
+  });
+
+  it("pulumi destroy leaves every published tag in the registry", async () => {
+    const before = await tagDigests(e2e);
+    const result = await e2e.stack.destroy({ color: "never" });
+    expect(result.summary.result).toBe("succeeded");
+    expect(await tagDigests(e2e)).toEqual(before);
+    expect(Object.keys(before).length).toBeGreaterThanOrEqual(SERVICES.length * 14);
+  });
+
+  it("the stack's state holds neither the Docker Hub token nor the registry password in plain text", async () => {
+    const text = backendText(e2e.backendDir);
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain(HUB_TOKEN);
+    expect(text).not.toContain(REGISTRY_PASSWORD);
+    expect(text).not.toContain(Buffer.from(`e2e:${REGISTRY_PASSWORD}`).toString("base64"));
+  });
+});
