@@ -39,6 +39,7 @@ HUB_PORT=5001
 BUILDER=battlescope
 TIMEOUT="${BATTLESCOPE_START_TIMEOUT:-60}"
 AUTH="${BATTLESCOPE_REGISTRY_AUTH:-}"
+CERT_CHANGED=0
 
 CA_DIR="$STATE/ca"
 CA_CERT="$CA_DIR/ca.crt"
@@ -182,6 +183,7 @@ ensure_ca() {
       -days 825 -sha256 -extfile "$CA_DIR/registry.ext" -out "$crt" 2>/dev/null
     chmod 600 "$key"
     rm -f "$CA_DIR/registry.csr"
+    CERT_CHANGED=1 # running registry/buildkitd loaded the old files: restart them
   fi
   ensure_trusted
 }
@@ -255,11 +257,11 @@ start_registry() {
   apt_install docker-registry docker-registry
   mkdir -p "$REG_DIR/data"
   registry_auth_setup
-  local changed=0
+  local changed="$CERT_CHANGED"
   write_registry_config && changed=1
   if pid_alive "$REG_PID" docker-registry; then
     if ((changed)); then
-      say "registry configuration changed, restarting"
+      say "registry configuration or certificate changed, restarting"
       stop_pid registry "$REG_PID" docker-registry
     elif registry_ready; then
       say "registry already running on https://$REGISTRY_ADDR (pid $(cat "$REG_PID"))"
@@ -322,14 +324,14 @@ start_buildkitd() {
     die "buildkitd/buildctl not found in PATH or $CACHE/bin: run 'bash scripts/toolchain.sh' first"
   apt_install runc runc
   mkdir -p "$BK_DIR/root"
-  local changed=0
+  local changed="$CERT_CHANGED"
   write_buildkitd_config && changed=1
   if pid_alive "$BK_PID" buildkitd; then
     local exe want
     exe="$(readlink "/proc/$(cat "$BK_PID")/exe" 2>/dev/null)" || true
     want="$(readlink -f "$(command -v buildkitd)")"
     if ((changed)) || [[ -n "$exe" && "$exe" != "$want" ]]; then
-      say "buildkitd configuration or binary changed, restarting"
+      say "buildkitd configuration, CA or binary changed, restarting"
       stop_pid buildkitd "$BK_PID" buildkitd
     elif buildkitd_ready; then
       say "buildkitd already running on $BK_ADDR (pid $(cat "$BK_PID"))"
