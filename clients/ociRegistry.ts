@@ -139,6 +139,28 @@ export class OciRegistryClient {
     return Buffer.from(await response.arrayBuffer());
   }
 
+  /**
+   * Writes a manifest under a tag (or digest) as exact bytes, so a copy keeps its digest: moving a
+   * tag this way uploads no blob. Returns the digest the registry computed.
+   */
+  async putManifest(
+    repository: string,
+    reference: string,
+    raw: string,
+    mediaType: string,
+  ): Promise<string> {
+    const response = await this.request(
+      "PUT",
+      `/v2/${repository}/manifests/${reference}`,
+      repository,
+      { "content-type": mediaType },
+      "push",
+      raw,
+    );
+    await this.expectOk(response, `write ${repository}:${reference}`);
+    return response.headers.get("docker-content-digest") ?? "";
+  }
+
   /** Deletes a manifest by digest; every tag pointing at it goes with it. */
   async deleteManifest(repository: string, digest: string): Promise<void> {
     const response = await this.request(
@@ -168,17 +190,17 @@ export class OciRegistryClient {
     path: string,
     repository: string | undefined,
     headers: Record<string, string> = {},
-    action = "pull",
+    action: "pull" | "push" | "delete" = "pull",
+    body?: string,
   ): Promise<Response> {
-    const scope =
-      repository === undefined
-        ? undefined
-        : `repository:${repository}:${action === "delete" ? "*" : "pull"}`;
+    const actions = { pull: "pull", push: "pull,push", delete: "*" }[action];
+    const scope = repository === undefined ? undefined : `repository:${repository}:${actions}`;
     const send = (authorization?: string) =>
       this.send(
         method,
         path,
         authorization === undefined ? headers : { ...headers, authorization },
+        body,
       );
     const cached = scope === undefined ? undefined : this.tokens.get(scope);
     let response = await send(cached ?? this.basicAuth());
@@ -197,11 +219,13 @@ export class OciRegistryClient {
     method: string,
     path: string,
     headers: Record<string, string>,
+    body?: string,
   ): Promise<Response> {
     try {
       return await this.fetch(`${this.base}${path}`, {
         method,
         headers,
+        ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {

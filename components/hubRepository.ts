@@ -21,6 +21,7 @@ import {
   type DockerHubClientOptions,
   descriptionProblems,
 } from "../clients/dockerHub";
+import { serializableProvider } from "./dynamicProvider";
 
 export interface DockerHubRepositoryArgs {
   /** Docker Hub namespace (organization or user) that owns the repository, e.g. `battlescope`. */
@@ -236,58 +237,13 @@ export function createHubRepositoryProvider(
 }
 
 /**
- * The serializable face of the provider: it captures only `modulePath` (a string) and uses only
- * `require`, which Pulumi's closure serialization leaves alone. Each call loads the module once
- * per provider process and delegates to {@link createHubRepositoryProvider}.
- */
-function serializableProvider(modulePath: string): pulumi.dynamic.ResourceProvider {
-  const load = (): pulumi.dynamic.ResourceProvider => {
-    const registry = globalThis as unknown as Record<string, pulumi.dynamic.ResourceProvider>;
-    const key = `battlescope:hub-repository-provider:${modulePath}`;
-    const cached = registry[key];
-    if (cached !== undefined) {
-      return cached;
-    }
-    const fs = require("node:fs") as typeof import("node:fs");
-    const path = require("node:path") as typeof import("node:path");
-    let file = modulePath;
-    if (!fs.existsSync(file)) {
-      // The project moved since the state was written: look next to the program instead.
-      const moved = path.join(process.cwd(), "components", path.basename(modulePath));
-      if (!fs.existsSync(moved)) {
-        throw new Error(
-          `The Docker Hub repository provider cannot find its implementation at ${modulePath} nor at ${moved}; run Pulumi from the project directory`,
-        );
-      }
-      file = moved;
-    }
-    let loaded: { createHubRepositoryProvider: () => pulumi.dynamic.ResourceProvider };
-    if (/\.[cm]?ts$/.test(file) && require.extensions[".ts"] === undefined) {
-      // Plain Node (the dynamic provider host) cannot load TypeScript: load it through tsx.
-      const tsxApi = require.resolve("tsx/cjs/api", { paths: [path.dirname(file), process.cwd()] });
-      loaded = require(tsxApi).require(file, file);
-    } else {
-      loaded = require(file);
-    }
-    const provider = loaded.createHubRepositoryProvider();
-    registry[key] = provider;
-    return provider;
-  };
-  return {
-    check: (olds, news) => load().check?.(olds, news) ?? Promise.resolve({ inputs: news }),
-    diff: (id, olds, news) => load().diff?.(id, olds, news) ?? Promise.resolve({}),
-    create: (inputs) => load().create(inputs),
-    update: (id, olds, news) => load().update?.(id, olds, news) ?? Promise.resolve({}),
-    delete: (id, props) => load().delete?.(id, props) ?? Promise.resolve(),
-  };
-}
-
-/**
  * The provider object handed to Pulumi (one instance, so Pulumi serializes it once). Exported for
  * the test that runs its serialized text in a plain Node process.
  */
-export const dockerHubRepositoryProvider: pulumi.dynamic.ResourceProvider =
-  serializableProvider(__filename);
+export const dockerHubRepositoryProvider: pulumi.dynamic.ResourceProvider = serializableProvider(
+  __filename,
+  "createHubRepositoryProvider",
+);
 
 interface HubRepositoryResourceProps {
   namespace: pulumi.Input<string>;
