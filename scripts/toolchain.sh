@@ -1,209 +1,203 @@
 #!/usr/bin/env bash
 # Offline release toolchain for BattleScope images.
 #
-# Builds, from Go modules at the versions pinned in scripts/versions.env, and caches OUTSIDE the
+# Builds from Go modules, at the versions pinned in scripts/versions.env, and caches OUTSIDE the
 # repository, keyed by version:
-#   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), pulumi CLI, the Node.js
-#   language host, the docker-build and kubernetes providers (installed into PULUMI_HOME);
-# and installs the Debian packages the local services need.
+#   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
+#   dynamic-provider script, the Node.js language host (when the module proxy serves it), the
+#   docker-build and kubernetes providers (installed into PULUMI_HOME);
+# and installs the Debian packages the local services need (runc, docker-registry, openssl,
+# ca-certificates, jq, skopeo). A pulumi of the pinned version already installed the ordinary
+# way (on PATH or in ~/.pulumi/bin) is used instead of building one.
 #
 # Usage:
 #   bash scripts/toolchain.sh              # build/install what is missing, verify, print summary
-#   bash scripts/toolchain.sh --print-env  # only print export lines (never builds):
+#   bash scripts/toolchain.sh --print-env  # only print the export lines (never builds):
 #   eval "$(bash scripts/toolchain.sh --print-env)"
 #
 # Cache: ${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}
 #   toolchain/<tool>-<version>/   built binaries (+ .complete stamp)
-#   bin/                          stable symlinks; put first on PATH
-#   pulumi-home/                  default PULUMI_HOME (providers installed here)
+#   bin/                          stable symlinks; first on PATH (providers are NOT here: they
+#                                 are installed into PULUMI_HOME, so the engine finds no
+#                                 "ambient" plugin on PATH)
+#   pulumi-home/                  default PULUMI_HOME
 #   logs/<tool>-<version>.log     build logs
 set -Eeuo pipefail
 
-# Everything runs inside main() so that bash has parsed the whole file before running it.
-main() {
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=versions.env
+source "$HERE/versions.env"
 
-  HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-  # shellcheck source-path=SCRIPTDIR source=versions.env
-  source "$HERE/versions.env"
+CACHE="${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}"
+BIN="$CACHE/bin"
+TOOLS="$CACHE/toolchain"
+LOGS="$CACHE/logs"
+export PULUMI_HOME="${PULUMI_HOME:-$CACHE/pulumi-home}"
+DOCKER_PLUGINS="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+# A refused language-host module is retried after this many seconds (keeps warm runs offline).
+RETRY_REFUSED_AFTER=$((24 * 3600))
 
-  CACHE="${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}"
-  BIN="$CACHE/bin"
-  TOOLS="$CACHE/toolchain"
-  LOGS="$CACHE/logs"
-  export PULUMI_HOME="${PULUMI_HOME:-$CACHE/pulumi-home}"
-  DOCKER_PLUGINS="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+STEP="setup"
+LOG=""
 
-  # PATH with $BIN first (and only once).
-  path_with_bin() {
-    local p=":$PATH:"
-    p="${p//":$BIN:"/:}"
-    p="${p#:}"
-    p="${p%:}"
-    echo "$BIN${p:+:$p}"
-  }
+# ---------------------------------------------------------------------------------------------
+# environment
 
-  print_env() {
-    printf 'export PATH=%q\n' "$(path_with_bin)"
-    printf 'export PULUMI_HOME=%q\n' "$PULUMI_HOME"
-    echo 'export PULUMI_SKIP_UPDATE_CHECK=true'
-    echo 'export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true'
-    echo 'export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true'
-  }
+# PATH with $BIN first (and only once).
+path_with_bin() {
+  local p=":$PATH:"
+  p="${p//":$BIN:"/:}"
+  p="${p#:}"
+  p="${p%:}"
+  echo "$BIN${p:+:$p}"
+}
 
-  case "${1:-}" in
-    --print-env)
-      print_env
-      exit 0
-      ;;
-    "") ;;
-    -h | --help)
-      sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "usage: $0 [--print-env]" >&2
-      exit 2
-      ;;
-  esac
+print_env() {
+  printf 'export PATH=%q\n' "$(path_with_bin)"
+  printf 'export PULUMI_HOME=%q\n' "$PULUMI_HOME"
+  echo 'export PULUMI_SKIP_UPDATE_CHECK=true'
+  echo 'export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true'
+  echo 'export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true'
+}
 
-  STEP="setup"
-  LOG=""
-  on_error() {
-    local rc=$?
-    echo "toolchain: FAILED at step '$STEP' (exit $rc)" >&2
-    if [[ -n "$LOG" && -s "$LOG" ]]; then
-      echo "---- last lines of $LOG ----" >&2
-      tail -n 30 "$LOG" >&2
-    fi
-    exit "$rc"
-  }
-  trap on_error ERR
+# ---------------------------------------------------------------------------------------------
+# helpers
 
-  say() { echo "toolchain: $*"; }
+say() { echo "toolchain: $*"; }
+warn() { echo "toolchain: WARNING: $*" >&2; }
 
-  mkdir -p "$BIN" "$TOOLS" "$LOGS" "$PULUMI_HOME"
-  export PATH
-  PATH="$(path_with_bin)"
-
-  # One run at a time per cache (other scripts may call us concurrently).
-  exec 9>"$CACHE/.lock"
-  if ! flock -n 9; then
-    say "waiting for another toolchain run to finish ($CACHE/.lock)"
-    flock 9
+on_error() {
+  local rc=$?
+  echo "toolchain: FAILED at step '$STEP' (exit $rc)" >&2
+  if [[ -n "$LOG" && -s "$LOG" ]]; then
+    echo "---- last lines of $LOG ----" >&2
+    tail -n 30 "$LOG" >&2
   fi
+  exit "$rc"
+}
 
-  # Go build settings: small, reproducible binaries; default GOCACHE/GOMODCACHE (outside repo).
-  export CGO_ENABLED=0
-  export GOFLAGS="-trimpath -buildvcs=false"
-  LDFLAGS_BASE="-s -w"
+# built TOOL VERSION: the cached build is complete
+built() { [[ -f "$TOOLS/$1-$2/.complete" ]]; }
 
-  # ---------------------------------------------------------------------------------------------
-  # helpers
+# begin_build TOOL VERSION: announce a cold build; fresh temp output dir in $OUT, log in $LOG
+begin_build() {
+  STEP="build $1 $2"
+  LOG="$LOGS/$1-$2.log"
+  OUT="$TOOLS/.tmp-$1-$2-$$"
+  rm -rf "$OUT"
+  mkdir -p "$OUT"
+  : >"$LOG"
+  T0=$SECONDS
+  say "building $1 $2 (cold, takes minutes; log $LOG)…"
+}
 
-  # built TOOL VERSION -> true if the cached build is complete
-  built() { [[ -f "$TOOLS/$1-$2/.complete" ]]; }
+# finish_build TOOL VERSION: publish $OUT as the cached build
+finish_build() {
+  local dir="$TOOLS/$1-$2"
+  rm -rf "$OUT/.src"
+  touch "$OUT/.complete"
+  rm -rf "$dir"
+  mv "$OUT" "$dir"
+  say "$1 $2: built in $((SECONDS - T0))s"
+  LOG=""
+}
 
-  # begin_build TOOL VERSION: prints the cold-build line, prepares a fresh temp output dir in $OUT
-  begin_build() {
-    STEP="build $1 $2"
-    LOG="$LOGS/$1-$2.log"
-    OUT="$TOOLS/.tmp-$1-$2-$$"
-    rm -rf "$OUT"
-    mkdir -p "$OUT"
-    : >"$LOG"
-    T0=$SECONDS
-    say "building $1 $2 (cold, takes minutes; log $LOG)…"
-  }
+# link TOOL VERSION EXE...: symlink cached executables into $BIN
+link() {
+  local tool=$1 ver=$2 exe
+  shift 2
+  for exe in "$@"; do
+    ln -sfn "$TOOLS/$tool-$ver/$exe" "$BIN/$exe"
+  done
+}
 
-  # finish_build TOOL VERSION: atomically publishes $OUT as the cached build
-  finish_build() {
-    local dir="$TOOLS/$1-$2"
-    rm -rf "$OUT/.src"
-    touch "$OUT/.complete"
-    rm -rf "$dir"
-    mv "$OUT" "$dir"
-    say "$1 $2: built in $((SECONDS - T0))s"
-    LOG=""
-  }
+# logged CMD...: run with its output appended to $LOG
+logged() { "$@" >>"$LOG" 2>&1; }
 
-  # link TOOL VERSION EXE...: symlink cached executables into $BIN
-  link() {
-    local tool=$1 ver=$2 exe
-    shift 2
-    for exe in "$@"; do
-      ln -sfn "$TOOLS/$tool-$ver/$exe" "$BIN/$exe"
-    done
-  }
+# modsrc MODULE VERSION: writable copy of the module's source in $SRC (removed by finish_build).
+# Building inside the module keeps its exclude/replace directives, which
+# `go install mod/pkg@version` refuses; local (../) replaces are then rewritten by the caller.
+modsrc() {
+  local dir
+  SRC="$OUT/.src"
+  dir="$(go -C "$TOOLS" mod download -json "$1@$2" 2>>"$LOG" | jq -r '.Dir // empty')" || true
+  if [[ -z "$dir" ]]; then
+    go -C "$TOOLS" mod download -json "$1@$2" >>"$LOG" 2>&1 || true
+    echo "cannot download module $1@$2" >>"$LOG"
+    return 1
+  fi
+  rm -rf "$SRC"
+  cp -r "$dir/." "$SRC"
+  chmod -R u+w "$SRC"
+}
 
-  # run a command with output into $LOG
-  logged() { "$@" >>"$LOG" 2>&1; }
+# gobuild OUTFILE LDFLAGS PKG: build a main package of $SRC
+gobuild() { logged go -C "$SRC" build -mod=mod -o "$1" -ldflags "-s -w $2" "$3"; }
 
-  # modsrc MODULE VERSION: writable copy of a module's source in $SRC (inside $OUT, removed by
-  # finish_build). Building from the module's own go.mod keeps its exclude/replace directives,
-  # which `go install mod/pkg@version` refuses.
-  modsrc() {
-    local dir
-    SRC="$OUT/.src"
-    dir="$(go -C "$TOOLS" mod download -json "$1@$2" | jq -r '.Dir // empty')" || true
-    if [[ -z "$dir" ]]; then
-      go -C "$TOOLS" mod download -json "$1@$2" >>"$LOG" 2>&1 || true
-      echo "cannot download module $1@$2" >>"$LOG"
-      return 1
-    fi
-    rm -rf "$SRC"
-    cp -r "$dir/." "$SRC"
-    chmod -R u+w "$SRC"
-  }
+# check_schema BINARY VERSION: the provider starts and reports VERSION in its schema
+check_schema() {
+  local got
+  got="$("$PULUMI" package get-schema "$1" 2>>"$LOG" | jq -r .version)"
+  echo "schema version of $1: $got" >>"$LOG"
+  [[ "$got" == "$2" ]]
+}
 
-  # gobuild OUTFILE LDFLAGS PKG: build a main package of $SRC
-  gobuild() { logged go -C "$SRC" build -mod=mod -o "$1" -ldflags "$LDFLAGS_BASE $2" "$3"; }
+# provider_install NAME VERSION BINARY: install into $PULUMI_HOME/plugins unless present
+provider_install() {
+  local name=$1 ver=$2 bin=$3
+  STEP="plugin install resource $name $ver"
+  # Providers are found through PULUMI_HOME, not PATH: a provider on PATH is an "ambient"
+  # plugin that the engine prefers and warns about on every run.
+  rm -f "$BIN/pulumi-resource-$name"
+  if [[ -f "$PULUMI_HOME/plugins/resource-$name-v$ver/pulumi-resource-$name" ]]; then
+    say "plugin resource $name $ver: installed in $PULUMI_HOME"
+    return 0
+  fi
+  say "installing plugin resource $name $ver into $PULUMI_HOME"
+  "$PULUMI" plugin install resource "$name" "$ver" --file "$bin" >/dev/null 2>&1
+}
 
-  # ---------------------------------------------------------------------------------------------
-  # 0. Debian packages
+# ---------------------------------------------------------------------------------------------
+# steps
 
+step_debian() {
   STEP="debian packages"
-  debs=(runc docker-registry openssl ca-certificates jq skopeo)
-  missing=()
+  local debs=(runc docker-registry openssl ca-certificates jq skopeo) missing=() p sudo=""
   for p in "${debs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
-  if ((${#missing[@]})); then
-    say "installing Debian packages: ${missing[*]}"
-    SUDO=""
-    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-    if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-      $SUDO apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    fi
-  else
+  if ((${#missing[@]} == 0)); then
     say "debian packages: present (${debs[*]})"
+    return 0
   fi
-  command -v go >/dev/null || {
-    echo "toolchain: 'go' is required on PATH (Go >= 1.26)" >&2
-    false
-  }
+  say "installing Debian packages: ${missing[*]}"
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # apt-get update only when the install cannot proceed from the current lists
+  if ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
 
-  # ---------------------------------------------------------------------------------------------
-  # 1. buildkitd + buildctl
-
+step_buildkit() {
   STEP="buildkit $BUILDKIT_VERSION"
   if built buildkit "$BUILDKIT_VERSION"; then
     say "buildkit $BUILDKIT_VERSION: cached"
   else
     begin_build buildkit "$BUILDKIT_VERSION"
     modsrc github.com/moby/buildkit "$BUILDKIT_VERSION"
+    local exe
     for exe in buildkitd buildctl; do
       gobuild "$OUT/$exe" "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION" "./cmd/$exe"
+      logged "$OUT/$exe" --version
     done
-    logged "$OUT/buildkitd" --version
-    logged "$OUT/buildctl" --version
     finish_build buildkit "$BUILDKIT_VERSION"
   fi
   link buildkit "$BUILDKIT_VERSION" buildkitd buildctl
+}
 
-  # ---------------------------------------------------------------------------------------------
-  # 2. buildx (docker CLI plugin)
-
+step_buildx() {
   STEP="buildx $BUILDX_VERSION"
   if built buildx "$BUILDX_VERSION"; then
     say "buildx $BUILDX_VERSION: cached"
@@ -215,188 +209,237 @@ main() {
     finish_build buildx "$BUILDX_VERSION"
   fi
   link buildx "$BUILDX_VERSION" docker-buildx
+  STEP="buildx $BUILDX_VERSION: docker CLI plugin"
   mkdir -p "$DOCKER_PLUGINS"
   ln -sfn "$TOOLS/buildx-$BUILDX_VERSION/docker-buildx" "$DOCKER_PLUGINS/docker-buildx"
   if command -v docker >/dev/null && ! docker buildx version >/dev/null 2>&1; then
     echo "toolchain: 'docker buildx version' fails with the plugin in $DOCKER_PLUGINS" >&2
     false
   fi
+}
 
-  # ---------------------------------------------------------------------------------------------
-  # 3. pulumi CLI (or an ordinary installation of the same version)
-
+# Sets PULUMI (the CLI to use) and PULUMI_INSTALLED (non-empty for an ordinary installation).
+step_pulumi() {
   STEP="pulumi $PULUMI_VERSION"
-  PULUMI_BIN=""
-  PULUMI_SYSTEM=""
-  # An ordinary installation (on PATH or in ~/.pulumi/bin) of the right version wins.
-  sys_pulumi="$(PATH="${PATH#"$BIN":}:$HOME/.pulumi/bin" command -v pulumi || true)"
-  if [[ -n "$sys_pulumi" && "$(readlink -f "$sys_pulumi")" != "$TOOLS"/* ]] &&
-    [[ "$("$sys_pulumi" version 2>/dev/null || true)" == "$PULUMI_VERSION" ]]; then
-    PULUMI_SYSTEM="$sys_pulumi"
-    PULUMI_BIN="$(dirname "$sys_pulumi")"
-    say "pulumi $PULUMI_VERSION: using the installed $sys_pulumi (not building)"
-    # our own links must not shadow it
+  local found f exe sdkdir
+  PULUMI_INSTALLED=""
+  # An ordinary installation of the pinned version (on PATH after $BIN, or in ~/.pulumi/bin).
+  found="$(PATH="${PATH#"$BIN":}:$HOME/.pulumi/bin" command -v pulumi || true)"
+  if [[ -n "$found" && "$(readlink -f "$found")" != "$TOOLS"/* ]] &&
+    [[ "$("$found" version 2>/dev/null || true)" == "$PULUMI_VERSION" ]]; then
+    PULUMI_INSTALLED="$(readlink -f "$found")"
+    say "pulumi $PULUMI_VERSION: using the installed $PULUMI_INSTALLED (not building)"
+    # $BIN/pulumi points at it (it finds its language hosts next to its real path); our own
+    # builds' links must not shadow the installation's.
     for f in "$BIN"/pulumi*; do
-      [[ -L "$f" && "$(readlink "$f")" == "$TOOLS"/pulumi-v* ]] && rm -f "$f"
+      [[ -L "$f" && "$(readlink "$f")" == "$TOOLS"/* ]] && rm -f "$f"
     done
-    [[ ":$PATH:" == *":$PULUMI_BIN:"* ]] || PATH="$PATH:$PULUMI_BIN"
-  elif built pulumi "$PULUMI_VERSION"; then
+    ln -sfn "$PULUMI_INSTALLED" "$BIN/pulumi"
+    PULUMI="$BIN/pulumi"
+    return 0
+  fi
+  if built pulumi "$PULUMI_VERSION"; then
     say "pulumi $PULUMI_VERSION: cached"
   else
     begin_build pulumi "$PULUMI_VERSION"
     modsrc github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION"
-    # pkg/v3 replaces sdk/v3 with ../sdk (a monorepo path): use the released sdk module instead.
+    # pkg/v3 replaces sdk/v3 with ../sdk (a monorepo path): use the released sdk module.
     logged go -C "$SRC" mod edit -dropreplace github.com/pulumi/pulumi/sdk/v3 \
       -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
     gobuild "$OUT/pulumi" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" ./cmd/pulumi
     [[ "$("$OUT/pulumi" version)" == "$PULUMI_VERSION" ]]
-    # Scripts that ship next to the CLI (dynamic provider, policy analyzers): sdk/nodejs/dist.
+    # Scripts that ship next to the CLI (dynamic provider; policy analyzers where the release
+    # has them): sdk/nodejs/dist of the sdk module.
     STEP="pulumi $PULUMI_VERSION: nodejs scripts"
     sdkdir="$(go -C "$TOOLS" mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" | jq -r .Dir)"
     for f in "$sdkdir"/nodejs/dist/*; do
-      [[ "$f" == *.cmd ]] && continue
-      install -m 0755 "$f" "$OUT/"
+      [[ "$f" == *.cmd ]] || install -m 0755 "$f" "$OUT/"
     done
     [[ -x "$OUT/pulumi-resource-pulumi-nodejs" ]]
     finish_build pulumi "$PULUMI_VERSION"
   fi
-  if [[ -z "$PULUMI_SYSTEM" ]]; then
-    (cd "$TOOLS/pulumi-$PULUMI_VERSION" && ls) | while read -r exe; do
-      link pulumi "$PULUMI_VERSION" "$exe"
-    done
-    PULUMI_BIN="$BIN"
-  fi
-  PULUMI="$PULUMI_BIN/pulumi"
+  for exe in "$TOOLS/pulumi-$PULUMI_VERSION"/*; do
+    link pulumi "$PULUMI_VERSION" "${exe##*/}"
+  done
+  PULUMI="$BIN/pulumi"
+}
 
-  # ---------------------------------------------------------------------------------------------
-  # 4. Node.js language host
-
+# Sets LANGHOST (what the summary prints).
+step_language_host() {
   STEP="pulumi-language-nodejs $PULUMI_VERSION"
-  LANGHOST="missing"
-  if [[ -n "$PULUMI_SYSTEM" && -x "$PULUMI_BIN/pulumi-language-nodejs" ]]; then
-    LANGHOST="$PULUMI_BIN/pulumi-language-nodejs (installed)"
-    say "pulumi-language-nodejs: using the installed $PULUMI_BIN/pulumi-language-nodejs"
-  elif built pulumi-language-nodejs "$PULUMI_VERSION"; then
+  local mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+  local refused="$TOOLS/pulumi-language-nodejs-$PULUMI_VERSION.refused"
+  if [[ -n "$PULUMI_INSTALLED" ]]; then
+    LANGHOST="from the installation ($(dirname "$PULUMI_INSTALLED"))"
+    say "pulumi-language-nodejs: from the installation"
+    return 0
+  fi
+  if built pulumi-language-nodejs "$PULUMI_VERSION"; then
     say "pulumi-language-nodejs $PULUMI_VERSION: cached"
-    LANGHOST="$PULUMI_VERSION"
+  elif [[ -f "$refused" ]] && (($(date +%s) - $(stat -c %Y "$refused") < RETRY_REFUSED_AFTER)); then
+    LANGHOST="unavailable (module refused by the Go module proxy)"
+    warn "pulumi-language-nodejs $PULUMI_VERSION: unavailable (module refused by the Go module proxy;" \
+      "retried daily, or delete $refused). Use Automation API inline programs."
+    return 0
   else
     begin_build pulumi-language-nodejs "$PULUMI_VERSION"
-    if modsrc github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$PULUMI_LANGUAGE_NODEJS_MODULE"; then
-      logged go -C "$SRC" mod edit \
-        -dropreplace github.com/pulumi/pulumi/pkg/v3 -require "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" \
-        -dropreplace github.com/pulumi/pulumi/sdk/v3 -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
-      gobuild "$OUT/pulumi-language-nodejs" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" .
-      logged "$OUT/pulumi-language-nodejs" --help || true
-      finish_build pulumi-language-nodejs "$PULUMI_VERSION"
-      LANGHOST="$PULUMI_VERSION"
-    else
+    if ! modsrc "$mod" "$PULUMI_LANGUAGE_NODEJS_MODULE"; then
       rm -rf "$OUT"
+      touch "$refused"
       LOG=""
-      echo "toolchain: WARNING: pulumi-language-nodejs $PULUMI_VERSION cannot be built here: the Go module proxy" >&2
-      echo "toolchain: WARNING:   refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$PULUMI_LANGUAGE_NODEJS_MODULE" >&2
-      echo "toolchain: WARNING:   (log $LOGS/pulumi-language-nodejs-$PULUMI_VERSION.log). Only Automation API inline programs" >&2
-      echo "toolchain: WARNING:   (in-process language server) can run; 'pulumi up' on a nodejs project cannot." >&2
-    fi
-  fi
-  if [[ "$LANGHOST" == "$PULUMI_VERSION" ]]; then
-    link pulumi-language-nodejs "$PULUMI_VERSION" pulumi-language-nodejs
-  fi
-
-  # ---------------------------------------------------------------------------------------------
-  # providers
-
-  # provider_install NAME VERSION(without v) BINARY: install into $PULUMI_HOME/plugins if missing
-  provider_install() {
-    local name=$1 ver=$2 bin=$3
-    STEP="plugin install resource $name $ver"
-    if [[ -f "$PULUMI_HOME/plugins/resource-$name-v$ver/pulumi-resource-$name" ]]; then
-      say "plugin resource $name $ver: installed in $PULUMI_HOME"
+      LANGHOST="unavailable (module refused by the Go module proxy)"
+      warn "pulumi-language-nodejs $PULUMI_VERSION cannot be built: the Go module proxy refuses"
+      warn "  $mod@$PULUMI_LANGUAGE_NODEJS_MODULE (log $LOGS/pulumi-language-nodejs-$PULUMI_VERSION.log)."
+      warn "  Automation API inline programs run (the SDK serves the language runtime in-process);"
+      warn "  'pulumi up' in a nodejs project directory does not."
       return 0
     fi
-    say "installing plugin resource $name $ver into $PULUMI_HOME"
-    "$PULUMI" plugin install resource "$name" "$ver" --file "$bin" >/dev/null
-  }
+    rm -f "$refused"
+    # its go.mod replaces pkg/v3 and sdk/v3 with monorepo paths: use the released modules.
+    logged go -C "$SRC" mod edit \
+      -dropreplace github.com/pulumi/pulumi/pkg/v3 -require "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" \
+      -dropreplace github.com/pulumi/pulumi/sdk/v3 -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+    gobuild "$OUT/pulumi-language-nodejs" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" .
+    finish_build pulumi-language-nodejs "$PULUMI_VERSION"
+  fi
+  link pulumi-language-nodejs "$PULUMI_VERSION" pulumi-language-nodejs
+  LANGHOST="$PULUMI_VERSION"
+}
 
-  # check_schema BINARY VERSION(without v): the provider starts and reports its version
-  check_schema() {
-    local got
-    got="$("$PULUMI" package get-schema "$1" 2>>"$LOG" | jq -r .version)"
-    echo "schema version of $1: $got" >>"$LOG"
-    [[ "$got" == "$2" ]]
-  }
-
-  # 5. docker-build provider
+step_docker_build() {
+  local ver="${DOCKER_BUILD_VERSION#v}"
   STEP="docker-build $DOCKER_BUILD_VERSION"
   if built docker-build "$DOCKER_BUILD_VERSION"; then
     say "docker-build provider $DOCKER_BUILD_VERSION: cached"
   else
     begin_build docker-build "$DOCKER_BUILD_VERSION"
     modsrc github.com/pulumi/pulumi-docker-build "$DOCKER_BUILD_VERSION"
-    # Two codegen-only imports are refused by the module proxy: use the stand-ins in
+    # Two codegen-only imports are refused by the module proxy: stand-ins from
     # scripts/toolchain/docker-build (see its README).
     logged go -C "$SRC" mod edit \
       -replace "github.com/pulumi/pulumi-java=$HERE/toolchain/docker-build/pulumi-java" \
       -replace "github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=$HERE/toolchain/docker-build/pulumi-language-dotnet"
     gobuild "$OUT/pulumi-resource-docker-build" \
-      "-X github.com/pulumi/pulumi-docker-build/provider.Version=${DOCKER_BUILD_VERSION#v}" \
-      ./provider/cmd/pulumi-resource-docker-build
-    check_schema "$OUT/pulumi-resource-docker-build" "${DOCKER_BUILD_VERSION#v}"
+      "-X github.com/pulumi/pulumi-docker-build/provider.Version=$ver" ./provider/cmd/pulumi-resource-docker-build
+    check_schema "$OUT/pulumi-resource-docker-build" "$ver"
     finish_build docker-build "$DOCKER_BUILD_VERSION"
   fi
-  link docker-build "$DOCKER_BUILD_VERSION" pulumi-resource-docker-build
-  provider_install docker-build "${DOCKER_BUILD_VERSION#v}" "$TOOLS/docker-build-$DOCKER_BUILD_VERSION/pulumi-resource-docker-build"
+  provider_install docker-build "$ver" "$TOOLS/docker-build-$DOCKER_BUILD_VERSION/pulumi-resource-docker-build"
+}
 
-  # 6. kubernetes provider
+step_kubernetes() {
+  local ver="${KUBERNETES_VERSION#v}"
   STEP="kubernetes $KUBERNETES_VERSION"
   if built kubernetes "$KUBERNETES_VERSION"; then
     say "kubernetes provider $KUBERNETES_VERSION: cached"
   else
     begin_build kubernetes "$KUBERNETES_VERSION"
     modsrc github.com/pulumi/pulumi-kubernetes/provider/v4 "$KUBERNETES_PROVIDER_MODULE"
-    # provider/go.mod replaces sdk/v4 with ../sdk (monorepo): use the released sdk module.
+    # provider/go.mod replaces sdk/v4 with ../sdk (a monorepo path): use the released module.
     logged go -C "$SRC" mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 \
       -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_VERSION"
-    # go generate embeds the schema with the version stamped in (schema-embed.json).
+    # go generate writes schema-embed.json (the schema with the version stamped in).
     STEP="kubernetes $KUBERNETES_VERSION: go generate"
-    (cd "$SRC/cmd/pulumi-resource-kubernetes" && VERSION="${KUBERNETES_VERSION#v}" logged go generate -mod=mod .) || false
+    VERSION="$ver" GOFLAGS="$GOFLAGS -mod=mod" logged go -C "$SRC/cmd/pulumi-resource-kubernetes" generate .
     STEP="kubernetes $KUBERNETES_VERSION"
     gobuild "$OUT/pulumi-resource-kubernetes" \
-      "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=${KUBERNETES_VERSION#v}" \
-      ./cmd/pulumi-resource-kubernetes
-    check_schema "$OUT/pulumi-resource-kubernetes" "${KUBERNETES_VERSION#v}"
+      "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$ver" ./cmd/pulumi-resource-kubernetes
+    check_schema "$OUT/pulumi-resource-kubernetes" "$ver"
     finish_build kubernetes "$KUBERNETES_VERSION"
   fi
-  link kubernetes "$KUBERNETES_VERSION" pulumi-resource-kubernetes
-  provider_install kubernetes "${KUBERNETES_VERSION#v}" "$TOOLS/kubernetes-$KUBERNETES_VERSION/pulumi-resource-kubernetes"
+  provider_install kubernetes "$ver" "$TOOLS/kubernetes-$KUBERNETES_VERSION/pulumi-resource-kubernetes"
+}
 
-  # npm pins must match the providers (the engine wants the exact version the SDK asks for)
+# The npm SDKs ask the engine for exactly their own version: package.json must match.
+step_check_pins() {
   STEP="npm pins"
-  PKG_JSON="$HERE/../package.json"
-  if [[ -f "$PKG_JSON" ]]; then
-    for pair in "@pulumi/pulumi=$PULUMI_VERSION" "@pulumi/docker-build=$DOCKER_BUILD_VERSION" \
-      "@pulumi/kubernetes=$KUBERNETES_VERSION"; do
-      pkg="${pair%%=*}"
-      want="${pair#*=}"
-      have="$(jq -r --arg p "$pkg" '.dependencies[$p] // empty' "$PKG_JSON")"
-      if [[ -n "$have" && "$have" != "${want#v}" ]]; then
-        echo "toolchain: WARNING: package.json pins $pkg $have but the toolchain provides ${want#v}" >&2
-      fi
-    done
-  fi
+  local pkg_json="$HERE/../package.json" pair pkg want have
+  [[ -f "$pkg_json" ]] || return 0
+  for pair in "@pulumi/pulumi=$PULUMI_VERSION" "@pulumi/docker-build=$DOCKER_BUILD_VERSION" \
+    "@pulumi/kubernetes=$KUBERNETES_VERSION"; do
+    pkg="${pair%%=*}"
+    want="${pair#*=v}"
+    have="$(jq -r --arg p "$pkg" '.dependencies[$p] // empty' "$pkg_json")"
+    if [[ -n "$have" && "$have" != "$want" ]]; then
+      warn "package.json pins $pkg $have but the toolchain provides $want"
+    fi
+  done
+}
 
-  # ---------------------------------------------------------------------------------------------
-  # summary
+# The engine runs offline: right version, both providers visible from PULUMI_HOME.
+step_verify() {
+  STEP="verify pulumi"
+  [[ "$("$PULUMI" version)" == "$PULUMI_VERSION" ]]
+  local plugins
+  plugins="$("$PULUMI" plugin ls --json)"
+  jq -e --arg v "${DOCKER_BUILD_VERSION#v}" 'any(.[]; .name == "docker-build" and .version == $v)' <<<"$plugins" >/dev/null
+  jq -e --arg v "${KUBERNETES_VERSION#v}" 'any(.[]; .name == "kubernetes" and .version == $v)' <<<"$plugins" >/dev/null
+}
 
+summary() {
   STEP="summary"
-  say "ready. Versions:"
-  echo "  buildkitd      $("$BIN/buildkitd" --version | awk '{print $3}')"
-  echo "  docker-buildx  $("$BIN/docker-buildx" version | awk '{print $2}')"
-  echo "  pulumi         $("$PULUMI" version) ($PULUMI)"
+  say "ready:"
+  echo "  buildkitd      $("$BIN/buildkitd" --version | awk '{print $3}') ($BIN/buildkitd, buildctl)"
+  echo "  docker-buildx  $("$BIN/docker-buildx" version | awk '{print $2}') ($DOCKER_PLUGINS/docker-buildx)"
+  echo "  pulumi         $("$PULUMI" version) ($(readlink -f "$PULUMI"))"
   echo "  language host  $LANGHOST"
   echo "  docker-build   ${DOCKER_BUILD_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
-  say "environment (eval \"\$(bash scripts/toolchain.sh --print-env)\"):"
+  say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
 }
 
+# ---------------------------------------------------------------------------------------------
+
+main() {
+  case "${1:-}" in
+    --print-env)
+      print_env
+      return 0
+      ;;
+    "") ;;
+    -h | --help)
+      sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      return 0
+      ;;
+    *)
+      echo "usage: $0 [--print-env]" >&2
+      return 2
+      ;;
+  esac
+
+  trap on_error ERR
+  mkdir -p "$BIN" "$TOOLS" "$LOGS" "$PULUMI_HOME"
+  PATH="$(path_with_bin)"
+  export PATH
+
+  # One run at a time per cache (other scripts may call this concurrently).
+  exec 9>"$CACHE/.lock"
+  if ! flock -n 9; then
+    say "waiting for another toolchain run to finish ($CACHE/.lock)"
+    flock 9
+  fi
+
+  step_debian
+  STEP="go"
+  if ! command -v go >/dev/null; then
+    echo "toolchain: 'go' (>= 1.26) is required on PATH" >&2
+    false
+  fi
+  # Small, static binaries; GOCACHE/GOMODCACHE stay at their defaults (outside the repo).
+  export CGO_ENABLED=0
+  export GOFLAGS="-trimpath -buildvcs=false"
+
+  step_buildkit
+  step_buildx
+  step_pulumi
+  step_language_host
+  step_docker_build
+  step_kubernetes
+  step_check_pins
+  step_verify
+  summary
+}
+
+# Everything runs from main, after bash has read the whole file (safe to edit while running).
 main "$@"

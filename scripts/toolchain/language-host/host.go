@@ -36,6 +36,9 @@ type host struct {
 }
 
 func newHost(engine, tracing string, logger *log.Logger) *host {
+	if logger == nil {
+		logger = discardLogger()
+	}
 	return &host{engine: engine, tracing: tracing, log: logger, running: map[*exec.Cmd]struct{}{}}
 }
 

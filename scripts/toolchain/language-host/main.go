@@ -12,6 +12,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -88,7 +89,7 @@ func main() {
 	}
 	logger := log.New(os.Stderr, "pulumi-language-nodejs: ", log.LstdFlags)
 	if !args.stderr || args.verbose < 5 {
-		logger.SetOutput(discard{})
+		logger.SetOutput(io.Discard)
 	}
 
 	h := newHost(args.engine, args.tracing, logger)
@@ -108,6 +109,4 @@ func main() {
 	}
 }
 
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
