@@ -3,6 +3,7 @@ import { PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { checkDescriptionLengths, fullDescription, shortDescription } from "../lib/readme";
 import { planTags } from "../lib/tagPlan";
 import { findService, SERVICE_NAMES } from "../services/catalog";
+import { registerCleanup } from "./cleanup";
 
 /** Exit code for bad input: nothing was read, written or deleted. */
 export const EXIT_USAGE = 2;
@@ -121,6 +122,7 @@ export function buildProgram(io: CliIo): Command {
       },
     );
 
+  registerCleanup(program, io);
   return program;
 }
 

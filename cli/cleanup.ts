@@ -1,0 +1,547 @@
+/**
+ * `battlescope-images cleanup`: plans retention (lib/retention.ts) for tags read from an OCI
+ * registry, Docker Hub or a tags file, prints the plan, and deletes only with `--apply`.
+ *
+ * Every input is checked and everything is read before anything is deleted: bad input (an
+ * unreadable or malformed file, a bad `--now`, an unknown service, an unreachable registry)
+ * is one line on stderr, exit code 2, nothing deleted. A delete that fails is reported and the
+ * others go on; the command then ends with exit code 1.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type Command, Option } from "commander";
+import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
+import {
+  type DeleteReport,
+  deleteHubTags,
+  deleteManifestUnits,
+  type RepositorySnapshot,
+  rateLimitedFetch,
+  readHubRepository,
+  readOciRepository,
+  readTagsFile,
+  TagSourceError,
+} from "../clients/registryTags";
+import {
+  DEFAULT_RETENTION_POLICY,
+  type DeployedRef,
+  freedBlobs,
+  keepSharedTags,
+  type ManifestInfo,
+  type ManifestUnit,
+  orderTags,
+  parseIsoDate,
+  planManifests,
+  planRetention,
+  type RetentionPlan,
+  type RetentionPolicy,
+  type TagDecision,
+} from "../lib/retention";
+import { DOCKER_TAG_PATTERN, splitArchSuffix, tryParseVersion } from "../lib/versions";
+import { findService, SERVICE_NAMES } from "../services/catalog";
+import { type CliIo, UsageError } from "./main";
+
+/** The registry name that means Docker Hub: tags and deletes go through the Hub API. */
+export const DOCKER_HUB_REGISTRY = "docker.io";
+const REPO_ROOT = path.resolve(__dirname, "..");
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What the command reads from outside; tests replace parts of it. */
+export interface CleanupDeps {
+  readonly env?: Env;
+  /** HTTP for the registry and the Hub, default the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** How rate-limit waits are made, default `setTimeout`. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** `pulumi stack output` of a stack, as plain values; default the Automation API. */
+  readonly readStackOutputs?: (stack: string, cwd: string) => Promise<Record<string, unknown>>;
+}
+
+interface CleanupOptions {
+  registry?: string;
+  organization: string;
+  service?: string;
+  tagsFile?: string;
+  hubUrl: string;
+  protect?: string;
+  stackOutputs?: string;
+  stack?: string;
+  cwd: string;
+  keepMinors: string;
+  keepPatches: string;
+  maxAgeDays: string;
+  now?: string;
+  json?: boolean;
+  apply?: boolean;
+}
+
+/** One repository's plan: what the rules say, and the manifests behind it once digests are known. */
+interface RepositoryPlan {
+  readonly label: string;
+  readonly snapshot: RepositorySnapshot | undefined;
+  readonly plan: RetentionPlan;
+  readonly units: readonly ManifestUnit[];
+  readonly reached: ReadonlySet<string>;
+}
+
+export function registerCleanup(program: Command, io: CliIo, deps: CleanupDeps = {}): Command {
+  return program
+    .command("cleanup")
+    .description(
+      "Plan the retention policy for a registry, Docker Hub or a tags file and print every tag with keep or delete and the reason; delete only with --apply",
+    )
+    .option(
+      "--registry <host>",
+      `registry to clean: an OCI registry host, or ${DOCKER_HUB_REGISTRY} for Docker Hub (Hub API)`,
+    )
+    .option("--organization <org>", "registry organization", "battlescope")
+    .option("--service <name>", `one of ${SERVICE_NAMES.join(", ")} (default: all)`)
+    .option(
+      "--tags-file <file>",
+      'plan from a JSON array of {"name", "lastUpdated", "digest"} instead of a registry',
+    )
+    .option("--hub-url <url>", "Docker Hub API base URL", DEFAULT_HUB_URL)
+    .option(
+      "--protect <tags>",
+      "comma-separated tags never to delete (a release protects its arch tags)",
+    )
+    .option(
+      "--stack-outputs <file>",
+      "JSON of `pulumi stack output --json`: releases it deploys stay",
+    )
+    .option("--stack <name>", "read the deployed releases from this stack's outputs")
+    .option("--cwd <dir>", "folder holding Pulumi.yaml, for --stack", REPO_ROOT)
+    .option(
+      "--keep-minors <n>",
+      "newest minors of the current major that keep their newest patch",
+      String(DEFAULT_RETENTION_POLICY.keepMinors),
+    )
+    .option(
+      "--keep-patches <n>",
+      "newest patches of the current minor to keep",
+      String(DEFAULT_RETENTION_POLICY.keepPatches),
+    )
+    .option(
+      "--max-age-days <n>",
+      "dev builds and prereleases older than this are deleted",
+      String(DEFAULT_RETENTION_POLICY.maxAgeDays),
+    )
+    .option("--now <ISO 8601>", "the clock, for ages (default: now)")
+    .addOption(new Option("--json", 'print {"keep":[{tag,reason}],"delete":[{tag,reason}]}'))
+    .addOption(new Option("--apply", "delete what the plan deletes (default: dry run)"))
+    .action(async (options: CleanupOptions) => {
+      await runCleanup(options, io, deps);
+    });
+}
+
+async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps): Promise<void> {
+  const env = deps.env ?? process.env;
+  // 1. Every input is checked before anything is read from a registry.
+  const now = parseNow(options.now);
+  const policy: RetentionPolicy = {
+    keepMinors: count("--keep-minors", options.keepMinors),
+    keepPatches: count("--keep-patches", options.keepPatches),
+    maxAgeDays: count("--max-age-days", options.maxAgeDays),
+  };
+  const protect = parseProtect(options.protect);
+  if (options.tagsFile !== undefined && options.registry !== undefined) {
+    throw new UsageError("use either --registry <host> or --tags-file <file>, not both");
+  }
+  if (options.tagsFile === undefined && options.registry === undefined) {
+    throw new UsageError("cleanup needs --registry <host> or --tags-file <file>");
+  }
+  if (options.apply && options.tagsFile !== undefined) {
+    throw new UsageError("--apply needs --registry: a tags file can be planned, not cleaned");
+  }
+  if (options.service !== undefined && findService(options.service) === undefined) {
+    throw new UsageError(
+      `unknown service ${JSON.stringify(options.service)}: expected one of ${SERVICE_NAMES.join(", ")}`,
+    );
+  }
+  const deployed = await readDeployed(options, deps);
+  const deployedFor = (service: string | undefined): DeployedRef[] =>
+    service === undefined ? [...deployed.values()].flat() : (deployed.get(service) ?? []);
+
+  // 2. Read the tags (an unreachable registry is bad input too: nothing has been deleted).
+  const planInput = { now, policy, protect };
+  if (options.tagsFile !== undefined) {
+    const tags = wrapRead(() => readTagsFile(options.tagsFile as string));
+    const plan = planRetention({ ...planInput, tags, deployed: deployedFor(options.service) });
+    printPlan(io, options, [
+      { label: "", snapshot: undefined, plan, units: [], reached: new Set() },
+    ]);
+    return;
+  }
+  const registry = options.registry as string;
+  const services = options.service === undefined ? [...SERVICE_NAMES] : [options.service];
+  const hub = registry === DOCKER_HUB_REGISTRY ? hubClient(options, env, deps) : undefined;
+  const client = registryClient(registry, env, deps, hub);
+  const snapshots: Array<{ service: string; snapshot: RepositorySnapshot }> = [];
+  await wrapReadAsync(async () => {
+    if (hub === undefined) await client.ping();
+    for (const service of services) {
+      const snapshot =
+        hub === undefined
+          ? await readOciRepository(client, `${options.organization}/${service}`, {
+              needsAge: isDevOrPrerelease,
+            })
+          : await readHubRepository(hub, options.organization, service);
+      snapshots.push({ service, snapshot });
+    }
+  });
+
+  // 3. Plan each repository, then the manifests behind the deleted tags.
+  const plans: RepositoryPlan[] = snapshots.map(({ service, snapshot }) => {
+    const refs = deployedFor(service);
+    let plan = planRetention({ ...planInput, tags: snapshot.tags, deployed: refs });
+    const digests = new Map<string, string>();
+    for (const tag of snapshot.tags)
+      if (tag.digest !== undefined) digests.set(tag.name, tag.digest);
+    const protectedDigests = new Map<string, string>();
+    for (const ref of refs) {
+      if (ref.digest !== undefined)
+        protectedDigests.set(ref.digest, `the digest deployed by ${ref.source}`);
+    }
+    const manifests = planManifests({
+      plan,
+      digests,
+      manifests: snapshot.manifests,
+      protectedDigests,
+    });
+    // On an OCI registry a tag goes only with its manifest: tags sharing a kept manifest stay.
+    if (hub === undefined) plan = keepSharedTags(plan, manifests.shared);
+    return {
+      label: services.length > 1 ? `${service}:` : "",
+      snapshot,
+      plan,
+      units: manifests.units,
+      reached: manifests.reached,
+    };
+  });
+  printPlan(io, options, plans);
+  if (!options.apply) return;
+
+  // 4. Apply: tags before the manifests behind them, one unit at a time, past single failures.
+  const say = options.json ? io.stderr : io.stdout;
+  const failures: string[] = [];
+  let deletedTags = 0;
+  let deletedManifests = 0;
+  const deletedDigests: string[] = [];
+  for (const { snapshot, plan, units } of plans) {
+    if (snapshot === undefined || plan.delete.length === 0) continue;
+    const [namespace, name] = splitRepository(snapshot.repository);
+    let report: DeleteReport;
+    if (hub !== undefined) {
+      const tagReport = await deleteHubTags(
+        hub,
+        namespace,
+        name,
+        plan.delete.map((decision) => decision.tag),
+      );
+      const gone = new Set(tagReport.deletedTags);
+      const free = units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
+      const manifestReport = await deleteManifestUnits(client, snapshot.repository, free);
+      report = {
+        deletedTags: tagReport.deletedTags,
+        deletedManifests: manifestReport.deletedManifests,
+        failures: [...tagReport.failures, ...manifestReport.failures],
+      };
+    } else {
+      report = await deleteManifestUnits(client, snapshot.repository, units);
+    }
+    for (const tag of report.deletedTags) say(`deleted ${snapshot.repository}:${tag}\n`);
+    for (const failure of report.failures) say(`failed  ${failure}\n`);
+    deletedTags += report.deletedTags.length;
+    deletedManifests += report.deletedManifests.length;
+    deletedDigests.push(...report.deletedManifests);
+    failures.push(...report.failures);
+  }
+  say(
+    `Deleted ${plural(deletedTags, "tag")} and ${plural(deletedManifests, "manifest")}. ${freedText(plans, deletedDigests, hub !== undefined)}\n`,
+  );
+  if (failures.length > 0) {
+    throw new Error(`cleanup: ${plural(failures.length, "delete")} failed (listed above)`);
+  }
+}
+
+function parseNow(value: string | undefined): number {
+  if (value === undefined) return Date.now();
+  const time = parseIsoDate(value);
+  if (time === undefined) {
+    throw new UsageError(
+      `invalid --now ${JSON.stringify(value)}: expected an ISO 8601 date or date-time with a zone, such as 2026-05-01T00:00:00Z`,
+    );
+  }
+  return time;
+}
+
+function count(flag: string, value: string): number {
+  if (!/^\d{1,6}$/.test(value)) {
+    throw new UsageError(
+      `invalid ${flag} ${JSON.stringify(value)}: expected a whole number, 0 or more`,
+    );
+  }
+  return Number(value);
+}
+
+function parseProtect(value: string | undefined): string[] {
+  const tags = (value ?? "")
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter((tag) => tag.length > 0);
+  const bad = tags.find((tag) => !DOCKER_TAG_PATTERN.test(tag));
+  if (bad !== undefined) {
+    throw new UsageError(`invalid --protect tag ${JSON.stringify(bad)}: not a Docker tag`);
+  }
+  return tags;
+}
+
+function isDevOrPrerelease(tag: string): boolean {
+  const version = tryParseVersion(splitArchSuffix(tag).base);
+  return !(version instanceof Error) && version.kind !== "stable";
+}
+
+function wrapRead<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw asUsage(error);
+  }
+}
+
+async function wrapReadAsync(read: () => Promise<void>): Promise<void> {
+  try {
+    await read();
+  } catch (error) {
+    throw asUsage(error);
+  }
+}
+
+function asUsage(error: unknown): unknown {
+  if (
+    error instanceof TagSourceError ||
+    error instanceof RegistryError ||
+    error instanceof DockerHubError
+  ) {
+    return new UsageError(error.message);
+  }
+  return error;
+}
+
+function hubClient(options: CleanupOptions, env: Env, deps: CleanupDeps) {
+  const username = env.DOCKER_HUB_USERNAME;
+  const token = env.DOCKER_HUB_TOKEN;
+  if (!username || !token) {
+    throw new UsageError(
+      `${DOCKER_HUB_REGISTRY} is cleaned through the Docker Hub API: set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN`,
+    );
+  }
+  return new DockerHubClient({
+    baseUrl: options.hubUrl,
+    username,
+    token,
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+  });
+}
+
+function registryClient(
+  registry: string,
+  env: Env,
+  deps: CleanupDeps,
+  hub: DockerHubClient | undefined,
+): OciRegistryClient {
+  const username = hub === undefined ? env.BATTLESCOPE_REGISTRY_USERNAME : env.DOCKER_HUB_USERNAME;
+  const password = hub === undefined ? env.BATTLESCOPE_REGISTRY_PASSWORD : env.DOCKER_HUB_TOKEN;
+  return new OciRegistryClient({
+    registry,
+    ...(username && password ? { username, password } : {}),
+    fetch: rateLimitedFetch({
+      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+    }),
+  });
+}
+
+function splitRepository(repository: string): [string, string] {
+  const slash = repository.indexOf("/");
+  return [repository.slice(0, slash), repository.slice(slash + 1)];
+}
+
+// ------------------------------------------------------------------ deployed releases
+
+/**
+ * The releases a stack deploys, per service, from its outputs (`pulumi stack output --json`):
+ * `releases.<service>.version` is the tag, the digest of `releases.<service>.ref`
+ * (`<repository>:<version>@sha256:...`) is kept whatever tags point at it.
+ */
+export function deployedFromOutputs(outputs: unknown, source: string): Map<string, DeployedRef[]> {
+  const releases =
+    outputs !== null && typeof outputs === "object"
+      ? (outputs as Record<string, unknown>).releases
+      : undefined;
+  if (releases === null || typeof releases !== "object" || Array.isArray(releases)) {
+    throw new UsageError(
+      `${source} has no "releases" object: expected \`pulumi stack output --json\``,
+    );
+  }
+  const deployed = new Map<string, DeployedRef[]>();
+  for (const [service, release] of Object.entries(releases as Record<string, unknown>)) {
+    const { version, ref } = (release ?? {}) as Record<string, unknown>;
+    if (typeof version !== "string" || !DOCKER_TAG_PATTERN.test(version)) {
+      throw new UsageError(`${source}: releases.${service} has no "version" tag`);
+    }
+    const digest = typeof ref === "string" ? /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1] : undefined;
+    deployed.set(service, [
+      digest === undefined ? { tag: version, source } : { tag: version, digest, source },
+    ]);
+  }
+  return deployed;
+}
+
+async function readDeployed(
+  options: CleanupOptions,
+  deps: CleanupDeps,
+): Promise<Map<string, DeployedRef[]>> {
+  const all = new Map<string, DeployedRef[]>();
+  const add = (found: Map<string, DeployedRef[]>) => {
+    for (const [service, refs] of found) all.set(service, [...(all.get(service) ?? []), ...refs]);
+  };
+  if (options.stackOutputs !== undefined) {
+    const file = options.stackOutputs;
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read stack outputs ${file}: ${(error as Error).message}`);
+    }
+    let outputs: unknown;
+    try {
+      outputs = JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(`stack outputs ${file} are not valid JSON: ${(error as Error).message}`);
+    }
+    add(deployedFromOutputs(outputs, `stack outputs ${file}`));
+  }
+  if (options.stack !== undefined) {
+    const read = deps.readStackOutputs ?? readStackOutputs;
+    let outputs: Record<string, unknown>;
+    try {
+      outputs = await read(options.stack, options.cwd);
+    } catch (error) {
+      const first = ((error as Error).message ?? String(error)).trim().split("\n")[0];
+      throw new UsageError(`cannot read the outputs of stack ${options.stack}: ${first}`);
+    }
+    add(deployedFromOutputs(outputs, `stack ${options.stack}`));
+  }
+  return all;
+}
+
+/** A stack's outputs through the Automation API; selecting never creates the stack. */
+async function readStackOutputs(stack: string, cwd: string): Promise<Record<string, unknown>> {
+  const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+  const selected = await LocalWorkspace.selectStack({ stackName: stack, workDir: cwd });
+  const outputs = await selected.outputs();
+  return Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
+}
+
+// ------------------------------------------------------------------ output
+
+function printPlan(io: CliIo, options: CleanupOptions, plans: readonly RepositoryPlan[]): void {
+  const label = (decisions: readonly TagDecision[], prefix: string) =>
+    decisions.map(({ tag, reason }) => ({ tag: `${prefix}${tag}`, reason }));
+  const keep = plans.flatMap((entry) => label(entry.plan.keep, entry.label));
+  const remove = plans.flatMap((entry) => label(entry.plan.delete, entry.label));
+  if (options.json) {
+    io.stdout(`${JSON.stringify({ keep, delete: remove })}\n`);
+    return;
+  }
+  const rows: string[][] = [["TAG", "ACTION", "REASON"]];
+  for (const entry of plans) {
+    const decisions = new Map([
+      ...entry.plan.keep.map(
+        (decision) => [decision.tag, { ...decision, action: "keep" }] as const,
+      ),
+      ...entry.plan.delete.map(
+        (decision) => [decision.tag, { ...decision, action: "delete" }] as const,
+      ),
+    ]);
+    for (const { tag, reason, action } of orderTags([...decisions.keys()]).map(
+      (tag) => decisions.get(tag) as { tag: string; reason: string; action: string },
+    ))
+      rows.push([`${entry.label}${tag}`, action, reason]);
+  }
+  const width = (column: number) => Math.max(...rows.map((row) => (row[column] ?? "").length));
+  const widths = [width(0), width(1)];
+  for (const row of rows) {
+    io.stdout(
+      `${(row[0] ?? "").padEnd(widths[0] ?? 0)}  ${(row[1] ?? "").padEnd(widths[1] ?? 0)}  ${row[2]}\n`,
+    );
+  }
+  const manifests = plans.reduce(
+    (sum, entry) => sum + entry.units.reduce((n, unit) => n + 1 + unit.children.length, 0),
+    0,
+  );
+  const repositories =
+    plans.length > 1 ? ` in ${plural(plans.length, "repository", "repositories")}` : "";
+  const sizesKnown = plans.every((entry) => entry.snapshot?.sizesKnown !== false);
+  const scope =
+    options.registry === undefined
+      ? ""
+      : ` (${plural(manifests, "manifest")}; ${
+          sizesKnown
+            ? `about ${formatBytes(
+                estimate(
+                  plans,
+                  plans.flatMap((entry) =>
+                    entry.units.flatMap((unit) => [unit.digest, ...unit.children]),
+                  ),
+                ).bytes,
+              )} freed after garbage collection, an estimate`
+            : "Docker Hub gives no sizes"
+        })`;
+  io.stdout(
+    `\n${plural(keep.length, "tag")} to keep, ${plural(remove.length, "tag")} to delete${scope}${repositories}. ${
+      options.apply ? "Deleting now." : "Dry run: nothing deleted; add --apply to delete."
+    }\n`,
+  );
+}
+
+/** Bytes freed, over every repository read: a blob another kept manifest uses is not freed. */
+function estimate(plans: readonly RepositoryPlan[], deleted: readonly string[]) {
+  const manifests = new Map<string, ManifestInfo>();
+  const kept: string[] = [];
+  for (const entry of plans) {
+    for (const [digest, info] of entry.snapshot?.manifests ?? []) manifests.set(digest, info);
+    kept.push(...entry.reached);
+  }
+  return freedBlobs(deleted, kept, manifests);
+}
+
+function freedText(
+  plans: readonly RepositoryPlan[],
+  deleted: readonly string[],
+  hub: boolean,
+): string {
+  if (hub) return "Docker Hub gives no blob sizes: space freed is not estimated.";
+  const { count: blobs, bytes } = estimate(plans, deleted);
+  return `About ${formatBytes(bytes)} in ${plural(blobs, "blob")} is freed once the registry collects garbage (an estimate: the deleted manifests and the blobs only they reference; a blob another repository or an untagged manifest still uses stays).`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}

@@ -1,0 +1,340 @@
+/**
+ * Tag sources for retention: an OCI registry (tags, manifests, push dates from image configs),
+ * Docker Hub (the Hub's tag list with dates and per-platform digests) and a tags file. Each
+ * gives a {@link RepositorySnapshot}: the tags with their digests and dates, and the manifest
+ * graph behind them. Also the deletes, in the order retention needs them.
+ */
+import * as fs from "node:fs";
+import {
+  type ManifestInfo,
+  type ManifestUnit,
+  parseIsoDate,
+  type TagRecord,
+} from "../lib/retention";
+import { DOCKER_TAG_PATTERN } from "../lib/versions";
+import { type DockerHubClient, DockerHubError, retryAfterMs } from "./dockerHub";
+import type { Manifest, OciRegistryClient } from "./ociRegistry";
+
+export interface RepositorySnapshot {
+  /** `<organization>/<service>`. */
+  readonly repository: string;
+  readonly tags: TagRecord[];
+  /** Every manifest the tags reach, by digest: indexes, per-arch and attestation manifests. */
+  readonly manifests: Map<string, ManifestInfo>;
+  /** Whether blob sizes are known (not on Docker Hub). */
+  readonly sizesKnown: boolean;
+}
+
+/** Bad tag source input: the command exits with code 2 and deletes nothing. */
+export class TagSourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TagSourceError";
+  }
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+export const TAGS_FILE_FORM = 'a JSON array of {"name", "lastUpdated", "digest"} objects';
+
+/** Reads and checks a tags file: `[{"name": "v3.0.1", "lastUpdated": "<ISO 8601>", "digest": "sha256:..."}]`. */
+export function readTagsFile(file: string): TagRecord[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new TagSourceError(`cannot read tags file ${file}: ${(error as Error).message}`);
+  }
+  return parseTagsFile(text, file);
+}
+
+export function parseTagsFile(text: string, file: string): TagRecord[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new TagSourceError(`tags file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(body)) {
+    throw new TagSourceError(`tags file ${file} must hold ${TAGS_FILE_FORM}`);
+  }
+  const seen = new Set<string>();
+  return body.map((item: unknown, i): TagRecord => {
+    const where = `tags file ${file}: item ${i + 1}`;
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      throw new TagSourceError(`${where} is not an object: expected ${TAGS_FILE_FORM}`);
+    }
+    const { name, lastUpdated, digest } = item as Record<string, unknown>;
+    if (typeof name !== "string") throw new TagSourceError(`${where} has no "name" string`);
+    if (!DOCKER_TAG_PATTERN.test(name)) {
+      throw new TagSourceError(`${where} has an invalid tag name ${JSON.stringify(name)}`);
+    }
+    const label = `${where} (${name})`;
+    if (typeof lastUpdated !== "string") {
+      throw new TagSourceError(`${label} has no "lastUpdated" string`);
+    }
+    if (parseIsoDate(lastUpdated) === undefined) {
+      throw new TagSourceError(
+        `${label} has an invalid "lastUpdated" ${JSON.stringify(lastUpdated)}: expected an ISO 8601 date-time such as 2026-05-01T00:00:00Z`,
+      );
+    }
+    if (digest !== undefined && (typeof digest !== "string" || !DIGEST.test(digest))) {
+      throw new TagSourceError(
+        `${label} has an invalid "digest" ${JSON.stringify(digest)}: expected sha256:<64 hex digits>`,
+      );
+    }
+    if (seen.has(name)) throw new TagSourceError(`tags file ${file} lists ${name} twice`);
+    seen.add(name);
+    return digest === undefined ? { name, lastUpdated } : { name, lastUpdated, digest };
+  });
+}
+
+/** Runs `task` over `items` with at most `limit` running at once, keeping the order of results. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export interface RateLimitOptions {
+  readonly fetch?: typeof fetch;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+  /** How many 429 answers are waited out before the 429 is returned. Default 5. */
+  readonly maxRetries?: number;
+}
+
+/**
+ * A `fetch` that waits out 429 answers as the server asks (`Retry-After`, `X-Retry-After`,
+ * `X-RateLimit-Reset`; else exponential backoff), for the OCI registry client.
+ */
+export function rateLimitedFetch(options: RateLimitOptions = {}): typeof fetch {
+  const send = options.fetch ?? fetch;
+  const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const now = options.now ?? Date.now;
+  const maxRetries = options.maxRetries ?? 5;
+  return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    for (let retry = 0; ; retry++) {
+      const response = await send(input, init);
+      if (response.status !== 429 || retry >= maxRetries) return response;
+      await response.body?.cancel();
+      await sleep(retryAfterMs(response.headers, now()) ?? Math.min(1000 * 2 ** retry, 60_000));
+    }
+  }) as typeof fetch;
+}
+
+const ATTESTATION = "attestation-manifest";
+
+function toInfo(manifest: Manifest): ManifestInfo {
+  return {
+    digest: manifest.digest,
+    children: manifest.manifests.map((child) => child.digest),
+    blobs: manifest.blobs.map((blob) => ({ digest: blob.digest, size: blob.size })),
+    size: Buffer.byteLength(manifest.raw),
+  };
+}
+
+/**
+ * Reads a repository of an OCI registry: every tag with its digest, every manifest reached
+ * (children of indexes included), and for the tags `needsAge` asks about, the push date from
+ * the image config's `created` (the registry API has no tag dates).
+ */
+export async function readOciRepository(
+  client: OciRegistryClient,
+  repository: string,
+  options: { needsAge?: (tag: string) => boolean; concurrency?: number } = {},
+): Promise<RepositorySnapshot> {
+  const concurrency = options.concurrency ?? 8;
+  const names = await client.listTags(repository);
+  const raw = new Map<string, Manifest>();
+  const manifests = new Map<string, ManifestInfo>();
+  const resolved = await mapLimit(names, concurrency, async (name) => {
+    const manifest = await client.getManifest(repository, name);
+    if (manifest === undefined) return undefined;
+    raw.set(manifest.digest, manifest);
+    manifests.set(manifest.digest, toInfo(manifest));
+    return { name, digest: manifest.digest };
+  });
+  // Walk the indexes down to their per-arch and attestation manifests.
+  let pending = [...manifests.values()].flatMap((info) => info.children);
+  while (pending.length > 0) {
+    const wanted = [...new Set(pending)].filter((digest) => !manifests.has(digest));
+    const found = await mapLimit(wanted, concurrency, (digest) =>
+      client.getManifest(repository, digest),
+    );
+    pending = [];
+    for (const manifest of found) {
+      if (manifest === undefined) continue;
+      raw.set(manifest.digest, manifest);
+      const info = toInfo(manifest);
+      manifests.set(manifest.digest, info);
+      pending.push(...info.children);
+    }
+  }
+
+  const created = new Map<string, Promise<string | undefined>>();
+  const createdOf = (digest: string): Promise<string | undefined> => {
+    const manifest = raw.get(digest);
+    if (manifest === undefined) return Promise.resolve(undefined);
+    if (manifest.manifests.length > 0) {
+      const image = manifest.manifests.find(
+        (child) =>
+          child.platform?.os !== "unknown" &&
+          child.annotations?.["vnd.docker.reference.type"] !== ATTESTATION,
+      );
+      return image === undefined ? Promise.resolve(undefined) : createdOf(image.digest);
+    }
+    const config = manifest.blobs[0]?.digest;
+    if (config === undefined) return Promise.resolve(undefined);
+    let pendingConfig = created.get(config);
+    if (pendingConfig === undefined) {
+      pendingConfig = client.getBlob(repository, config).then((blob) => {
+        try {
+          const value = (JSON.parse(blob.toString("utf8")) as { created?: unknown }).created;
+          return typeof value === "string" ? value : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+      created.set(config, pendingConfig);
+    }
+    return pendingConfig;
+  };
+
+  const present = resolved.filter((entry) => entry !== undefined);
+  const tags = await mapLimit(present, concurrency, async ({ name, digest }) => {
+    const lastUpdated = options.needsAge?.(name) ? await createdOf(digest) : undefined;
+    return lastUpdated === undefined ? { name, digest } : { name, digest, lastUpdated };
+  });
+  return { repository, tags, manifests, sizesKnown: true };
+}
+
+/**
+ * Reads a repository through the Docker Hub API: tags with their dates and digests; each tag's
+ * per-platform images (attestations included) are its index's children. A repository the Hub
+ * does not have is empty.
+ */
+export async function readHubRepository(
+  hub: DockerHubClient,
+  namespace: string,
+  name: string,
+): Promise<RepositorySnapshot> {
+  const repository = `${namespace}/${name}`;
+  let listed: Awaited<ReturnType<DockerHubClient["listTags"]>>;
+  try {
+    listed = await hub.listTags(namespace, name);
+  } catch (error) {
+    if (error instanceof DockerHubError && error.status === 404) {
+      return { repository, tags: [], manifests: new Map(), sizesKnown: false };
+    }
+    throw error;
+  }
+  const manifests = new Map<string, ManifestInfo>();
+  const tags = listed.map((tag): TagRecord => {
+    const record: { name: string; lastUpdated?: string; digest?: string } = { name: tag.name };
+    if (tag.lastUpdated !== "") record.lastUpdated = tag.lastUpdated;
+    if (tag.digest !== "") {
+      record.digest = tag.digest;
+      const children = tag.images
+        .map((image) => image.digest)
+        .filter((digest) => digest !== "" && digest !== tag.digest);
+      manifests.set(tag.digest, { digest: tag.digest, children, blobs: [] });
+      for (const child of children) {
+        if (!manifests.has(child)) manifests.set(child, { digest: child, children: [], blobs: [] });
+      }
+    }
+    return record;
+  });
+  return { repository, tags, manifests, sizesKnown: false };
+}
+
+export interface DeleteReport {
+  readonly deletedManifests: string[];
+  /** The tags whose manifest was deleted (on an OCI registry a tag goes with its manifest). */
+  readonly deletedTags: string[];
+  readonly failures: string[];
+}
+
+/**
+ * Deletes manifest units on an OCI registry: every unit's root (index) first, then the
+ * children of the roots that were deleted. A child whose index could not be deleted stays, so
+ * no surviving index ever points at a missing manifest. Keeps going past a failure.
+ */
+export async function deleteManifestUnits(
+  client: OciRegistryClient,
+  repository: string,
+  units: readonly ManifestUnit[],
+): Promise<DeleteReport> {
+  const report: DeleteReport = { deletedManifests: [], deletedTags: [], failures: [] };
+  const deletedRoots = new Set<string>();
+  for (const unit of units) {
+    try {
+      await client.deleteManifest(repository, unit.digest);
+      deletedRoots.add(unit.digest);
+      report.deletedManifests.push(unit.digest);
+      report.deletedTags.push(...unit.tags);
+    } catch (error) {
+      report.failures.push(
+        `could not delete ${repository}@${unit.digest} (${unit.tags.join(", ")}): ${(error as Error).message}`,
+      );
+    }
+  }
+  // A child goes only when every unit that lists it lost its root: a surviving index never
+  // points at a missing manifest.
+  const owners = new Map<string, string[]>();
+  for (const unit of units) {
+    for (const child of unit.children)
+      owners.set(child, [...(owners.get(child) ?? []), unit.digest]);
+  }
+  for (const [child, roots] of owners) {
+    if (deletedRoots.has(child)) continue;
+    const standing = roots.filter((root) => !deletedRoots.has(root));
+    if (standing.length > 0) {
+      report.failures.push(
+        `kept ${repository}@${child}: index ${standing.join(", ")} still lists it`,
+      );
+      continue;
+    }
+    try {
+      await client.deleteManifest(repository, child);
+      report.deletedManifests.push(child);
+    } catch (error) {
+      report.failures.push(
+        `could not delete ${repository}@${child} (child of ${roots.join(", ")}): ${(error as Error).message}`,
+      );
+    }
+  }
+  return report;
+}
+
+/** Deletes tags through the Docker Hub API one by one, keeping going past a failure. */
+export async function deleteHubTags(
+  hub: DockerHubClient,
+  namespace: string,
+  name: string,
+  tags: readonly string[],
+): Promise<DeleteReport> {
+  const report: DeleteReport = { deletedManifests: [], deletedTags: [], failures: [] };
+  for (const tag of tags) {
+    try {
+      // false: the Hub no longer has it, which is what was asked.
+      await hub.deleteTag(namespace, name, tag);
+      report.deletedTags.push(tag);
+    } catch (error) {
+      report.failures.push(
+        `could not delete ${namespace}/${name}:${tag}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return report;
+}
