@@ -460,18 +460,15 @@ function printPlan(io: CliIo, options: CleanupOptions, plans: readonly Repositor
   }
   const rows: string[][] = [["TAG", "ACTION", "REASON"]];
   for (const entry of plans) {
-    const decisions = new Map([
-      ...entry.plan.keep.map(
-        (decision) => [decision.tag, { ...decision, action: "keep" }] as const,
-      ),
-      ...entry.plan.delete.map(
-        (decision) => [decision.tag, { ...decision, action: "delete" }] as const,
-      ),
-    ]);
-    for (const { tag, reason, action } of orderTags([...decisions.keys()]).map(
-      (tag) => decisions.get(tag) as { tag: string; reason: string; action: string },
-    ))
+    const decisions = new Map<string, { reason: string; action: string }>();
+    for (const { tag, reason } of entry.plan.keep) decisions.set(tag, { reason, action: "keep" });
+    for (const { tag, reason } of entry.plan.delete) {
+      decisions.set(tag, { reason, action: "delete" });
+    }
+    for (const tag of orderTags([...decisions.keys()])) {
+      const { reason, action } = decisions.get(tag) as { reason: string; action: string };
       rows.push([`${entry.label}${tag}`, action, reason]);
+    }
   }
   const width = (column: number) => Math.max(...rows.map((row) => (row[column] ?? "").length));
   const widths = [width(0), width(1)];

@@ -98,7 +98,6 @@ type Group =
       readonly base: string;
       readonly tags: string[];
       readonly version: Version;
-      readonly semver: semver.SemVer;
       newest: number | undefined;
     }
   | { readonly kind: "other"; readonly base: string; readonly tags: string[] };
@@ -131,11 +130,15 @@ export function parseIsoDate(value: string): number | undefined {
     );
   if (match === null) return undefined;
   const [, year, month, day, hour = "00", minute = "00", second = "00"] = match;
-  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  const y = Number(year);
+  const m = Number(month);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = m === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
   if (
-    calendar.getUTCFullYear() !== Number(year) ||
-    calendar.getUTCMonth() !== Number(month) - 1 ||
-    calendar.getUTCDate() !== Number(day) ||
+    m < 1 ||
+    m > 12 ||
+    Number(day) < 1 ||
+    Number(day) > days ||
     Number(hour) > 23 ||
     Number(minute) > 59 ||
     Number(second) > 59
@@ -158,7 +161,12 @@ function groupTags(tags: readonly TagRecord[]): Group[] {
     }
     if (group.tags.includes(record.name)) continue;
     group.tags.push(record.name);
-    if (group.kind === "version" && record.lastUpdated !== undefined) {
+    // Only dev builds and prereleases are judged by age.
+    if (
+      group.kind === "version" &&
+      group.version.kind !== "stable" &&
+      record.lastUpdated !== undefined
+    ) {
       const time = parseIsoDate(record.lastUpdated);
       if (time !== undefined && (group.newest === undefined || time > group.newest)) {
         group.newest = time;
@@ -188,7 +196,6 @@ function newGroup(base: string): Group {
     base,
     tags: [],
     version,
-    semver: new semver.SemVer(version.semver),
     newest: undefined,
   };
 }
@@ -202,8 +209,21 @@ function compareGroups(a: Group, b: Group): number {
   if (a.kind === "floating" && b.kind === "floating") {
     return b.major - a.major || b.minor - a.minor;
   }
-  if (a.kind === "version" && b.kind === "version") return b.semver.compare(a.semver);
+  if (a.kind === "version" && b.kind === "version") return compareReleases(b.version, a.version);
   return a.base < b.base ? -1 : a.base > b.base ? 1 : 0;
+}
+
+/**
+ * Semver order, as `compareVersions` gives it, without parsing again for the common case: the
+ * numbers decide, and only two prereleases of the same version go through semver.
+ */
+function compareReleases(a: Version, b: Version): number {
+  const main = a.major - b.major || a.minor - b.minor || a.patch - b.patch;
+  if (main !== 0) return main;
+  const aStable = a.kind === "stable";
+  const bStable = b.kind === "stable";
+  if (aStable || bStable) return aStable === bStable ? 0 : aStable ? 1 : -1;
+  return semver.compare(a.semver, b.semver);
 }
 
 function orderWithinGroup(group: Group): string[] {
