@@ -1,19 +1,32 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { readBuildContext } from "./clients/buildContext";
 import { OciRegistryClient } from "./clients/ociRegistry";
+import { readPublishedRelease } from "./clients/publishedRelease";
 import type { RegistryLogin } from "./components/multiArchImage";
 import { PULL_SECRET_NAME, RegistryCredentials } from "./components/registryCredentials";
-import { type DockerHubSettings, ServiceRelease } from "./components/serviceRelease";
+import {
+  type DeploymentSettings,
+  type DockerHubSettings,
+  ServiceRelease,
+} from "./components/serviceRelease";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
   type ConfigReader,
+  DEV_CHANNEL,
   loadStackConfig,
+  platformArchitecture,
+  type StackConfig,
   serviceVersion,
 } from "./lib/config";
-import { SERVICES } from "./services/catalog";
+import { guardVersion, type PublishedRelease, sourceHash } from "./lib/releaseGuard";
+import { describePlan } from "./lib/tagPlan";
+import { type Architecture, devVersion } from "./lib/versions";
+import { SERVICES, type ServiceImage } from "./services/catalog";
 
 /** What the program reads from the world; tests give their own. */
 export interface ProgramInputs {
@@ -27,6 +40,16 @@ export interface ProgramInputs {
   };
   /** Tags each repository already holds (`<org>/<service>`), as the registry lists them. */
   readonly listTags: (repository: string) => Promise<string[]>;
+  /** What the registry holds under a version (`<org>/<service>`), read before anything is built. */
+  readonly readPublished: (
+    repository: string,
+    version: string,
+    architectures: readonly Architecture[],
+  ) => Promise<PublishedRelease>;
+  /** The hash of a build context's files and of the other inputs that decide the image. */
+  readonly hashSources: (contextDir: string, extra: Readonly<Record<string, string>>) => string;
+  /** The source root's git short sha, for dev versions; undefined outside a git checkout. */
+  readonly gitShortSha: (sourceRoot: string) => string | undefined;
   /** Directory relative config paths are resolved against (the project root). */
   readonly projectDir: string;
   readonly buildContextExists: (contextPath: string) => boolean;
@@ -41,16 +64,21 @@ export interface ReleaseSummary {
   readonly floatingTagMoves: readonly string[];
 }
 
+/** A release that would overwrite a version tag: refused before anything is built or pushed. */
+export class ReleaseRefusedError extends Error {
+  constructor(readonly conflicts: readonly string[]) {
+    super(conflicts.join("\n"));
+    this.name = "ReleaseRefusedError";
+  }
+}
+
 function secretMissing(key: string, why: string): string {
   return `missing secret config "${CONFIG_NAMESPACE}:${key}": required because ${why}; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value>\``;
 }
 
-/** Declares the whole release: config first, then one ServiceRelease per image. */
-export async function declareRelease(inputs: ProgramInputs): Promise<Record<string, unknown>> {
-  const config = loadStackConfig(inputs.readConfig);
+/** Secrets and paths that config alone cannot check, all reported at once. */
+function checkInputs(config: StackConfig, inputs: ProgramInputs, sourceRoot: string): void {
   const { secrets } = inputs;
-  const sourceRoot = path.resolve(inputs.projectDir, config.sourceRoot);
-
   const problems: string[] = [];
   for (const service of SERVICES) {
     const context = path.join(sourceRoot, service.buildContext);
@@ -76,17 +104,92 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
       ),
     );
   }
+  if (config.version === DEV_CHANNEL && inputs.gitShortSha(sourceRoot) === undefined) {
+    problems.push(
+      `invalid config "${CONFIG_NAMESPACE}:version": "${DEV_CHANNEL}" needs the source root ${sourceRoot} to be a git checkout with a commit`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+}
 
-  const existingTags = new Map(
-    await Promise.all(
-      SERVICES.map(async (service) => {
-        const repository = `${config.organization}/${service.name}`;
-        return [service.name, await inputs.listTags(repository)] as const;
-      }),
-    ),
+interface PlannedService {
+  readonly service: ServiceImage;
+  readonly version: string;
+  readonly existingTags: readonly string[];
+  readonly sourceHash: string;
+}
+
+/**
+ * Reads the registry and decides each image's version before any resource exists: published
+ * tags feed the tag plans, and a version tag holding other content refuses the whole release.
+ */
+async function planServices(
+  config: StackConfig,
+  inputs: ProgramInputs,
+  sourceRoot: string,
+): Promise<PlannedService[]> {
+  const architectures = config.platforms.map(platformArchitecture);
+  const tagsByService = await Promise.all(
+    SERVICES.map((service) => inputs.listTags(`${config.organization}/${service.name}`)),
   );
+  const devChannelVersion =
+    config.version === DEV_CHANNEL
+      ? devVersion(tagsByService.flat(), inputs.gitShortSha(sourceRoot) as string)
+      : undefined;
 
+  const planned = await Promise.all(
+    SERVICES.map(async (service, i): Promise<PlannedService & { conflict?: string }> => {
+      const existingTags = tagsByService[i] ?? [];
+      const configured = serviceVersion(config, service.name);
+      const version = configured === DEV_CHANNEL ? (devChannelVersion as string) : configured;
+      const hash = inputs.hashSources(path.join(sourceRoot, service.buildContext), {
+        platforms: config.platforms.join(","),
+        version,
+      });
+      const mentioned = existingTags.some(
+        (tag) => tag === version || tag.startsWith(`${version}-`),
+      );
+      const published: PublishedRelease = mentioned
+        ? await inputs.readPublished(
+            `${config.organization}/${service.name}`,
+            version,
+            architectures,
+          )
+        : { platforms: {} };
+      const decision = guardVersion({
+        repository: `${config.registry}/${config.organization}/${service.name}`,
+        version,
+        architectures,
+        sourceHash: hash,
+        published,
+        existingTags,
+      });
+      return {
+        service,
+        version,
+        existingTags,
+        sourceHash: hash,
+        ...(decision.kind === "conflict" ? { conflict: decision.message } : {}),
+      };
+    }),
+  );
+  const conflicts = planned.flatMap((entry) =>
+    entry.conflict === undefined ? [] : [entry.conflict],
+  );
+  if (conflicts.length > 0) throw new ReleaseRefusedError(conflicts);
+  return planned;
+}
+
+/** Declares the whole release: config and registry checks first, then one ServiceRelease per image. */
+export async function declareRelease(inputs: ProgramInputs): Promise<Record<string, unknown>> {
+  const config = loadStackConfig(inputs.readConfig);
+  const { secrets } = inputs;
+  const sourceRoot = path.resolve(inputs.projectDir, config.sourceRoot);
+  checkInputs(config, inputs, sourceRoot);
+  const planned = await planServices(config, inputs, sourceRoot);
+
+  const pullUsername = secrets.registryUsername ?? secrets.dockerHubUsername;
+  const pullPassword = secrets.registryPassword ?? secrets.dockerHubToken;
   const login: RegistryLogin | undefined =
     pullUsername !== undefined &&
     pullPassword !== undefined &&
@@ -104,16 +207,15 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
         }
       : undefined;
 
-  let deployment:
-    | { namespace: pulumi.Input<string>; replicas: number; pullSecretName: pulumi.Input<string> }
-    | undefined;
+  let deployment: DeploymentSettings | undefined;
+  let provider: k8s.Provider | undefined;
   let manifestsDir: string | undefined;
   if (config.deploy && pullUsername !== undefined && pullPassword !== undefined) {
     manifestsDir =
       config.renderManifestsTo === undefined
         ? undefined
         : path.resolve(inputs.projectDir, config.renderManifestsTo);
-    const provider = new k8s.Provider("kubernetes", {
+    provider = new k8s.Provider("kubernetes", {
       ...(manifestsDir === undefined ? {} : { renderYamlToDirectory: manifestsDir }),
     });
     const credentials = new RegistryCredentials(
@@ -131,48 +233,45 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
       replicas: config.replicas,
       pullSecretName: credentials.secretName,
     };
-    // Deployments render or apply through the same provider as the pull secret.
-    return declareServices(provider);
   }
-  return declareServices(undefined);
 
-  function declareServices(provider: k8s.Provider | undefined): Record<string, unknown> {
-    const releases: Record<string, ReleaseSummary> = {};
-    for (const service of SERVICES) {
-      const version = serviceVersion(config, service.name);
-      const release = new ServiceRelease(
-        service.name,
-        {
-          service,
-          registry: config.registry,
-          organization: config.organization,
-          version,
-          existingTags: existingTags.get(service.name) ?? [],
-          moveFloatingTags: config.moveFloatingTags,
-          platforms: config.platforms,
-          context: path.join(sourceRoot, service.buildContext),
-          builder: config.builder,
-          login,
-          registryCache: config.registryCache,
-          buildOnPreview: config.buildOnPreview,
-          dockerHub,
-          deployment,
-        },
-        provider === undefined ? {} : { providers: { kubernetes: provider } },
-      );
-      releases[service.name] = {
+  const releases: Record<string, ReleaseSummary> = {};
+  for (const { service, version, existingTags, sourceHash: hash } of planned) {
+    const release = new ServiceRelease(
+      service.name,
+      {
+        service,
+        registry: config.registry,
+        organization: config.organization,
         version,
-        ref: release.pinnedRef,
-        digest: release.image.digest,
-        tags: release.plan.manifestTags,
+        existingTags,
+        sourceHash: hash,
+        moveFloatingTags: config.moveFloatingTags,
         platforms: config.platforms,
-        floatingTagMoves: release.plan.moves.map(
-          (move) => `${move.tag}: ${move.from ?? "(new)"} -> ${move.to}`,
-        ),
-      };
-    }
-    return { releases, ...(manifestsDir === undefined ? {} : { manifestsDir }) };
+        context: path.join(sourceRoot, service.buildContext),
+        builder: config.builder,
+        login,
+        registryCache: config.registryCache,
+        buildOnPreview: config.buildOnPreview,
+        dockerHub,
+        deployment,
+      },
+      // Deployments render or apply through the same provider as the pull secret.
+      provider === undefined ? {} : { providers: { kubernetes: provider } },
+    );
+    pulumi.log.info(describePlan(service.name, release.plan, existingTags), release);
+    releases[service.name] = {
+      version,
+      ref: release.pinnedRef,
+      digest: release.image.digest,
+      tags: release.plan.manifestTags,
+      platforms: config.platforms,
+      floatingTagMoves: release.plan.moves.map(
+        (move) => `${move.tag}: ${move.from ?? "(new)"} -> ${move.to}`,
+      ),
+    };
   }
+  return { releases, ...(manifestsDir === undefined ? {} : { manifestsDir }) };
 }
 
 /** Credentials are needed as plain text to call the registry; they never leave this process. */
@@ -184,6 +283,17 @@ function plainSecret(value: pulumi.Output<string> | undefined): Promise<string |
       return plain;
     });
   });
+}
+
+function gitShortSha(dir: string): string | undefined {
+  try {
+    return execFileSync("git", ["-C", dir, "rev-parse", "--short=7", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -199,24 +309,29 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     registryPassword: config.getSecret("registryPassword"),
   };
   const registry = config.get("registry") ?? "docker.io";
+  let client: Promise<OciRegistryClient> | undefined;
+  const registryClient = () => {
+    client ??= Promise.all([
+      plainSecret(
+        secrets.registryUsername ??
+          (registry === "docker.io" ? secrets.dockerHubUsername : undefined),
+      ),
+      plainSecret(
+        secrets.registryPassword ?? (registry === "docker.io" ? secrets.dockerHubToken : undefined),
+      ),
+    ]).then(([username, password]) => new OciRegistryClient({ registry, username, password }));
+    return client;
+  };
 
   return declareRelease({
     // Plain keys only: secrets above stay Outputs and are handed to providers as such.
     readConfig: (key) => config.get(key),
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
-    listTags: async (repository) => {
-      const [username, password] = await Promise.all([
-        plainSecret(
-          secrets.registryUsername ??
-            (registry === "docker.io" ? secrets.dockerHubUsername : undefined),
-        ),
-        plainSecret(
-          secrets.registryPassword ??
-            (registry === "docker.io" ? secrets.dockerHubToken : undefined),
-        ),
-      ]);
-      return new OciRegistryClient({ registry, username, password }).listTags(repository);
-    },
+    listTags: async (repository) => (await registryClient()).listTags(repository),
+    readPublished: async (repository, version, architectures) =>
+      readPublishedRelease(await registryClient(), repository, version, architectures),
+    hashSources: (contextDir, extra) => sourceHash(readBuildContext(contextDir), extra),
+    gitShortSha,
     projectDir: __dirname,
     buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
   });

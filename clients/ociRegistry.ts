@@ -48,6 +48,8 @@ export class RegistryError extends Error {
   }
 }
 
+const RETRIES_ON_SERVER_ERROR = 4;
+
 /** Docker Hub's registry API lives on its own host. */
 export function registryApiHost(registry: string): string {
   return registry === "docker.io" ? "registry-1.docker.io" : registry;
@@ -195,13 +197,17 @@ export class OciRegistryClient {
   ): Promise<Response> {
     const actions = { pull: "pull", push: "pull,push", delete: "*" }[action];
     const scope = repository === undefined ? undefined : `repository:${repository}:${actions}`;
-    const send = (authorization?: string) =>
-      this.send(
-        method,
-        path,
-        authorization === undefined ? headers : { ...headers, authorization },
-        body,
-      );
+    const send = async (authorization?: string) => {
+      const withAuth = authorization === undefined ? headers : { ...headers, authorization };
+      // Every request here is idempotent (reads, manifest writes of exact bytes, deletes by
+      // digest): a 5xx is retried a few times before it is reported.
+      for (let attempt = 1; ; attempt++) {
+        const response = await this.send(method, path, withAuth, body);
+        if (response.status < 500 || attempt >= RETRIES_ON_SERVER_ERROR) return response;
+        await response.arrayBuffer().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    };
     const cached = scope === undefined ? undefined : this.tokens.get(scope);
     let response = await send(cached ?? this.basicAuth());
     if (response.status === 401) {

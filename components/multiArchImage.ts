@@ -1,7 +1,8 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { type Platform, platformArchitecture } from "../lib/config";
-import type { TagPlan } from "../lib/tagPlan";
+import { archTag, type TagPlan } from "../lib/tagPlan";
+import { RegistryTag } from "./registryTag";
 
 export interface RegistryLogin {
   /** Registry host, e.g. `docker.io`. */
@@ -29,7 +30,16 @@ export interface MultiArchImageArgs {
   readonly buildOnPreview: boolean;
   /** Image config labels; the OCI version label makes every release's digests its own. */
   readonly labels?: Record<string, string>;
+  /** Build arguments, the same for every platform. */
+  readonly buildArgs?: Record<string, string>;
 }
+
+/**
+ * Builds are reproducible: timestamps come from SOURCE_DATE_EPOCH and layer file times are
+ * rewritten, so the same sources give the same digests on any builder, cache or not.
+ */
+export const REPRODUCIBLE_EXPORT = "type=image,push=true,rewrite-timestamp=true";
+export const SOURCE_DATE_EPOCH = "0";
 
 /** The digest part of a `<name>:<tag>@sha256:<hex>` reference. */
 export function digestOfRef(ref: string): string {
@@ -38,7 +48,8 @@ export function digestOfRef(ref: string): string {
 }
 
 /**
- * One image per platform, pushed with its arch tags, and one manifest list per claimed tag.
+ * One image per platform, pushed under its version arch tag, one manifest list per claimed tag,
+ * and the floating arch tags written as copies of the version's arch manifests.
  *
  * Everything that carries a tag is retained on delete: docker-build removes pushed digests when
  * a resource is deleted or replaced, and a release must survive version bumps and
@@ -61,15 +72,18 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     const images = args.platforms.map((platform) => {
       const arch = platformArchitecture(platform);
-      const tags = args.plan.platformTags[arch] ?? [];
       const cacheRef = `${args.repository}:buildcache-${arch}`;
       const image = new dockerBuild.Image(
         `${name}-${arch}`,
         {
-          tags: tags.map((tag) => `${args.repository}:${tag}`),
-          push: true,
+          // Only the version's own arch tag is pushed by the build; floating arch tags follow
+          // as manifest copies once the version's manifest list exists.
+          tags: [`${args.repository}:${archTag(args.plan.version, arch)}`],
+          push: false,
+          exports: [{ raw: REPRODUCIBLE_EXPORT }],
           platforms: [platform as dockerBuild.Platform],
           context: { location: args.context },
+          buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
           labels: args.labels,
           buildOnPreview: args.buildOnPreview,
           builder,
@@ -95,16 +109,46 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     const sources = images.map(({ image }) => image.ref);
     const registry = args.login;
+    const [registryHost, ...repositoryPath] = args.repository.split("/");
     const [versionTag, ...floatingTags] = args.plan.manifestTags;
-    const indexFor = (tag: string, dependsOn: pulumi.Resource[]) =>
-      new dockerBuild.Index(
+    const credentials =
+      args.login === undefined
+        ? {}
+        : { username: args.login.username, password: args.login.password };
+
+    // Tag writes to one repository go one after another: the version's manifest list first, then
+    // each floating tag (rule 6), so a floating tag never moves before the version exists. Being
+    // sequential also keeps registries that write link files in place (distribution 2.8's
+    // filesystem driver) from serving a half-written link to a concurrent read.
+    const versionIndex = new dockerBuild.Index(
+      `${name}-${versionTag}`,
+      { tag: `${args.repository}:${versionTag}`, sources, push: true, registry },
+      { parent: this, retainOnDelete: true },
+    );
+    let previous: pulumi.Resource = versionIndex;
+    for (const tag of floatingTags) {
+      previous = new dockerBuild.Index(
         `${name}-${tag}`,
         { tag: `${args.repository}:${tag}`, sources, push: true, registry },
-        { parent: this, retainOnDelete: true, dependsOn },
+        { parent: this, retainOnDelete: true, dependsOn: [previous] },
       );
-    // Floating tags move only once the version's own manifest list exists (rule 6).
-    const versionIndex = indexFor(versionTag as string, []);
-    for (const tag of floatingTags) indexFor(tag, [versionIndex]);
+    }
+    for (const tag of floatingTags) {
+      for (const { arch, image } of images) {
+        previous = new RegistryTag(
+          `${name}-${archTag(tag, arch)}`,
+          {
+            registry: registryHost as string,
+            repository: repositoryPath.join("/"),
+            tag: archTag(tag, arch),
+            digest: image.digest,
+            createOnly: false,
+            ...credentials,
+          },
+          { parent: this, dependsOn: [previous] },
+        );
+      }
+    }
 
     this.digest = versionIndex.ref.apply(digestOfRef);
     this.ref = pulumi.interpolate`${args.repository}:${args.plan.version}@${this.digest}`;

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Platform } from "../lib/config";
 import { fullDescription, shortDescription } from "../lib/readme";
+import { SOURCE_HASH_LABEL } from "../lib/releaseGuard";
 import { planTags, type TagPlan } from "../lib/tagPlan";
 import type { ServiceImage } from "../services/catalog";
 import { DockerHubRepository } from "./hubRepository";
@@ -13,6 +14,12 @@ export interface DockerHubSettings {
   readonly token: pulumi.Input<string>;
 }
 
+export interface DeploymentSettings {
+  readonly namespace: pulumi.Input<string>;
+  readonly replicas: number;
+  readonly pullSecretName: pulumi.Input<string>;
+}
+
 export interface ServiceReleaseArgs {
   readonly service: ServiceImage;
   readonly registry: string;
@@ -20,6 +27,8 @@ export interface ServiceReleaseArgs {
   readonly version: string;
   /** Tags the repository holds before this release, as the registry lists them. */
   readonly existingTags: readonly string[];
+  /** Hash of the sources, stamped on the images so a re-release can tell them apart. */
+  readonly sourceHash: string;
   readonly moveFloatingTags: boolean;
   readonly platforms: readonly Platform[];
   /** Absolute path of the service's build context. */
@@ -31,11 +40,7 @@ export interface ServiceReleaseArgs {
   /** Where descriptions are written; absent on stacks that do not publish them. */
   readonly dockerHub?: DockerHubSettings;
   /** Kubernetes settings; absent when this image is not deployed by the stack. */
-  readonly deployment?: {
-    readonly namespace: pulumi.Input<string>;
-    readonly replicas: number;
-    readonly pullSecretName: pulumi.Input<string>;
-  };
+  readonly deployment?: DeploymentSettings;
 }
 
 /** One image's release: its tag plan, its images and manifest lists, its Hub page, its rollout. */
@@ -75,7 +80,9 @@ export class ServiceRelease extends pulumi.ComponentResource {
           "org.opencontainers.image.description": shortDescription(service),
           "org.opencontainers.image.version": args.version,
           "org.opencontainers.image.licenses": "MIT",
+          [SOURCE_HASH_LABEL]: args.sourceHash,
         },
+        buildArgs: { VERSION: args.version },
       },
       { parent: this },
     );

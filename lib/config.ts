@@ -6,6 +6,10 @@ import {
   tryParseVersion,
 } from "./versions";
 
+/** `version: dev` releases the dev channel: `vX.Y.Z-dev-<git short sha>` of the source root. */
+export const DEV_CHANNEL = "dev";
+const ACCEPTED_STACK_VERSIONS = `${ACCEPTED_VERSION_FORMS}, or "${DEV_CHANNEL}" for the dev channel`;
+
 /** The Pulumi project name, and so the namespace of every config key. */
 export const CONFIG_NAMESPACE = "battlescope";
 
@@ -126,10 +130,10 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
   const version = read("version");
   if (version === undefined) {
     problems.push(
-      `missing config "${CONFIG_NAMESPACE}:version": expected ${ACCEPTED_VERSION_FORMS}`,
+      `missing config "${CONFIG_NAMESPACE}:version": expected ${ACCEPTED_STACK_VERSIONS}`,
     );
-  } else {
-    checkVersion("version", version);
+  } else if (version !== DEV_CHANNEL && tryParseVersion(version) instanceof InvalidVersionError) {
+    problems.push(problem("version", version, ACCEPTED_STACK_VERSIONS));
   }
 
   const versions: Record<string, string> = {};

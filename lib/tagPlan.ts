@@ -62,6 +62,7 @@ export function planTags(input: TagPlanInput): TagPlan {
     (other) => other.kind === "stable" && other.tag !== version.tag,
   );
 
+  const existing = new Set(input.existingTags ?? []);
   const manifestTags = [version.tag];
   const moves: FloatingTagMove[] = [];
   const withheld: WithheldFloatingTag[] = [];
@@ -78,6 +79,8 @@ export function planTags(input: TagPlanInput): TagPlan {
         continue;
       }
       manifestTags.push(tag);
+      // A re-run of a published release finds its floating tags already in place.
+      if (existing.has(version.tag) && existing.has(tag)) continue;
       moves.push(
         current === undefined
           ? { tag, to: version.tag }
@@ -100,4 +103,28 @@ function sortArchitectures(architectures: readonly Architecture[]): Architecture
 /** Every tag a plan writes: manifest lists first, then each architecture's. */
 export function allPlannedTags(plan: TagPlan): string[] {
   return [...plan.manifestTags, ...Object.values(plan.platformTags).flat()];
+}
+
+/** One line for the preview: what a release creates, moves and leaves alone. */
+export function describePlan(
+  service: string,
+  plan: TagPlan,
+  existingTags: readonly string[],
+): string {
+  const arches = Object.keys(plan.platformTags).map((arch) => `-${arch}`);
+  const parts: string[] = [];
+  parts.push(
+    existingTags.includes(plan.version)
+      ? `${plan.version} is already published`
+      : `creates ${plan.version} (with ${arches.join(", ")})`,
+  );
+  for (const move of plan.moves) {
+    parts.push(
+      move.from === undefined
+        ? `creates ${move.tag}`
+        : `moves ${move.tag} from ${move.from} to ${move.to}`,
+    );
+  }
+  for (const held of plan.withheld) parts.push(`leaves ${held.tag} on ${held.heldBy}`);
+  return `${service}: ${parts.join("; ")}`;
 }

@@ -147,3 +147,13 @@ export function nextFreePatch(version: Version, published: readonly Version[]): 
 export function semverCompareTags(a: string, b: string): number {
   return compareVersions(parseVersion(a), parseVersion(b));
 }
+
+/**
+ * The dev channel's version for a git commit: the next patch after the highest stable release
+ * published, with the short sha (`v3.1.1-dev-a1b2c3d`); `v0.0.1-dev-<sha>` before any release.
+ */
+export function devVersion(publishedTags: readonly string[], gitSha: string): string {
+  const highest = highestVersion(versionsInTags(publishedTags).filter((v) => v.kind === "stable"));
+  const base = highest === undefined ? "v0.0.1" : nextPatch(highest);
+  return parseVersion(`${base}-dev-${gitSha}`).tag;
+}

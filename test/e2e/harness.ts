@@ -11,7 +11,7 @@ import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 export const REGISTRY = process.env.BATTLESCOPE_REGISTRY ?? "127.0.0.1:5000";
 export const BUILDER = process.env.BATTLESCOPE_BUILDER ?? "battlescope";
 export const FIXTURES = path.join(REPO_ROOT, "fixtures/battlescope");
-export const HUB_USER = "battlescope";
+export const HUB_USER = "e2e-release-bot";
 export const HUB_TOKEN = "dckr_pat_e2e-hub-token-4f1c9a";
 export const REGISTRY_PASSWORD = "e2e-registry-password-7d2b";
 
@@ -45,6 +45,8 @@ export async function createE2eStack(
   const manifestsDir = path.join(workDir, "manifests");
   fs.mkdirSync(backendDir);
   fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
+  // Dynamic providers run in a Node process started in the work dir: it resolves the SDK there.
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(workDir, "node_modules"));
   const hub = await startHubEmulator({ users: { [HUB_USER]: HUB_TOKEN } });
 
   const stack = await openStack({
@@ -72,7 +74,7 @@ export async function createE2eStack(
     ),
     "battlescope:dockerHubUsername": { value: HUB_USER, secret: true },
     "battlescope:dockerHubToken": { value: HUB_TOKEN, secret: true },
-    "battlescope:registryUsername": { value: "e2e", secret: true },
+    "battlescope:registryUsername": { value: "e2e-registry-user", secret: true },
     "battlescope:registryPassword": { value: REGISTRY_PASSWORD, secret: true },
   });
   return {

@@ -75,7 +75,7 @@ export interface HubEmulatorOptions {
   port?: number;
   /** Interface to listen on, default 127.0.0.1. */
   host?: string;
-  /** Accepted credentials, username -> token. Default `{ battlescope: "dckr_pat_emulator" }`. */
+  /** Accepted credentials, username -> token. Default `{ "release-bot": "dckr_pat_emulator" }`. */
   users?: Record<string, string>;
   /** Initial state (used as the live state object). */
   state?: HubEmulatorState;
@@ -109,7 +109,7 @@ export interface TagSeed {
 }
 
 export const DEFAULT_EMULATOR_USERS: Readonly<Record<string, string>> = Object.freeze({
-  battlescope: "dckr_pat_emulator",
+  "release-bot": "dckr_pat_emulator",
 });
 
 const REPOSITORY_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;

@@ -5,7 +5,7 @@
  *     [--user name:token ...]
  *
  * Users also come from HUB_EMULATOR_USERS (`name:token,name:token`); without either, the
- * emulator accepts `battlescope` / `dckr_pat_emulator`. The state is loaded from the state file
+ * emulator accepts `release-bot` / `dckr_pat_emulator`. The state is loaded from the state file
  * when it exists and written back (atomically) after every change, so repositories survive a
  * restart. Prints exactly one line once listening; stops cleanly on SIGINT/SIGTERM.
  */

@@ -55,6 +55,12 @@ function inputs(
     },
     listTags: async (repository) =>
       repository.endsWith("/frontend") ? ["v3.2.0", "v3.2", "v3", "latest"] : ["v3.0.0"],
+    readPublished: async () => ({ platforms: {} }),
+    hashSources: (contextDir, extra) =>
+      `sha256:${createHash("sha256")
+        .update(contextDir + JSON.stringify(extra))
+        .digest("hex")}`,
+    gitShortSha: () => "abcdef1",
     projectDir: "/work/project",
     buildContextExists: () => true,
     ...overrides,
@@ -107,21 +113,24 @@ describe("the release stack under mocks", () => {
     );
     expect(amd64.type).toBe("docker-build:index:Image");
     expect(amd64.inputs).toMatchObject({
-      push: true,
+      push: false,
+      exports: [{ raw: "type=image,push=true,rewrite-timestamp=true" }],
       platforms: ["linux/amd64"],
       context: { location: "/work/project/src/battle-service" },
       buildOnPreview: false,
-      tags: [
-        "docker.io/battlescope/battle-service:v3.1.0-amd64",
-        "docker.io/battlescope/battle-service:v3.1-amd64",
-        "docker.io/battlescope/battle-service:v3-amd64",
-        "docker.io/battlescope/battle-service:latest-amd64",
-      ],
+      tags: ["docker.io/battlescope/battle-service:v3.1.0-amd64"],
+      buildArgs: { VERSION: "v3.1.0", SOURCE_DATE_EPOCH: "0" },
       cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64" } }],
       cacheTo: [
         { registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64", mode: "max" } },
       ],
     });
+    expect(
+      (amd64.inputs.labels as Record<string, string>)["org.opencontainers.image.version"],
+    ).toBe("v3.1.0");
+    expect((amd64.inputs.labels as Record<string, string>)["org.battlescope.source-hash"]).toMatch(
+      /^sha256:[0-9a-f]{64}$/,
+    );
     expect(secretValue(amd64.inputs.registries)).toEqual([
       { address: "docker.io", username: "release-bot", password: "dckr_pat_not-a-real-token" },
     ]);
@@ -142,6 +151,27 @@ describe("the release stack under mocks", () => {
         `docker.io/battlescope/battle-service:v3.1.0-amd64@${sha("battle-service-amd64")}`,
         `docker.io/battlescope/battle-service:v3.1.0-arm64@${sha("battle-service-arm64")}`,
       ]);
+    }
+  });
+
+  it("moves floating arch tags by copying the version's arch manifests", () => {
+    const copies = byType("pulumi-nodejs:dynamic/battlescope:RegistryTag").filter((r) =>
+      r.name.startsWith("battle-service-"),
+    );
+    expect(copies.map((r) => r.name).sort()).toEqual(
+      ["v3.1", "v3", "latest"]
+        .flatMap((tag) => [`battle-service-${tag}-amd64`, `battle-service-${tag}-arm64`])
+        .sort(),
+    );
+    for (const copy of copies) {
+      const arch = copy.name.endsWith("amd64") ? "amd64" : "arm64";
+      expect(copy.inputs).toMatchObject({
+        registry: "docker.io",
+        repository: "battlescope/battle-service",
+        digest: sha(`battle-service-${arch}`),
+        createOnly: false,
+      });
+      expect(secretValue(copy.inputs.password)).toBe("dckr_pat_not-a-real-token");
     }
   });
 

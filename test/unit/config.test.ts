@@ -73,12 +73,12 @@ describe("loadStackConfig", () => {
     {
       name: "invalid version",
       values: { ...base, version: "3.0.0" },
-      message: `invalid config "battlescope:version": "3.0.0" is not accepted; expected ${ACCEPTED_VERSION_FORMS}`,
+      message: `invalid config "battlescope:version": "3.0.0" is not accepted; expected ${ACCEPTED_VERSION_FORMS}, or "dev" for the dev channel`,
     },
     {
       name: "missing version",
       values: { sourceRoot: "src" },
-      message: `missing config "battlescope:version": expected ${ACCEPTED_VERSION_FORMS}`,
+      message: `missing config "battlescope:version": expected ${ACCEPTED_VERSION_FORMS}, or "dev" for the dev channel`,
     },
     {
       name: "override for an unknown service",
@@ -166,7 +166,7 @@ describe("loadStackConfig", () => {
       exactly(
         [
           "invalid stack config:",
-          `  - invalid config "battlescope:version": "latest" is not accepted; expected ${ACCEPTED_VERSION_FORMS}`,
+          `  - invalid config "battlescope:version": "latest" is not accepted; expected ${ACCEPTED_VERSION_FORMS}, or "dev" for the dev channel`,
           '  - invalid config "battlescope:replicas": "many" is not accepted; expected a whole number from 0 to 100',
         ].join("\n"),
       ),
