@@ -242,7 +242,8 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
       );
       const gone = new Set(tagReport.deletedTags);
       const free = units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
-      const manifestReport = await deleteManifestUnits(client, snapshot.repository, free);
+      const held = units.filter((unit) => !free.includes(unit));
+      const manifestReport = await deleteManifestUnits(client, snapshot.repository, free, held);
       report = {
         deletedTags: tagReport.deletedTags,
         deletedManifests: manifestReport.deletedManifests,

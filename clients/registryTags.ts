@@ -274,9 +274,12 @@ export async function deleteManifestUnits(
   client: OciRegistryClient,
   repository: string,
   units: readonly ManifestUnit[],
+  /** Units not to delete (their tags could not be removed): their children stay too. */
+  standing: readonly ManifestUnit[] = [],
 ): Promise<DeleteReport> {
   const report: DeleteReport = { deletedManifests: [], deletedTags: [], failures: [] };
   const deletedRoots = new Set<string>();
+  const failedRoots = new Set<string>();
   for (const unit of units) {
     try {
       await client.deleteManifest(repository, unit.digest);
@@ -284,6 +287,7 @@ export async function deleteManifestUnits(
       report.deletedManifests.push(unit.digest);
       report.deletedTags.push(...unit.tags);
     } catch (error) {
+      failedRoots.add(unit.digest);
       report.failures.push(
         `could not delete ${repository}@${unit.digest} (${unit.tags.join(", ")}): ${(error as Error).message}`,
       );
@@ -292,17 +296,21 @@ export async function deleteManifestUnits(
   // A child goes only when every unit that lists it lost its root: a surviving index never
   // points at a missing manifest.
   const owners = new Map<string, string[]>();
-  for (const unit of units) {
-    for (const child of unit.children)
+  for (const unit of [...units, ...standing]) {
+    for (const child of unit.children) {
       owners.set(child, [...(owners.get(child) ?? []), unit.digest]);
+    }
   }
   for (const [child, roots] of owners) {
     if (deletedRoots.has(child)) continue;
-    const standing = roots.filter((root) => !deletedRoots.has(root));
-    if (standing.length > 0) {
-      report.failures.push(
-        `kept ${repository}@${child}: index ${standing.join(", ")} still lists it`,
-      );
+    const left = roots.filter((root) => !deletedRoots.has(root));
+    if (left.length > 0) {
+      const failed = left.filter((root) => failedRoots.has(root));
+      if (failed.length > 0) {
+        report.failures.push(
+          `kept ${repository}@${child}: index ${failed.join(", ")} still lists it`,
+        );
+      }
       continue;
     }
     try {

@@ -1,0 +1,996 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Command, CommanderError } from "commander";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
+import { EXIT_USAGE, runCli, UsageError } from "../../cli/main";
+import { SERVICE_NAMES } from "../../services/catalog";
+import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
+
+const NOW = "2026-05-10T00:00:00Z";
+const DAY = 24 * 60 * 60 * 1000;
+const daysAgo = (days: number) => new Date(Date.parse(NOW) - days * DAY).toISOString();
+const REGISTRY = "127.0.0.1:5999";
+const ORG = "acme";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real command line (as `battlescope-images` runs it). */
+async function cli(...argv: string[]): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+  });
+  return { code, stdout, stderr };
+}
+
+/** The cleanup command with injected HTTP, sleep and environment; exit codes as runCli maps them. */
+async function cleanup(deps: CleanupDeps, ...argv: string[]): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const io = {
+    stdout: (text: string) => {
+      stdout += text;
+    },
+    stderr: (text: string) => {
+      stderr += text;
+    },
+  };
+  const program = new Command("battlescope-images")
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  registerCleanup(program, io, deps);
+  try {
+    await program.parseAsync(["cleanup", ...argv], { from: "user" });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    if (error instanceof CommanderError) return { code: EXIT_USAGE, stdout, stderr };
+    io.stderr(`battlescope-images: ${(error as Error).message}\n`);
+    return { code: error instanceof UsageError ? EXIT_USAGE : 1, stdout, stderr };
+  }
+}
+
+let tmp: string;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cleanup-test-"));
+});
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function writeJson(name: string, value: unknown): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value));
+  return file;
+}
+
+const digestOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+const TAGS = [
+  { name: "latest", lastUpdated: daysAgo(2), digest: digestOf("i310") },
+  { name: "v3", lastUpdated: daysAgo(2), digest: digestOf("i310") },
+  { name: "v3.1.0", lastUpdated: daysAgo(2), digest: digestOf("i310") },
+  { name: "v3.1.0-amd64", lastUpdated: daysAgo(2), digest: digestOf("a310") },
+  { name: "v3.0.2", lastUpdated: daysAgo(20), digest: digestOf("i302") },
+  { name: "v3.0.1", lastUpdated: daysAgo(40), digest: digestOf("i301") },
+  { name: "v3.0.1-amd64", lastUpdated: daysAgo(40), digest: digestOf("a301") },
+  { name: "v3.0.0", lastUpdated: daysAgo(60), digest: digestOf("i300") },
+  { name: "v3.1.1-dev-a1b2c3d", lastUpdated: daysAgo(31), digest: digestOf("d1") },
+  { name: "v3.1.1-dev-b2c3d4e", lastUpdated: daysAgo(3), digest: digestOf("d2") },
+  { name: "v3.2.0-rc.1", lastUpdated: daysAgo(45) },
+];
+
+const EXPECTED_PLAN = {
+  keep: [
+    { tag: "latest", reason: "latest" },
+    { tag: "v3", reason: "floating tag" },
+    { tag: "v3.1.1-dev-b2c3d4e", reason: "dev build from the last 30 days" },
+    { tag: "v3.1.0", reason: "newest release of v3" },
+    { tag: "v3.1.0-amd64", reason: "newest release of v3" },
+    { tag: "v3.0.2", reason: "newest patch of v3.0, one of the 10 newest minors of v3" },
+    { tag: "v3.0.0", reason: "protected by --protect" },
+  ],
+  delete: [
+    { tag: "v3.2.0-rc.1", reason: "prerelease older than 30 days" },
+    { tag: "v3.1.1-dev-a1b2c3d", reason: "dev build older than 30 days" },
+    { tag: "v3.0.1", reason: "superseded by v3.0.2, the newest patch of v3.0" },
+    { tag: "v3.0.1-amd64", reason: "superseded by v3.0.2, the newest patch of v3.0" },
+  ],
+};
+
+describe("cleanup with a tags file", () => {
+  it("prints exactly the JSON plan", async () => {
+    const file = writeJson("tags.json", TAGS);
+    const run = await cli(
+      "cleanup",
+      "--tags-file",
+      file,
+      "--now",
+      NOW,
+      "--protect",
+      "v3.0.0",
+      "--json",
+    );
+    expect(run).toEqual({ code: 0, stdout: `${JSON.stringify(EXPECTED_PLAN)}\n`, stderr: "" });
+  });
+
+  it("prints a table of every tag with keep or delete and the reason, then a summary", async () => {
+    const file = writeJson("tags.json", TAGS);
+    const run = await cli("cleanup", "--tags-file", file, "--now", NOW, "--protect", "v3.0.0");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      [
+        "TAG                 ACTION  REASON",
+        "latest              keep    latest",
+        "v3                  keep    floating tag",
+        "v3.2.0-rc.1         delete  prerelease older than 30 days",
+        "v3.1.1-dev-b2c3d4e  keep    dev build from the last 30 days",
+        "v3.1.1-dev-a1b2c3d  delete  dev build older than 30 days",
+        "v3.1.0              keep    newest release of v3",
+        "v3.1.0-amd64        keep    newest release of v3",
+        "v3.0.2              keep    newest patch of v3.0, one of the 10 newest minors of v3",
+        "v3.0.1              delete  superseded by v3.0.2, the newest patch of v3.0",
+        "v3.0.1-amd64        delete  superseded by v3.0.2, the newest patch of v3.0",
+        "v3.0.0              keep    protected by --protect",
+        "",
+        "7 tags to keep, 4 tags to delete. Dry run: nothing deleted; add --apply to delete.",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("takes the counts and the age from options", async () => {
+    const file = writeJson("tags.json", TAGS);
+    const run = await cli(
+      "cleanup",
+      "--tags-file",
+      file,
+      "--now",
+      NOW,
+      "--keep-minors",
+      "1",
+      "--max-age-days",
+      "60",
+      "--json",
+    );
+    const plan = JSON.parse(run.stdout) as typeof EXPECTED_PLAN;
+    expect(plan.delete).toEqual([
+      { tag: "v3.0.2", reason: "v3.0 is older than the newest minor of v3" },
+      { tag: "v3.0.1", reason: "v3.0 is older than the newest minor of v3" },
+      { tag: "v3.0.1-amd64", reason: "v3.0 is older than the newest minor of v3" },
+      { tag: "v3.0.0", reason: "v3.0 is older than the newest minor of v3" },
+    ]);
+  });
+
+  it("keeps what a stack deploys, from a stack outputs file or from the stack", async () => {
+    const file = writeJson("tags.json", TAGS);
+    const outputs = {
+      releases: {
+        frontend: {
+          version: "v3.0.1",
+          ref: `${REGISTRY}/${ORG}/frontend:v3.0.1@${digestOf("i301")}`,
+        },
+        init: {
+          version: "v3.2.0-rc.1",
+          ref: `${REGISTRY}/${ORG}/init:v3.2.0-rc.1@${digestOf("x")}`,
+        },
+      },
+    };
+    const fromFile = await cli(
+      "cleanup",
+      "--tags-file",
+      file,
+      "--service",
+      "frontend",
+      "--stack-outputs",
+      writeJson("outputs.json", outputs),
+      "--now",
+      NOW,
+      "--json",
+    );
+    const outputsFile = path.join(tmp, "outputs.json");
+    expect(JSON.parse(fromFile.stdout).keep).toContainEqual({
+      tag: "v3.0.1-amd64",
+      reason: `deployed by stack outputs ${outputsFile}`,
+    });
+    expect(JSON.parse(fromFile.stdout).delete.map((d: { tag: string }) => d.tag)).toEqual([
+      "v3.2.0-rc.1",
+      "v3.1.1-dev-a1b2c3d",
+      "v3.0.0",
+    ]);
+
+    const asked: string[] = [];
+    const fromStack = await cleanup(
+      {
+        readStackOutputs: async (stack, cwd) => {
+          asked.push(`${stack} ${cwd}`);
+          return outputs;
+        },
+      },
+      "--tags-file",
+      file,
+      "--stack",
+      "prod",
+      "--cwd",
+      tmp,
+      "--now",
+      NOW,
+      "--json",
+    );
+    expect(asked).toEqual([`prod ${tmp}`]);
+    // Without --service, every service's deployed releases stay.
+    expect(JSON.parse(fromStack.stdout).keep).toEqual(
+      expect.arrayContaining([
+        { tag: "v3.2.0-rc.1", reason: "deployed by stack prod" },
+        { tag: "v3.0.1", reason: "deployed by stack prod" },
+      ]),
+    );
+  });
+});
+
+// ------------------------------------------------------------------ a fake OCI registry
+
+interface FakeManifest {
+  readonly mediaType: string;
+  readonly body: string;
+}
+
+const INDEX = "application/vnd.oci.image.index.v1+json";
+const IMAGE = "application/vnd.oci.image.manifest.v1+json";
+
+/** An in-memory OCI distribution API with deletes, answering the client's `fetch`. */
+class FakeRegistry {
+  readonly manifests = new Map<string, Map<string, FakeManifest>>();
+  readonly tags = new Map<string, Map<string, string>>();
+  readonly blobs = new Map<string, string>();
+  readonly requests: string[] = [];
+  readonly failDeletes = new Set<string>();
+  /** DELETEs answered 429 once, with this Retry-After, before they go through. */
+  readonly rateLimitOnce = new Map<string, string>();
+
+  put(repository: string, manifest: object, mediaType: string): string {
+    const body = JSON.stringify({ schemaVersion: 2, mediaType, ...manifest });
+    const digest = digestOf(body);
+    if (!this.manifests.has(repository)) this.manifests.set(repository, new Map());
+    this.manifests.get(repository)?.set(digest, { mediaType, body });
+    return digest;
+  }
+
+  tag(repository: string, tag: string, digest: string): void {
+    if (!this.tags.has(repository)) this.tags.set(repository, new Map());
+    this.tags.get(repository)?.set(tag, digest);
+  }
+
+  image(repository: string, arch: string, version: string, created: string) {
+    const config = JSON.stringify({ architecture: arch, os: "linux", created, version });
+    const configDigest = digestOf(config);
+    this.blobs.set(configDigest, config);
+    const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", size: 1000 };
+    const digest = this.put(
+      repository,
+      {
+        config: {
+          mediaType: "application/vnd.oci.image.config.v1+json",
+          digest: configDigest,
+          size: config.length,
+        },
+        layers: [
+          { ...layer, digest: digestOf(`base-${arch}`), size: 500_000 },
+          { ...layer, digest: digestOf(`${version}-${arch}`) },
+        ],
+      },
+      IMAGE,
+    );
+    const attestation = this.put(
+      repository,
+      {
+        config: {
+          mediaType: "application/vnd.oci.image.config.v1+json",
+          digest: digestOf("{}"),
+          size: 2,
+        },
+        layers: [
+          {
+            mediaType: "application/vnd.in-toto+json",
+            digest: digestOf(`att-${version}-${arch}`),
+            size: 300,
+          },
+        ],
+      },
+      IMAGE,
+    );
+    const entries = [
+      { mediaType: IMAGE, digest, size: 400, platform: { architecture: arch, os: "linux" } },
+      {
+        mediaType: IMAGE,
+        digest: attestation,
+        size: 300,
+        platform: { architecture: "unknown", os: "unknown" },
+        annotations: {
+          "vnd.docker.reference.digest": digest,
+          "vnd.docker.reference.type": "attestation-manifest",
+        },
+      },
+    ];
+    return { digest, attestation, entries };
+  }
+
+  /** A release as the stack pushes it: per-arch indexes tagged `<v>-<arch>`, the version index. */
+  release(repository: string, version: string, created: string, tags: string[] = [version]) {
+    const amd64 = this.image(repository, "amd64", version, created);
+    const arm64 = this.image(repository, "arm64", version, created);
+    const perArch = {
+      amd64: this.put(repository, { manifests: amd64.entries }, INDEX),
+      arm64: this.put(repository, { manifests: arm64.entries }, INDEX),
+    };
+    const index = this.put(repository, { manifests: [...amd64.entries, ...arm64.entries] }, INDEX);
+    for (const tag of tags) {
+      this.tag(repository, tag, index);
+      this.tag(repository, `${tag}-amd64`, perArch.amd64);
+      this.tag(repository, `${tag}-arm64`, perArch.arm64);
+    }
+    return {
+      index,
+      perArch,
+      children: [amd64.digest, amd64.attestation, arm64.digest, arm64.attestation],
+    };
+  }
+
+  has(repository: string, digest: string): boolean {
+    return this.manifests.get(repository)?.has(digest) ?? false;
+  }
+
+  deletes(): string[] {
+    return this.requests.filter((request) => request.startsWith("DELETE"));
+  }
+
+  readonly fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const url = new URL(String(input));
+    const method = init?.method ?? "GET";
+    this.requests.push(`${method} ${url.pathname}`);
+    if (url.pathname === "/v2/") return new Response("{}", { status: 200 });
+    const match = /^\/v2\/(.+)\/(tags\/list|manifests\/([^/]+)|blobs\/([^/]+))$/.exec(url.pathname);
+    if (match === null) return new Response("not found", { status: 404 });
+    const [, repository = "", what = "", reference, blob] = match;
+    const manifests = this.manifests.get(repository);
+    if (what === "tags/list") {
+      if (manifests === undefined) return new Response("{}", { status: 404 });
+      return Response.json({
+        name: repository,
+        tags: [...(this.tags.get(repository)?.keys() ?? [])],
+      });
+    }
+    if (blob !== undefined) {
+      const text = this.blobs.get(blob);
+      return text === undefined ? new Response("", { status: 404 }) : new Response(text);
+    }
+    const ref = reference as string;
+    if (method === "DELETE") {
+      const wait = this.rateLimitOnce.get(ref);
+      if (wait !== undefined) {
+        this.rateLimitOnce.delete(ref);
+        return new Response("slow down", { status: 429, headers: { "retry-after": wait } });
+      }
+      if (this.failDeletes.has(ref)) return new Response("storage on fire", { status: 500 });
+      if (!manifests?.delete(ref)) return new Response("", { status: 404 });
+      const tags = this.tags.get(repository);
+      for (const [tag, digest] of tags ?? []) if (digest === ref) tags?.delete(tag);
+      return new Response(null, { status: 202 });
+    }
+    const digest = ref.startsWith("sha256:") ? ref : this.tags.get(repository)?.get(ref);
+    const manifest = digest === undefined ? undefined : manifests?.get(digest);
+    if (digest === undefined || manifest === undefined) return new Response("", { status: 404 });
+    return new Response(method === "HEAD" ? null : manifest.body, {
+      headers: { "content-type": manifest.mediaType, "docker-content-digest": digest },
+    });
+  }) as typeof fetch;
+}
+
+describe("cleanup on an OCI registry", () => {
+  let registry: FakeRegistry;
+  let sleeps: number[];
+  const repo = `${ORG}/frontend`;
+  let v300: ReturnType<FakeRegistry["release"]>;
+  let v301: ReturnType<FakeRegistry["release"]>;
+  let v310: ReturnType<FakeRegistry["release"]>;
+  let oldDev: ReturnType<FakeRegistry["release"]>;
+
+  beforeEach(() => {
+    registry = new FakeRegistry();
+    sleeps = [];
+    v300 = registry.release(repo, "v3.0.0", daysAgo(90));
+    v301 = registry.release(repo, "v3.0.1", daysAgo(80), ["v3.0.1", "v3.0"]);
+    v310 = registry.release(repo, "v3.1.0", daysAgo(10), ["v3.1.0", "v3.1", "v3", "latest"]);
+    oldDev = registry.release(repo, "v3.1.1-dev-a1b2c3d", daysAgo(40));
+    registry.release(repo, "v3.1.1-dev-b2c3d4e", daysAgo(5));
+  });
+
+  const deps = (): CleanupDeps => ({
+    fetch: registry.fetch,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    env: {},
+  });
+  const args = (...more: string[]) => [
+    "--registry",
+    REGISTRY,
+    "--organization",
+    ORG,
+    "--service",
+    "frontend",
+    "--now",
+    NOW,
+    "--keep-patches",
+    "1",
+    "--protect",
+    "v3.0.0",
+    ...more,
+  ];
+  const expectedDelete = [
+    ...["v3.1.1-dev-a1b2c3d", "v3.1.1-dev-a1b2c3d-amd64", "v3.1.1-dev-a1b2c3d-arm64"].map(
+      (tag) => ({
+        tag,
+        reason: "dev build older than 30 days",
+      }),
+    ),
+  ];
+
+  it("plans from tags, digests and image creation dates, and a dry run sends no delete", async () => {
+    const run = await cleanup(deps(), ...args("--json", "--protect", "v3.0.0"));
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.delete).toEqual(expectedDelete);
+    // v3.0.1 is kept: the floating v3.0 points at its manifest.
+    expect(plan.keep).toEqual(
+      expect.arrayContaining([
+        { tag: "v3.0.1", reason: "newest patch of v3.0, one of the 10 newest minors of v3" },
+        { tag: "v3.1.1-dev-b2c3d4e-amd64", reason: "dev build from the last 30 days" },
+        { tag: "v3.0.0-arm64", reason: "protected by --protect" },
+      ]),
+    );
+    expect(registry.deletes()).toEqual([]);
+  });
+
+  it("--apply deletes each index first, then the children no kept index lists", async () => {
+    const run = await cleanup(deps(), ...args("--protect", "v3.0.0", "--apply"));
+    expect(run.code).toBe(0);
+    const deletes = registry.deletes();
+    const roots = [oldDev.index, oldDev.perArch.amd64, oldDev.perArch.arm64];
+    expect(deletes.slice(0, 3)).toEqual(
+      roots.map((digest) => `DELETE /v2/${repo}/manifests/${digest}`),
+    );
+    expect(deletes.slice(3).sort()).toEqual(
+      oldDev.children.map((digest) => `DELETE /v2/${repo}/manifests/${digest}`).sort(),
+    );
+    for (const release of [v300, v301, v310]) {
+      for (const digest of [
+        release.index,
+        release.perArch.amd64,
+        release.perArch.arm64,
+        ...release.children,
+      ]) {
+        expect(registry.has(repo, digest)).toBe(true);
+      }
+    }
+    expect(run.stdout).toContain(
+      [
+        `deleted ${repo}:v3.1.1-dev-a1b2c3d`,
+        `deleted ${repo}:v3.1.1-dev-a1b2c3d-amd64`,
+        `deleted ${repo}:v3.1.1-dev-a1b2c3d-arm64`,
+        "Deleted 3 tags and 7 manifests. About ",
+      ].join("\n"),
+    );
+    expect(run.stdout).toMatch(
+      /About \d+\.\d kB in 13 blobs is freed once the registry collects garbage \(an estimate: /,
+    );
+  });
+
+  it("keeps going past a failed delete, keeps the children of an index that stays, exits 1", async () => {
+    registry.failDeletes.add(oldDev.perArch.amd64);
+    const run = await cleanup(deps(), ...args("--apply"));
+    expect(run.code).toBe(1);
+    expect(registry.has(repo, oldDev.index)).toBe(false);
+    expect(registry.has(repo, oldDev.perArch.arm64)).toBe(false);
+    expect(registry.has(repo, oldDev.perArch.amd64)).toBe(true);
+    // The amd64 image and its attestation stay: the surviving per-arch index lists them.
+    expect(registry.has(repo, oldDev.children[0] as string)).toBe(true);
+    expect(registry.has(repo, oldDev.children[1] as string)).toBe(true);
+    expect(registry.has(repo, oldDev.children[2] as string)).toBe(false);
+    expect(run.stdout).toContain(
+      `failed  could not delete ${repo}@${oldDev.perArch.amd64} (v3.1.1-dev-a1b2c3d-amd64): registry ${REGISTRY} refused to delete ${repo}@${oldDev.perArch.amd64}: HTTP 500: storage on fire\n`,
+    );
+    expect(run.stderr).toBe("battlescope-images: cleanup: 3 deletes failed (listed above)\n");
+  });
+
+  it("waits out a 429 as the registry asks", async () => {
+    registry.rateLimitOnce.set(oldDev.index, "7");
+    const run = await cleanup(deps(), ...args("--apply", "--json"));
+    expect(run.code).toBe(0);
+    expect(sleeps).toEqual([7000]);
+    expect(registry.has(repo, oldDev.index)).toBe(false);
+    expect(JSON.parse(run.stdout).delete).toEqual(expectedDelete);
+    expect(run.stderr).toContain("Deleted 3 tags and 7 manifests.");
+  });
+
+  it("keeps a deployed digest even when no kept tag points at it", async () => {
+    const outputs = writeJson("outputs.json", {
+      releases: {
+        frontend: { version: "v9.9.9", ref: `${REGISTRY}/${repo}:v9.9.9@${oldDev.index}` },
+      },
+    });
+    const run = await cleanup(deps(), ...args("--stack-outputs", outputs, "--apply", "--json"));
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.keep).toContainEqual({
+      tag: "v3.1.1-dev-a1b2c3d",
+      reason: `its manifest is also reached by the digest deployed by stack outputs ${outputs}`,
+    });
+    expect(plan.delete).toEqual(expectedDelete.slice(1));
+    // Only the per-arch indexes go: the deployed index still lists their images.
+    expect(registry.deletes().sort()).toEqual(
+      [oldDev.perArch.amd64, oldDev.perArch.arm64]
+        .map((digest) => `DELETE /v2/${repo}/manifests/${digest}`)
+        .sort(),
+    );
+    for (const digest of [oldDev.index, ...oldDev.children]) {
+      expect(registry.has(repo, digest)).toBe(true);
+    }
+  });
+
+  it("reads every service when none is named, and labels tags with their service", async () => {
+    registry.release(`${ORG}/init`, "v1.0.0", daysAgo(1));
+    const run = await cleanup(
+      deps(),
+      "--registry",
+      REGISTRY,
+      "--organization",
+      ORG,
+      "--now",
+      NOW,
+      "--protect",
+      "v3.0.0",
+      "--json",
+    );
+    const plan = JSON.parse(run.stdout);
+    expect(plan.keep).toContainEqual({ tag: "init:v1.0.0-arm64", reason: "newest release of v1" });
+    expect(plan.delete.map((d: { tag: string }) => d.tag)).toEqual(
+      expectedDelete.map(({ tag }) => `frontend:${tag}`),
+    );
+    for (const service of SERVICE_NAMES) {
+      expect(registry.requests).toContain(`GET /v2/${ORG}/${service}/tags/list`);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ bad input
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("cleanup refuses bad input: one line on stderr, exit code 2, nothing deleted", () => {
+  let registry: FakeRegistry;
+  beforeEach(() => {
+    registry = new FakeRegistry();
+    registry.release(`${ORG}/frontend`, "v3.0.0-dev-a1b2c3d", daysAgo(90));
+    registry.release(`${ORG}/frontend`, "v3.0.0", daysAgo(90));
+    registry.release(`${ORG}/frontend`, "v3.0.1", daysAgo(90));
+  });
+
+  const malformed = '[{"name": "v3.0.0",';
+  let parseError = "";
+  try {
+    JSON.parse(malformed);
+  } catch (error) {
+    parseError = (error as Error).message;
+  }
+
+  it.each([
+    {
+      name: "unreadable tags file",
+      argv: (dir: string) => ["--tags-file", path.join(dir, "missing.json")],
+      message: (dir: string) =>
+        `cannot read tags file ${path.join(dir, "missing.json")}: ENOENT: no such file or directory, open '${path.join(dir, "missing.json")}'`,
+    },
+    {
+      name: "tags file that is not JSON",
+      argv: () => ["--tags-file", writeJson("bad.json", malformed)],
+      message: (dir: string) =>
+        `tags file ${path.join(dir, "bad.json")} is not valid JSON: ${parseError}`,
+    },
+    {
+      name: "tags file that is not an array",
+      argv: () => ["--tags-file", writeJson("bad.json", { tags: [] })],
+      message: (dir: string) =>
+        `tags file ${path.join(dir, "bad.json")} must hold a JSON array of {"name", "lastUpdated", "digest"} objects`,
+    },
+    {
+      name: "tags file entry without a name",
+      argv: () => ["--tags-file", writeJson("bad.json", [{ lastUpdated: NOW }])],
+      message: (dir: string) =>
+        `tags file ${path.join(dir, "bad.json")}: item 1 has no "name" string`,
+    },
+    {
+      name: "tags file entry with a bad date",
+      argv: () => [
+        "--tags-file",
+        writeJson("bad.json", [
+          { name: "v3.0.0", lastUpdated: NOW },
+          { name: "v3.0.1", lastUpdated: "2026-02-30T00:00:00Z" },
+        ]),
+      ],
+      message: (dir: string) =>
+        `tags file ${path.join(dir, "bad.json")}: item 2 (v3.0.1) has an invalid "lastUpdated" "2026-02-30T00:00:00Z": expected an ISO 8601 date-time such as 2026-05-01T00:00:00Z`,
+    },
+    {
+      name: "tags file entry with a bad digest",
+      argv: () => [
+        "--tags-file",
+        writeJson("bad.json", [{ name: "v3.0.0", lastUpdated: NOW, digest: "md5:x" }]),
+      ],
+      message: (dir: string) =>
+        `tags file ${path.join(dir, "bad.json")}: item 1 (v3.0.0) has an invalid "digest" "md5:x": expected sha256:<64 hex digits>`,
+    },
+    {
+      name: "bad --now",
+      argv: () => [
+        "--registry",
+        REGISTRY,
+        "--organization",
+        ORG,
+        "--now",
+        "last tuesday",
+        "--apply",
+      ],
+      message: () =>
+        'invalid --now "last tuesday": expected an ISO 8601 date or date-time with a zone, such as 2026-05-01T00:00:00Z',
+    },
+    {
+      name: "--now without a zone",
+      argv: () => [
+        "--registry",
+        REGISTRY,
+        "--organization",
+        ORG,
+        "--now",
+        "2026-05-01T00:00:00",
+        "--apply",
+      ],
+      message: () =>
+        'invalid --now "2026-05-01T00:00:00": expected an ISO 8601 date or date-time with a zone, such as 2026-05-01T00:00:00Z',
+    },
+    {
+      name: "unknown service",
+      argv: () => [
+        "--registry",
+        REGISTRY,
+        "--organization",
+        ORG,
+        "--service",
+        "frontendd",
+        "--apply",
+      ],
+      message: () => `unknown service "frontendd": expected one of ${SERVICE_NAMES.join(", ")}`,
+    },
+    {
+      name: "bad count",
+      argv: () => [
+        "--registry",
+        REGISTRY,
+        "--organization",
+        ORG,
+        "--keep-patches",
+        "-1",
+        "--apply",
+      ],
+      message: () => 'invalid --keep-patches "-1": expected a whole number, 0 or more',
+    },
+    {
+      name: "bad --protect",
+      argv: () => [
+        "--registry",
+        REGISTRY,
+        "--organization",
+        ORG,
+        "--protect",
+        "v3.0.0,no way",
+        "--apply",
+      ],
+      message: () => 'invalid --protect tag "no way": not a Docker tag',
+    },
+    {
+      name: "no tag source",
+      argv: () => ["--apply"],
+      message: () => "cleanup needs --registry <host> or --tags-file <file>",
+    },
+    {
+      name: "two tag sources",
+      argv: () => ["--registry", REGISTRY, "--tags-file", writeJson("t.json", []), "--apply"],
+      message: () => "use either --registry <host> or --tags-file <file>, not both",
+    },
+    {
+      name: "--apply on a tags file",
+      argv: () => ["--tags-file", writeJson("t.json", []), "--apply"],
+      message: () => "--apply needs --registry: a tags file can be planned, not cleaned",
+    },
+    {
+      name: "Docker Hub without credentials",
+      argv: () => ["--registry", "docker.io", "--organization", ORG, "--apply"],
+      message: () =>
+        "docker.io is cleaned through the Docker Hub API: set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN",
+    },
+    {
+      name: "stack outputs without releases",
+      argv: () => [
+        "--registry",
+        REGISTRY,
+        "--organization",
+        ORG,
+        "--stack-outputs",
+        writeJson("o.json", { other: 1 }),
+        "--apply",
+      ],
+      message: (dir: string) =>
+        `stack outputs ${path.join(dir, "o.json")} has no "releases" object: expected \`pulumi stack output --json\``,
+    },
+  ])("$name", async ({ argv, message }) => {
+    const run = await cleanup({ fetch: registry.fetch, env: {} }, ...argv(tmp));
+    expect(run).toEqual({
+      code: EXIT_USAGE,
+      stdout: "",
+      stderr: `battlescope-images: ${message(tmp)}\n`,
+    });
+    expect(registry.deletes()).toEqual([]);
+  });
+
+  it("unreachable registry", async () => {
+    const port = await closedPort();
+    const run = await cli(
+      "cleanup",
+      "--registry",
+      `127.0.0.1:${port}`,
+      "--organization",
+      ORG,
+      "--apply",
+    );
+    expect(run).toEqual({
+      code: EXIT_USAGE,
+      stdout: "",
+      stderr: `battlescope-images: registry 127.0.0.1:${port} cannot be reached (GET /v2/): connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    });
+  });
+
+  it("a stack that cannot be read", async () => {
+    const run = await cleanup(
+      {
+        fetch: registry.fetch,
+        readStackOutputs: async () => {
+          throw new Error("no stack named 'prdo' found\nmore detail");
+        },
+      },
+      "--registry",
+      REGISTRY,
+      "--stack",
+      "prdo",
+      "--apply",
+    );
+    expect(run).toEqual({
+      code: EXIT_USAGE,
+      stdout: "",
+      stderr:
+        "battlescope-images: cannot read the outputs of stack prdo: no stack named 'prdo' found\n",
+    });
+    expect(registry.requests).toEqual([]);
+  });
+});
+
+// ------------------------------------------------------------------ Docker Hub
+
+describe("cleanup on Docker Hub (emulated)", () => {
+  const USER = "battlescope-ci";
+  const TOKEN = "dckr_pat_cleanup-test";
+  let hub: HubEmulator;
+  let registry: FakeRegistry;
+  let sleeps: number[];
+  /** Answers the first DELETE of each of these Hub tag paths with this response instead. */
+  let intercept: Map<string, () => Response>;
+
+  const image = (name: string, arch: string) => ({
+    architecture: arch,
+    os: "linux",
+    digest: digestOf(`${name}-${arch}`),
+  });
+  const attestation = (name: string, arch: string) => ({
+    architecture: "unknown",
+    os: "unknown",
+    digest: digestOf(`${name}-${arch}-att`),
+  });
+
+  function seed(): void {
+    hub.state.repositories["battlescope/frontend"] = {
+      namespace: "battlescope",
+      name: "frontend",
+      description: "",
+      full_description: "",
+      is_private: false,
+      date_registered: daysAgo(400),
+      last_updated: daysAgo(1),
+      tags: [],
+    };
+    const release = (version: string, age: number, floating: string[] = []) => {
+      const images = ["amd64", "arm64"].flatMap((arch) => [
+        image(version, arch),
+        attestation(version, arch),
+      ]);
+      for (const name of [version, ...floating]) {
+        hub.addTag("battlescope/frontend", {
+          name,
+          digest: digestOf(version),
+          lastUpdated: daysAgo(age),
+          images,
+        });
+      }
+      for (const arch of ["amd64", "arm64"]) {
+        hub.addTag("battlescope/frontend", {
+          name: `${version}-${arch}`,
+          digest: digestOf(`${version}/${arch}`),
+          lastUpdated: daysAgo(age),
+          images: [image(version, arch), attestation(version, arch)],
+        });
+      }
+    };
+    release("v3.0.0", 100);
+    release("v3.0.1", 90, ["v3.0"]);
+    release("v3.0.2", 80);
+    release("v3.1.0", 10, ["v3.1", "v3", "latest"]);
+    release("v3.1.1-dev-a1b2c3d", 35);
+  }
+
+  beforeEach(async () => {
+    hub = await startHubEmulator({ users: { [USER]: TOKEN } });
+    registry = new FakeRegistry();
+    sleeps = [];
+    intercept = new Map();
+    seed();
+  });
+  afterEach(async () => {
+    await hub.close();
+  });
+
+  const deps = (): CleanupDeps => ({
+    env: { DOCKER_HUB_USERNAME: USER, DOCKER_HUB_TOKEN: TOKEN },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    fetch: (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+      const url = String(input);
+      if (!url.startsWith(hub.url)) return registry.fetch(input, init);
+      const key = `${init?.method ?? "GET"} ${new URL(url).pathname}`;
+      const answer = intercept.get(key);
+      if (answer !== undefined) {
+        intercept.delete(key);
+        return answer();
+      }
+      return fetch(url, init);
+    }) as typeof fetch,
+  });
+  const args = (...more: string[]) => [
+    "--registry",
+    "docker.io",
+    "--hub-url",
+    hub.url,
+    "--service",
+    "frontend",
+    "--now",
+    NOW,
+    ...more,
+  ];
+  const hubTags = () =>
+    (hub.state.repositories["battlescope/frontend"]?.tags ?? []).map((tag) => tag.name).sort();
+  const tagPath = (tag: string) => `DELETE /v2/repositories/battlescope/frontend/tags/${tag}/`;
+  const planned = [
+    ["v3.1.1-dev-a1b2c3d", "dev build older than 30 days"],
+    ["v3.0.1", "superseded by v3.0.2, the newest patch of v3.0"],
+    ["v3.0.0", "superseded by v3.0.2, the newest patch of v3.0"],
+  ].flatMap(([tag, reason]) =>
+    [`${tag}`, `${tag}-amd64`, `${tag}-arm64`].map((name) => ({ tag: name, reason })),
+  );
+
+  it("a dry run lists the plan and deletes nothing", async () => {
+    const before = hubTags();
+    const run = await cleanup(deps(), ...args("--json"));
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).delete).toEqual(planned);
+    expect(hubTags()).toEqual(before);
+    expect(hub.requests.filter((request) => request.method === "DELETE")).toEqual([]);
+    expect(registry.deletes()).toEqual([]);
+  });
+
+  it("--apply deletes the planned tags through the Hub API, then the manifests no kept tag reaches", async () => {
+    const before = hubTags();
+    const run = await cleanup(deps(), ...args("--json", "--apply"));
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(hubTags()).toEqual(before.filter((tag) => !planned.some((p) => p.tag === tag)).sort());
+    expect(hubTags()).toEqual(plan.keep.map((k: { tag: string }) => k.tag).sort());
+    expect(
+      hub.requests
+        .filter((request) => request.method === "DELETE")
+        .map((r) => `${r.method} ${r.path}`),
+    ).toEqual(planned.map(({ tag }) => tagPath(tag)));
+    // v3.0.1's index stays (the floating v3.0 reaches it); its per-arch indexes go, not their images.
+    const manifests = registry.deletes().map((request) => request.split("/manifests/")[1]);
+    const roots = [
+      ...["", "/amd64", "/arm64"].map((arch) => digestOf(`v3.1.1-dev-a1b2c3d${arch}`)),
+      digestOf("v3.0.1/amd64"),
+      digestOf("v3.0.1/arm64"),
+      ...["", "/amd64", "/arm64"].map((arch) => digestOf(`v3.0.0${arch}`)),
+    ];
+    expect(manifests.slice(0, 8)).toEqual(roots);
+    expect(manifests.slice(8).sort()).toEqual(
+      ["v3.1.1-dev-a1b2c3d", "v3.0.0"]
+        .flatMap((v) =>
+          ["amd64", "arm64"].flatMap((arch) => [
+            image(v, arch).digest,
+            attestation(v, arch).digest,
+          ]),
+        )
+        .sort(),
+    );
+    expect(run.stderr).toContain("Deleted 9 tags and 16 manifests. Docker Hub gives no blob sizes");
+  });
+
+  it("obeys the Hub's 429 and X-Retry-After", async () => {
+    intercept.set(
+      tagPath("v3.0.0"),
+      () =>
+        new Response(JSON.stringify({ message: "too many requests" }), {
+          status: 429,
+          headers: { "X-Retry-After": "4" },
+        }),
+    );
+    const run = await cleanup(deps(), ...args("--apply"));
+    expect(run.code).toBe(0);
+    expect(sleeps).toEqual([4000]);
+    expect(hubTags()).not.toContain("v3.0.0");
+  });
+
+  it("keeps going past a failed tag delete, leaves its manifests, reports it and exits 1", async () => {
+    intercept.set(
+      tagPath("v3.0.0-amd64"),
+      () => new Response(JSON.stringify({ message: "internal error" }), { status: 500 }),
+    );
+    const run = await cleanup(deps(), ...args("--apply"));
+    expect(run.code).toBe(1);
+    expect(hubTags()).toContain("v3.0.0-amd64");
+    expect(hubTags()).not.toContain("v3.0.0-arm64");
+    expect(hubTags()).not.toContain("v3.1.1-dev-a1b2c3d");
+    expect(run.stdout).toContain(
+      "failed  could not delete battlescope/frontend:v3.0.0-amd64: Docker Hub delete tag battlescope/frontend:v3.0.0-amd64 failed: HTTP 500: internal error\n",
+    );
+    const manifests = registry.deletes().map((request) => request.split("/manifests/")[1]);
+    expect(manifests).not.toContain(digestOf("v3.0.0/amd64"));
+    expect(manifests).not.toContain(image("v3.0.0", "amd64").digest);
+    expect(manifests).toContain(digestOf("v3.0.0/arm64"));
+    expect(run.stderr).toBe("battlescope-images: cleanup: 1 delete failed (listed above)\n");
+  });
+});
