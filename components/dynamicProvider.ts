@@ -36,8 +36,9 @@ export function serializableProvider(
       file = moved;
     }
     let loaded: Record<string, () => pulumi.dynamic.ResourceProvider>;
-    if (/\.[cm]?ts$/.test(file) && require.extensions[".ts"] === undefined) {
-      // Plain Node (the dynamic provider host) cannot load TypeScript: load it through tsx.
+    if (/\.[cm]?ts$/.test(file)) {
+      // Plain Node (the dynamic provider host) cannot load TypeScript: load it through tsx,
+      // always, since a `.ts` hook another provider's tsx load left behind is scoped to it.
       const tsxApi = require.resolve("tsx/cjs/api", { paths: [path.dirname(file), process.cwd()] });
       loaded = require(tsxApi).require(file, file);
     } else {
