@@ -377,6 +377,23 @@ ensure_builder() {
     die "buildx builder '$BUILDER' failed to bootstrap"
   }
   say "buildx builder '$BUILDER' ready"
+  registry_settings_builder "$cfgdir"
+}
+
+# The docker-build provider writes manifest lists with `buildx imagetools create`, which runs
+# no builder but reads registry settings from the *current* builder's buildkitd.toml, and
+# otherwise talks plain HTTP to any loopback registry (containerd's MatchLocalhost). A remote
+# builder cannot carry a buildkitd.toml, so a builder entry that is never booted carries the
+# one setting imagetools needs (HTTPS for the local registry; the CA is in the system store)
+# and is made current. Builds keep naming the `battlescope` builder explicitly.
+registry_settings_builder() {
+  local cfgdir=$1 name="$BUILDER-registries"
+  local toml
+  toml="$(printf '[registry."%s"]\n  http = false\n' "$REGISTRY_ADDR" | base64 -w0)"
+  mkdir -p "$cfgdir/buildx/instances"
+  printf '{"Name":"%s","Driver":"docker-container","Nodes":[{"Name":"%s0","Endpoint":"unix:///var/run/docker.sock","Platforms":null,"Flags":null,"DriverOpts":null,"Files":{"buildkitd.toml":"%s"}}],"Dynamic":false}\n' \
+    "$name" "$name" "$toml" >"$cfgdir/buildx/instances/$name"
+  printf '{"Key":"unix:///var/run/docker.sock","Name":"%s","Global":false}\n' "$name" >"$cfgdir/buildx/current"
 }
 
 # ---------------------------------------------------------------- Docker Hub emulator
