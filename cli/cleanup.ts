@@ -471,11 +471,12 @@ function printPlan(io: CliIo, options: CleanupOptions, plans: readonly Repositor
       rows.push([`${entry.label}${tag}`, action, reason]);
     }
   }
+  if (rows.length === 1) rows.splice(0, 1, ["(no tags)", "", ""]);
   const width = (column: number) => Math.max(...rows.map((row) => (row[column] ?? "").length));
   const widths = [width(0), width(1)];
   for (const row of rows) {
     io.stdout(
-      `${(row[0] ?? "").padEnd(widths[0] ?? 0)}  ${(row[1] ?? "").padEnd(widths[1] ?? 0)}  ${row[2]}\n`,
+      `${`${(row[0] ?? "").padEnd(widths[0] ?? 0)}  ${(row[1] ?? "").padEnd(widths[1] ?? 0)}  ${row[2]}`.trimEnd()}\n`,
     );
   }
   const manifests = plans.reduce(

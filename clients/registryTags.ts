@@ -134,6 +134,8 @@ export function rateLimitedFetch(options: RateLimitOptions = {}): typeof fetch {
 }
 
 const ATTESTATION = "attestation-manifest";
+/** An image `created` before this is a reproducible build's fixed time, not when it was built. */
+const PLAUSIBLE_DATE = Date.UTC(2000, 0, 1);
 
 function toInfo(manifest: Manifest): ManifestInfo {
   return {
@@ -146,8 +148,9 @@ function toInfo(manifest: Manifest): ManifestInfo {
 
 /**
  * Reads a repository of an OCI registry: every tag with its digest, every manifest reached
- * (children of indexes included), and for the tags `needsAge` asks about, the push date from
- * the image config's `created` (the registry API has no tag dates).
+ * (children of indexes included), and for the tags `needsAge` asks about, the build date from
+ * the image config's `created` (the registry API has no tag dates). A reproducible build's
+ * fixed `created` (SOURCE_DATE_EPOCH=0, 1970) gives no date: such a tag's age is unknown.
  */
 export async function readOciRepository(
   client: OciRegistryClient,
@@ -201,7 +204,10 @@ export async function readOciRepository(
       pendingConfig = client.getBlob(repository, config).then((blob) => {
         try {
           const value = (JSON.parse(blob.toString("utf8")) as { created?: unknown }).created;
-          return typeof value === "string" ? value : undefined;
+          if (typeof value !== "string") return undefined;
+          // Reproducible builds (SOURCE_DATE_EPOCH=0) say 1970: no date, not an old one.
+          const time = parseIsoDate(value);
+          return time === undefined || time < PLAUSIBLE_DATE ? undefined : value;
         } catch {
           return undefined;
         }

@@ -527,6 +527,16 @@ describe("cleanup on an OCI registry", () => {
     expect(run.stderr).toContain("Deleted 3 tags and 7 manifests.");
   });
 
+  it("a reproducible build's 1970 creation date is no age: the dev build stays", async () => {
+    registry.release(repo, "v3.1.1-dev-c3d4e5f", "1970-01-01T00:00:00Z");
+    const run = await cleanup(deps(), ...args("--json"));
+    expect(JSON.parse(run.stdout).keep).toContainEqual({
+      tag: "v3.1.1-dev-c3d4e5f-arm64",
+      reason: "dev build of unknown age",
+    });
+    expect(JSON.parse(run.stdout).delete).toEqual(expectedDelete);
+  });
+
   it("keeps a deployed digest even when no kept tag points at it", async () => {
     const outputs = writeJson("outputs.json", {
       releases: {
