@@ -319,7 +319,12 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
       plainSecret(
         secrets.registryPassword ?? (registry === "docker.io" ? secrets.dockerHubToken : undefined),
       ),
-    ]).then(([username, password]) => new OciRegistryClient({ registry, username, password }));
+    ]).then(async ([username, password]) => {
+      const registryClient = new OciRegistryClient({ registry, username, password });
+      // One clear error up front when the registry is down, before any tag is listed.
+      await registryClient.ping();
+      return registryClient;
+    });
     return client;
   };
 

@@ -3,7 +3,7 @@
 #
 #   scripts/local-services.sh start [--no-seed] [--no-hub]   start what is not running, wait until it answers
 #   scripts/local-services.sh status                          one line per service
-#   scripts/local-services.sh stop                            stop every service this script started
+#   scripts/local-services.sh stop [registry]                 stop every service this script started (or the registry alone)
 #   scripts/local-services.sh restart                         stop + start
 #   scripts/local-services.sh env                             export lines for other scripts (eval "$(...)")
 #   scripts/local-services.sh gc                              registry garbage collection (registry stopped meanwhile)
@@ -512,7 +512,12 @@ cmd_status() {
 }
 
 cmd_stop() {
-  stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" docker-registry
+  case "${1:-all}" in
+    all) stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" docker-registry ;;
+    # Used by the outage tests: the registry alone goes away mid-release and comes back.
+    registry) stop_pid registry "$REG_PID" docker-registry ;;
+    *) die "stop takes no argument or 'registry'" ;;
+  esac
 }
 
 cmd_gc() {
@@ -530,7 +535,7 @@ cmd_gc() {
 
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
-  stop) cmd_stop ;;
+  stop) shift; cmd_stop "$@" ;;
   restart) shift; cmd_stop; cmd_start "$@" ;;
   status) cmd_status ;;
   env) print_env ;;

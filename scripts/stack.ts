@@ -6,9 +6,10 @@
  *   tsx scripts/stack.ts <preview|up|destroy|refresh|outputs> --stack <name> [--cwd <dir>]
  */
 import * as path from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
 import { OciRegistryClient } from "../clients/ociRegistry";
+import { publicationReport, splitReference, type TagWrite } from "../lib/publicationReport";
 import { releaseProgram } from "../program";
 
 export const PROJECT_NAME = "battlescope";
@@ -32,6 +33,45 @@ export async function openStack(options: StackOptions): Promise<Stack> {
   );
 }
 
+const WRITING_OPS = new Set(["create", "update", "replace", "create-replacement"]);
+
+/**
+ * Follows an update's engine events to tell, if it fails, which tags it wrote and which it did
+ * not: the registry may be the thing that failed, so it cannot be asked afterwards.
+ */
+export function publicationTracker() {
+  const planned = new Map<string, Array<{ repository: string; tag: string }>>();
+  const done = new Set<string>();
+  const tagsOf = (type: string, inputs: Record<string, unknown>) => {
+    if (type === "docker-build:index:Image")
+      return ((inputs.tags as string[] | undefined) ?? []).map(splitReference);
+    if (type === "docker-build:index:Index") return [splitReference(String(inputs.tag ?? ""))];
+    if (type.endsWith(":RegistryTag")) {
+      return [{ repository: `${inputs.registry}/${inputs.repository}`, tag: String(inputs.tag) }];
+    }
+    return [];
+  };
+  return {
+    onEvent(event: EngineEvent): void {
+      const pre = event.resourcePreEvent?.metadata;
+      if (pre !== undefined && WRITING_OPS.has(pre.op)) {
+        const tags = tagsOf(pre.type, (pre.new?.inputs ?? {}) as Record<string, unknown>);
+        if (tags.length > 0) planned.set(pre.urn, tags);
+      }
+      const outputs = event.resOutputsEvent?.metadata;
+      if (outputs !== undefined && WRITING_OPS.has(outputs.op)) done.add(outputs.urn);
+    },
+    writes(): TagWrite[] {
+      return [...planned].flatMap(([urn, tags]) =>
+        tags.map((tag) => ({ ...tag, published: done.has(urn) })),
+      );
+    },
+    report(): string {
+      return publicationReport(this.writes());
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const program = new Command("stack")
     .description("Preview, update or destroy a BattleScope stack with the program inline")
@@ -52,7 +92,13 @@ async function main(): Promise<void> {
       return;
     }
     case "up": {
-      const result = await stack.up({ onOutput, color: "never" });
+      const tracker = publicationTracker();
+      const result = await stack
+        .up({ onOutput, onEvent: (event) => tracker.onEvent(event), color: "never" })
+        .catch((error: unknown) => {
+          process.stderr.write(`${tracker.report()}\n`);
+          throw error;
+        });
       process.stdout.write(`${JSON.stringify(result.summary.resourceChanges ?? {})}\n`);
       if (options.summary) process.stdout.write(await publishedTable(stack));
       return;
