@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -95,12 +96,15 @@ export async function setVersion(e2e: E2eStack, version: string): Promise<void> 
   await e2e.stack.setConfig("battlescope:version", { value: version });
 }
 
-/** Every tag of every image in the organization, with the digest it resolves to. */
+/** Every release tag of every image in the organization, with the digest it resolves to. */
 export async function tagDigests(e2e: E2eStack): Promise<Record<string, string>> {
   const entries = await Promise.all(
     SERVICES.map(async (service) => {
       const repository = `${e2e.organization}/${service.name}`;
-      const tags = await e2e.registry.listTags(repository);
+      // Build caches are the builder's, rewritten by any build; releases are what is compared.
+      const tags = (await e2e.registry.listTags(repository)).filter(
+        (tag) => !tag.startsWith("buildcache-"),
+      );
       return Promise.all(
         tags.map(async (tag) => {
           const head = await e2e.registry.headManifest(repository, tag);
@@ -187,4 +191,50 @@ export function backendText(backendDir: string): string {
   };
   walk(backendDir);
   return parts.join("\n");
+}
+
+/** A writable copy of the fixtures' source root, for tests that change sources. */
+export function copyFixtures(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-src-"));
+  fs.cpSync(FIXTURES, dir, { recursive: true });
+  return dir;
+}
+
+/** Runs the Automation API runner (`npm run stack`) on an e2e stack, as a release engineer would. */
+export function runStackCommand(
+  e2e: E2eStack,
+  command: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      path.join(REPO_ROOT, "node_modules/.bin/tsx"),
+      [path.join(REPO_ROOT, "scripts/stack.ts"), command, "--stack", "e2e", "--cwd", e2e.workDir],
+      {
+        env: {
+          ...process.env,
+          PULUMI_BACKEND_URL: `file://${e2e.backendDir}`,
+          PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+        },
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** The text of a failed Automation API command: the engine's output and the program's error. */
+export async function failureOf(operation: Promise<unknown>): Promise<string> {
+  try {
+    await operation;
+  } catch (error) {
+    return String(error);
+  }
+  throw new Error("expected the operation to fail");
 }

@@ -156,6 +156,8 @@ describe.sequential("releasing all nine images on the real engine, BuildKit and 
     expect(text.length).toBeGreaterThan(0);
     expect(text).not.toContain(HUB_TOKEN);
     expect(text).not.toContain(REGISTRY_PASSWORD);
-    expect(text).not.toContain(Buffer.from(`e2e-registry-user:${REGISTRY_PASSWORD}`).toString("base64"));
+    expect(text).not.toContain(
+      Buffer.from(`e2e-registry-user:${REGISTRY_PASSWORD}`).toString("base64"),
+    );
   });
 });
