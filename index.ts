@@ -1,4 +1,4 @@
 import { releaseProgram } from "./program";
 
-// `pulumi up` runs the default export; scripts/stack.ts runs the same program inline.
-export default releaseProgram;
+// `pulumi up` calls the exported function; scripts/stack.ts runs the same program inline.
+export = releaseProgram;

@@ -4,7 +4,7 @@
 # Builds from Go modules, at the versions pinned in scripts/versions.env, and caches OUTSIDE the
 # repository, keyed by version:
 #   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
-#   dynamic-provider script, the Node.js language host (when the module proxy serves it), the
+#   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME);
 # and installs the Debian packages the local services need (runc, docker-registry, openssl,
 # ca-certificates, jq, skopeo). A pulumi of the pinned version already installed the ordinary
@@ -34,8 +34,6 @@ TOOLS="$CACHE/toolchain"
 LOGS="$CACHE/logs"
 export PULUMI_HOME="${PULUMI_HOME:-$CACHE/pulumi-home}"
 DOCKER_PLUGINS="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
-# A refused language-host module is retried after this many seconds (keeps warm runs offline).
-RETRY_REFUSED_AFTER=$((24 * 3600))
 
 STEP="setup"
 LOG=""
@@ -265,45 +263,25 @@ step_pulumi() {
 }
 
 # Sets LANGHOST (what the summary prints).
+# Pulumi's own Node.js language host module is refused by the Go module proxy reachable here,
+# so the project builds its own (scripts/toolchain/language-host, a small Go program on the
+# released sdk/v3). The CLI looks for language hosts next to its real path, so the binary is
+# copied into the CLI's folder, which keeps the engine from warning about plugins on PATH.
 step_language_host() {
   STEP="pulumi-language-nodejs $PULUMI_VERSION"
-  local mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
-  local refused="$TOOLS/pulumi-language-nodejs-$PULUMI_VERSION.refused"
   if [[ -n "$PULUMI_INSTALLED" ]]; then
     LANGHOST="from the installation ($(dirname "$PULUMI_INSTALLED"))"
     say "pulumi-language-nodejs: from the installation"
     return 0
   fi
-  if built pulumi-language-nodejs "$PULUMI_VERSION"; then
-    say "pulumi-language-nodejs $PULUMI_VERSION: cached"
-  elif [[ -f "$refused" ]] && (($(date +%s) - $(stat -c %Y "$refused") < RETRY_REFUSED_AFTER)); then
-    LANGHOST="unavailable (module refused by the Go module proxy)"
-    warn "pulumi-language-nodejs $PULUMI_VERSION: unavailable (module refused by the Go module proxy;" \
-      "retried daily, or delete $refused). Use Automation API inline programs."
-    return 0
-  else
-    begin_build pulumi-language-nodejs "$PULUMI_VERSION"
-    if ! modsrc "$mod" "$PULUMI_LANGUAGE_NODEJS_MODULE"; then
-      rm -rf "$OUT"
-      touch "$refused"
-      LOG=""
-      LANGHOST="unavailable (module refused by the Go module proxy)"
-      warn "pulumi-language-nodejs $PULUMI_VERSION cannot be built: the Go module proxy refuses"
-      warn "  $mod@$PULUMI_LANGUAGE_NODEJS_MODULE (log $LOGS/pulumi-language-nodejs-$PULUMI_VERSION.log)."
-      warn "  Automation API inline programs run (the SDK serves the language runtime in-process);"
-      warn "  'pulumi up' in a nodejs project directory does not."
-      return 0
-    fi
-    rm -f "$refused"
-    # its go.mod replaces pkg/v3 and sdk/v3 with monorepo paths: use the released modules.
-    logged go -C "$SRC" mod edit \
-      -dropreplace github.com/pulumi/pulumi/pkg/v3 -require "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" \
-      -dropreplace github.com/pulumi/pulumi/sdk/v3 -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
-    gobuild "$OUT/pulumi-language-nodejs" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" .
-    finish_build pulumi-language-nodejs "$PULUMI_VERSION"
+  local built_host target="$TOOLS/pulumi-$PULUMI_VERSION/pulumi-language-nodejs"
+  built_host="$(bash "$HERE/toolchain/language-host/build.sh" | tail -n 1)"
+  [[ -x "$built_host" ]]
+  if ! cmp -s "$built_host" "$target"; then
+    install -m 0755 "$built_host" "$target"
   fi
-  link pulumi-language-nodejs "$PULUMI_VERSION" pulumi-language-nodejs
-  LANGHOST="$PULUMI_VERSION"
+  link pulumi "$PULUMI_VERSION" pulumi-language-nodejs
+  LANGHOST="$PULUMI_VERSION (built from scripts/toolchain/language-host)"
 }
 
 step_docker_build() {
