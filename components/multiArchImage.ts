@@ -35,10 +35,13 @@ export interface MultiArchImageArgs {
 }
 
 /**
- * Builds are reproducible: timestamps come from SOURCE_DATE_EPOCH and layer file times are
- * rewritten, so the same sources give the same digests on any builder, cache or not.
+ * The build pushes by digest only, so no tag is written until the version arch tag is claimed
+ * with a create-only check. Builds are reproducible: timestamps come from SOURCE_DATE_EPOCH and
+ * layer file times are rewritten, so the same sources give the same digests on any builder.
  */
-export const REPRODUCIBLE_EXPORT = "type=image,push=true,rewrite-timestamp=true";
+export function imageExport(repository: string): string {
+  return `type=image,name=${repository},push=true,push-by-digest=true,rewrite-timestamp=true`;
+}
 export const SOURCE_DATE_EPOCH = "0";
 
 /** The digest part of a `<name>:<tag>@sha256:<hex>` reference. */
@@ -76,11 +79,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
       const image = new dockerBuild.Image(
         `${name}-${arch}`,
         {
-          // Only the version's own arch tag is pushed by the build; floating arch tags follow
-          // as manifest copies once the version's manifest list exists.
-          tags: [`${args.repository}:${archTag(args.plan.version, arch)}`],
           push: false,
-          exports: [{ raw: REPRODUCIBLE_EXPORT }],
+          exports: [{ raw: imageExport(args.repository) }],
           platforms: [platform as dockerBuild.Platform],
           context: { location: args.context },
           buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
@@ -107,14 +107,36 @@ export class MultiArchImage extends pulumi.ComponentResource {
       return { arch, image };
     });
 
-    const sources = images.map(({ image }) => image.ref);
+    const sources = images.map(
+      ({ image }) => pulumi.interpolate`${args.repository}@${image.digest}`,
+    );
     const registry = args.login;
     const [registryHost, ...repositoryPath] = args.repository.split("/");
     const [versionTag, ...floatingTags] = args.plan.manifestTags;
-    const credentials =
-      args.login === undefined
+    const tagArgs = {
+      registry: registryHost as string,
+      repository: repositoryPath.join("/"),
+      ...(args.login === undefined
         ? {}
-        : { username: args.login.username, password: args.login.password };
+        : { username: args.login.username, password: args.login.password }),
+    };
+
+    // The version's arch tags are claimed create-only, right before they are written: the check
+    // the program made at startup is repeated at the last moment, so a concurrent release of the
+    // same version with other sources fails here instead of overwriting.
+    const versionArchTags = images.map(
+      ({ arch, image }) =>
+        new RegistryTag(
+          `${name}-${archTag(versionTag as string, arch)}`,
+          {
+            ...tagArgs,
+            tag: archTag(versionTag as string, arch),
+            digest: image.digest,
+            createOnly: true,
+          },
+          { parent: this },
+        ),
+    );
 
     // Tag writes to one repository go one after another: the version's manifest list first, then
     // each floating tag (rule 6), so a floating tag never moves before the version exists. Being
@@ -123,7 +145,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     const versionIndex = new dockerBuild.Index(
       `${name}-${versionTag}`,
       { tag: `${args.repository}:${versionTag}`, sources, push: true, registry },
-      { parent: this, retainOnDelete: true },
+      { parent: this, retainOnDelete: true, dependsOn: versionArchTags },
     );
     let previous: pulumi.Resource = versionIndex;
     for (const tag of floatingTags) {
@@ -137,14 +159,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
       for (const { arch, image } of images) {
         previous = new RegistryTag(
           `${name}-${archTag(tag, arch)}`,
-          {
-            registry: registryHost as string,
-            repository: repositoryPath.join("/"),
-            tag: archTag(tag, arch),
-            digest: image.digest,
-            createOnly: false,
-            ...credentials,
-          },
+          { ...tagArgs, tag: archTag(tag, arch), digest: image.digest, createOnly: false },
           { parent: this, dependsOn: [previous] },
         );
       }

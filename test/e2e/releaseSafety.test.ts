@@ -102,11 +102,11 @@ describe.sequential("version tags are create-only", () => {
     });
     try {
       await other.stack.setConfig("battlescope:organization", { value: e2e.organization });
-      const mark = accessLogMark();
       const result = await other.stack.up({ color: "never" });
       expect(result.summary.result).toBe("succeeded");
+      // The stack rebuilds (it has no state) and refreshes its build cache, but the release is
+      // reproducible: every published tag keeps its digest.
       expect(await tagDigests(e2e)).toEqual(released);
-      expect(blobUploads(accessLogSince(mark, e2e.organization))).toEqual([]);
     } finally {
       await other.close();
     }

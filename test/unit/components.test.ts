@@ -19,7 +19,7 @@ pulumi.runtime.setMocks(
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "docker-build:index:Image") {
         state.digest = sha(args.name);
-        state.ref = `${(args.inputs.tags as string[])[0]}@${state.digest}`;
+        state.ref = `${args.name}@${state.digest}`;
       }
       if (args.type === "docker-build:index:Index") {
         state.ref = `${args.inputs.tag}@${sha(String(args.inputs.sources))}`;
@@ -114,11 +114,14 @@ describe("the release stack under mocks", () => {
     expect(amd64.type).toBe("docker-build:index:Image");
     expect(amd64.inputs).toMatchObject({
       push: false,
-      exports: [{ raw: "type=image,push=true,rewrite-timestamp=true" }],
+      exports: [
+        {
+          raw: "type=image,name=docker.io/battlescope/battle-service,push=true,push-by-digest=true,rewrite-timestamp=true",
+        },
+      ],
       platforms: ["linux/amd64"],
       context: { location: "/work/project/src/battle-service" },
       buildOnPreview: false,
-      tags: ["docker.io/battlescope/battle-service:v3.1.0-amd64"],
       buildArgs: { VERSION: "v3.1.0", SOURCE_DATE_EPOCH: "0" },
       cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64" } }],
       cacheTo: [
@@ -148,30 +151,31 @@ describe("the release stack under mocks", () => {
     ]);
     for (const index of indexes) {
       expect(index.inputs.sources).toEqual([
-        `docker.io/battlescope/battle-service:v3.1.0-amd64@${sha("battle-service-amd64")}`,
-        `docker.io/battlescope/battle-service:v3.1.0-arm64@${sha("battle-service-arm64")}`,
+        `docker.io/battlescope/battle-service@${sha("battle-service-amd64")}`,
+        `docker.io/battlescope/battle-service@${sha("battle-service-arm64")}`,
       ]);
     }
   });
 
-  it("moves floating arch tags by copying the version's arch manifests", () => {
-    const copies = byType("pulumi-nodejs:dynamic/battlescope:RegistryTag").filter((r) =>
+  it("claims the version arch tags create-only and moves floating arch tags by copying them", () => {
+    const tags = byType("pulumi-nodejs:dynamic/battlescope:RegistryTag").filter((r) =>
       r.name.startsWith("battle-service-"),
     );
-    expect(copies.map((r) => r.name).sort()).toEqual(
-      ["v3.1", "v3", "latest"]
+    expect(tags.map((r) => r.name).sort()).toEqual(
+      ["v3.1.0", "v3.1", "v3", "latest"]
         .flatMap((tag) => [`battle-service-${tag}-amd64`, `battle-service-${tag}-arm64`])
         .sort(),
     );
-    for (const copy of copies) {
-      const arch = copy.name.endsWith("amd64") ? "amd64" : "arm64";
-      expect(copy.inputs).toMatchObject({
+    for (const tag of tags) {
+      const arch = tag.name.endsWith("amd64") ? "amd64" : "arm64";
+      expect(tag.inputs).toMatchObject({
         registry: "docker.io",
         repository: "battlescope/battle-service",
+        tag: tag.name.slice("battle-service-".length),
         digest: sha(`battle-service-${arch}`),
-        createOnly: false,
+        createOnly: tag.name.startsWith("battle-service-v3.1.0-"),
       });
-      expect(secretValue(copy.inputs.password)).toBe("dckr_pat_not-a-real-token");
+      expect(secretValue(tag.inputs.password)).toBe("dckr_pat_not-a-real-token");
     }
   });
 
