@@ -12,9 +12,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_USAGE, runCli } from "../../cli/main";
+import { EXIT_USAGE } from "../../cli/main";
 import { OciRegistryClient } from "../../clients/ociRegistry";
 import { REPO_ROOT } from "../../scripts/stack";
+import { cli } from "../support/runCli";
 import {
   accessLogMark,
   accessLogSince,
@@ -75,20 +76,6 @@ const EXPECTED_KEEP = [
   ...decided("its manifest is also reached by kept tag v2.0", ...twins("v2.0.0")),
   ...decided("newest release of v1", ...twins("v1.0.0")),
 ];
-
-async function cli(...argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
 
 const cleanup = (...more: string[]) =>
   cli(

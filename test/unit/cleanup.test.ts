@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -6,10 +5,11 @@ import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
-import { EXIT_USAGE, runCli, UsageError } from "../../cli/main";
+import { EXIT_USAGE, UsageError } from "../../cli/main";
 import { SERVICE_NAMES } from "../../services/catalog";
-import { digestOf, FakeRegistry, INDEX } from "../support/fakeRegistry";
+import { digestOf, FakeRegistry } from "../support/fakeRegistry";
 import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
+import { type CliRun, cli } from "../support/runCli";
 
 const NOW = "2026-05-10T00:00:00Z";
 const DAY = 24 * 60 * 60 * 1000;
@@ -17,29 +17,8 @@ const daysAgo = (days: number) => new Date(Date.parse(NOW) - days * DAY).toISOSt
 const REGISTRY = "127.0.0.1:5999";
 const ORG = "acme";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real command line (as `battlescope-images` runs it). */
-async function cli(...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
-
 /** The cleanup command with injected HTTP, sleep and environment; exit codes as runCli maps them. */
-async function cleanup(deps: CleanupDeps, ...argv: string[]): Promise<Run> {
+async function cleanup(deps: CleanupDeps, ...argv: string[]): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   const io = {
