@@ -5,9 +5,10 @@
 # repository, keyed by version:
 #   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
-#   docker-build and kubernetes providers (installed into PULUMI_HOME);
-# and installs the Debian packages the local services need (runc, docker-registry, openssl,
-# ca-certificates, jq, skopeo). A pulumi of the pinned version already installed the ordinary
+#   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
+#   GitHub workflows);
+# and installs the Debian packages the local services and checks need (runc, docker-registry,
+# openssl, ca-certificates, jq, skopeo, shellcheck). A pulumi of the pinned version already installed the ordinary
 # way (on PATH or in ~/.pulumi/bin) is used instead of building one.
 #
 # Usage:
@@ -160,7 +161,7 @@ provider_install() {
 
 step_debian() {
   STEP="debian packages"
-  local debs=(runc docker-registry openssl ca-certificates jq skopeo) missing=() p sudo=""
+  local debs=(runc docker-registry openssl ca-certificates jq skopeo shellcheck) missing=() p sudo=""
   for p in "${debs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
@@ -328,6 +329,20 @@ step_kubernetes() {
   provider_install kubernetes "$ver" "$TOOLS/kubernetes-$KUBERNETES_VERSION/pulumi-resource-kubernetes"
 }
 
+step_actionlint() {
+  STEP="actionlint $ACTIONLINT_VERSION"
+  if built actionlint "$ACTIONLINT_VERSION"; then
+    say "actionlint $ACTIONLINT_VERSION: cached"
+  else
+    begin_build actionlint "$ACTIONLINT_VERSION"
+    modsrc github.com/rhysd/actionlint "$ACTIONLINT_VERSION"
+    gobuild "$OUT/actionlint" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ./cmd/actionlint
+    [[ "$("$OUT/actionlint" -version | head -n 1)" == "$ACTIONLINT_VERSION" ]]
+    finish_build actionlint "$ACTIONLINT_VERSION"
+  fi
+  link actionlint "$ACTIONLINT_VERSION" actionlint
+}
+
 # The npm SDKs ask the engine for exactly their own version: package.json must match.
 step_check_pins() {
   STEP="npm pins"
@@ -363,6 +378,7 @@ summary() {
   echo "  language host  $LANGHOST"
   echo "  docker-build   ${DOCKER_BUILD_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
+  echo "  actionlint     $("$BIN/actionlint" -version | head -n 1) ($BIN/actionlint)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
 }
@@ -414,6 +430,7 @@ main() {
   step_language_host
   step_docker_build
   step_kubernetes
+  step_actionlint
   step_check_pins
   step_verify
   summary
