@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "./clients/buildContext";
+import { DEFAULT_HUB_URL, DockerHubClient } from "./clients/dockerHub";
 import { OciRegistryClient } from "./clients/ociRegistry";
 import { readPublishedRelease } from "./clients/publishedRelease";
 import type { RegistryLogin } from "./components/multiArchImage";
@@ -285,6 +286,16 @@ function plainSecret(value: pulumi.Output<string> | undefined): Promise<string |
   });
 }
 
+/** Tags of `<namespace>/<name>` through the Hub API; none while the repository does not exist. */
+export async function hubTagNames(
+  hub: Pick<DockerHubClient, "getRepository" | "listTags">,
+  repository: string,
+): Promise<string[]> {
+  const [namespace, name] = repository.split("/") as [string, string];
+  if ((await hub.getRepository(namespace, name)) === undefined) return [];
+  return (await hub.listTags(namespace, name)).map((tag) => tag.name);
+}
+
 function gitShortSha(dir: string): string | undefined {
   try {
     return execFileSync("git", ["-C", dir, "rev-parse", "--short=7", "HEAD"], {
@@ -328,11 +339,34 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     return client;
   };
 
+  let hubClient: Promise<DockerHubClient> | undefined;
+  const dockerHubClient = () => {
+    hubClient ??= Promise.all([
+      plainSecret(secrets.dockerHubUsername),
+      plainSecret(secrets.dockerHubToken),
+    ]).then(
+      ([username, token]) =>
+        new DockerHubClient({
+          baseUrl: config.get("dockerHubUrl") ?? DEFAULT_HUB_URL,
+          username: username ?? "",
+          token: token ?? "",
+        }),
+    );
+    return hubClient;
+  };
+
   return declareRelease({
     // Plain keys only: secrets above stay Outputs and are handed to providers as such.
     readConfig: (key) => config.get(key),
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
-    listTags: async (repository) => (await registryClient()).listTags(repository),
+    listTags: async (repository) => {
+      if (registry !== "docker.io" || secrets.dockerHubToken === undefined) {
+        return (await registryClient()).listTags(repository);
+      }
+      // On Docker Hub the Hub's tags API lists tags without touching the registry's rate limits.
+      await registryClient();
+      return hubTagNames(await dockerHubClient(), repository);
+    },
     readPublished: async (repository, version, architectures) =>
       readPublishedRelease(await registryClient(), repository, version, architectures),
     hashSources: (contextDir, extra) => sourceHash(readBuildContext(contextDir), extra),
