@@ -49,6 +49,8 @@ export interface StackConfig {
   readonly renderManifestsTo?: string;
   /** Push and read build caches in the registry (`<image>:buildcache-<arch>`). */
   readonly registryCache: boolean;
+  /** A stable release needs an entry for its version in the source root's CHANGELOG.md. */
+  readonly requireChangelog: boolean;
 }
 
 export class ConfigError extends Error {
@@ -224,6 +226,7 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     buildOnPreview: bool("buildOnPreview", false),
     deploy: bool("deploy", true),
     registryCache: bool("registryCache", true),
+    requireChangelog: bool("requireChangelog", true),
     ...(builder === undefined ? {} : { builder }),
     ...(renderManifestsTo === undefined ? {} : { renderManifestsTo }),
   };

@@ -26,6 +26,7 @@ describe("loadStackConfig", () => {
       buildOnPreview: false,
       deploy: true,
       registryCache: true,
+      requireChangelog: true,
     });
   });
 
@@ -47,6 +48,7 @@ describe("loadStackConfig", () => {
         deploy: "false",
         renderManifestsTo: ".local/manifests",
         registryCache: "false",
+        requireChangelog: "false",
       }),
     );
     expect(config).toMatchObject({
@@ -64,6 +66,7 @@ describe("loadStackConfig", () => {
       deploy: false,
       renderManifestsTo: ".local/manifests",
       registryCache: false,
+      requireChangelog: false,
     });
     expect(serviceVersion(config, "frontend")).toBe("v3.0.1");
     expect(serviceVersion(config, "init")).toBe("v3.0.0");
