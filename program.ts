@@ -14,6 +14,7 @@ import {
   type DockerHubSettings,
   ServiceRelease,
 } from "./components/serviceRelease";
+import { CHANGELOG_FILE, checkChangelog } from "./lib/changelog";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
@@ -24,6 +25,7 @@ import {
   type StackConfig,
   serviceVersion,
 } from "./lib/config";
+import { checkDockerfile, formatViolation } from "./lib/dockerfileRules";
 import { guardVersion, type PublishedRelease, sourceHash } from "./lib/releaseGuard";
 import { describePlan } from "./lib/tagPlan";
 import { type Architecture, devVersion } from "./lib/versions";
@@ -54,6 +56,8 @@ export interface ProgramInputs {
   /** Directory relative config paths are resolved against (the project root). */
   readonly projectDir: string;
   readonly buildContextExists: (contextPath: string) => boolean;
+  /** A file's text, undefined when it does not exist: each Dockerfile and the source root's CHANGELOG. */
+  readonly readFile: (file: string) => string | undefined;
 }
 
 export interface ReleaseSummary {
@@ -87,7 +91,18 @@ function checkInputs(config: StackConfig, inputs: ProgramInputs, sourceRoot: str
       problems.push(
         `invalid config "${CONFIG_NAMESPACE}:sourceRoot": ${JSON.stringify(config.sourceRoot)} has no build context for ${service.name} (looked for ${path.join(context, "Dockerfile")})`,
       );
+    } else {
+      // The image rules (spec section 8), one line per violation with its file and line.
+      const dockerfile = path.join(context, "Dockerfile");
+      const text = inputs.readFile(dockerfile);
+      if (text !== undefined)
+        problems.push(...checkDockerfile(dockerfile, text).map(formatViolation));
     }
+  }
+  if (config.requireChangelog) {
+    const changelog = path.join(sourceRoot, CHANGELOG_FILE);
+    const versions = SERVICES.map((service) => serviceVersion(config, service.name));
+    problems.push(...checkChangelog(changelog, inputs.readFile(changelog), versions));
   }
   if (config.publishDescriptions && secrets.dockerHubToken === undefined) {
     problems.push(secretMissing("dockerHubToken", "publishDescriptions is true"));
@@ -373,5 +388,6 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     gitShortSha,
     projectDir: __dirname,
     buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
+    readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
   });
 }

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProgramInputs } from "../../program";
@@ -63,6 +65,16 @@ function inputs(
     gitShortSha: () => "abcdef1",
     projectDir: "/work/project",
     buildContextExists: () => true,
+    // The source root stands for the fixtures' copy: their Dockerfiles and CHANGELOG.
+    readFile: (file) =>
+      fs.readFileSync(
+        path.join(
+          __dirname,
+          "../../fixtures/battlescope",
+          path.relative("/work/project/src", file),
+        ),
+        "utf8",
+      ),
     ...overrides,
   };
 }
