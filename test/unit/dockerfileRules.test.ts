@@ -2,7 +2,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../lib/config";
 import { checkDockerfile, formatViolation } from "../../lib/dockerfileRules";
+import { declareRelease, type ProgramInputs } from "../../program";
 import { SERVICES } from "../../services/catalog";
 
 const CASES = path.join(__dirname, "../fixtures/dockerfiles");
@@ -226,5 +228,71 @@ describe("details of the rules", () => {
     },
   ])("refuses $name", ({ text, violation }) => {
     expect(violationsOfText(text)).toEqual([violation]);
+  });
+});
+
+describe("at preview", () => {
+  const SOURCE_ROOT = "/work/project/src";
+  const files = (overrides: Record<string, string | undefined>) => (file: string) => {
+    const relative = path.relative(SOURCE_ROOT, file);
+    if (relative in overrides) return overrides[relative];
+    return fs.readFileSync(path.join(BATTLESCOPE, relative), "utf8");
+  };
+  const inputs = (
+    config: Record<string, string>,
+    readFile: (file: string) => string | undefined,
+  ): ProgramInputs => ({
+    readConfig: (key) =>
+      ({ sourceRoot: "src", publishDescriptions: "false", deploy: "false", ...config })[key],
+    secrets: {},
+    listTags: () => Promise.reject(new Error("the registry is not read before the checks pass")),
+    readPublished: () => Promise.reject(new Error("not read")),
+    hashSources: () => "sha256:0",
+    gitShortSha: () => "abcdef1",
+    projectDir: "/work/project",
+    buildContextExists: () => true,
+    readFile,
+  });
+
+  it("refuses every broken Dockerfile and a stable version missing from the CHANGELOG at once", async () => {
+    const refusal = await declareRelease(
+      inputs(
+        { version: "v3.2.0", versions: '{"frontend":"v3.1.0"}' },
+        files({
+          "init/Dockerfile": fs.readFileSync(
+            path.join(CASES, "bad-latest-base.Dockerfile"),
+            "utf8",
+          ),
+          "frontend/Dockerfile": fs.readFileSync(
+            path.join(CASES, "bad-no-user.Dockerfile"),
+            "utf8",
+          ),
+        }),
+      ),
+    ).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(ConfigError);
+    expect((refusal as ConfigError).problems).toEqual([
+      `${SOURCE_ROOT}/frontend/Dockerfile:5: ${NO_USER}`,
+      `${SOURCE_ROOT}/init/Dockerfile:4: pinned-base-image: busybox:latest is not pinned to a version ("latest" moves); use a version tag, e.g. busybox:<version>`,
+      `${SOURCE_ROOT}/CHANGELOG.md: changelog: no entry for v3.2.0; add a "## [3.2.0] - YYYY-MM-DD" section saying what changed in it, or turn the check off on a stack that releases without one: \`pulumi config set battlescope:requireChangelog false\``,
+    ]);
+  });
+
+  it("refuses a stable release without a CHANGELOG unless the stack turns the check off", async () => {
+    const noChangelog = files({ "CHANGELOG.md": undefined });
+    await expect(declareRelease(inputs({ version: "v3.1.0" }, noChangelog))).rejects.toThrow(
+      `${SOURCE_ROOT}/CHANGELOG.md: changelog: not found; a stable release (v3.1.0) needs an entry`,
+    );
+    // Past the checks, the program reads the registry: the stub refuses, so nothing is declared.
+    const passing: Array<Record<string, string>> = [
+      { version: "v3.1.0", requireChangelog: "false" },
+      { version: "v3.1.1-dev-abcdef1" },
+      { version: "v3.2.0-rc.1" },
+    ];
+    for (const config of passing) {
+      await expect(declareRelease(inputs(config, noChangelog))).rejects.toThrow(
+        "the registry is not read before the checks pass",
+      );
+    }
   });
 });
