@@ -4,6 +4,7 @@ import { checkDescriptionLengths, fullDescription, shortDescription } from "../l
 import { planTags } from "../lib/tagPlan";
 import { findService, SERVICE_NAMES } from "../services/catalog";
 import { registerCleanup } from "./cleanup";
+import { registerVerify } from "./verify";
 
 /** Exit code for bad input: nothing was read, written or deleted. */
 export const EXIT_USAGE = 2;
@@ -123,6 +124,7 @@ export function buildProgram(io: CliIo): Command {
     );
 
   registerCleanup(program, io);
+  registerVerify(program, io);
   return program;
 }
 

@@ -1,0 +1,570 @@
+/**
+ * `battlescope-images verify <service> <version>`: reads what a registry (and Docker Hub) serve
+ * for one release and checks it against what the release claims:
+ *
+ * - every tag of the release's tag plan (`planTags` with the tags the registry holds) exists;
+ * - each manifest list holds exactly the expected platforms (attestation entries, listed as
+ *   `unknown/unknown`, are left out);
+ * - a floating manifest tag points at the version's own manifest list;
+ * - each arch tag is the image its manifest list lists for that platform;
+ * - with Hub credentials (DOCKER_HUB_USERNAME, DOCKER_HUB_TOKEN) and a Hub URL, the Docker Hub
+ *   short and full descriptions are the ones `shortDescription` / `fullDescription` give.
+ *
+ * Prints a table (check, subject, status, detail). Exit code 0 when every check passes, 1 when one
+ * fails (the spec's troubleshooting hints for the failures follow the table), 2 for bad input
+ * (one line on stderr, nothing read).
+ */
+import type { Command } from "commander";
+import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import {
+  type Manifest,
+  type ManifestDescriptor,
+  OciRegistryClient,
+  RegistryError,
+  registryApiHost,
+} from "../clients/ociRegistry";
+import { rateLimitedFetch } from "../clients/registryTags";
+import { PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
+import { fullDescription, imageName, shortDescription } from "../lib/readme";
+import { archTag, planTags } from "../lib/tagPlan";
+import { ACCEPTED_VERSION_FORMS, type Architecture, tryParseVersion } from "../lib/versions";
+import { findService, SERVICE_NAMES, type ServiceImage } from "../services/catalog";
+import { type CliIo, UsageError } from "./main";
+
+/** The registry name that means Docker Hub (its descriptions live on the Hub API). */
+const DOCKER_HUB_REGISTRY = "docker.io";
+const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/i;
+const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const ATTESTATION = "attestation-manifest";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What the command reads from outside; tests replace parts of it. */
+export interface VerifyDeps {
+  readonly env?: Env;
+  /** HTTP for the registry and the Hub, default the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+interface VerifyOptions {
+  registry: string;
+  organization: string;
+  hubUrl?: string;
+  platforms?: string;
+}
+
+export type CheckStatus = "ok" | "FAIL" | "skip";
+
+/** What a failed check means, to pick the troubleshooting hint. */
+export type FailureKind = "missing" | "architecture" | "stale" | "description" | "hub";
+
+export interface CheckRow {
+  readonly check: string;
+  readonly subject: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+  readonly kind?: FailureKind;
+}
+
+export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {}): Command {
+  return program
+    .command("verify")
+    .description(
+      "Check a published release: every planned tag exists, manifest lists hold exactly the expected platforms, arch tags match their lists, and (with Hub credentials) the Docker Hub descriptions; exit 1 with troubleshooting hints when something is wrong",
+    )
+    .argument("<service>", `one of ${SERVICE_NAMES.join(", ")}`)
+    .argument("<version>", "the release: vX.Y.Z, vX.Y.Z-<prerelease> or vX.Y.Z-dev-<sha>")
+    .option("--registry <host>", "registry host", DOCKER_HUB_REGISTRY)
+    .option("--organization <org>", "registry organization", "battlescope")
+    .option(
+      "--hub-url <url>",
+      `Docker Hub API base URL for the description checks (default ${DEFAULT_HUB_URL} with --registry ${DOCKER_HUB_REGISTRY}); credentials from DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN`,
+    )
+    .option("--platforms <platforms>", `comma-separated platforms (${PLATFORMS.join(",")})`)
+    .action(async (service: string, version: string, options: VerifyOptions) => {
+      await runVerify(service, version, options, io, deps);
+    });
+}
+
+async function runVerify(
+  name: string,
+  version: string,
+  options: VerifyOptions,
+  io: CliIo,
+  deps: VerifyDeps,
+): Promise<void> {
+  const env = deps.env ?? process.env;
+  // 1. Every input is checked before anything is read.
+  const service = findService(name);
+  if (service === undefined) {
+    throw new UsageError(
+      `unknown service ${JSON.stringify(name)}: expected one of ${SERVICE_NAMES.join(", ")}`,
+    );
+  }
+  const parsed = tryParseVersion(version);
+  if (parsed instanceof Error) {
+    throw new UsageError(
+      `invalid version ${JSON.stringify(version)}: expected ${ACCEPTED_VERSION_FORMS}`,
+    );
+  }
+  if (!REGISTRY_HOST.test(options.registry)) {
+    throw new UsageError(
+      `invalid --registry ${JSON.stringify(options.registry)}: expected a registry host with an optional port, such as ${DOCKER_HUB_REGISTRY} or 127.0.0.1:5000`,
+    );
+  }
+  if (!ORGANIZATION.test(options.organization)) {
+    throw new UsageError(
+      `invalid --organization ${JSON.stringify(options.organization)}: expected lowercase letters and digits, separated by single '.', '_' or '-'`,
+    );
+  }
+  if (options.hubUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(options.hubUrl)) {
+    throw new UsageError(
+      `invalid --hub-url ${JSON.stringify(options.hubUrl)}: expected an http(s) URL`,
+    );
+  }
+  const platforms = parsePlatforms(options.platforms);
+  const architectures = platforms.map(platformArchitecture);
+
+  // 2. Read the registry (unreachable is bad input: nothing was checked).
+  const repository = `${options.organization}/${service.name}`;
+  const client = registryClient(options.registry, env, deps);
+  let existingTags: string[];
+  try {
+    await client.ping();
+    existingTags = await client.listTags(repository);
+  } catch (error) {
+    if (error instanceof RegistryError) throw new UsageError(error.message);
+    throw error;
+  }
+
+  const plan = planTags({ version: parsed, existingTags, architectures });
+  const read = new Map<string, Manifest | undefined>();
+  const manifestOf = async (tag: string) => {
+    if (!read.has(tag)) read.set(tag, await client.getManifest(repository, tag));
+    return read.get(tag);
+  };
+  const rows: CheckRow[] = [];
+  const versionList = await manifestOf(plan.version);
+  for (const tag of plan.manifestTags) {
+    const list = await manifestOf(tag);
+    rows.push(...manifestListRows(repository, tag, list, platforms));
+    if (tag !== plan.version && list !== undefined && versionList !== undefined) {
+      rows.push(sameReleaseRow(repository, tag, list, plan.version, versionList));
+    }
+    for (const arch of architectures) {
+      const twin = archTag(tag, arch);
+      const image = await manifestOf(twin);
+      rows.push(existsRow(repository, twin, image));
+      if (image !== undefined) {
+        rows.push(await archRow(client, repository, tag, list, arch, twin, image));
+      }
+    }
+  }
+
+  // 3. The Docker Hub descriptions.
+  rows.push(
+    ...(await descriptionRows(service, options, env, deps, {
+      version: plan.version,
+      existingTags,
+      architectures,
+    })),
+  );
+
+  printTable(io, rows);
+  const failed = rows.filter((row) => row.status === "FAIL");
+  const skipped = rows.filter((row) => row.status === "skip").length;
+  io.stdout(
+    `\n${service.name} ${plan.version}: ${rows.length - failed.length - skipped} ok, ${failed.length} failed${skipped > 0 ? `, ${skipped} skipped` : ""}.\n`,
+  );
+  if (failed.length === 0) return;
+  io.stdout(
+    `\n${hints(failed, {
+      service,
+      registry: options.registry,
+      organization: options.organization,
+      version: plan.version,
+      hubUrl: options.hubUrl,
+    })}`,
+  );
+  throw new Error(
+    `verify: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed for ${repository} ${plan.version} (hints above)`,
+  );
+}
+
+function parsePlatforms(value: string | undefined): Platform[] {
+  if (value === undefined) return [...PLATFORMS];
+  const requested = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  const bad = requested.find((platform) => !(PLATFORMS as readonly string[]).includes(platform));
+  if (bad !== undefined || requested.length === 0) {
+    throw new UsageError(
+      `invalid platform ${JSON.stringify(bad ?? value)}: expected a comma-separated list of ${PLATFORMS.join(", ")}`,
+    );
+  }
+  return PLATFORMS.filter((platform) => requested.includes(platform));
+}
+
+function registryClient(registry: string, env: Env, deps: VerifyDeps): OciRegistryClient {
+  const hub = registry === DOCKER_HUB_REGISTRY;
+  const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
+  const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
+  return new OciRegistryClient({
+    registry,
+    ...(username && password ? { username, password } : {}),
+    fetch: rateLimitedFetch({
+      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+    }),
+  });
+}
+
+// ------------------------------------------------------------------ registry checks
+
+const short = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
+const isIndex = (manifest: Manifest) =>
+  manifest.mediaType.includes("index") || manifest.mediaType.includes("manifest.list");
+
+/** An image entry of an index: not an attestation (`unknown/unknown`, or so annotated). */
+function isImageEntry(child: ManifestDescriptor): boolean {
+  return (
+    child.platform !== undefined &&
+    child.platform.os !== "unknown" &&
+    child.platform.architecture !== "unknown" &&
+    child.annotations?.["vnd.docker.reference.type"] !== ATTESTATION
+  );
+}
+
+function platformOf(child: ManifestDescriptor): string {
+  const { os, architecture, variant } = child.platform ?? { os: "?", architecture: "?" };
+  return variant === undefined ? `${os}/${architecture}` : `${os}/${architecture}/${variant}`;
+}
+
+function existsRow(repository: string, tag: string, manifest: Manifest | undefined): CheckRow {
+  const subject = `${repository}:${tag}`;
+  if (manifest === undefined) {
+    return { check: "tag exists", subject, status: "FAIL", detail: "not found", kind: "missing" };
+  }
+  const what = isIndex(manifest) ? "manifest list" : "image manifest";
+  return {
+    check: "tag exists",
+    subject,
+    status: "ok",
+    detail: `${what} ${short(manifest.digest)}`,
+  };
+}
+
+function manifestListRows(
+  repository: string,
+  tag: string,
+  list: Manifest | undefined,
+  platforms: readonly Platform[],
+): CheckRow[] {
+  const rows = [existsRow(repository, tag, list)];
+  if (list === undefined) return rows;
+  const subject = `${repository}:${tag}`;
+  if (!isIndex(list)) {
+    rows.push({
+      check: "platforms",
+      subject,
+      status: "FAIL",
+      detail: `a single image manifest, not a multi-arch manifest list (expected ${platforms.join(", ")})`,
+      kind: "architecture",
+    });
+    return rows;
+  }
+  const listed = list.manifests.filter(isImageEntry).map(platformOf);
+  const expected = [...platforms] as string[];
+  const missing = expected.filter((platform) => !listed.includes(platform));
+  const extra = listed.filter((platform) => !expected.includes(platform));
+  const repeated = listed.filter((platform, i) => listed.indexOf(platform) !== i);
+  const problems = [
+    ...(missing.length > 0 ? [`missing ${missing.join(", ")}`] : []),
+    ...(extra.length > 0 ? [`unexpected ${extra.join(", ")}`] : []),
+    ...(repeated.length > 0 ? [`listed twice ${[...new Set(repeated)].join(", ")}`] : []),
+  ];
+  const held = listed.length > 0 ? [...listed].sort().join(", ") : "no platform";
+  rows.push(
+    problems.length === 0
+      ? { check: "platforms", subject, status: "ok", detail: held }
+      : {
+          check: "platforms",
+          subject,
+          status: "FAIL",
+          detail: `holds ${held}; ${problems.join("; ")}`,
+          kind: "architecture",
+        },
+  );
+  return rows;
+}
+
+function sameReleaseRow(
+  repository: string,
+  tag: string,
+  list: Manifest,
+  version: string,
+  versionList: Manifest,
+): CheckRow {
+  const subject = `${repository}:${tag}`;
+  return list.digest === versionList.digest
+    ? {
+        check: "same release",
+        subject,
+        status: "ok",
+        detail: `${version}'s manifest list ${short(list.digest)}`,
+      }
+    : {
+        check: "same release",
+        subject,
+        status: "FAIL",
+        detail: `points at ${short(list.digest)}, not ${version}'s manifest list ${short(versionList.digest)}`,
+        kind: "stale",
+      };
+}
+
+/** The arch tag is the image its manifest list lists for that platform. */
+async function archRow(
+  client: OciRegistryClient,
+  repository: string,
+  tag: string,
+  list: Manifest | undefined,
+  arch: Architecture,
+  twin: string,
+  image: Manifest,
+): Promise<CheckRow> {
+  const subject = `${repository}:${twin}`;
+  const platform = `linux/${arch}`;
+  const row = (status: CheckStatus, detail: string): CheckRow =>
+    status === "FAIL"
+      ? { check: "arch tag", subject, status, detail, kind: "architecture" }
+      : { check: "arch tag", subject, status, detail };
+  if (list === undefined) return row("skip", `${tag} not found: nothing to compare with`);
+  if (!isIndex(list)) return row("skip", `${tag} is not a manifest list: nothing to compare with`);
+  const entry = list.manifests.filter(isImageEntry).find((child) => platformOf(child) === platform);
+  if (entry === undefined) return row("FAIL", `${tag} lists no ${platform} image`);
+
+  // The arch tag is the image itself, or an index of that one image (and its attestation).
+  let digest = image.digest;
+  if (isIndex(image)) {
+    const images = image.manifests.filter(isImageEntry);
+    if (images.length !== 1) {
+      return row(
+        "FAIL",
+        `a manifest list of ${images.map(platformOf).join(", ") || "no platform"}, not one ${platform} image`,
+      );
+    }
+    const [only] = images as [ManifestDescriptor];
+    if (platformOf(only) !== platform) {
+      return row("FAIL", `holds a ${platformOf(only)} image, not ${platform}`);
+    }
+    digest = only.digest;
+  } else if (digest !== entry.digest) {
+    // An image manifest: say which platform it is when the registry can tell.
+    const found = await imagePlatform(client, repository, image);
+    const what = found === undefined ? "" : ` (a ${found} image)`;
+    return row(
+      "FAIL",
+      `is ${short(digest)}${what}; ${tag} lists ${short(entry.digest)} for ${platform}`,
+    );
+  }
+  return digest === entry.digest
+    ? row("ok", `${short(digest)} = ${tag}'s ${platform} image`)
+    : row("FAIL", `is ${short(digest)}; ${tag} lists ${short(entry.digest)} for ${platform}`);
+}
+
+/** `os/architecture` from an image's config blob, or undefined when it cannot be read. */
+async function imagePlatform(
+  client: OciRegistryClient,
+  repository: string,
+  image: Manifest,
+): Promise<string | undefined> {
+  const config = image.blobs[0]?.digest;
+  if (config === undefined) return undefined;
+  try {
+    const body = JSON.parse((await client.getBlob(repository, config)).toString("utf8")) as {
+      os?: unknown;
+      architecture?: unknown;
+    };
+    return typeof body.os === "string" && typeof body.architecture === "string"
+      ? `${body.os}/${body.architecture}`
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------ Docker Hub
+
+async function descriptionRows(
+  service: ServiceImage,
+  options: VerifyOptions,
+  env: Env,
+  deps: VerifyDeps,
+  release: { version: string; existingTags: readonly string[]; architectures: Architecture[] },
+): Promise<CheckRow[]> {
+  const subject = `${options.organization}/${service.name}`;
+  const skip = (detail: string): CheckRow[] => [
+    { check: "descriptions", subject, status: "skip", detail },
+  ];
+  const username = env.DOCKER_HUB_USERNAME;
+  const token = env.DOCKER_HUB_TOKEN;
+  if (!username || !token) {
+    return skip("set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN to compare the Docker Hub texts");
+  }
+  const hubUrl =
+    options.hubUrl ?? (options.registry === DOCKER_HUB_REGISTRY ? DEFAULT_HUB_URL : undefined);
+  if (hubUrl === undefined) {
+    return skip(`no --hub-url: the descriptions of ${options.registry} images are not compared`);
+  }
+  const hub = new DockerHubClient({
+    baseUrl: hubUrl,
+    username,
+    token,
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+  });
+  let held: Awaited<ReturnType<DockerHubClient["getRepository"]>>;
+  try {
+    held = await hub.getRepository(options.organization, service.name);
+  } catch (error) {
+    if (!(error instanceof DockerHubError)) throw error;
+    return [{ check: "descriptions", subject, status: "FAIL", detail: error.message, kind: "hub" }];
+  }
+  if (held === undefined) {
+    return [
+      {
+        check: "descriptions",
+        subject,
+        status: "FAIL",
+        detail: "the Hub has no such repository",
+        kind: "description",
+      },
+    ];
+  }
+  const expectedShort = shortDescription(service);
+  const expectedFull = fullDescription({
+    service,
+    registry: options.registry,
+    organization: options.organization,
+    version: release.version,
+    existingTags: release.existingTags,
+    architectures: release.architectures,
+  });
+  return [
+    compareText("short description", subject, held.description, expectedShort),
+    compareText("full description", subject, held.fullDescription, expectedFull),
+  ];
+}
+
+function compareText(check: string, subject: string, held: string, expected: string): CheckRow {
+  if (held === expected) {
+    return { check, subject, status: "ok", detail: `${Array.from(held).length} characters` };
+  }
+  if (held === "") {
+    return { check, subject, status: "FAIL", detail: "empty on the Hub", kind: "description" };
+  }
+  const heldLines = held.split("\n");
+  const expectedLines = expected.split("\n");
+  let line = 0;
+  while (line < heldLines.length && heldLines[line] === expectedLines[line]) line++;
+  const quote = (text: string | undefined) =>
+    text === undefined ? "(end of text)" : JSON.stringify(text.slice(0, 60));
+  const where = expectedLines.length > 1 || heldLines.length > 1 ? `line ${line + 1}: ` : "";
+  return {
+    check,
+    subject,
+    status: "FAIL",
+    detail: `${where}the Hub has ${quote(heldLines[line])}, expected ${quote(expectedLines[line])}`,
+    kind: "description",
+  };
+}
+
+// ------------------------------------------------------------------ output
+
+function printTable(io: CliIo, rows: readonly CheckRow[]): void {
+  const table = [
+    ["CHECK", "SUBJECT", "STATUS", "DETAIL"],
+    ...rows.map((row) => [row.check, row.subject, row.status, row.detail]),
+  ];
+  const widths = [0, 1, 2].map((column) =>
+    Math.max(...table.map((row) => (row[column] ?? "").length)),
+  );
+  for (const row of table) {
+    const cells = row.map((cell, column) => (column < 3 ? cell.padEnd(widths[column] ?? 0) : cell));
+    io.stdout(`${cells.join("  ").trimEnd()}\n`);
+  }
+}
+
+interface HintContext {
+  readonly service: ServiceImage;
+  readonly registry: string;
+  readonly organization: string;
+  readonly version: string;
+  readonly hubUrl: string | undefined;
+}
+
+/** The spec's troubleshooting hints (section 12) for the kinds of failure found. */
+export function hints(failed: readonly CheckRow[], context: HintContext): string {
+  const image = imageName(context);
+  const repository = `${context.organization}/${context.service.name}`;
+  const tagsOf = (kind: FailureKind) =>
+    failed
+      .filter((row) => row.kind === kind)
+      .map((row) => row.subject.slice(row.subject.lastIndexOf(":") + 1));
+  const out: string[] = [];
+  const missing = tagsOf("missing");
+  if (missing.length > 0) {
+    const listTags =
+      context.registry === DOCKER_HUB_REGISTRY
+        ? `curl ${(context.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")}/v2/repositories/${repository}/tags | jq '.results[].name'`
+        : `curl https://${registryApiHost(context.registry)}/v2/${repository}/tags/list | jq '.tags[]'`;
+    out.push(
+      `Image not found: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing.`,
+      "  # Verify the image exists",
+      `  docker pull ${image}:${missing[0]}`,
+      `  # Check the tag exists in the registry`,
+      `  ${listTags}`,
+      "",
+    );
+  }
+  const architecture = tagsOf("architecture");
+  if (architecture.length > 0) {
+    const [first] = architecture as [string];
+    const base = first.replace(/-(amd64|arm64)$/, "");
+    out.push(
+      `Architecture mismatch: ${architecture.join(", ")} ${architecture.length === 1 ? "does" : "do"} not hold the expected platform images.`,
+      "  # Pull the multi-arch manifest (not the architecture-specific tag)",
+      `  docker pull ${image}:${context.version}  # multi-arch manifest`,
+      `  # NOT: ${image}:${context.version}-amd64`,
+      "  # See what the manifest list holds",
+      `  docker buildx imagetools inspect ${image}:${base}`,
+      "",
+    );
+  }
+  const stale = tagsOf("stale");
+  if (stale.length > 0) {
+    out.push(
+      `Floating tag not moved: ${stale.join(", ")} ${stale.length === 1 ? "points" : "point"} at another manifest list than ${context.version}.`,
+      "  # Move it to the release's manifest list (a manifest write, no blob upload)",
+      `  docker buildx imagetools create -t ${image}:${stale[0]} ${image}:${context.version}`,
+      "",
+    );
+  }
+  if (failed.some((row) => row.kind === "description")) {
+    out.push(
+      "Docker Hub description out of date:",
+      "  # What the Hub should hold (the release stack writes it when publishDescriptions is true)",
+      `  battlescope-images readme ${context.service.name} --version ${context.version} --registry ${context.registry} --organization ${context.organization}`,
+      "",
+    );
+  }
+  if (failed.some((row) => row.kind === "hub")) {
+    out.push(
+      "Docker Hub not readable: check DOCKER_HUB_USERNAME, DOCKER_HUB_TOKEN and --hub-url.",
+      "",
+    );
+  }
+  return out.join("\n");
+}
