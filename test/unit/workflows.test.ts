@@ -1,0 +1,131 @@
+/**
+ * Every GitHub Actions workflow passes actionlint (with shellcheck on the `run:` scripts), at the
+ * version pinned in scripts/versions.env. Nothing is skipped: a missing actionlint or shellcheck
+ * fails with what to run.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const REPO_ROOT = path.resolve(__dirname, "../..");
+const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
+const CACHE_BIN = path.join(
+  process.env.BATTLESCOPE_CACHE ?? path.join(os.homedir(), ".cache/battlescope"),
+  "bin",
+);
+/** The toolchain's bin folder is searched after PATH, so `npm run test:unit` finds it too. */
+const SEARCH_PATH = [process.env.PATH ?? "", CACHE_BIN].filter(Boolean).join(path.delimiter);
+
+function pinnedVersion(): string {
+  const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
+  const match = /^ACTIONLINT_VERSION=(\S+)$/m.exec(env);
+  if (match === null) throw new Error("scripts/versions.env pins no ACTIONLINT_VERSION");
+  return match[1] as string;
+}
+
+function which(command: string): string | undefined {
+  for (const dir of SEARCH_PATH.split(path.delimiter)) {
+    const candidate = path.join(dir, command);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function requireTool(command: string, install: string): string {
+  const found = which(command);
+  if (found === undefined) {
+    throw new Error(`${command} is not on PATH nor in ${CACHE_BIN}: ${install}`);
+  }
+  return found;
+}
+
+const ACTIONLINT_INSTALL =
+  "run `bash scripts/toolchain.sh` (builds it at the version in scripts/versions.env), or `go install github.com/rhysd/actionlint/cmd/actionlint@<ACTIONLINT_VERSION>`";
+
+function actionlint(...args: string[]) {
+  const binary = requireTool("actionlint", ACTIONLINT_INSTALL);
+  const result = spawnSync(binary, ["-no-color", ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH: SEARCH_PATH },
+    timeout: 60_000,
+  });
+  if (result.error !== undefined) throw result.error;
+  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+const workflowFiles = fs
+  .readdirSync(WORKFLOWS)
+  .filter((name) => /\.ya?ml$/.test(name))
+  .sort();
+
+describe("GitHub Actions workflows", () => {
+  it("actionlint is the pinned version and shellcheck is there to check run: scripts", () => {
+    const first = actionlint("-version").output.split("\n")[0];
+    expect(first, `actionlint on PATH is ${first}; ${ACTIONLINT_INSTALL}`).toBe(pinnedVersion());
+    requireTool("shellcheck", "install Debian's shellcheck (scripts/toolchain.sh does)");
+  });
+
+  it("are the release pipeline's workflows", () => {
+    expect(workflowFiles).toEqual(
+      expect.arrayContaining(["dev.yml", "preview.yml", "release.yml", "retention.yml"]),
+    );
+  });
+
+  for (const file of workflowFiles) {
+    it(`actionlint passes on ${file}`, () => {
+      const { code, output } = actionlint(path.join(".github/workflows", file));
+      expect(output).toBe("");
+      expect(code).toBe(0);
+    });
+  }
+
+  it("pin every action to a version and the Pulumi CLI to the toolchain's", () => {
+    const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
+    const pulumi = /^PULUMI_VERSION=v(\S+)$/m.exec(env)?.[1];
+    for (const file of workflowFiles) {
+      const text = fs.readFileSync(path.join(WORKFLOWS, file), "utf8");
+      for (const [, action] of text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)/gm)) {
+        expect(action, `${file}: ${action}`).toMatch(/^[\w.-]+\/[\w./-]+@v?\d+(\.\d+)*$/);
+      }
+      for (const [, version] of text.matchAll(/^\s*pulumi-version:\s*(\S+)/gm)) {
+        expect(version, `${file}: pulumi-version`).toBe(pulumi);
+      }
+    }
+  });
+
+  it("actionlint does fail a broken workflow (the check is not vacuous)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "actionlint-"));
+    try {
+      const broken = path.join(dir, "broken.yml");
+      fs.writeFileSync(
+        broken,
+        [
+          "on: push",
+          "jobs:",
+          "  build:",
+          "    runs-on: ubuntu-24.04",
+          "    steps:",
+          "      - run: echo $UNQUOTED",
+          "      - uses: actions/checkout@v4",
+          "        with:",
+          "          no-such-input: true",
+          "",
+        ].join("\n"),
+      );
+      const { code, output } = actionlint(broken);
+      expect(code).toBe(1);
+      expect(output).toContain('input "no-such-input" is not defined');
+      expect(output).toContain("shellcheck reported issue");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
