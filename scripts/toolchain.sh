@@ -8,8 +8,8 @@
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
 #   GitHub workflows);
 # and installs the Debian packages the local services and checks need (runc, docker-registry,
-# openssl, ca-certificates, jq, skopeo, shellcheck). A pulumi of the pinned version already installed the ordinary
-# way (on PATH or in ~/.pulumi/bin) is used instead of building one.
+# openssl, ca-certificates, jq, skopeo, shellcheck). A pulumi of the pinned version already
+# installed the ordinary way (on PATH or in ~/.pulumi/bin) is used instead of building one.
 #
 # Usage:
 #   bash scripts/toolchain.sh              # build/install what is missing, verify, print summary
