@@ -10,6 +10,7 @@ const TURN_OFF =
 describe("changelogVersions", () => {
   it("reads the fixture's Keep a Changelog entries, not Unreleased or the link definitions", () => {
     expect(changelogVersions(fs.readFileSync(FIXTURE, "utf8"))).toEqual([
+      "3.0.2",
       "3.1.0",
       "3.0.1",
       "3.0.0",
@@ -79,12 +80,12 @@ describe("checkChangelog", () => {
         "v3.2.0",
         "v3.1.0",
         "v3.2.0",
-        "v3.0.2",
+        "v3.0.3",
         "v3.3.0-rc.1",
       ]),
     ).toEqual([
       `src/CHANGELOG.md: changelog: no entry for v3.2.0; add a "## [3.2.0] - YYYY-MM-DD" section saying what changed in it, ${TURN_OFF}`,
-      `src/CHANGELOG.md: changelog: no entry for v3.0.2; add a "## [3.0.2] - YYYY-MM-DD" section saying what changed in it, ${TURN_OFF}`,
+      `src/CHANGELOG.md: changelog: no entry for v3.0.3; add a "## [3.0.3] - YYYY-MM-DD" section saying what changed in it, ${TURN_OFF}`,
     ]);
   });
 
