@@ -9,6 +9,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "test: installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
 fi
+[ policy/node_modules/.package-lock.json -nt policy/package-lock.json ] || { echo "test: installing the policy pack's dependencies (npm ci in policy/)"; (cd policy && npm ci --no-audit --no-fund); }
 
 if [ "${BATTLESCOPE_UNIT_ONLY:-}" != "1" ]; then
   bash scripts/toolchain.sh
