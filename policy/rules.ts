@@ -510,7 +510,7 @@ export function checkBothPlatforms(resources: readonly RuleResource[]): Violatio
         : `${[...built].sort().join(", ")} only`;
     const names = declared.map((resource) => quote(resource.name)).join(", ");
     violations.push({
-      message: `image ${key} (Image ${names}) is built for ${builds}, missing ${missing.join(" and ")}; fix: build every image for ${PLATFORMS.join(" and ")}, one Image per platform (battlescope:platforms lists both, its default)`,
+      message: `image ${key} (Image ${names}) is built for ${builds}, missing ${missing.join(" and ")}; fix: build every image for ${PLATFORMS.join(" and ")}, one Image per platform (leave battlescope:platforms unset, or list both)`,
       ...(declared[0]?.urn === undefined ? {} : { urn: declared[0].urn }),
     });
   }

@@ -646,7 +646,7 @@ describe("images-both-platforms", () => {
   });
 
   const fix =
-    "fix: build every image for linux/amd64 and linux/arm64, one Image per platform (battlescope:platforms lists both, its default)";
+    "fix: build every image for linux/amd64 and linux/arm64, one Image per platform (leave battlescope:platforms unset, or list both)";
 
   it.each([
     {
