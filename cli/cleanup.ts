@@ -11,16 +11,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Command, Option } from "commander";
 import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
-import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
+import { RegistryError } from "../clients/ociRegistry";
 import {
   type DeleteReport,
   deleteHubTags,
   deleteManifestUnits,
   type RepositorySnapshot,
-  rateLimitedFetch,
   readHubRepository,
   readOciRepository,
   readTagsFile,
+  registryClientFromEnv,
   TagSourceError,
 } from "../clients/registryTags";
 import {
@@ -177,7 +177,7 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
   const registry = options.registry as string;
   const services = options.service === undefined ? [...SERVICE_NAMES] : [options.service];
   const hub = registry === DOCKER_HUB_REGISTRY ? hubClient(options, env, deps) : undefined;
-  const client = registryClient(registry, env, deps, hub);
+  const client = registryClientFromEnv(registry, env, deps);
   const snapshots: Array<{ service: string; snapshot: RepositorySnapshot }> = [];
   await wrapReadAsync(async () => {
     if (hub === undefined) await client.ping();
@@ -345,24 +345,6 @@ function hubClient(options: CleanupOptions, env: Env, deps: CleanupDeps) {
     token,
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-  });
-}
-
-function registryClient(
-  registry: string,
-  env: Env,
-  deps: CleanupDeps,
-  hub: DockerHubClient | undefined,
-): OciRegistryClient {
-  const username = hub === undefined ? env.BATTLESCOPE_REGISTRY_USERNAME : env.DOCKER_HUB_USERNAME;
-  const password = hub === undefined ? env.BATTLESCOPE_REGISTRY_PASSWORD : env.DOCKER_HUB_TOKEN;
-  return new OciRegistryClient({
-    registry,
-    ...(username && password ? { username, password } : {}),
-    fetch: rateLimitedFetch({
-      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-    }),
   });
 }
 

@@ -130,7 +130,15 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs the command line and returns its exit code; bad input is one line on stderr and code 2. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
+  return runProgram(buildProgram(io), argv, io);
+}
+
+/** Parses and runs a program, mapping its errors to exit codes the way the command line does. */
+export async function runProgram(
+  program: Command,
+  argv: readonly string[],
+  io: CliIo,
+): Promise<number> {
   try {
     await program.parseAsync([...argv], { from: "user" });
     return 0;

@@ -19,11 +19,11 @@ import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/doc
 import {
   type Manifest,
   type ManifestDescriptor,
-  OciRegistryClient,
+  type OciRegistryClient,
   RegistryError,
   registryApiHost,
 } from "../clients/ociRegistry";
-import { rateLimitedFetch } from "../clients/registryTags";
+import { registryClientFromEnv } from "../clients/registryTags";
 import { PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
 import { archTag, planTags } from "../lib/tagPlan";
@@ -128,7 +128,7 @@ async function runVerify(
 
   // 2. Read the registry (unreachable is bad input: nothing was checked).
   const repository = `${options.organization}/${service.name}`;
-  const client = registryClient(options.registry, env, deps);
+  const client = registryClientFromEnv(options.registry, env, deps);
   let existingTags: string[];
   try {
     await client.ping();
@@ -205,20 +205,6 @@ function parsePlatforms(value: string | undefined): Platform[] {
     );
   }
   return PLATFORMS.filter((platform) => requested.includes(platform));
-}
-
-function registryClient(registry: string, env: Env, deps: VerifyDeps): OciRegistryClient {
-  const hub = registry === DOCKER_HUB_REGISTRY;
-  const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
-  const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
-  return new OciRegistryClient({
-    registry,
-    ...(username && password ? { username, password } : {}),
-    fetch: rateLimitedFetch({
-      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-    }),
-  });
 }
 
 // ------------------------------------------------------------------ registry checks

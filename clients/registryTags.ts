@@ -13,7 +13,7 @@ import {
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { type DockerHubClient, DockerHubError, retryAfterMs } from "./dockerHub";
-import type { Manifest, OciRegistryClient } from "./ociRegistry";
+import { type Manifest, OciRegistryClient } from "./ociRegistry";
 
 export interface RepositorySnapshot {
   /** `<organization>/<service>`. */
@@ -351,4 +351,27 @@ export async function deleteHubTags(
     }
   }
   return report;
+}
+
+/**
+ * The registry client the command line uses: Docker Hub's credentials from DOCKER_HUB_USERNAME
+ * and DOCKER_HUB_TOKEN on docker.io, BATTLESCOPE_REGISTRY_USERNAME and _PASSWORD elsewhere, and
+ * rate limits obeyed.
+ */
+export function registryClientFromEnv(
+  registry: string,
+  env: Readonly<Record<string, string | undefined>>,
+  deps: RateLimitOptions,
+): OciRegistryClient {
+  const hub = registry === "docker.io";
+  const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
+  const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
+  return new OciRegistryClient({
+    registry,
+    ...(username && password ? { username, password } : {}),
+    fetch: rateLimitedFetch({
+      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+    }),
+  });
 }

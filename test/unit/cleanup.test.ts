@@ -2,14 +2,13 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Command, CommanderError } from "commander";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
-import { EXIT_USAGE, UsageError } from "../../cli/main";
+import { EXIT_USAGE } from "../../cli/main";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { digestOf, FakeRegistry } from "../support/fakeRegistry";
 import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
-import { type CliRun, cli } from "../support/runCli";
+import { type CliRun, cli, cliWith } from "../support/runCli";
 
 const NOW = "2026-05-10T00:00:00Z";
 const DAY = 24 * 60 * 60 * 1000;
@@ -18,29 +17,8 @@ const REGISTRY = "127.0.0.1:5999";
 const ORG = "acme";
 
 /** The cleanup command with injected HTTP, sleep and environment; exit codes as runCli maps them. */
-async function cleanup(deps: CleanupDeps, ...argv: string[]): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const io = {
-    stdout: (text: string) => {
-      stdout += text;
-    },
-    stderr: (text: string) => {
-      stderr += text;
-    },
-  };
-  const program = new Command("battlescope-images")
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride();
-  registerCleanup(program, io, deps);
-  try {
-    await program.parseAsync(["cleanup", ...argv], { from: "user" });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    if (error instanceof CommanderError) return { code: EXIT_USAGE, stdout, stderr };
-    io.stderr(`battlescope-images: ${(error as Error).message}\n`);
-    return { code: error instanceof UsageError ? EXIT_USAGE : 1, stdout, stderr };
-  }
+function cleanup(deps: CleanupDeps, ...argv: string[]): Promise<CliRun> {
+  return cliWith(registerCleanup, deps, ["cleanup", ...argv]);
 }
 
 let tmp: string;

@@ -1,48 +1,20 @@
-import { Command, CommanderError } from "commander";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EXIT_USAGE, UsageError } from "../../cli/main";
+import { EXIT_USAGE } from "../../cli/main";
 import { registerVerify, type VerifyDeps } from "../../cli/verify";
 import { fullDescription, shortDescription } from "../../lib/readme";
 import { findService, type ServiceImage } from "../../services/catalog";
 import { digestOf, FakeRegistry, IMAGE, INDEX } from "../support/fakeRegistry";
 import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
-import { cli } from "../support/runCli";
+import { type CliRun, cli, cliWith } from "../support/runCli";
 
 const REGISTRY = "127.0.0.1:5999";
 const ORG = "acme";
 const REPO = `${ORG}/frontend`;
 const FRONTEND = findService("frontend") as ServiceImage;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The verify command with injected HTTP and environment; exit codes as runCli maps them. */
-async function verify(deps: VerifyDeps, ...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io = {
-    stdout: (text: string) => {
-      stdout += text;
-    },
-    stderr: (text: string) => {
-      stderr += text;
-    },
-  };
-  const program = new Command("battlescope-images")
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride();
-  registerVerify(program, io, deps);
-  try {
-    await program.parseAsync(["verify", ...argv], { from: "user" });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    if (error instanceof CommanderError) return { code: EXIT_USAGE, stdout, stderr };
-    io.stderr(`battlescope-images: ${(error as Error).message}\n`);
-    return { code: error instanceof UsageError ? EXIT_USAGE : 1, stdout, stderr };
-  }
+/** The verify command with injected HTTP, sleep and environment; exit codes as runCli maps them. */
+function verify(deps: VerifyDeps, ...argv: string[]): Promise<CliRun> {
+  return cliWith(registerVerify, deps, ["verify", ...argv]);
 }
 
 /** Table rows as `check subject status`, for exact comparisons. */
