@@ -73,6 +73,12 @@ export class MultiArchImage extends pulumi.ComponentResource {
     const registries = args.login === undefined ? undefined : [args.login];
     const builder = args.builder === undefined ? undefined : { name: args.builder };
 
+    // One platform's build after the other: the per-arch images of one service often share
+    // layers (reproducible COPY layers are byte-identical), and two pushes uploading the same blob
+    // into one repository at once fail on registries that write blob links in place
+    // (distribution 2.8: "provided digest did not match uploaded content"). Services still build
+    // in parallel with each other.
+    let previousImage: dockerBuild.Image | undefined;
     const images = args.platforms.map((platform) => {
       const arch = platformArchitecture(platform);
       const cacheRef = `${args.repository}:buildcache-${arch}`;
@@ -102,8 +108,13 @@ export class MultiArchImage extends pulumi.ComponentResource {
               ]
             : undefined,
         },
-        { parent: this, retainOnDelete: true },
+        {
+          parent: this,
+          retainOnDelete: true,
+          ...(previousImage === undefined ? {} : { dependsOn: [previousImage] }),
+        },
       );
+      previousImage = image;
       return { arch, image };
     });
 

@@ -11,9 +11,12 @@ try {
   console.log("0 passed, 1 failed");
   process.exit(0);
 }
-// A suite that fails to load has no tests of its own: count it as a failure.
+// A file that failed without a failed test of its own (it did not load, or a beforeAll hook
+// threw and its tests were skipped) counts as one failure: vitest's totals leave it out.
 const brokenFiles = report.testResults.filter(
-  (result) => result.status === "failed" && result.assertionResults.length === 0,
+  (result) =>
+    result.status === "failed" &&
+    !result.assertionResults.some((assertion) => assertion.status === "failed"),
 ).length;
 const skipped = report.numPendingTests + report.numTodoTests;
 console.log(
