@@ -24,7 +24,7 @@ export interface MultiArchImageArgs {
   readonly builder?: string;
   /** Credentials for pushing; absent for registries that need none. */
   readonly login?: RegistryLogin;
-  /** Read and write a registry build cache per platform at `<repository>:buildcache-<arch>`. */
+  /** Read and write a registry build cache per platform at `<repository>-buildcache:<arch>`. */
   readonly registryCache: boolean;
   /** Build during preview as well as during update. */
   readonly buildOnPreview: boolean;
@@ -43,6 +43,17 @@ export function imageExport(repository: string): string {
   return `type=image,name=${repository},push=true,push-by-digest=true,rewrite-timestamp=true`;
 }
 export const SOURCE_DATE_EPOCH = "0";
+
+/**
+ * The build cache lives in a repository of its own. BuildKit exports the image and the cache at
+ * the same time, and with mode=max both carry the final layers: in one repository the two pushes
+ * write the same blob link at once, and a registry that writes links in place (distribution 2.8)
+ * then fails the image's manifest ("digest invalid", "blob unknown to registry"). Seen in the
+ * local registry's logs as the cache export's upload of a layer the image push had just mounted.
+ */
+export function buildCacheRef(repository: string, arch: string): string {
+  return `${repository}-buildcache:${arch}`;
+}
 
 /** The digest part of a `<name>:<tag>@sha256:<hex>` reference. */
 export function digestOfRef(ref: string): string {
@@ -81,7 +92,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     let previousImage: dockerBuild.Image | undefined;
     const images = args.platforms.map((platform) => {
       const arch = platformArchitecture(platform);
-      const cacheRef = `${args.repository}:buildcache-${arch}`;
+      const cacheRef = buildCacheRef(args.repository, arch);
       const image = new dockerBuild.Image(
         `${name}-${arch}`,
         {

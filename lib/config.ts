@@ -47,7 +47,7 @@ export interface StackConfig {
   readonly deploy: boolean;
   /** Render Kubernetes manifests to this folder instead of applying them to a cluster. */
   readonly renderManifestsTo?: string;
-  /** Push and read build caches in the registry (`<image>:buildcache-<arch>`). */
+  /** Push and read build caches in the registry (`<image>-buildcache:<arch>`). */
   readonly registryCache: boolean;
   /** A stable release needs an entry for its version in the source root's CHANGELOG.md. */
   readonly requireChangelog: boolean;

@@ -101,10 +101,7 @@ export async function tagDigests(e2e: E2eStack): Promise<Record<string, string>>
   const entries = await Promise.all(
     SERVICES.map(async (service) => {
       const repository = `${e2e.organization}/${service.name}`;
-      // Build caches are the builder's, rewritten by any build; releases are what is compared.
-      const tags = (await e2e.registry.listTags(repository)).filter(
-        (tag) => !tag.startsWith("buildcache-"),
-      );
+      const tags = await e2e.registry.listTags(repository);
       return Promise.all(
         tags.map(async (tag) => {
           const head = await e2e.registry.headManifest(repository, tag);

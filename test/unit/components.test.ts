@@ -135,9 +135,9 @@ describe("the release stack under mocks", () => {
       context: { location: "/work/project/src/battle-service" },
       buildOnPreview: false,
       buildArgs: { VERSION: "v3.1.0", SOURCE_DATE_EPOCH: "0" },
-      cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64" } }],
+      cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service-buildcache:amd64" } }],
       cacheTo: [
-        { registry: { ref: "docker.io/battlescope/battle-service:buildcache-amd64", mode: "max" } },
+        { registry: { ref: "docker.io/battlescope/battle-service-buildcache:amd64", mode: "max" } },
       ],
     });
     expect(
