@@ -105,7 +105,7 @@ export function client(agent: string): string {
   if (agent.startsWith("buildkit/")) return "buildkit (builds, cache)";
   if (agent.startsWith("containerd/2.2")) return "docker-build Index (manifest lists)";
   if (agent.startsWith("containerd/")) return "buildx imagetools (manifest lists)";
-  if (agent === "node") return "node (program reads, RegistryTag)";
+  if (agent === "node") return "node (program reads, RegistryTagSet)";
   if (agent.startsWith("Docker-Client/")) return "docker CLI";
   return agent === "" ? "(none)" : agent;
 }

@@ -708,7 +708,7 @@ function goals(retention: RetentionFigure[]): Goal[] {
     "Floating tags moved with zero blob uploads",
     median(moved),
     0,
-    `blob uploads by the tag writers (manifest lists, RegistryTag) in the patch release: median ${median(moved)} (runs: ${moved.join(", ")})`,
+    `blob uploads by the tag writers (manifest lists, RegistryTagSet) in the patch release: median ${median(moved)} (runs: ${moved.join(", ")})`,
   );
   const noop = medianOf("stack no-op up", wall) / 1000;
   add("No-op `pulumi up` within 15 s", noop, 15, `${noop.toFixed(1)} s`);
@@ -875,7 +875,7 @@ const METHOD_NOTES = `- Wall time: the command's start to its end (\`bench/basel
 - "blobs uploaded": completed blob uploads (each one blob's bytes).
 - Every figure is the median of the runs; ratios are taken within each run, then the median of
   those ratios is reported. Floating-tag uploads: blob uploads in the stack's patch release by the
-  clients that write tags (docker-build Index, RegistryTag), i.e. anything but BuildKit.`;
+  clients that write tags (docker-build Index, RegistryTagSet), i.e. anything but BuildKit.`;
 
 const RATIOS: ReadonlyArray<{
   label: string;

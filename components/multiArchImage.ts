@@ -2,7 +2,7 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { type Platform, platformArchitecture } from "../lib/config";
 import { archTag, type TagPlan } from "../lib/tagPlan";
-import { RegistryTag } from "./registryTag";
+import { RegistryTagSet } from "./registryTagSet";
 
 export interface RegistryLogin {
   /** Registry host, e.g. `docker.io`. */
@@ -146,18 +146,17 @@ export class MultiArchImage extends pulumi.ComponentResource {
     // The version's arch tags are claimed create-only, right before they are written: the check
     // the program made at startup is repeated at the last moment, so a concurrent release of the
     // same version with other sources fails here instead of overwriting.
-    const versionArchTags = images.map(
-      ({ arch, image }) =>
-        new RegistryTag(
-          `${name}-${archTag(versionTag as string, arch)}`,
-          {
-            ...tagArgs,
-            tag: archTag(versionTag as string, arch),
-            digest: image.digest,
-            createOnly: true,
-          },
-          { parent: this },
-        ),
+    const versionArchTags = new RegistryTagSet(
+      `${name}-${versionTag}-arch-tags`,
+      {
+        ...tagArgs,
+        tags: images.map(({ arch, image }) => ({
+          tag: archTag(versionTag as string, arch),
+          digest: image.digest,
+        })),
+        createOnly: true,
+      },
+      { parent: this },
     );
 
     // Tag writes to one repository go one after another: the version's manifest list first, then
@@ -167,7 +166,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     const versionIndex = new dockerBuild.Index(
       `${name}-${versionTag}`,
       { tag: `${args.repository}:${versionTag}`, sources, push: true, registry },
-      { parent: this, retainOnDelete: true, dependsOn: versionArchTags },
+      { parent: this, retainOnDelete: true, dependsOn: [versionArchTags] },
     );
     let previous: pulumi.Resource = versionIndex;
     for (const tag of floatingTags) {
@@ -177,14 +176,18 @@ export class MultiArchImage extends pulumi.ComponentResource {
         { parent: this, retainOnDelete: true, dependsOn: [previous] },
       );
     }
-    for (const tag of floatingTags) {
-      for (const { arch, image } of images) {
-        previous = new RegistryTag(
-          `${name}-${archTag(tag, arch)}`,
-          { ...tagArgs, tag: archTag(tag, arch), digest: image.digest, createOnly: false },
-          { parent: this, dependsOn: [previous] },
-        );
-      }
+    if (floatingTags.length > 0) {
+      new RegistryTagSet(
+        `${name}-floating-arch-tags`,
+        {
+          ...tagArgs,
+          tags: floatingTags.flatMap((tag) =>
+            images.map(({ arch, image }) => ({ tag: archTag(tag, arch), digest: image.digest })),
+          ),
+          createOnly: false,
+        },
+        { parent: this, dependsOn: [previous] },
+      );
     }
 
     this.digest = versionIndex.ref.apply(digestOfRef);

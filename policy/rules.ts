@@ -22,7 +22,7 @@ export const TYPES = {
   image: "docker-build:index:Image",
   index: "docker-build:index:Index",
   hubRepository: "pulumi-nodejs:dynamic/battlescope:DockerHubRepository",
-  registryTag: "pulumi-nodejs:dynamic/battlescope:RegistryTag",
+  registryTagSet: "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
 } as const;
 
 /** One resource as a rule sees it: plain properties, unknowns as {@link UNKNOWN}. */
@@ -454,19 +454,24 @@ export function checkImageNames(resource: RuleResource): Violation[] {
         );
       }
     }
-  } else if (resource.type === TYPES.registryTag) {
-    const [registry, repository, tag] = ["registry", "repository", "tag"].map((key) =>
+  } else if (resource.type === TYPES.registryTagSet) {
+    const [registry, repository] = ["registry", "repository"].map((key) =>
       field(resource.props, key),
     );
-    if (typeof registry === "string" && typeof repository === "string" && typeof tag === "string") {
-      const reference = `${registry}/${repository}:${tag}`;
-      const problem = imageNameProblem(reference, { tagRequired: true });
-      if (problem !== undefined) {
-        report(
-          `registry tag ${quote(resource.name)} (${reference})`,
-          problem,
-          "docker.io/battlescope/frontend:v3.0-amd64",
-        );
+    const targets = field(resource.props, "tags");
+    if (typeof registry === "string" && typeof repository === "string" && Array.isArray(targets)) {
+      for (const target of targets) {
+        const tag = field(target, "tag");
+        if (typeof tag !== "string") continue;
+        const reference = `${registry}/${repository}:${tag}`;
+        const problem = imageNameProblem(reference, { tagRequired: true });
+        if (problem !== undefined) {
+          report(
+            `registry tag ${quote(resource.name)} (${reference})`,
+            problem,
+            "docker.io/battlescope/frontend:v3.0-amd64",
+          );
+        }
       }
     }
   }
@@ -588,7 +593,7 @@ export const RULES: readonly Rule[] = [
     name: "image-names",
     description:
       "Image, manifest list and registry tags are named <registry>/<org>/<service>:<version>[-<arch>].",
-    types: [TYPES.image, TYPES.index, TYPES.registryTag],
+    types: [TYPES.image, TYPES.index, TYPES.registryTagSet],
     check: checkImageNames,
   },
   {

@@ -53,8 +53,12 @@ export function publicationTracker() {
     if (type === "docker-build:index:Image")
       return ((inputs.tags as string[] | undefined) ?? []).map(splitReference);
     if (type === "docker-build:index:Index") return [splitReference(String(inputs.tag ?? ""))];
-    if (type.endsWith(":RegistryTag")) {
-      return [{ repository: `${inputs.registry}/${inputs.repository}`, tag: String(inputs.tag) }];
+    if (type.endsWith(":RegistryTagSet")) {
+      const targets = (inputs.tags as Array<{ tag: string }> | undefined) ?? [];
+      return targets.map(({ tag }) => ({
+        repository: `${inputs.registry}/${inputs.repository}`,
+        tag: String(tag),
+      }));
     }
     return [];
   };

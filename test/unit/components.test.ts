@@ -170,24 +170,36 @@ describe("the release stack under mocks", () => {
   });
 
   it("claims the version arch tags create-only and moves floating arch tags by copying them", () => {
-    const tags = byType("pulumi-nodejs:dynamic/battlescope:RegistryTag").filter((r) =>
+    const sets = byType("pulumi-nodejs:dynamic/battlescope:RegistryTagSet").filter((r) =>
       r.name.startsWith("battle-service-"),
     );
-    expect(tags.map((r) => r.name).sort()).toEqual(
-      ["v3.1.0", "v3.1", "v3", "latest"]
-        .flatMap((tag) => [`battle-service-${tag}-amd64`, `battle-service-${tag}-arm64`])
-        .sort(),
-    );
-    for (const tag of tags) {
-      const arch = tag.name.endsWith("amd64") ? "amd64" : "arm64";
-      expect(tag.inputs).toMatchObject({
+    expect(sets.map((r) => r.name)).toEqual([
+      "battle-service-v3.1.0-arch-tags",
+      "battle-service-floating-arch-tags",
+    ]);
+    const targets = (tags: string[]) =>
+      tags.flatMap((tag) =>
+        ["amd64", "arm64"].map((arch) => ({
+          tag: `${tag}-${arch}`,
+          digest: sha(`battle-service-${arch}`),
+        })),
+      );
+    expect(sets.map((set) => set.inputs)).toMatchObject([
+      {
         registry: "docker.io",
         repository: "battlescope/battle-service",
-        tag: tag.name.slice("battle-service-".length),
-        digest: sha(`battle-service-${arch}`),
-        createOnly: tag.name.startsWith("battle-service-v3.1.0-"),
-      });
-      expect(secretValue(tag.inputs.password)).toBe("dckr_pat_not-a-real-token");
+        tags: targets(["v3.1.0"]),
+        createOnly: true,
+      },
+      {
+        registry: "docker.io",
+        repository: "battlescope/battle-service",
+        tags: targets(["v3.1", "v3", "latest"]),
+        createOnly: false,
+      },
+    ]);
+    for (const set of sets) {
+      expect(secretValue(set.inputs.password)).toBe("dckr_pat_not-a-real-token");
     }
   });
 

@@ -528,9 +528,13 @@ describe("image-names", () => {
     {
       name: "a floating arch tag",
       resource: {
-        type: TYPES.registryTag,
-        name: "frontend-latest-arm64",
-        props: { registry: "docker.io", repository: "battlescope/frontend", tag: "latest-arm64" },
+        type: TYPES.registryTagSet,
+        name: "frontend-floating-arch-tags",
+        props: {
+          registry: "docker.io",
+          repository: "battlescope/frontend",
+          tags: [{ tag: "latest-arm64", digest: "sha256:1" }],
+        },
       },
     },
     {
@@ -603,11 +607,15 @@ describe("image-names", () => {
     {
       name: "a registry tag in a nested repository",
       resource: {
-        type: TYPES.registryTag,
-        name: "frontend-v3-amd64",
-        props: { registry: "docker.io", repository: "battlescope/web/frontend", tag: "v3-amd64" },
+        type: TYPES.registryTagSet,
+        name: "frontend-floating-arch-tags",
+        props: {
+          registry: "docker.io",
+          repository: "battlescope/web/frontend",
+          tags: [{ tag: "v3-amd64", digest: "sha256:1" }],
+        },
       },
-      message: `registry tag "frontend-v3-amd64" (docker.io/battlescope/web/frontend:v3-amd64): "docker.io/battlescope/web/frontend" has 4 path components; an image name is <registry>/<org>/<service>, all three spelled out (e.g. docker.io/battlescope/frontend); ${nameFix("docker.io/battlescope/frontend:v3.0-amd64")}`,
+      message: `registry tag "frontend-floating-arch-tags" (docker.io/battlescope/web/frontend:v3-amd64): "docker.io/battlescope/web/frontend" has 4 path components; an image name is <registry>/<org>/<service>, all three spelled out (e.g. docker.io/battlescope/frontend); ${nameFix("docker.io/battlescope/frontend:v3.0-amd64")}`,
     },
   ])("refuses $name", ({ resource, message }) => {
     expect(messages(checkImageNames(resource))).toEqual([message]);
