@@ -116,9 +116,10 @@ export function createRegistryTagSetProvider(
   return {
     async check(_olds, news: RegistryTagSetInputs) {
       const failures: pulumi.dynamic.CheckFailure[] = [];
-      const tags = Array.isArray(news.tags) ? news.tags : [];
-      if (tags.length === 0) failures.push({ property: "tags", reason: "no tag to write" });
-      for (const { tag } of tags) {
+      // During a preview the whole list can still be unknown: nothing to check yet.
+      const tags = Array.isArray(news.tags) ? news.tags : undefined;
+      if (tags?.length === 0) failures.push({ property: "tags", reason: "no tag to write" });
+      for (const { tag } of tags ?? []) {
         if (typeof tag === "string" && !DOCKER_TAG_PATTERN.test(tag)) {
           failures.push({
             property: "tags",

@@ -142,6 +142,11 @@ describe("RegistryTagSet provider", () => {
       reasons: ['"v3:amd64" is not a valid Docker tag'],
     },
     { name: "valid tags", tags: [{ tag: "v3-amd64", digest: "a" }], reasons: [] },
+    {
+      name: "a list still unknown in a preview",
+      tags: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" as unknown as TagTarget[],
+      reasons: [],
+    },
   ])("check: $name", async ({ tags, reasons }) => {
     const { provider, inputs } = setup();
     const result = await provider.check?.({}, inputs(tags, false));
