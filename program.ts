@@ -82,7 +82,12 @@ function secretMissing(key: string, why: string): string {
 }
 
 /** Secrets and paths that config alone cannot check, all reported at once. */
-function checkInputs(config: StackConfig, inputs: ProgramInputs, sourceRoot: string): void {
+function checkInputs(
+  config: StackConfig,
+  inputs: ProgramInputs,
+  sourceRoot: string,
+  devSha: string | undefined,
+): void {
   const { secrets } = inputs;
   const problems: string[] = [];
   for (const service of SERVICES) {
@@ -120,7 +125,7 @@ function checkInputs(config: StackConfig, inputs: ProgramInputs, sourceRoot: str
       ),
     );
   }
-  if (config.version === DEV_CHANNEL && inputs.gitShortSha(sourceRoot) === undefined) {
+  if (config.version === DEV_CHANNEL && devSha === undefined) {
     problems.push(
       `invalid config "${CONFIG_NAMESPACE}:version": "${DEV_CHANNEL}" needs the source root ${sourceRoot} to be a git checkout with a commit`,
     );
@@ -143,15 +148,14 @@ async function planServices(
   config: StackConfig,
   inputs: ProgramInputs,
   sourceRoot: string,
+  devSha: string | undefined,
 ): Promise<PlannedService[]> {
   const architectures = config.platforms.map(platformArchitecture);
   const tagsByService = await Promise.all(
     SERVICES.map((service) => inputs.listTags(`${config.organization}/${service.name}`)),
   );
   const devChannelVersion =
-    config.version === DEV_CHANNEL
-      ? devVersion(tagsByService.flat(), inputs.gitShortSha(sourceRoot) as string)
-      : undefined;
+    devSha === undefined ? undefined : devVersion(tagsByService.flat(), devSha);
 
   const planned = await Promise.all(
     SERVICES.map(async (service, i): Promise<PlannedService & { conflict?: string }> => {
@@ -201,8 +205,10 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   const config = loadStackConfig(inputs.readConfig);
   const { secrets } = inputs;
   const sourceRoot = path.resolve(inputs.projectDir, config.sourceRoot);
-  checkInputs(config, inputs, sourceRoot);
-  const planned = await planServices(config, inputs, sourceRoot);
+  // The dev channel's version comes from the source root's commit, read once.
+  const devSha = config.version === DEV_CHANNEL ? inputs.gitShortSha(sourceRoot) : undefined;
+  checkInputs(config, inputs, sourceRoot, devSha);
+  const planned = await planServices(config, inputs, sourceRoot, devSha);
 
   const pullUsername = secrets.registryUsername ?? secrets.dockerHubUsername;
   const pullPassword = secrets.registryPassword ?? secrets.dockerHubToken;
