@@ -34,9 +34,10 @@ export async function openStack(options: StackOptions): Promise<Stack> {
 }
 
 /**
- * Most steps wait on the network or BuildKit, not the CPU: the engine's CPU-based default (8 on
- * two cores) left releases waiting in its queue (bench/RESULTS.md: cold release 13.5 s -> 8.2 s
- * with this and skipped checkpoints).
+ * Most steps wait on the network or BuildKit, not the CPU, so the engine's CPU-based default (8 on
+ * two cores) can leave them queued. Measured on two cores: with checkpoints skipped, 64 took the
+ * cold release from 10.5 s to 8.2 s; with checkpoints (as shipped) the difference is within the
+ * runs' spread (bench/RESULTS.md: `stack` against `stack[p8]`).
  */
 export const ENGINE_PARALLELISM = 64;
 
@@ -50,8 +51,6 @@ export function publicationTracker() {
   const planned = new Map<string, Array<{ repository: string; tag: string }>>();
   const done = new Set<string>();
   const tagsOf = (type: string, inputs: Record<string, unknown>) => {
-    if (type === "docker-build:index:Image")
-      return ((inputs.tags as string[] | undefined) ?? []).map(splitReference);
     if (type === "docker-build:index:Index") return [splitReference(String(inputs.tag ?? ""))];
     if (type.endsWith(":RegistryTagSet")) {
       const targets = (inputs.tags as Array<{ tag: string }> | undefined) ?? [];
