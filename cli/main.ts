@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { checkDescriptionLengths, fullDescription, shortDescription } from "../lib/readme";
 import { planTags } from "../lib/tagPlan";
-import { findService, SERVICE_NAMES } from "../services/catalog";
+import { findService, SERVICE_NAMES, type ServiceImage } from "../services/catalog";
 import { registerCleanup } from "./cleanup";
 import { registerVerify } from "./verify";
 
@@ -28,7 +28,8 @@ function list(value: string): string[] {
     .filter((item) => item.length > 0);
 }
 
-function parsePlatforms(value: string | undefined): Platform[] {
+/** `--platforms`: a comma-separated subset of the two platforms, in their usual order; all when absent. */
+export function parsePlatforms(value: string | undefined): Platform[] {
   if (value === undefined) return [...PLATFORMS];
   const requested = list(value);
   const bad = requested.find((platform) => !(PLATFORMS as readonly string[]).includes(platform));
@@ -40,7 +41,8 @@ function parsePlatforms(value: string | undefined): Platform[] {
   return PLATFORMS.filter((platform) => requested.includes(platform));
 }
 
-function requireService(name: string) {
+/** The catalog entry of a service named on the command line; bad input otherwise. */
+export function requireService(name: string): ServiceImage {
   const service = findService(name);
   if (service === undefined) {
     throw new UsageError(

@@ -17,6 +17,7 @@
 import type { Command } from "commander";
 import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
 import {
+  isAttestation,
   type Manifest,
   type ManifestDescriptor,
   type OciRegistryClient,
@@ -24,18 +25,15 @@ import {
   registryApiHost,
 } from "../clients/ociRegistry";
 import { registryClientFromEnv } from "../clients/registryTags";
-import { PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
+import { ORGANIZATION, PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
 import { archTag, planTags } from "../lib/tagPlan";
 import { ACCEPTED_VERSION_FORMS, type Architecture, tryParseVersion } from "../lib/versions";
-import { findService, SERVICE_NAMES, type ServiceImage } from "../services/catalog";
-import { type CliIo, UsageError } from "./main";
+import { SERVICE_NAMES, type ServiceImage } from "../services/catalog";
+import { DOCKER_HUB_REGISTRY } from "./cleanup";
+import { type CliIo, parsePlatforms, requireService, UsageError } from "./main";
 
-/** The registry name that means Docker Hub (its descriptions live on the Hub API). */
-const DOCKER_HUB_REGISTRY = "docker.io";
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/i;
-const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const ATTESTATION = "attestation-manifest";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -96,12 +94,7 @@ async function runVerify(
 ): Promise<void> {
   const env = deps.env ?? process.env;
   // 1. Every input is checked before anything is read.
-  const service = findService(name);
-  if (service === undefined) {
-    throw new UsageError(
-      `unknown service ${JSON.stringify(name)}: expected one of ${SERVICE_NAMES.join(", ")}`,
-    );
-  }
+  const service = requireService(name);
   const parsed = tryParseVersion(version);
   if (parsed instanceof Error) {
     throw new UsageError(
@@ -192,34 +185,18 @@ async function runVerify(
   );
 }
 
-function parsePlatforms(value: string | undefined): Platform[] {
-  if (value === undefined) return [...PLATFORMS];
-  const requested = value
-    .split(",")
-    .map((item) => item.trim())
-    .filter((item) => item.length > 0);
-  const bad = requested.find((platform) => !(PLATFORMS as readonly string[]).includes(platform));
-  if (bad !== undefined || requested.length === 0) {
-    throw new UsageError(
-      `invalid platform ${JSON.stringify(bad ?? value)}: expected a comma-separated list of ${PLATFORMS.join(", ")}`,
-    );
-  }
-  return PLATFORMS.filter((platform) => requested.includes(platform));
-}
-
 // ------------------------------------------------------------------ registry checks
 
 const short = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
 const isIndex = (manifest: Manifest) =>
   manifest.mediaType.includes("index") || manifest.mediaType.includes("manifest.list");
 
-/** An image entry of an index: not an attestation (`unknown/unknown`, or so annotated). */
+/** An image entry of an index: a platform is named, and it is not an attestation. */
 function isImageEntry(child: ManifestDescriptor): boolean {
   return (
     child.platform !== undefined &&
-    child.platform.os !== "unknown" &&
     child.platform.architecture !== "unknown" &&
-    child.annotations?.["vnd.docker.reference.type"] !== ATTESTATION
+    !isAttestation(child)
   );
 }
 

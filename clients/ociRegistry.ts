@@ -18,6 +18,14 @@ export interface ManifestDescriptor {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
+/** An index entry that is an attestation (BuildKit lists them as `unknown` OS), not an image. */
+export function isAttestation(child: ManifestDescriptor): boolean {
+  return (
+    child.platform?.os === "unknown" ||
+    child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
+  );
+}
+
 export interface Manifest {
   readonly digest: string;
   readonly mediaType: string;

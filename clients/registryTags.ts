@@ -13,7 +13,7 @@ import {
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { type DockerHubClient, DockerHubError, retryAfterMs } from "./dockerHub";
-import { type Manifest, OciRegistryClient } from "./ociRegistry";
+import { isAttestation, type Manifest, OciRegistryClient } from "./ociRegistry";
 
 export interface RepositorySnapshot {
   /** `<organization>/<service>`. */
@@ -133,7 +133,6 @@ export function rateLimitedFetch(options: RateLimitOptions = {}): typeof fetch {
   }) as typeof fetch;
 }
 
-const ATTESTATION = "attestation-manifest";
 /** An image `created` before this is a reproducible build's fixed time, not when it was built. */
 const PLAUSIBLE_DATE = Date.UTC(2000, 0, 1);
 
@@ -190,11 +189,7 @@ export async function readOciRepository(
     const manifest = raw.get(digest);
     if (manifest === undefined) return Promise.resolve(undefined);
     if (manifest.manifests.length > 0) {
-      const image = manifest.manifests.find(
-        (child) =>
-          child.platform?.os !== "unknown" &&
-          child.annotations?.["vnd.docker.reference.type"] !== ATTESTATION,
-      );
+      const image = manifest.manifests.find((child) => !isAttestation(child));
       return image === undefined ? Promise.resolve(undefined) : createdOf(image.digest);
     }
     const config = manifest.blobs[0]?.digest;

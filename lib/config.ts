@@ -69,7 +69,8 @@ export type ConfigReader = (key: string) => string | undefined;
 
 const REGISTRY_HOST =
   /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
-const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+/** A registry organization (namespace): lowercase letters and digits, single `.`, `_` or `-` between. */
+export const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BUILDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
