@@ -37,8 +37,9 @@ export function formatViolation(violation: DockerfileViolation): string {
 export function checkDockerfile(file: string, text: string): DockerfileViolation[] {
   const dockerfile = DockerfileParser.parse(text);
   const violations: DockerfileViolation[] = [];
-  const report = (instruction: Instruction | undefined, rule: DockerfileRule, message: string) =>
+  const report: Report = (instruction, rule, message) => {
     violations.push({ file, line: lineOf(instruction), rule, message });
+  };
 
   const froms = dockerfile.getFROMs();
   const last = froms.at(-1);
