@@ -4,7 +4,15 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "./clients/buildContext";
+import { dockerConfigCredentials } from "./clients/dockerConfig";
 import { DEFAULT_HUB_URL, DockerHubClient } from "./clients/dockerHub";
+import {
+  checkReachable,
+  expandPath,
+  KubeconfigError,
+  type KubeTarget,
+  resolveKubeTarget,
+} from "./clients/kubernetes";
 import { OciRegistryClient } from "./clients/ociRegistry";
 import { readPublishedRelease } from "./clients/publishedRelease";
 import type { RegistryLogin } from "./components/multiArchImage";
@@ -20,6 +28,7 @@ import {
   ConfigError,
   type ConfigReader,
   DEV_CHANNEL,
+  healthPath,
   loadStackConfig,
   platformArchitecture,
   type StackConfig,
@@ -40,7 +49,13 @@ export interface ProgramInputs {
     readonly dockerHubToken?: pulumi.Output<string>;
     readonly registryUsername?: pulumi.Output<string>;
     readonly registryPassword?: pulumi.Output<string>;
+    /** The target cluster's kubeconfig (its contents), unless kubeconfigPath names a file. */
+    readonly kubeconfig?: pulumi.Output<string>;
+    /** Values of the services' required variables: `{"<service>": {"<NAME>": "<value>"}}`. */
+    readonly serviceConfig?: pulumi.Output<string>;
   };
+  /** Fails unless the chosen kubeconfig context's API server answers. */
+  readonly checkKubernetesApi: (target: KubeTarget, configKey: string) => Promise<void>;
   /** Tags each repository already holds (`<org>/<service>`), as the registry lists them. */
   readonly listTags: (repository: string) => Promise<string[]>;
   /** What the registry holds under a version (`<org>/<service>`), read before anything is built. */
@@ -232,14 +247,37 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   let deployment: DeploymentSettings | undefined;
   let provider: k8s.Provider | undefined;
   let manifestsDir: string | undefined;
+  let cluster: KubeTarget | undefined;
   if (config.deploy && pullUsername !== undefined && pullPassword !== undefined) {
     manifestsDir =
       config.renderManifestsTo === undefined
         ? undefined
         : path.resolve(inputs.projectDir, config.renderManifestsTo);
-    provider = new k8s.Provider("kubernetes", {
-      ...(manifestsDir === undefined ? {} : { renderYamlToDirectory: manifestsDir }),
-    });
+    const dependsOn: pulumi.Resource[] = [];
+    if (manifestsDir !== undefined) {
+      provider = new k8s.Provider("kubernetes", { renderYamlToDirectory: manifestsDir });
+    } else {
+      const kubeconfig = await readKubeconfig(config, inputs);
+      cluster = kubeconfig.target;
+      await inputs.checkKubernetesApi(cluster, kubeconfig.source);
+      // The provider is given the kubeconfig and context explicitly: never the ambient one.
+      provider = new k8s.Provider("kubernetes", {
+        kubeconfig: pulumi.secret(kubeconfig.text),
+        context: cluster.context,
+      });
+      dependsOn.push(
+        new k8s.core.v1.Namespace(
+          "namespace",
+          {
+            metadata: {
+              name: config.namespace,
+              labels: { "app.kubernetes.io/part-of": "battlescope" },
+            },
+          },
+          { provider },
+        ),
+      );
+    }
     const credentials = new RegistryCredentials(
       "registry-credentials",
       {
@@ -248,12 +286,23 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
         username: pullUsername,
         password: pullPassword,
       },
-      { provider },
+      { provider, dependsOn },
     );
     deployment = {
       namespace: config.namespace,
       replicas: config.replicas,
       pullSecretName: credentials.secretName,
+      rolloutTimeoutSeconds: config.rolloutTimeoutSeconds,
+      healthPaths: Object.fromEntries(
+        SERVICES.flatMap((service) => {
+          const probed = healthPath(config, service);
+          return probed === undefined ? [] : [[service.name, probed]];
+        }),
+      ),
+      ...(secrets.serviceConfig === undefined
+        ? {}
+        : { serviceConfig: secrets.serviceConfig.apply(parseServiceConfig) }),
+      dependsOn,
     };
   }
 
@@ -293,7 +342,87 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
       ),
     };
   }
-  return { releases, ...(manifestsDir === undefined ? {} : { manifestsDir }) };
+  return {
+    releases,
+    ...(manifestsDir === undefined ? {} : { manifestsDir }),
+    ...(cluster === undefined
+      ? {}
+      : {
+          cluster: {
+            context: cluster.context,
+            server: cluster.server,
+            namespace: config.namespace,
+          },
+        }),
+  };
+}
+
+/** The kubeconfig a cluster stack applies with, checked before anything is declared. */
+async function readKubeconfig(
+  config: StackConfig,
+  inputs: ProgramInputs,
+): Promise<{ text: string; target: KubeTarget; source: string }> {
+  const source =
+    config.kubeconfigPath === undefined
+      ? `${CONFIG_NAMESPACE}:kubeconfig`
+      : `${CONFIG_NAMESPACE}:kubeconfigPath`;
+  try {
+    let text: string | undefined;
+    let baseDir: string | undefined;
+    if (config.kubeconfigPath !== undefined) {
+      const file = path.resolve(inputs.projectDir, expandPath(config.kubeconfigPath));
+      text = inputs.readFile(file);
+      if (text === undefined) throw new KubeconfigError(`${file} does not exist`);
+      baseDir = path.dirname(file);
+    } else {
+      text = await plainSecret(inputs.secrets.kubeconfig);
+      if (text === undefined) {
+        throw new ConfigError([
+          `missing secret config "${CONFIG_NAMESPACE}:kubeconfig": required because deploy is true and renderManifestsTo is unset, so the stack applies to a cluster; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:kubeconfig < kubeconfig.yaml\` (or set ${CONFIG_NAMESPACE}:kubeconfigPath, or ${CONFIG_NAMESPACE}:renderManifestsTo to render the manifests to a folder instead)`,
+        ]);
+      }
+    }
+    return { text, target: resolveKubeTarget(text, config.kubeContext, baseDir), source };
+  } catch (error) {
+    if (error instanceof KubeconfigError) {
+      throw new ConfigError([`invalid config "${source}": ${error.message}`]);
+    }
+    throw error;
+  }
+}
+
+/** `{"<service>": {"<NAME>": "<value>"}}`, the values of the services' required variables. */
+export function parseServiceConfig(text: string): Record<string, Record<string, string>> {
+  const accepted = `expected a JSON map of service name to a map of variable name to string value`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError([
+      `invalid config "${CONFIG_NAMESPACE}:serviceConfig": not JSON; ${accepted}`,
+    ]);
+  }
+  const problems: string[] = [];
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    problems.push(`invalid config "${CONFIG_NAMESPACE}:serviceConfig": ${accepted}`);
+  } else {
+    for (const [service, values] of Object.entries(parsed)) {
+      const known = SERVICES.find((entry) => entry.name === service && entry.deploy);
+      if (known === undefined) {
+        problems.push(
+          `invalid config "${CONFIG_NAMESPACE}:serviceConfig": ${JSON.stringify(service)} is not a BattleScope service that runs`,
+        );
+      } else if (
+        typeof values !== "object" ||
+        values === null ||
+        Object.values(values).some((value) => typeof value !== "string")
+      ) {
+        problems.push(`invalid config "${CONFIG_NAMESPACE}:serviceConfig.${service}": ${accepted}`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed as Record<string, Record<string, string>>;
 }
 
 /** Credentials are needed as plain text to call the registry; they never leave this process. */
@@ -334,13 +463,27 @@ function gitShortSha(dir: string): string | undefined {
  */
 export async function releaseProgram(): Promise<Record<string, unknown>> {
   const config = new pulumi.Config();
+  const registry = config.get("registry") ?? "docker.io";
+  // Registry credentials: the stack's secrets, else the Docker client's login for the registry
+  // (what `docker login` and the local services write), read here once for push and pull.
+  const configuredUsername = config.getSecret("registryUsername");
+  const configuredPassword = config.getSecret("registryPassword");
+  const dockerLogin =
+    configuredUsername === undefined && configuredPassword === undefined
+      ? dockerConfigCredentials(registry)
+      : undefined;
   const secrets = {
     dockerHubUsername: config.getSecret("dockerHubUsername"),
     dockerHubToken: config.getSecret("dockerHubToken"),
-    registryUsername: config.getSecret("registryUsername"),
-    registryPassword: config.getSecret("registryPassword"),
+    registryUsername:
+      configuredUsername ??
+      (dockerLogin === undefined ? undefined : pulumi.secret(dockerLogin.username)),
+    registryPassword:
+      configuredPassword ??
+      (dockerLogin === undefined ? undefined : pulumi.secret(dockerLogin.password)),
+    kubeconfig: config.getSecret("kubeconfig"),
+    serviceConfig: config.getSecret("serviceConfig"),
   };
-  const registry = config.get("registry") ?? "docker.io";
   let client: Promise<OciRegistryClient> | undefined;
   const registryClient = () => {
     client ??= Promise.all([
@@ -395,5 +538,6 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     projectDir: __dirname,
     buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
     readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
+    checkKubernetesApi: checkReachable,
   });
 }

@@ -15,7 +15,22 @@ export interface ServiceDeploymentArgs {
   readonly version: string;
   /** Name of the `kubernetes.io/dockerconfigjson` Secret the kubelet pulls with. */
   readonly pullSecretName: pulumi.Input<string>;
+  /** The path both probes request; the catalog's when absent. */
+  readonly healthPath?: string;
+  /** Seconds `up` waits for the rollout (the provider's await) before failing it. */
+  readonly rolloutTimeoutSeconds?: number;
+  /**
+   * Values of the service's required variables: when given, the stack owns the service's config
+   * Secret; otherwise the Secret is expected to exist in the namespace.
+   */
+  readonly configValues?: pulumi.Input<Record<string, string>>;
 }
+
+/** Requests fit the small services on a one-node cluster; the memory limit stops a leak. */
+export const CONTAINER_RESOURCES = {
+  requests: { cpu: "10m", memory: "32Mi" },
+  limits: { memory: "256Mi" },
+} as const;
 
 /** Values the container needs but the catalog cannot default, read from this Secret. */
 export function configSecretName(service: ServiceImage): string {
@@ -40,7 +55,8 @@ export class ServiceDeployment extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("battlescope:kubernetes:ServiceDeployment", name, {}, opts);
     const { service } = args;
-    if (service.port === undefined || service.healthPath === undefined) {
+    const healthPath = args.healthPath ?? service.healthPath;
+    if (service.port === undefined || healthPath === undefined) {
       throw new Error(
         `${service.name} has no port and health path, so it cannot run as a Deployment`,
       );
@@ -55,13 +71,27 @@ export class ServiceDeployment extends pulumi.ComponentResource {
       return ref;
     });
     const probe = (initialDelaySeconds: number) => ({
-      httpGet: { path: service.healthPath, port: "http" },
+      httpGet: { path: healthPath, port: "http" },
       initialDelaySeconds,
       periodSeconds: 10,
       timeoutSeconds: 3,
       failureThreshold: 3,
     });
 
+    const configSecret =
+      args.configValues === undefined
+        ? undefined
+        : new k8s.core.v1.Secret(
+            `${name}-config`,
+            {
+              metadata: { name: configSecretName(service), namespace: args.namespace },
+              type: "Opaque",
+              stringData: pulumi.secret(args.configValues),
+            },
+            { parent: this },
+          );
+    const timeout =
+      args.rolloutTimeoutSeconds === undefined ? undefined : `${args.rolloutTimeoutSeconds}s`;
     const deployment = new k8s.apps.v1.Deployment(
       name,
       {
@@ -77,6 +107,8 @@ export class ServiceDeployment extends pulumi.ComponentResource {
             metadata: { labels: { ...labels, "app.kubernetes.io/version": args.version } },
             spec: {
               imagePullSecrets: [{ name: args.pullSecretName }],
+              // The services do not call the Kubernetes API: no token in their file system.
+              automountServiceAccountToken: false,
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: RUN_AS_USER,
@@ -100,8 +132,9 @@ export class ServiceDeployment extends pulumi.ComponentResource {
                         }
                       : { name: env.name, value: env.default },
                   ),
-                  readinessProbe: probe(5),
+                  readinessProbe: probe(2),
                   livenessProbe: probe(15),
+                  resources: CONTAINER_RESOURCES,
                   securityContext: {
                     runAsNonRoot: true,
                     runAsUser: RUN_AS_USER,
@@ -115,7 +148,11 @@ export class ServiceDeployment extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this },
+      {
+        parent: this,
+        ...(configSecret === undefined ? {} : { dependsOn: [configSecret] }),
+        ...(timeout === undefined ? {} : { customTimeouts: { create: timeout, update: timeout } }),
+      },
     );
 
     new k8s.core.v1.Service(

@@ -18,6 +18,14 @@ export interface DeploymentSettings {
   readonly namespace: pulumi.Input<string>;
   readonly replicas: number;
   readonly pullSecretName: pulumi.Input<string>;
+  /** Seconds `up` waits for a rollout to become Ready. */
+  readonly rolloutTimeoutSeconds?: number;
+  /** The path each running service's probes request, by service name; the catalog's otherwise. */
+  readonly healthPaths?: Readonly<Record<string, string>>;
+  /** Values of the services' required variables, by service name (a secret). */
+  readonly serviceConfig?: pulumi.Output<Record<string, Record<string, string>>>;
+  /** What must exist in the cluster first (its namespace). */
+  readonly dependsOn?: readonly pulumi.Resource[];
 }
 
 export interface ServiceReleaseArgs {
@@ -113,18 +121,29 @@ export class ServiceRelease extends pulumi.ComponentResource {
       );
     }
 
-    if (args.deployment !== undefined && service.deploy) {
+    const deployment = args.deployment;
+    if (deployment !== undefined && service.deploy) {
+      const healthPath = deployment.healthPaths?.[service.name] ?? service.healthPath;
       new ServiceDeployment(
         name,
         {
           service,
-          namespace: args.deployment.namespace,
-          replicas: args.deployment.replicas,
+          namespace: deployment.namespace,
+          replicas: deployment.replicas,
           image: this.image.ref,
           version: args.version,
-          pullSecretName: args.deployment.pullSecretName,
+          pullSecretName: deployment.pullSecretName,
+          ...(deployment.rolloutTimeoutSeconds === undefined
+            ? {}
+            : { rolloutTimeoutSeconds: deployment.rolloutTimeoutSeconds }),
+          ...(healthPath === undefined ? {} : { healthPath }),
+          ...(deployment.serviceConfig === undefined
+            ? {}
+            : { configValues: deployment.serviceConfig.apply((all) => all[service.name] ?? {}) }),
         },
-        { parent: this },
+        // The rollout starts once every tag of the release is published, so a rollout that
+        // fails leaves the release complete in the registry and the next `up` only rolls out.
+        { parent: this, dependsOn: [this.image, ...(deployment.dependsOn ?? [])] },
       );
     }
 

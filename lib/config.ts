@@ -1,4 +1,4 @@
-import { SERVICE_NAMES } from "../services/catalog";
+import { SERVICE_NAMES, SERVICES } from "../services/catalog";
 import {
   ACCEPTED_VERSION_FORMS,
   type Architecture,
@@ -47,6 +47,17 @@ export interface StackConfig {
   readonly deploy: boolean;
   /** Render Kubernetes manifests to this folder instead of applying them to a cluster. */
   readonly renderManifestsTo?: string;
+  /**
+   * A kubeconfig file to apply with (`~` and `$VAR` expanded), for clusters whose kubeconfig is
+   * made per machine; otherwise the secret `kubeconfig` holds the file's contents.
+   */
+  readonly kubeconfigPath?: string;
+  /** The kubeconfig context naming the cluster; the kubeconfig's current-context when unset. */
+  readonly kubeContext?: string;
+  /** Seconds `up` waits for each Deployment's rollout before failing it. */
+  readonly rolloutTimeoutSeconds: number;
+  /** Per-service overrides of the catalog's health path, which both probes request. */
+  readonly healthPaths: Readonly<Record<string, string>>;
   /** Push and read build caches in the registry (`<image>-buildcache:<arch>`). */
   readonly registryCache: boolean;
   /** A stable release needs an entry for its version in the source root's CHANGELOG.md. */
@@ -73,6 +84,11 @@ const REGISTRY_HOST =
 export const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BUILDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const KUBE_NAME = /^[^\s]+$/;
+const HTTP_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+const DEPLOYED_SERVICE_NAMES = SERVICES.filter((service) => service.deploy).map(
+  (service) => service.name,
+);
 
 function problem(key: string, value: unknown, accepted: string): string {
   return `invalid config "${CONFIG_NAMESPACE}:${key}": ${JSON.stringify(value)} is not accepted; expected ${accepted}`;
@@ -188,8 +204,53 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
 
   const rawReplicas = read("replicas") ?? "2";
   const replicas = Number(rawReplicas);
-  if (!/^[0-9]+$/.test(rawReplicas) || replicas > 100) {
-    problems.push(problem("replicas", rawReplicas, "a whole number from 0 to 100"));
+  if (!/^[0-9]+$/.test(rawReplicas) || replicas < 1 || replicas > 100) {
+    problems.push(problem("replicas", rawReplicas, "a whole number from 1 to 100"));
+  }
+
+  const rawTimeout = read("rolloutTimeout") ?? "300";
+  const rolloutTimeoutSeconds = Number(rawTimeout);
+  if (!/^[0-9]+$/.test(rawTimeout) || rolloutTimeoutSeconds < 10 || rolloutTimeoutSeconds > 3600) {
+    problems.push(
+      problem("rolloutTimeout", rawTimeout, "a whole number of seconds from 10 to 3600"),
+    );
+  }
+
+  const healthPaths: Record<string, string> = {};
+  const rawHealthPaths = json("healthPaths");
+  if (rawHealthPaths !== undefined) {
+    if (
+      typeof rawHealthPaths !== "object" ||
+      rawHealthPaths === null ||
+      Array.isArray(rawHealthPaths)
+    ) {
+      problems.push(
+        problem("healthPaths", rawHealthPaths, "a map of service name to an HTTP path"),
+      );
+    } else {
+      for (const [service, healthPath] of Object.entries(rawHealthPaths)) {
+        if (!DEPLOYED_SERVICE_NAMES.includes(service)) {
+          problems.push(
+            `invalid config "${CONFIG_NAMESPACE}:healthPaths": ${JSON.stringify(service)} is not a BattleScope service that runs; expected one of ${DEPLOYED_SERVICE_NAMES.join(", ")}`,
+          );
+        } else if (typeof healthPath !== "string" || !HTTP_PATH.test(healthPath)) {
+          problems.push(
+            problem(`healthPaths.${service}`, healthPath, "an absolute HTTP path such as /health"),
+          );
+        } else {
+          healthPaths[service] = healthPath;
+        }
+      }
+    }
+  }
+
+  const kubeContext = read("kubeContext");
+  if (kubeContext !== undefined && !KUBE_NAME.test(kubeContext)) {
+    problems.push(problem("kubeContext", kubeContext, "a kubeconfig context name"));
+  }
+  const kubeconfigPath = read("kubeconfigPath");
+  if (kubeconfigPath !== undefined && kubeconfigPath.trim() === "") {
+    problems.push(problem("kubeconfigPath", kubeconfigPath, "the path of a kubeconfig file"));
   }
 
   const sourceRoot = read("sourceRoot");
@@ -230,9 +291,21 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     requireChangelog: bool("requireChangelog", true),
     ...(builder === undefined ? {} : { builder }),
     ...(renderManifestsTo === undefined ? {} : { renderManifestsTo }),
+    ...(kubeconfigPath === undefined ? {} : { kubeconfigPath }),
+    ...(kubeContext === undefined ? {} : { kubeContext }),
+    rolloutTimeoutSeconds,
+    healthPaths,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The path a service's probes request: its override, else the catalog's. */
+export function healthPath(
+  config: StackConfig,
+  service: { name: string; healthPath?: string },
+): string | undefined {
+  return config.healthPaths[service.name] ?? service.healthPath;
 }
 
 /** The version a service is released at: its override, else the stack's version. */

@@ -43,7 +43,26 @@ const baseConfig: Record<string, string> = {
   version: "v3.1.0",
   sourceRoot: "src",
   registry: "docker.io",
+  kubeContext: "prod",
 };
+
+/** A kubeconfig with one context, as `kubectl config view --raw` prints it. */
+const KUBECONFIG = `apiVersion: v1
+kind: Config
+clusters:
+  - name: prod-cluster
+    cluster: { server: "https://prod.example:6443" }
+users:
+  - name: release
+    user: { token: not-a-real-token }
+contexts:
+  - name: prod
+    context: { cluster: prod-cluster, user: release }
+current-context: prod
+`;
+
+/** API servers the program checked, by context. */
+const checkedClusters: string[] = [];
 
 function inputs(
   overrides: Partial<ProgramInputs> & { config?: Record<string, string> } = {},
@@ -54,6 +73,10 @@ function inputs(
     secrets: {
       dockerHubUsername: pulumi.secret("release-bot"),
       dockerHubToken: pulumi.secret("dckr_pat_not-a-real-token"),
+      kubeconfig: pulumi.secret(KUBECONFIG),
+    },
+    checkKubernetesApi: async (target) => {
+      checkedClusters.push(`${target.context} ${target.server}`);
     },
     listTags: async (repository) =>
       repository.endsWith("/frontend") ? ["v3.2.0", "v3.2", "v3", "latest"] : ["v3.0.0"],

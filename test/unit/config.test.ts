@@ -27,6 +27,8 @@ describe("loadStackConfig", () => {
       deploy: true,
       registryCache: true,
       requireChangelog: true,
+      rolloutTimeoutSeconds: 300,
+      healthPaths: {},
     });
   });
 
@@ -39,7 +41,7 @@ describe("loadStackConfig", () => {
         versions: JSON.stringify({ frontend: "v3.0.1" }),
         platforms: JSON.stringify(["linux/arm64"]),
         namespace: "battlescope-dev",
-        replicas: "0",
+        replicas: "1",
         moveFloatingTags: "false",
         publishDescriptions: "false",
         dockerHubUrl: "http://127.0.0.1:5001/",
@@ -49,6 +51,10 @@ describe("loadStackConfig", () => {
         renderManifestsTo: ".local/manifests",
         registryCache: "false",
         requireChangelog: "false",
+        kubeconfigPath: "$BATTLESCOPE_STATE/kubeconfig",
+        kubeContext: "battlescope-local",
+        rolloutTimeout: "90",
+        healthPaths: JSON.stringify({ frontend: "/healthz" }),
       }),
     );
     expect(config).toMatchObject({
@@ -57,7 +63,7 @@ describe("loadStackConfig", () => {
       versions: { frontend: "v3.0.1" },
       platforms: ["linux/arm64"],
       namespace: "battlescope-dev",
-      replicas: 0,
+      replicas: 1,
       moveFloatingTags: false,
       publishDescriptions: false,
       dockerHubUrl: "http://127.0.0.1:5001",
@@ -67,6 +73,10 @@ describe("loadStackConfig", () => {
       renderManifestsTo: ".local/manifests",
       registryCache: false,
       requireChangelog: false,
+      kubeconfigPath: "$BATTLESCOPE_STATE/kubeconfig",
+      kubeContext: "battlescope-local",
+      rolloutTimeoutSeconds: 90,
+      healthPaths: { frontend: "/healthz" },
     });
     expect(serviceVersion(config, "frontend")).toBe("v3.0.1");
     expect(serviceVersion(config, "init")).toBe("v3.0.0");
@@ -134,13 +144,43 @@ describe("loadStackConfig", () => {
       name: "negative replicas",
       values: { ...base, replicas: "-1" },
       message:
-        'invalid config "battlescope:replicas": "-1" is not accepted; expected a whole number from 0 to 100',
+        'invalid config "battlescope:replicas": "-1" is not accepted; expected a whole number from 1 to 100',
+    },
+    {
+      name: "zero replicas (a release must run)",
+      values: { ...base, replicas: "0" },
+      message:
+        'invalid config "battlescope:replicas": "0" is not accepted; expected a whole number from 1 to 100',
+    },
+    {
+      name: "rollout timeout below 10 s",
+      values: { ...base, rolloutTimeout: "5" },
+      message:
+        'invalid config "battlescope:rolloutTimeout": "5" is not accepted; expected a whole number of seconds from 10 to 3600',
+    },
+    {
+      name: "health path of a service that does not run",
+      values: { ...base, healthPaths: JSON.stringify({ init: "/health" }) },
+      message:
+        'invalid config "battlescope:healthPaths": "init" is not a BattleScope service that runs; expected one of ingestion-service, enrichment-service, battle-service, search-service, notification-service, frontend-bff, frontend',
+    },
+    {
+      name: "relative health path",
+      values: { ...base, healthPaths: JSON.stringify({ frontend: "health" }) },
+      message:
+        'invalid config "battlescope:healthPaths.frontend": "health" is not accepted; expected an absolute HTTP path such as /health',
+    },
+    {
+      name: "blank kubeconfig path",
+      values: { ...base, kubeconfigPath: " " },
+      message:
+        'invalid config "battlescope:kubeconfigPath": " " is not accepted; expected the path of a kubeconfig file',
     },
     {
       name: "fractional replicas",
       values: { ...base, replicas: "1.5" },
       message:
-        'invalid config "battlescope:replicas": "1.5" is not accepted; expected a whole number from 0 to 100',
+        'invalid config "battlescope:replicas": "1.5" is not accepted; expected a whole number from 1 to 100',
     },
     {
       name: "boolean that is not one",
@@ -170,7 +210,7 @@ describe("loadStackConfig", () => {
         [
           "invalid stack config:",
           `  - invalid config "battlescope:version": "latest" is not accepted; expected ${ACCEPTED_VERSION_FORMS}, or "dev" for the dev channel`,
-          '  - invalid config "battlescope:replicas": "many" is not accepted; expected a whole number from 0 to 100',
+          '  - invalid config "battlescope:replicas": "many" is not accepted; expected a whole number from 1 to 100',
         ].join("\n"),
       ),
     );

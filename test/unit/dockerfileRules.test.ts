@@ -252,6 +252,7 @@ describe("at preview", () => {
     projectDir: "/work/project",
     buildContextExists: () => true,
     readFile,
+    checkKubernetesApi: async () => {},
   });
 
   it("refuses every broken Dockerfile and a stable version missing from the CHANGELOG at once", async () => {

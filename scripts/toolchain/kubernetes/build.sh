@@ -5,10 +5,11 @@
 #   ${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}/toolchain/cluster-<K8S>-<ETCD>-<CONTAINERD>/
 #     kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl
 #     etcd containerd containerd-shim-runc-v2 ctr
+#     pause                      the pod sandbox process (cmd/pause)
 #     .complete                  stamp: hash of this module and the versions
 #   logs/cluster-<...>.log
 #
-# One `go build` for all nine: they share most packages, so the compiler's work is shared and
+# One `go build` for all ten: they share most packages, so the compiler's work is shared and
 # both cores stay busy. A warm Go build cache relinks everything in about a minute.
 #
 # Usage:
@@ -38,7 +39,7 @@ NAME="cluster-$K8S_VERSION-$ETCD_VERSION-$CONTAINERD_VERSION"
 DEST="$TOOLS/$NAME"
 LOG="$CACHE/logs/$NAME.log"
 mkdir -p "$TOOLS" "$CACHE/logs"
-EXES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd containerd containerd-shim-runc-v2 ctr)
+EXES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd containerd containerd-shim-runc-v2 ctr pause)
 
 command -v go >/dev/null || {
   echo "cluster-binaries: 'go' is required on PATH" >&2
@@ -59,7 +60,7 @@ done
 exec 7>"$CACHE/.lock-cluster"
 flock 7
 
-stamp="$(cd "$HERE" && cat go.mod go.sum cmd/etcd/main.go build.sh | sha256sum | cut -d' ' -f1)"
+stamp="$(cd "$HERE" && cat go.mod go.sum cmd/*/main.go build.sh | sha256sum | cut -d' ' -f1)"
 if [[ $FORCE -eq 0 && -f "$DEST/.complete" && "$(cat "$DEST/.complete")" == "$stamp" ]]; then
   say "cached ($DEST)"
   echo "$DEST"
@@ -89,7 +90,7 @@ CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" go -C "$HERE" build -mod=reado
   -ldflags "$ldflags" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl \
-  ./cmd/etcd github.com/containerd/containerd/v2/cmd/containerd \
+  ./cmd/etcd ./cmd/pause github.com/containerd/containerd/v2/cmd/containerd \
   github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
   github.com/containerd/containerd/v2/cmd/ctr >>"$LOG" 2>&1
 

@@ -1,0 +1,55 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface RegistryCredential {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The key the Docker client files Docker Hub's login under. */
+const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
+
+/** `${DOCKER_CONFIG:-~/.docker}/config.json`, the file `docker login` writes. */
+export function dockerConfigFile(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  return path.join(env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "config.json");
+}
+
+/**
+ * The login `docker login <registry>` stored in plain form (an `auth` of base64 `user:password`,
+ * or `username` and `password`); undefined when there is none. Credential helpers (`credsStore`,
+ * `credHelpers`) keep secrets out of the file and are not read: set the stack's secrets instead.
+ */
+export function credentialsFromDockerConfig(
+  configText: string,
+  registry: string,
+): RegistryCredential | undefined {
+  let parsed: { auths?: Record<string, { auth?: string; username?: string; password?: string }> };
+  try {
+    parsed = JSON.parse(configText);
+  } catch {
+    return undefined;
+  }
+  const key = registry === "docker.io" ? DOCKER_HUB_AUTH_KEY : registry;
+  const entry = parsed.auths?.[key] ?? parsed.auths?.[`https://${registry}`];
+  if (entry === undefined) return undefined;
+  if (entry.username !== undefined && entry.password !== undefined) {
+    return { username: entry.username, password: entry.password };
+  }
+  if (entry.auth === undefined) return undefined;
+  const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export function dockerConfigCredentials(
+  registry: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): RegistryCredential | undefined {
+  const file = dockerConfigFile(env);
+  if (!fs.existsSync(file)) return undefined;
+  return credentialsFromDockerConfig(fs.readFileSync(file, "utf8"), registry);
+}
