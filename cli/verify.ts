@@ -8,14 +8,26 @@
  * - a floating manifest tag points at the version's own manifest list;
  * - each arch tag is the image its manifest list lists for that platform;
  * - with Hub credentials (DOCKER_HUB_USERNAME, DOCKER_HUB_TOKEN) and a Hub URL, the Docker Hub
- *   short and full descriptions are the ones `shortDescription` / `fullDescription` give.
+ *   short and full descriptions are the ones `shortDescription` / `fullDescription` give;
+ * - with --kubeconfig, the service's Deployment has pods, and each runs the version's manifest
+ *   list or one of its platform images (the digest its container status reports).
  *
  * Prints a table (check, subject, status, detail). Exit code 0 when every check passes, 1 when one
  * fails (the spec's troubleshooting hints for the failures follow the table), 2 for bad input
  * (one line on stderr, nothing read).
  */
+
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import {
+  checkReachable,
+  KubeconfigError,
+  type KubeTarget,
+  readWorkloads,
+  resolveKubeTarget,
+} from "../clients/kubernetes";
 import {
   isAttestation,
   type Manifest,
@@ -27,6 +39,7 @@ import {
 import { registryClientFromEnv } from "../clients/registryTags";
 import { ORGANIZATION, PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
+import { imageIdDigest } from "../lib/rollout";
 import { archTag, planTags } from "../lib/tagPlan";
 import { ACCEPTED_VERSION_FORMS, type Architecture, tryParseVersion } from "../lib/versions";
 import { SERVICE_NAMES, type ServiceImage } from "../services/catalog";
@@ -50,12 +63,15 @@ interface VerifyOptions {
   organization: string;
   hubUrl?: string;
   platforms?: string;
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
 }
 
 export type CheckStatus = "ok" | "FAIL" | "skip";
 
 /** What a failed check means, to pick the troubleshooting hint. */
-export type FailureKind = "missing" | "architecture" | "stale" | "description" | "hub";
+export type FailureKind = "missing" | "architecture" | "stale" | "description" | "hub" | "cluster";
 
 export interface CheckRow {
   readonly check: string;
@@ -80,6 +96,12 @@ export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {
       `Docker Hub API base URL for the description checks (default ${DEFAULT_HUB_URL} with --registry ${DOCKER_HUB_REGISTRY}); credentials from DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN`,
     )
     .option("--platforms <platforms>", `comma-separated platforms (${PLATFORMS.join(",")})`)
+    .option(
+      "--kubeconfig <file>",
+      "also check the cluster: the service's Deployment runs the digest the registry serves under the version",
+    )
+    .option("--context <name>", "kubeconfig context (default: its current-context)")
+    .option("--namespace <namespace>", "namespace of the Deployments", "battlescope")
     .action(async (service: string, version: string, options: VerifyOptions) => {
       await runVerify(service, version, options, io, deps);
     });
@@ -118,6 +140,7 @@ async function runVerify(
   }
   const platforms = parsePlatforms(options.platforms);
   const architectures = platforms.map(platformArchitecture);
+  const cluster = options.kubeconfig === undefined ? undefined : await clusterTarget(options);
 
   // 2. Read the registry (unreachable is bad input: nothing was checked).
   const repository = `${options.organization}/${service.name}`;
@@ -155,7 +178,14 @@ async function runVerify(
     }
   }
 
-  // 3. The Docker Hub descriptions.
+  // 3. What the cluster runs.
+  if (cluster !== undefined && service.deploy) {
+    rows.push(
+      ...(await clusterRows(cluster, options.namespace, service, plan.version, versionList)),
+    );
+  }
+
+  // 4. The Docker Hub descriptions.
   rows.push(
     ...(await descriptionRows(service, options, env, deps, {
       version: plan.version,
@@ -182,6 +212,76 @@ async function runVerify(
   );
   throw new Error(
     `verify: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed for ${repository} ${plan.version} (hints above)`,
+  );
+}
+
+// ------------------------------------------------------------------ cluster checks
+
+/** The --kubeconfig's context, reachable; bad input otherwise (nothing was checked). */
+async function clusterTarget(options: VerifyOptions): Promise<KubeTarget> {
+  const file = path.resolve(options.kubeconfig as string);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(
+      `invalid --kubeconfig ${JSON.stringify(options.kubeconfig)}: no such file`,
+    );
+  }
+  try {
+    const target = resolveKubeTarget(
+      fs.readFileSync(file, "utf8"),
+      options.context,
+      path.dirname(file),
+    );
+    await checkReachable(target, "--kubeconfig");
+    return target;
+  } catch (error) {
+    if (error instanceof KubeconfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** The service's Deployment runs pods, and each runs the version's list or one of its images. */
+async function clusterRows(
+  target: KubeTarget,
+  namespace: string,
+  service: ServiceImage,
+  version: string,
+  versionList: Manifest | undefined,
+): Promise<CheckRow[]> {
+  const subject = `${target.context}/${namespace}/deployment/${service.name}`;
+  const check = "cluster runs";
+  const { deployments, pods } = await readWorkloads(target, namespace);
+  if (!deployments.some((deployment) => deployment.metadata.name === service.name)) {
+    return [{ check, subject, status: "FAIL", detail: "no such Deployment", kind: "cluster" }];
+  }
+  if (versionList === undefined) {
+    return [{ check, subject, status: "skip", detail: `${version} is not published` }];
+  }
+  const released = new Set([
+    versionList.digest,
+    ...versionList.manifests.map((child) => child.digest),
+  ]);
+  const running = pods.filter(
+    (pod) =>
+      pod.metadata.labels?.["app.kubernetes.io/name"] === service.name &&
+      pod.metadata.deletionTimestamp === undefined,
+  );
+  if (running.length === 0) {
+    return [{ check, subject, status: "FAIL", detail: "no pod runs", kind: "cluster" }];
+  }
+  return running.flatMap((pod) =>
+    (pod.status?.containerStatuses ?? []).map((status): CheckRow => {
+      const digest = imageIdDigest(status.imageID);
+      const podSubject = `${target.context}/${namespace}/pod/${pod.metadata.name}`;
+      return digest !== undefined && released.has(digest)
+        ? { check, subject: podSubject, status: "ok", detail: `${version} (${short(digest)})` }
+        : {
+            check,
+            subject: podSubject,
+            status: "FAIL",
+            detail: `runs ${digest === undefined ? "no pulled image yet" : short(digest)}, not ${version}'s manifest list ${short(versionList.digest)} or one of its images`,
+            kind: "cluster",
+          };
+    }),
   );
 }
 
@@ -520,6 +620,15 @@ export function hints(failed: readonly CheckRow[], context: HintContext): string
       "Docker Hub description out of date:",
       "  # What the Hub should hold (the release stack writes it when publishDescriptions is true)",
       `  battlescope-images readme ${context.service.name} --version ${context.version} --registry ${context.registry} --organization ${context.organization}`,
+      "",
+    );
+  }
+  if (failed.some((row) => row.kind === "cluster")) {
+    out.push(
+      `Cluster not on ${context.version}: the Deployment is missing or its pods run another image.`,
+      "  # Roll it out: the stack's Deployment pins <version>@<manifest list digest>",
+      "  pulumi up --stack <stack>",
+      `  kubectl rollout status deployment/${context.service.name} --namespace <namespace>`,
       "",
     );
   }

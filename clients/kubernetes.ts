@@ -3,6 +3,7 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
+import type { Deployment, KubeEvent, Pod } from "../lib/rollout";
 
 /**
  * What the stack and the command line need from a kubeconfig: the chosen context's API server
@@ -202,4 +203,28 @@ export async function kubeGetJson<T>(target: KubeTarget, apiPath: string): Promi
     );
   }
   return JSON.parse(response.body) as T;
+}
+
+/** The workloads of one namespace, as the rollout report and the checks read them. */
+export interface NamespaceWorkloads {
+  readonly deployments: Deployment[];
+  readonly pods: Pod[];
+  readonly events: KubeEvent[];
+}
+
+export async function readWorkloads(
+  target: KubeTarget,
+  namespace: string,
+): Promise<NamespaceWorkloads> {
+  const ns = encodeURIComponent(namespace);
+  const [deployments, pods, events] = await Promise.all([
+    kubeGetJson<{ items: Deployment[] }>(target, `/apis/apps/v1/namespaces/${ns}/deployments`),
+    kubeGetJson<{ items: Pod[] }>(target, `/api/v1/namespaces/${ns}/pods`),
+    kubeGetJson<{ items: KubeEvent[] }>(target, `/api/v1/namespaces/${ns}/events`),
+  ]);
+  return {
+    deployments: deployments?.items ?? [],
+    pods: pods?.items ?? [],
+    events: events?.items ?? [],
+  };
 }

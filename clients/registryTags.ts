@@ -4,6 +4,7 @@
  * gives a {@link RepositorySnapshot}: the tags with their digests and dates, and the manifest
  * graph behind them. Also the deletes, in the order retention needs them.
  */
+
 import * as fs from "node:fs";
 import {
   type ManifestInfo,
@@ -12,6 +13,7 @@ import {
   type TagRecord,
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
+import { dockerConfigCredentials } from "./dockerConfig";
 import { type DockerHubClient, DockerHubError, retryAfterMs } from "./dockerHub";
 import { isAttestation, type Manifest, OciRegistryClient } from "./ociRegistry";
 
@@ -350,8 +352,8 @@ export async function deleteHubTags(
 
 /**
  * The registry client the command line uses: Docker Hub's credentials from DOCKER_HUB_USERNAME
- * and DOCKER_HUB_TOKEN on docker.io, BATTLESCOPE_REGISTRY_USERNAME and _PASSWORD elsewhere, and
- * rate limits obeyed.
+ * and DOCKER_HUB_TOKEN on docker.io, BATTLESCOPE_REGISTRY_USERNAME and _PASSWORD elsewhere, else
+ * the Docker client's login for the registry (as the stack reads it), and rate limits obeyed.
  */
 export function registryClientFromEnv(
   registry: string,
@@ -361,9 +363,11 @@ export function registryClientFromEnv(
   const hub = registry === "docker.io";
   const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
   const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
+  const login =
+    username && password ? { username, password } : dockerConfigCredentials(registry, env);
   return new OciRegistryClient({
     registry,
-    ...(username && password ? { username, password } : {}),
+    ...(login === undefined ? {} : login),
     fetch: rateLimitedFetch({
       ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
       ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local services for the BattleScope local stack and the end-to-end tests.
 #
-#   scripts/local-services.sh start [--no-seed] [--no-hub]   start what is not running, wait until it answers
+#   scripts/local-services.sh start [--no-seed] [--no-hub] [--no-cluster]
+#                                                             start what is not running, wait until it answers
 #   scripts/local-services.sh status                          one line per service
 #   scripts/local-services.sh stop [registry]                 stop every service this script started (or the registry alone)
 #   scripts/local-services.sh restart                         stop + start
@@ -14,16 +15,21 @@
 #   buildkitd  rootful, OCI worker (runc), socket unix://$STATE/buildkit/buildkitd.sock, registered as
 #              the buildx "remote" builder "battlescope"; docker.io is mirrored to the local registry
 #   hub        Docker Hub API emulator (test/support/hubEmulatorMain.ts) on http://127.0.0.1:5001
+#   cluster    a one-node Kubernetes cluster on loopback (scripts/local-services/cluster.sh):
+#              etcd, kube-apiserver on https://127.0.0.1:6443, controller-manager, scheduler and a
+#              node (containerd + kubelet); kubeconfig $STATE/kubeconfig
 #
 # State, logs and data live outside the repository in ${BATTLESCOPE_STATE:-$HOME/.cache/battlescope/local}.
 #
 # Environment:
 #   BATTLESCOPE_CACHE          toolchain cache (default $HOME/.cache/battlescope); binaries in $BATTLESCOPE_CACHE/bin
 #   BATTLESCOPE_STATE          state directory (default $BATTLESCOPE_CACHE/local)
-#   BATTLESCOPE_REGISTRY_AUTH  "htpasswd" turns on basic auth for the registry (user battlescope,
-#                              password generated into $STATE/registry/password); default: no auth
+#   BATTLESCOPE_REGISTRY_AUTH  "htpasswd" (default): the registry requires basic auth (user battlescope,
+#                              password generated into $STATE/registry/password, written as the Docker
+#                              login for 127.0.0.1:5000 that pushes, the stack and the CLI use);
+#                              "none": no auth
 #   BATTLESCOPE_BUILDKIT_SNAPSHOTTER  overlayfs | native | auto (default: overlayfs if it works here, else native)
-#   BATTLESCOPE_START_TIMEOUT  seconds to wait for each service (default 60)
+#   BATTLESCOPE_START_TIMEOUT  seconds to wait for each service (default 120: a loaded 2-core machine)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,8 +43,14 @@ REGISTRY_PORT=5000
 REGISTRY_ADDR="$REGISTRY_HOST:$REGISTRY_PORT"
 HUB_PORT=5001
 BUILDER=battlescope
-TIMEOUT="${BATTLESCOPE_START_TIMEOUT:-60}"
-AUTH="${BATTLESCOPE_REGISTRY_AUTH:-}"
+TIMEOUT="${BATTLESCOPE_START_TIMEOUT:-120}"
+AUTH="${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}"
+case "$AUTH" in htpasswd | none) ;; *)
+  echo "local-services: BATTLESCOPE_REGISTRY_AUTH must be htpasswd or none, not '$AUTH'" >&2
+  exit 2
+  ;;
+esac
+CLUSTER="$HERE/cluster.sh"
 CERT_CHANGED=0
 
 CA_DIR="$STATE/ca"
@@ -208,7 +220,7 @@ ensure_trusted() {
 
 registry_auth_setup() {
   local cfgdir="${DOCKER_CONFIG:-$HOME/.docker}" auth
-  if [[ "$AUTH" != htpasswd ]]; then
+  if [[ "$AUTH" == none ]]; then
     # auth off: drop the credentials an earlier auth-on start wrote for this registry
     if [[ -s "$cfgdir/config.json" ]] && jq -e --arg h "$REGISTRY_ADDR" '.auths[$h]' "$cfgdir/config.json" >/dev/null 2>&1; then
       jq --arg h "$REGISTRY_ADDR" 'del(.auths[$h])' "$cfgdir/config.json" >"$cfgdir/config.json.tmp" &&
@@ -454,6 +466,7 @@ export BATTLESCOPE_BUILDER=$BUILDER
 export BUILDKIT_HOST=$BK_ADDR
 export BATTLESCOPE_HUB_URL=http://127.0.0.1:$HUB_PORT
 export BATTLESCOPE_HUB_STATE_FILE=$HUB_STATE_FILE
+export BATTLESCOPE_KUBECONFIG=$STATE/kubeconfig
 EOF
   if [[ "$AUTH" == htpasswd ]]; then
     echo "export BATTLESCOPE_REGISTRY_USERNAME=$REG_USER"
@@ -462,11 +475,12 @@ EOF
 }
 
 cmd_start() {
-  local seed=1 hub=1 a
+  local seed=1 hub=1 cluster=1 a
   for a in "$@"; do
     case "$a" in
       --no-seed) seed=0 ;;
       --no-hub) hub=0 ;;
+      --no-cluster) cluster=0 ;;
       *) die "unknown option for start: $a" ;;
     esac
   done
@@ -482,6 +496,7 @@ cmd_start() {
     BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$HERE/seed-base-images.sh"
   fi
   ((hub)) && start_hub
+  ((cluster)) && BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" BATTLESCOPE_START_TIMEOUT="$TIMEOUT" bash "$CLUSTER" start
   print_env >"$STATE/env.sh"
   say "all services up; environment: source $STATE/env.sh (or eval \"\$(scripts/local-services.sh env)\")"
 }
@@ -508,15 +523,21 @@ cmd_status() {
   else
     echo "hub        n/a   http://127.0.0.1:$HUB_PORT (${HUB_MAIN#"$REPO_ROOT"/} not present)"
   fi
+  BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" status | sed 's/^/cluster    /' || rc=1
   return "$rc"
 }
 
 cmd_stop() {
   case "${1:-all}" in
-    all) stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" docker-registry ;;
+    all)
+      BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop
+      stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" docker-registry
+      ;;
+    # The cluster alone (the tests that check the host after a stop).
+    cluster) BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop ;;
     # Used by the outage tests: the registry alone goes away mid-release and comes back.
     registry) stop_pid registry "$REG_PID" docker-registry ;;
-    *) die "stop takes no argument or 'registry'" ;;
+    *) die "stop takes no argument, 'registry' or 'cluster'" ;;
   esac
 }
 
@@ -536,6 +557,7 @@ cmd_gc() {
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
+  start-cluster) BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" BATTLESCOPE_START_TIMEOUT="$TIMEOUT" bash "$CLUSTER" start ;;
   restart) shift; cmd_stop; cmd_start "$@" ;;
   status) cmd_status ;;
   env) print_env ;;

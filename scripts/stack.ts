@@ -5,12 +5,24 @@
  *
  *   tsx scripts/stack.ts <preview|up|destroy|refresh|outputs> --stack <name> [--cwd <dir>]
  */
+
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
+import { dockerConfigCredentials } from "../clients/dockerConfig";
+import {
+  expandPath,
+  type KubeTarget,
+  readWorkloads,
+  resolveKubeTarget,
+} from "../clients/kubernetes";
 import { OciRegistryClient } from "../clients/ociRegistry";
+import { PULL_SECRET_NAME } from "../components/registryCredentials";
 import { publicationReport, splitReference, type TagWrite } from "../lib/publicationReport";
+import { diagnoseRollouts, rolloutRows } from "../lib/rollout";
 import { releaseProgram } from "../program";
+import { SERVICES } from "../services/catalog";
 
 export const PROJECT_NAME = "battlescope";
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -115,8 +127,13 @@ async function main(): Promise<void> {
           color: "never",
           parallel: ENGINE_PARALLELISM,
         })
-        .catch((error: unknown) => {
+        .catch(async (error: unknown) => {
           process.stderr.write(`${tracker.report()}\n`);
+          const rollouts = await rolloutReport(stack).catch(
+            (reportError: unknown) =>
+              `could not read the cluster to report the rollouts: ${(reportError as Error).message}`,
+          );
+          if (rollouts !== "") process.stderr.write(`${rollouts}\n`);
           throw error;
         });
       process.stdout.write(`${JSON.stringify(result.summary.resourceChanges ?? {})}\n`);
@@ -139,6 +156,58 @@ async function main(): Promise<void> {
   }
 }
 
+export interface StackCluster {
+  readonly target: KubeTarget;
+  readonly namespace: string;
+  readonly registry: string;
+  readonly healthPaths: Record<string, string>;
+}
+
+/**
+ * The cluster a stack applies to, read from its config as the program reads it; undefined when
+ * the stack renders its manifests to a folder or deploys nothing.
+ */
+export async function stackCluster(stack: Stack): Promise<StackCluster | undefined> {
+  const config = await stack.getAllConfig();
+  const value = (key: string) => config[`${PROJECT_NAME}:${key}`]?.value;
+  if (value("deploy") === "false" || value("renderManifestsTo") !== undefined) return undefined;
+  const kubeconfigPath = value("kubeconfigPath");
+  const file =
+    kubeconfigPath === undefined ? undefined : path.resolve(REPO_ROOT, expandPath(kubeconfigPath));
+  const text = file === undefined ? value("kubeconfig") : fs.readFileSync(file, "utf8");
+  if (text === undefined) return undefined;
+  const overrides = JSON.parse(value("healthPaths") ?? "{}") as Record<string, string>;
+  return {
+    target: resolveKubeTarget(
+      text,
+      value("kubeContext"),
+      file === undefined ? undefined : path.dirname(file),
+    ),
+    namespace: value("namespace") ?? "battlescope",
+    registry: value("registry") ?? "docker.io",
+    healthPaths: Object.fromEntries(
+      SERVICES.flatMap((service) => {
+        const probed = overrides[service.name] ?? service.healthPath;
+        return probed === undefined ? [] : [[service.name, probed]];
+      }),
+    ),
+  };
+}
+
+/** After a failed `up`: each Deployment that is not Ready, why, and what to do. */
+export async function rolloutReport(stack: Stack): Promise<string> {
+  const cluster = await stackCluster(stack);
+  if (cluster === undefined) return "";
+  const workloads = await readWorkloads(cluster.target, cluster.namespace);
+  const reports = diagnoseRollouts(workloads.deployments, workloads.pods, workloads.events, {
+    namespace: cluster.namespace,
+    pullSecretName: PULL_SECRET_NAME,
+    registry: cluster.registry,
+    healthPaths: cluster.healthPaths,
+  });
+  return reports.length === 0 ? "" : `rollouts not Ready:\n${reports.join("\n")}`;
+}
+
 interface ReleaseOutput {
   version: string;
   ref: string;
@@ -153,7 +222,8 @@ export async function publishedTable(stack: Stack): Promise<string> {
   const config = await stack.getAllConfig();
   const registry = config[`${PROJECT_NAME}:registry`]?.value ?? "docker.io";
   const organization = config[`${PROJECT_NAME}:organization`]?.value ?? "battlescope";
-  const client = new OciRegistryClient({ registry });
+  const login = dockerConfigCredentials(registry);
+  const client = new OciRegistryClient({ registry, ...(login === undefined ? {} : login) });
   const rows = [["service", "version", "tags", "manifest list digest", "platforms"]];
   for (const [service, release] of Object.entries(releases)) {
     const index = await client.getManifest(`${organization}/${service}`, release.version);
@@ -164,16 +234,36 @@ export async function publishedTable(stack: Stack): Promise<string> {
     const tags = release.tags.map((tag) => tag.slice(tag.lastIndexOf(":") + 1));
     rows.push([service, release.version, tags.join(","), served, platforms.join(",")]);
   }
+  const lines = alignedTable(rows);
+  const manifests = outputs.manifestsDir?.value as string | undefined;
+  const cluster = await stackCluster(stack);
+  let rollouts = "";
+  if (cluster !== undefined) {
+    const workloads = await readWorkloads(cluster.target, cluster.namespace);
+    rollouts = `\n${alignedTable([
+      ["deployment", "ready", "running image digest (pods' imageID)"],
+      ...rolloutRows(workloads.deployments, workloads.pods).map((row) => [
+        row.deployment,
+        row.ready,
+        row.digests.join(",") || "(no pod runs)",
+      ]),
+    ]).join(
+      "\n",
+    )}\n\ncluster: ${cluster.target.server} (context ${cluster.target.context}), namespace ${cluster.namespace}\n`;
+  }
+  return `\n${lines.join("\n")}\n${manifests === undefined ? "" : `\nrendered Kubernetes manifests: ${manifests}\n`}${rollouts}`;
+}
+
+/** Rows as columns padded to their widest cell. */
+function alignedTable(rows: readonly string[][]): string[] {
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
-  const lines = rows.map((row) =>
+  return rows.map((row) =>
     row
       .map((cell, column) => cell.padEnd(widths[column] ?? 0))
       .join("  ")
       .trimEnd(),
   );
-  const manifests = outputs.manifestsDir?.value as string | undefined;
-  return `\n${lines.join("\n")}\n${manifests === undefined ? "" : `\nrendered Kubernetes manifests: ${manifests}\n`}`;
 }
 
 if (require.main === module) {

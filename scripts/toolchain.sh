@@ -6,9 +6,11 @@
 #   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
-#   GitHub workflows);
+#   GitHub workflows), and the local cluster's Kubernetes, etcd and containerd
+#   (scripts/toolchain/kubernetes);
 # and installs the Debian packages the local services and checks need (runc, docker-registry,
-# openssl, ca-certificates, jq, skopeo, shellcheck). A pulumi of the pinned version already
+# openssl, ca-certificates, jq, skopeo, shellcheck, apache2-utils, containernetworking-plugins,
+# iproute2, curl). A pulumi of the pinned version already
 # installed the ordinary way (on PATH or in ~/.pulumi/bin) is used instead of building one.
 #
 # Usage:
@@ -161,7 +163,8 @@ provider_install() {
 
 step_debian() {
   STEP="debian packages"
-  local debs=(runc docker-registry openssl ca-certificates jq skopeo shellcheck) missing=() p sudo=""
+  local debs=(runc docker-registry openssl ca-certificates jq skopeo shellcheck apache2-utils
+    containernetworking-plugins iproute2 curl) missing=() p sudo=""
   for p in "${debs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
@@ -343,6 +346,27 @@ step_actionlint() {
   link actionlint "$ACTIONLINT_VERSION" actionlint
 }
 
+# The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
+# largest build here (about 30 min cold on 2 cores), so it starts first, in the background, and
+# the other builds share the cores with it; it is awaited at the end.
+start_cluster_build() {
+  CLUSTER_LOG="$LOGS/cluster-build.out"
+  bash "$HERE/toolchain/kubernetes/build.sh" >"$CLUSTER_LOG" 2>&1 &
+  CLUSTER_PID=$!
+}
+
+step_cluster() {
+  STEP="cluster binaries (scripts/toolchain/kubernetes)"
+  if ! wait "$CLUSTER_PID"; then
+    LOG="$CLUSTER_LOG"
+    false
+  fi
+  CLUSTER_DIR="$(tail -n 1 "$CLUSTER_LOG")"
+  [[ -x "$CLUSTER_DIR/kube-apiserver" ]]
+  ln -sfn "$CLUSTER_DIR/kubectl" "$BIN/kubectl"
+  grep -v "^/" "$CLUSTER_LOG" | sed 's/^cluster-binaries: /toolchain: cluster binaries: /' || true
+}
+
 # The npm SDKs ask the engine for exactly their own version: package.json must match.
 step_check_pins() {
   STEP="npm pins"
@@ -379,6 +403,7 @@ summary() {
   echo "  docker-build   ${DOCKER_BUILD_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  actionlint     $("$BIN/actionlint" -version | head -n 1) ($BIN/actionlint)"
+  echo "  kubernetes     $K8S_VERSION, etcd $ETCD_VERSION, containerd $CONTAINERD_VERSION ($CLUSTER_DIR)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
 }
@@ -424,6 +449,7 @@ main() {
   export CGO_ENABLED=0
   export GOFLAGS="-trimpath -buildvcs=false"
 
+  start_cluster_build
   step_buildkit
   step_buildx
   step_pulumi
@@ -431,6 +457,7 @@ main() {
   step_docker_build
   step_kubernetes
   step_actionlint
+  step_cluster
   step_check_pins
   step_verify
   summary

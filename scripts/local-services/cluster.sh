@@ -375,7 +375,7 @@ EOF
 # containerd from an OCI archive written here, holding the static pause binary built with the
 # cluster's binaries.
 write_pause_image() {
-  local b="$1" work="$NODE/pause-image" layer config manifest sha
+  local b="$1" work="$NODE/pause-image" layer config manifest
   [[ -s "$NODE/pause.tar" && "$NODE/pause.tar" -nt "$b/pause" ]] && return 0
   rm -rf "$work"
   mkdir -p "$work/rootfs" "$work/oci/blobs/sha256"
@@ -457,13 +457,13 @@ pod_cgroups() {
 }
 
 clean_node() {
-  local cg path pass
-  for pass in 1 2 3 4 5; do
+  local cg path
+  for _ in 1 2 3 4 5; do
     while read -r cg; do rmdir "$cg" 2>/dev/null || true; done < <(pod_cgroups)
     [[ -z "$(pod_cgroups)" ]] && break
     sleep 0.2
   done
-  ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE" 2>/dev/null || true
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE" 2>/dev/null || true; fi
   if [[ -s "$DIR/created-paths" ]]; then
     while read -r path; do rmdir "$path" 2>/dev/null || true; done <"$DIR/created-paths"
     rm -f "$DIR/created-paths"
@@ -475,7 +475,7 @@ stop_node() {
   local pids kubelet deadline
   # The kubelet first, so that it restarts nothing while the rest goes.
   kubelet="$(cat "$RUN/kubelet.inner.pid" 2>/dev/null || true)"
-  [[ -n "$kubelet" ]] && kill -TERM "$kubelet" 2>/dev/null || true
+  if [[ -n "$kubelet" ]]; then kill -TERM "$kubelet" 2>/dev/null || true; fi
   pids="$(node_pids | sort -u)"
   if [[ -n "$pids" ]]; then
     # shellcheck disable=SC2086 # a list of pids

@@ -32,7 +32,7 @@ die() { say "error: $*"; exit 1; }
 buildx() { if command -v docker-buildx >/dev/null; then docker-buildx "$@"; else docker buildx "$@"; fi; }
 
 curl_auth=()
-if [[ "${BATTLESCOPE_REGISTRY_AUTH:-}" == htpasswd && -s "$STATE/registry/password" ]]; then
+if [[ "${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}" == htpasswd && -s "$STATE/registry/password" ]]; then
   curl_auth=(-u "battlescope:$(cat "$STATE/registry/password")")
 fi
 

@@ -13,7 +13,6 @@ import { promisify } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_USAGE } from "../../cli/main";
-import { OciRegistryClient } from "../../clients/ociRegistry";
 import { REPO_ROOT } from "../../scripts/stack";
 import { cli } from "../support/runCli";
 import {
@@ -22,6 +21,7 @@ import {
   BUILDER,
   FIXTURES,
   REGISTRY,
+  registryClient,
   uniqueOrganization,
 } from "./harness";
 
@@ -32,7 +32,7 @@ const REPOSITORY = `${ORGANIZATION}/${SERVICE}`;
 const STATE = process.env.BATTLESCOPE_STATE ?? path.join(os.homedir(), ".cache/battlescope/local");
 const BLOBS = path.join(STATE, "registry/data/docker/registry/v2/blobs");
 const DAY_S = 24 * 60 * 60;
-const registry = new OciRegistryClient({ registry: REGISTRY });
+const registry = registryClient();
 
 /** Version -> age in days of its image (SOURCE_DATE_EPOCH sets the config's `created`). */
 const RELEASES: Record<string, number | undefined> = {

@@ -4,6 +4,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { parseAllDocuments } from "yaml";
+import {
+  dockerConfigCredentials,
+  dockerConfigFile,
+  type RegistryCredential,
+} from "../../clients/dockerConfig";
 import { type Manifest, OciRegistryClient } from "../../clients/ociRegistry";
 import { openStack, REPO_ROOT } from "../../scripts/stack";
 import { SERVICES } from "../../services/catalog";
@@ -14,7 +19,28 @@ export const BUILDER = process.env.BATTLESCOPE_BUILDER ?? "battlescope";
 export const FIXTURES = path.join(REPO_ROOT, "fixtures/battlescope");
 export const HUB_USER = "e2e-release-bot";
 export const HUB_TOKEN = "dckr_pat_e2e-hub-token-4f1c9a";
-export const REGISTRY_PASSWORD = "e2e-registry-password-7d2b";
+/**
+ * The local registry requires its generated login (scripts/local-services.sh writes it as the
+ * Docker login for the registry): the stacks push and pull with it, the tests read with it.
+ */
+export const REGISTRY_LOGIN = requireRegistryLogin();
+export const REGISTRY_USERNAME = REGISTRY_LOGIN.username;
+export const REGISTRY_PASSWORD = REGISTRY_LOGIN.password;
+
+function requireRegistryLogin(): RegistryCredential {
+  const login = dockerConfigCredentials(REGISTRY);
+  if (login === undefined) {
+    throw new Error(
+      `no Docker login for ${REGISTRY} in ${dockerConfigFile()}: start the local services (bash scripts/local-services.sh start)`,
+    );
+  }
+  return login;
+}
+
+/** A client of the local registry with its login. */
+export function registryClient(): OciRegistryClient {
+  return new OciRegistryClient({ registry: REGISTRY, ...REGISTRY_LOGIN });
+}
 
 export interface E2eStack {
   readonly stack: Stack;
@@ -38,7 +64,7 @@ export function uniqueOrganization(prefix: string): string {
  */
 export async function createE2eStack(
   prefix: string,
-  config: Record<string, string> = {},
+  config: Record<string, string | undefined> = {},
 ): Promise<E2eStack> {
   const organization = uniqueOrganization(prefix);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `battlescope-${prefix}-`));
@@ -58,7 +84,8 @@ export async function createE2eStack(
       PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
     },
   });
-  const plain: Record<string, string> = {
+  // A key given as undefined is left unset (e.g. renderManifestsTo, for stacks on the cluster).
+  const plain: Record<string, string | undefined> = {
     registry: REGISTRY,
     organization,
     version: "v3.0.0",
@@ -71,11 +98,13 @@ export async function createE2eStack(
   };
   await stack.setAllConfig({
     ...Object.fromEntries(
-      Object.entries(plain).map(([key, value]) => [`battlescope:${key}`, { value }]),
+      Object.entries(plain).flatMap(([key, value]) =>
+        value === undefined ? [] : [[`battlescope:${key}`, { value }]],
+      ),
     ),
     "battlescope:dockerHubUsername": { value: HUB_USER, secret: true },
     "battlescope:dockerHubToken": { value: HUB_TOKEN, secret: true },
-    "battlescope:registryUsername": { value: "e2e-registry-user", secret: true },
+    "battlescope:registryUsername": { value: REGISTRY_USERNAME, secret: true },
     "battlescope:registryPassword": { value: REGISTRY_PASSWORD, secret: true },
   });
   return {
@@ -85,7 +114,7 @@ export async function createE2eStack(
     backendDir,
     manifestsDir,
     hub,
-    registry: new OciRegistryClient({ registry: REGISTRY }),
+    registry: registryClient(),
     async close() {
       await hub.close();
     },

@@ -12,6 +12,7 @@ import {
   pushes,
   REGISTRY,
   REGISTRY_PASSWORD,
+  REGISTRY_USERNAME,
   renderedObjects,
   setVersion,
   tagDigests,
@@ -157,7 +158,7 @@ describe.sequential("releasing all nine images on the real engine, BuildKit and 
     expect(text).not.toContain(HUB_TOKEN);
     expect(text).not.toContain(REGISTRY_PASSWORD);
     expect(text).not.toContain(
-      Buffer.from(`e2e-registry-user:${REGISTRY_PASSWORD}`).toString("base64"),
+      Buffer.from(`${REGISTRY_USERNAME}:${REGISTRY_PASSWORD}`).toString("base64"),
     );
   });
 });

@@ -1,0 +1,209 @@
+/**
+ * What a Deployment's rollout looks like from its pods, and what to do when it is stuck. Reads
+ * only the fields of the Kubernetes objects it names, as the API serves them.
+ */
+
+export interface ContainerState {
+  readonly waiting?: { readonly reason?: string; readonly message?: string };
+  readonly terminated?: { readonly reason?: string; readonly exitCode?: number };
+}
+
+export interface ContainerStatus {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly restartCount?: number;
+  readonly image?: string;
+  readonly imageID?: string;
+  readonly state?: ContainerState;
+  readonly lastState?: ContainerState;
+}
+
+export interface Pod {
+  readonly metadata: {
+    readonly name: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly deletionTimestamp?: string;
+  };
+  readonly spec?: {
+    readonly containers?: ReadonlyArray<{
+      readonly name: string;
+      readonly image?: string;
+      readonly securityContext?: { readonly runAsUser?: number };
+    }>;
+    readonly securityContext?: { readonly runAsUser?: number };
+  };
+  readonly status?: {
+    readonly phase?: string;
+    readonly conditions?: ReadonlyArray<{
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }>;
+    readonly containerStatuses?: readonly ContainerStatus[];
+  };
+}
+
+export interface Deployment {
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly spec?: {
+    readonly replicas?: number;
+    readonly template?: {
+      readonly spec?: { readonly containers?: ReadonlyArray<{ readonly image?: string }> };
+    };
+  };
+  readonly status?: {
+    readonly readyReplicas?: number;
+    readonly updatedReplicas?: number;
+    readonly replicas?: number;
+  };
+}
+
+export interface KubeEvent {
+  readonly involvedObject?: { readonly name?: string; readonly kind?: string };
+  readonly reason?: string;
+  readonly message?: string;
+  readonly type?: string;
+}
+
+/** The digest in a container status's imageID (`<repository>@sha256:<hex>`, or the bare digest). */
+export function imageIdDigest(imageID: string | undefined): string | undefined {
+  const match = /(sha256:[0-9a-f]{64})$/.exec(imageID ?? "");
+  return match?.[1];
+}
+
+export interface RolloutRow {
+  readonly deployment: string;
+  readonly ready: string;
+  /** Distinct digests the Deployment's running containers report, sorted. */
+  readonly digests: readonly string[];
+}
+
+/** One row per Deployment: ready over desired replicas and the digests its pods run. */
+export function rolloutRows(
+  deployments: readonly Deployment[],
+  pods: readonly Pod[],
+): RolloutRow[] {
+  return deployments
+    .map((deployment) => {
+      const name = deployment.metadata.name;
+      const own = pods.filter(
+        (pod) =>
+          pod.metadata.labels?.["app.kubernetes.io/name"] === name &&
+          pod.metadata.deletionTimestamp === undefined,
+      );
+      const digests = new Set(
+        own.flatMap((pod) =>
+          (pod.status?.containerStatuses ?? []).flatMap((status) => {
+            const digest = imageIdDigest(status.imageID);
+            return digest === undefined ? [] : [digest];
+          }),
+        ),
+      );
+      return {
+        deployment: name,
+        ready: `${deployment.status?.readyReplicas ?? 0}/${deployment.spec?.replicas ?? 0}`,
+        digests: [...digests].sort(),
+      };
+    })
+    .sort((a, b) => a.deployment.localeCompare(b.deployment));
+}
+
+export interface RolloutContext {
+  readonly namespace: string;
+  readonly pullSecretName: string;
+  readonly registry: string;
+  /** The path the probes request, by Deployment name. */
+  readonly healthPaths: Readonly<Record<string, string>>;
+}
+
+const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
+
+/** Why one pod is not Ready, from its container states and its events; undefined when it is. */
+function podProblem(
+  pod: Pod,
+  events: readonly KubeEvent[],
+): { reason: string; detail: string } | undefined {
+  const statuses = pod.status?.containerStatuses ?? [];
+  if (statuses.length > 0 && statuses.every((status) => status.ready)) return undefined;
+  for (const status of statuses) {
+    const waiting = status.state?.waiting;
+    if (waiting?.reason !== undefined && waiting.reason !== "ContainerCreating") {
+      const last = status.lastState?.terminated;
+      const exit = last?.exitCode === undefined ? "" : ` (last exit code ${last.exitCode})`;
+      return { reason: waiting.reason, detail: `${waiting.message ?? ""}${exit}`.trim() };
+    }
+  }
+  const own = events.filter((event) => event.involvedObject?.name === pod.metadata.name);
+  const probe = [...own].reverse().find((event) => event.reason === "Unhealthy");
+  if (probe !== undefined) {
+    const kind = /^Liveness/.test(probe.message ?? "")
+      ? "LivenessProbeFailed"
+      : "ReadinessProbeFailed";
+    return { reason: kind, detail: probe.message ?? "" };
+  }
+  const unscheduled = pod.status?.conditions?.find(
+    (condition) => condition.type === "PodScheduled" && condition.status === "False",
+  );
+  if (unscheduled !== undefined) {
+    return { reason: unscheduled.reason ?? "Unschedulable", detail: unscheduled.message ?? "" };
+  }
+  const warning = [...own].reverse().find((event) => event.type === "Warning");
+  if (warning !== undefined)
+    return { reason: warning.reason ?? "Warning", detail: warning.message ?? "" };
+  return { reason: pod.status?.phase ?? "Pending", detail: "not Ready yet" };
+}
+
+function hint(reason: string, deployment: string, context: RolloutContext): string {
+  if (PULL_FAILURES.has(reason)) {
+    return `check that the pull secret "${context.pullSecretName}" in namespace ${context.namespace} holds credentials for ${context.registry} (battlescope:registryUsername and registryPassword, or the Docker login for ${context.registry}) and that the image is published (battlescope-images verify ${deployment} <version>)`;
+  }
+  if (reason === "ReadinessProbeFailed" || reason === "LivenessProbeFailed") {
+    const probed = context.healthPaths[deployment];
+    return `the probes request ${probed ?? "the health path"} on the container port: set battlescope:healthPaths.${deployment} to the path the service answers 200 on, or fix the service, then run up again`;
+  }
+  if (reason === "CreateContainerConfigError") {
+    return `a Secret or ConfigMap the container reads is missing: give the service's required variables in battlescope:serviceConfig (or create the ${deployment}-config Secret in namespace ${context.namespace}), then run up again`;
+  }
+  if (reason === "CrashLoopBackOff" || reason === "RunContainerError") {
+    return `the container exits: read its log with kubectl -n ${context.namespace} logs deployment/${deployment} --previous`;
+  }
+  return `look at kubectl -n ${context.namespace} describe deployment/${deployment} and its pods`;
+}
+
+/**
+ * One paragraph per Deployment that is not fully Ready: its name, each unready pod's reason and
+ * what to do. Empty when every Deployment is Ready.
+ */
+export function diagnoseRollouts(
+  deployments: readonly Deployment[],
+  pods: readonly Pod[],
+  events: readonly KubeEvent[],
+  context: RolloutContext,
+): string[] {
+  const reports: string[] = [];
+  for (const deployment of deployments) {
+    const name = deployment.metadata.name;
+    const desired = deployment.spec?.replicas ?? 0;
+    const ready = deployment.status?.readyReplicas ?? 0;
+    const updated = deployment.status?.updatedReplicas ?? 0;
+    if (ready >= desired && updated >= desired) continue;
+    const problems = pods
+      .filter((pod) => pod.metadata.labels?.["app.kubernetes.io/name"] === name)
+      .flatMap((pod) => {
+        const problem = podProblem(pod, events);
+        return problem === undefined ? [] : [{ pod: pod.metadata.name, ...problem }];
+      });
+    const first = problems[0];
+    const lines = [
+      `Deployment ${context.namespace}/${name} is not Ready (${ready}/${desired} replicas ready)`,
+      ...problems.map(
+        (problem) =>
+          `  pod ${problem.pod}: ${problem.reason}${problem.detail === "" ? "" : `: ${problem.detail}`}`,
+      ),
+      `  what to do: ${hint(first?.reason ?? "", name, context)}`,
+    ];
+    reports.push(lines.join("\n"));
+  }
+  return reports;
+}
