@@ -12,11 +12,8 @@
  * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
  * for, a bounded number of times. No `@pulumi/*` import: the CLI and the dynamic provider share it.
  */
+import { type DescriptionField, lengthMessage, lengthProblems, utf8Length } from "../lib/hubLimits";
 
-/** Docker Hub's limit for the short description, in characters. */
-export const SHORT_DESCRIPTION_LIMIT = 100;
-/** Docker Hub's limit for the full description (the README), in characters. */
-export const FULL_DESCRIPTION_LIMIT = 25_000;
 /** Where the Docker Hub API lives. */
 export const DEFAULT_HUB_URL = "https://hub.docker.com";
 
@@ -99,47 +96,24 @@ export class DockerHubError extends Error {
   }
 }
 
-/** Characters as a person (and Docker Hub) counts them: Unicode code points. */
-export function characterCount(text: string): number {
-  return Array.from(text).length;
-}
-
-const formatCount = (n: number): string => n.toLocaleString("en-US");
-
 /**
  * Every length problem of a pair of descriptions, as exact one-line messages; empty when both
  * fit. `fullName` is `namespace/repository`.
  */
 export function descriptionProblems(
   fullName: string,
-  texts: { description?: string; fullDescription?: string },
-): { field: "description" | "fullDescription"; message: string }[] {
-  const problems: { field: "description" | "fullDescription"; message: string }[] = [];
-  if (texts.description !== undefined) {
-    const n = characterCount(texts.description);
-    if (n > SHORT_DESCRIPTION_LIMIT) {
-      problems.push({
-        field: "description",
-        message: `Docker Hub short description for ${fullName} is ${formatCount(n)} characters; the limit is ${formatCount(SHORT_DESCRIPTION_LIMIT)}`,
-      });
-    }
-  }
-  if (texts.fullDescription !== undefined) {
-    const n = characterCount(texts.fullDescription);
-    if (n > FULL_DESCRIPTION_LIMIT) {
-      problems.push({
-        field: "fullDescription",
-        message: `Docker Hub full description for ${fullName} is ${formatCount(n)} characters; the limit is ${formatCount(FULL_DESCRIPTION_LIMIT)}`,
-      });
-    }
-  }
-  return problems;
+  texts: { description?: string | undefined; fullDescription?: string | undefined },
+): { field: DescriptionField; message: string }[] {
+  return lengthProblems(texts).map(({ field, message }) => ({
+    field,
+    message: `Docker Hub repository ${fullName}: ${message}`,
+  }));
 }
 
 /** Throws the first length problem (see {@link descriptionProblems}); never shortens a text. */
 export function assertDescriptionsFit(
   fullName: string,
-  texts: { description?: string; fullDescription?: string },
+  texts: { description?: string | undefined; fullDescription?: string | undefined },
 ): void {
   const [first] = descriptionProblems(fullName, texts);
   if (first) {
@@ -253,7 +227,7 @@ export class DockerHubClient {
         is_private: create.isPrivate,
       },
     });
-    return toRepository(await this.#expectOk(operation, response));
+    return toRepository(await this.#expectOk(operation, response, explainWrite(create)));
   }
 
   /**
@@ -280,7 +254,7 @@ export class DockerHubClient {
       url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
       body,
     });
-    return toRepository(await this.#expectOk(operation, response));
+    return toRepository(await this.#expectOk(operation, response, explainWrite(update)));
   }
 
   /**
@@ -352,7 +326,7 @@ export class DockerHubClient {
     if (response.status === 404) {
       return false;
     }
-    await this.#expectOk(operation, response);
+    await this.#expectOk(operation, response, explainWrite({}));
     return true;
   }
 
@@ -458,7 +432,7 @@ export class DockerHubClient {
     }
   }
 
-  async #expectOk(operation: string, response: Response): Promise<unknown> {
+  async #expectOk(operation: string, response: Response, explain?: Explain): Promise<unknown> {
     if (response.ok) {
       const text = await response.text();
       if (text.trim() === "") {
@@ -476,9 +450,10 @@ export class DockerHubClient {
         );
       }
     }
-    const message = await hubMessage(response);
+    const { message, body } = await hubAnswer(response);
+    const explained = explain?.(response.status, body, message) ?? message;
     throw new DockerHubError(
-      this.#redact(`Docker Hub ${operation} failed: HTTP ${response.status}: ${message}`),
+      this.#redact(`Docker Hub ${operation} failed: HTTP ${response.status}: ${explained}`),
       operation,
       response.status,
     );
@@ -542,6 +517,11 @@ function toTag(raw: unknown): HubTag {
 
 /** The Hub's own words from an error answer (`message`, `detail`, ...), or the status text. */
 async function hubMessage(response: Response): Promise<string> {
+  return (await hubAnswer(response)).message;
+}
+
+/** An error answer's words and, when it is JSON, its body. */
+async function hubAnswer(response: Response): Promise<{ message: string; body: unknown }> {
   let text = "";
   try {
     text = await response.text();
@@ -549,8 +529,10 @@ async function hubMessage(response: Response): Promise<string> {
     // no body
   }
   let found: string | undefined;
+  let parsed: unknown;
   try {
-    const body = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text) as unknown;
+    const body = (parsed ?? {}) as Record<string, unknown>;
     const errors = Array.isArray(body.errors) ? (body.errors as { message?: unknown }[]) : [];
     for (const candidate of [body.message, body.detail, body.text, errors[0]?.message]) {
       if (typeof candidate === "string" && candidate.trim() !== "") {
@@ -561,8 +543,42 @@ async function hubMessage(response: Response): Promise<string> {
   } catch {
     found = text.trim() === "" ? undefined : text.trim().replace(/\s+/g, " ").slice(0, 300);
   }
-  return found ?? (response.statusText || "no message");
+  return { message: found ?? (response.statusText || "no message"), body: parsed };
 }
+
+/**
+ * The token permission a write needs, said where the Hub answers 403. A "Read & Write" token
+ * pushes images but is refused descriptions and tag deletes; the Hub's 403 does not say why.
+ */
+export const WRITE_PERMISSION_HINT =
+  'the access token needs the "Read, Write, Delete" permission to manage repositories (a "Read & Write" token pushes images but may not write descriptions or delete tags): create a personal access token with "Read, Write, Delete"';
+
+/** What to say for a refused write: a 403 names the permission, a 400 the byte count. */
+function explainWrite(texts: Partial<HubDescriptions>): Explain {
+  return (status, body, hub) => {
+    if (status === 403) {
+      return `${hub}; ${WRITE_PERMISSION_HINT}`;
+    }
+    if (status !== 400) {
+      return undefined;
+    }
+    const errinfo = ((body ?? {}) as { errinfo?: { fielderrors?: unknown } }).errinfo;
+    const named = Object.keys((errinfo?.fielderrors ?? {}) as Record<string, unknown>);
+    const refused = (
+      [
+        ["description", "description"],
+        ["full_description", "fullDescription"],
+      ] as const
+    ).filter(([wire]) => named.includes(wire));
+    const explained = refused.flatMap(([, field]) => {
+      const text = texts[field];
+      return text === undefined ? [] : [lengthMessage(field, utf8Length(text))];
+    });
+    return explained.length === 0 ? undefined : `${explained.join("; ")} (the Hub says: ${hub})`;
+  };
+}
+
+type Explain = (status: number, body: unknown, hubMessage: string) => string | undefined;
 
 function jwtExpiry(token: string): number | undefined {
   const payload = token.split(".")[1];

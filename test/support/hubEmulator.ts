@@ -13,7 +13,7 @@
  *   `PUT /_emulator/state` (replace the repositories), `POST /_emulator/reset`.
  *
  * Every `/v2` endpoint except the token endpoint requires `Authorization: Bearer <access_token>`;
- * descriptions over 100 / 25,000 characters are refused with 400, as the Hub does.
+ * descriptions over 100 / 25,000 UTF-8 bytes are refused with the Hub's 400.
  */
 import { createHmac, randomUUID } from "node:crypto";
 import * as http from "node:http";
@@ -132,8 +132,6 @@ class HttpError extends Error {
 const hubError = (status: number, message: string, errinfo: Record<string, unknown> = {}) =>
   new HttpError(status, { message, errinfo });
 
-const chars = (text: string): number => Array.from(text).length;
-
 /** An empty state. */
 export function emptyHubState(): HubEmulatorState {
   return { repositories: {} };
@@ -183,7 +181,10 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
     return repository;
   };
 
+  // The Hub counts UTF-8 bytes (25 emoji pass as a short description, 26 do not) and answers
+  // every validation failure with one generic message and the failing fields in errinfo.
   const checkTexts = (body: Record<string, unknown>) => {
+    const fielderrors: Record<string, string[]> = {};
     for (const [field, limit] of [
       ["description", EMULATOR_SHORT_LIMIT],
       ["full_description", EMULATOR_FULL_LIMIT],
@@ -193,16 +194,18 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
         continue;
       }
       if (typeof value !== "string") {
-        throw hubError(400, `${field}: Not a valid string.`, { field });
+        fielderrors[field] = ["Not a valid string."];
+      } else if (Buffer.byteLength(value, "utf8") > limit) {
+        fielderrors[field] = [`Ensure this field has no more than ${limit} characters.`];
       }
-      if (chars(value) > limit) {
-        const reason = `Ensure this field has no more than ${limit} characters.`;
-        throw new HttpError(400, {
-          message: `${field}: ${reason}`,
-          errinfo: { field },
-          fields: { [field]: [reason] },
-        });
-      }
+    }
+    const count = Object.keys(fielderrors).length;
+    if (count > 0) {
+      throw hubError(
+        400,
+        `httperror 400: request had ${count} validation error${count === 1 ? "" : "s"}`,
+        { fielderrors },
+      );
     }
   };
 

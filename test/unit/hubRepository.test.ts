@@ -299,7 +299,7 @@ describe("check", () => {
         {
           property: "description",
           reason:
-            "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+            "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
         },
       ],
     },
@@ -310,7 +310,7 @@ describe("check", () => {
         {
           property: "fullDescription",
           reason:
-            "Docker Hub full description for battlescope/frontend is 25,001 characters; the limit is 25,000",
+            "Docker Hub repository battlescope/frontend: full description is 25,001 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
         },
       ],
     },
@@ -321,12 +321,12 @@ describe("check", () => {
         {
           property: "description",
           reason:
-            "Docker Hub short description for battlescope/frontend is 101 characters; the limit is 100",
+            "Docker Hub repository battlescope/frontend: short description is 101 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
         },
         {
           property: "fullDescription",
           reason:
-            "Docker Hub full description for battlescope/frontend is 25,100 characters; the limit is 25,000",
+            "Docker Hub repository battlescope/frontend: full description is 25,100 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
         },
       ],
     },
@@ -417,7 +417,7 @@ describe("errors never carry the token", () => {
       echo: false,
       run: (p: HubRepositoryProvider) => p.create(inputs({ description: "d".repeat(117) })),
       message:
-        "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
   ])("$name", async ({ echo, run, message }) => {
     const error = await run(echo ? echoingProvider() : provider).catch((e: Error) => e);
@@ -585,13 +585,13 @@ describe("DockerHubRepository component (Pulumi mocks)", () => {
       name: "short description of 117 characters",
       args: { description: `BattleScope V3 - Frontend - ${"x".repeat(89)}` },
       message:
-        "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
     {
       name: "full description of 25,001 characters",
       args: { fullDescription: "f".repeat(25_001) },
       message:
-        "Docker Hub full description for battlescope/frontend is 25,001 characters; the limit is 25,000",
+        "Docker Hub repository battlescope/frontend: full description is 25,001 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
     },
   ])("refuses at construction: $name", ({ args, message }) => {
     expect(
