@@ -1,12 +1,13 @@
 /**
  * Docker Hub API client (hub.docker.com, not the registry): repositories, descriptions and tags.
- *
- * Speaks exactly the documented endpoints listed in TOOLCHAIN.md:
+ * Every call it makes, with its public source, is listed in test/unit/hubCalls.test.ts:
  * - `POST /v2/auth/token` `{identifier, secret}` -> `{access_token}` (a JWT valid ~10 minutes)
- * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash)
+ * - `GET /v2/namespaces/{ns}/repositories/{repo}`; the deprecated
+ *   `GET /v2/repositories/{ns}/{repo}/` only when the documented one is not served, with a warning
+ * - `PATCH /v2/repositories/{ns}/{repo}/` (trailing slash; undocumented, the only description write)
  * - `POST /v2/namespaces/{ns}/repositories`
  * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100` (follows `next`)
- * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/`
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented)
  *
  * Rules: the personal access token never appears in an error message; over-long descriptions are
  * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
@@ -37,6 +38,8 @@ export interface DockerHubClientOptions {
   maxRetryWaitMs?: number;
   /** Clock in milliseconds since the epoch, default `Date.now`. */
   now?: () => number;
+  /** Where the client says it fell back to a deprecated endpoint; default `console.warn`. */
+  warn?: (message: string) => void;
 }
 
 /** What the Hub holds about a repository, as far as this project cares. */
@@ -75,10 +78,12 @@ export interface HubTagImage {
   digest: string;
 }
 
-/** One tag as the Hub lists it. `digest` is the manifest (list) digest the tag points at. */
+/**
+ * One tag as the Hub lists it. The documented schema has no digest of the tag's manifest list,
+ * only its images' digests: the index digest is the registry's to say.
+ */
 export interface HubTag {
   name: string;
-  digest: string;
   lastUpdated: string;
   images: HubTagImage[];
 }
@@ -152,6 +157,20 @@ export function retryAfterMs(headers: Headers, nowMs: number): number | undefine
 }
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
+/** Answers of an endpoint that is not (or no longer) served, rather than of a missing object. */
+const NOT_SERVED = new Set([405, 410, 501]);
+
+/** A personal access token's permission, in the Hub's own words. */
+export type TokenPermission = "Read-only" | "Read & Write" | "Read, Write, Delete";
+/** The permission this project's writes need (descriptions, repositories, tag deletes). */
+export const WRITE_PERMISSION: TokenPermission = "Read, Write, Delete";
+/** The `scope` claim of a Hub access token and the PAT permission it stands for, highest first. */
+const SCOPE_PERMISSIONS: readonly (readonly [string, TokenPermission])[] = [
+  ["repo:admin", "Read, Write, Delete"],
+  ["repo:write", "Read & Write"],
+  ["repo:read", "Read-only"],
+  ["repo:public_read", "Read-only"],
+];
 const TOKEN_MARGIN_MS = 60_000;
 const DEFAULT_TOKEN_LIFETIME_MS = 10 * 60_000;
 
@@ -171,6 +190,7 @@ export class DockerHubClient {
   readonly #maxRetries: number;
   readonly #maxRetryWaitMs: number;
   readonly #now: () => number;
+  readonly #warn: (message: string) => void;
   #accessToken: { value: string; refreshAt: number } | undefined;
   #pendingLogin: Promise<string> | undefined;
 
@@ -183,6 +203,23 @@ export class DockerHubClient {
     this.#maxRetries = options.maxRetries ?? 5;
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 10 * 60_000;
     this.#now = options.now ?? Date.now;
+    this.#warn = options.warn ?? ((message) => console.warn(message));
+  }
+
+  /**
+   * Logs in and says what the token may do, as far as the Hub's access token tells: its JWT's
+   * `scope` claim (`repo:admin` for "Read, Write, Delete"), which the Hub does not document;
+   * `permission` is undefined when the claim is missing or unknown (then the first write finds out).
+   */
+  async checkToken(): Promise<{ permission: TokenPermission | undefined }> {
+    const scope = jwtClaims(await this.login())?.scope;
+    const scopes = typeof scope === "string" ? scope.split(/\s+/) : [];
+    for (const [claim, permission] of SCOPE_PERMISSIONS) {
+      if (scopes.includes(claim)) {
+        return { permission };
+      }
+    }
+    return { permission: undefined };
   }
 
   /** Exchanges username and token for an access token (cached until shortly before it expires). */
@@ -197,18 +234,33 @@ export class DockerHubClient {
     return this.#pendingLogin;
   }
 
-  /** The repository's descriptions and visibility, or undefined when it does not exist. */
+  /**
+   * The repository's descriptions and visibility, or undefined when the documented endpoint says
+   * it does not exist. The deprecated endpoint is asked only when the documented one is not
+   * served, and its 404 is never taken for a missing repository: it may be the endpoint that is gone.
+   */
   async getRepository(namespace: string, repository: string): Promise<HubRepository | undefined> {
     const operation = `get repository ${namespace}/${repository}`;
     const response = await this.#authorized(operation, {
       method: "GET",
-      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
+      url: `${this.baseUrl}/v2/namespaces/${enc(namespace)}/repositories/${enc(repository)}`,
     });
     if (response.status === 404) {
+      await response.body?.cancel();
       return undefined;
     }
-    const body = await this.#expectOk(operation, response);
-    return toRepository(body);
+    if (!NOT_SERVED.has(response.status)) {
+      return toRepository(await this.#expectOk(operation, response));
+    }
+    await response.body?.cancel();
+    this.#warn(
+      `Docker Hub ${operation}: the documented GET /v2/namespaces/{ns}/repositories/{repo} answered HTTP ${response.status}; reading through the deprecated GET /v2/repositories/{ns}/{repo}/ instead`,
+    );
+    const legacy = await this.#authorized(operation, {
+      method: "GET",
+      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
+    });
+    return toRepository(await this.#expectOk(operation, legacy));
   }
 
   /** Creates a public repository with its descriptions (lengths are checked first). */
@@ -304,6 +356,14 @@ export class DockerHubClient {
       }
       seen.add(url);
       const response = await this.#authorized(operation, { method: "GET", url });
+      if (response.status === 404 && tags.length > 0) {
+        await response.body?.cancel();
+        throw new DockerHubError(
+          `Docker Hub ${operation} failed: HTTP 404 on a later page after ${tags.length} tags; the listing is incomplete`,
+          operation,
+          404,
+        );
+      }
       const page = (await this.#expectOk(operation, response)) as {
         next?: string | null;
         results?: unknown[];
@@ -499,7 +559,6 @@ function toTag(raw: unknown): HubTag {
   const images = Array.isArray(body.images) ? body.images : [];
   return {
     name: asString(body.name),
-    digest: asString(body.digest),
     lastUpdated: asString(body.last_updated) || asString(body.tag_last_pushed),
     images: images.map((image: Record<string, unknown>) => {
       const entry: HubTagImage = {
@@ -580,17 +639,22 @@ function explainWrite(texts: Partial<HubDescriptions>): Explain {
 
 type Explain = (status: number, body: unknown, hubMessage: string) => string | undefined;
 
-function jwtExpiry(token: string): number | undefined {
+function jwtClaims(token: string): Record<string, unknown> | undefined {
   const payload = token.split(".")[1];
   if (!payload) {
     return undefined;
   }
   try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
-      exp?: unknown;
-    };
-    return typeof claims.exp === "number" ? claims.exp * 1000 : undefined;
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as unknown;
+    return claims !== null && typeof claims === "object"
+      ? (claims as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+function jwtExpiry(token: string): number | undefined {
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === "number" ? exp * 1000 : undefined;
 }

@@ -112,9 +112,9 @@ describe("repositories", () => {
     expect(await client().getRepository("battlescope", "missing")).toBeUndefined();
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/missing/",
+      "GET /v2/namespaces/battlescope/repositories/missing",
     ]);
   });
 
@@ -319,7 +319,6 @@ describe("tags", () => {
     );
     expect(tags[0]).toEqual({
       name: "v1.0.249",
-      digest: stored?.digest,
       lastUpdated: "2026-01-01T04:09:00.000Z",
       images: [
         { architecture: "amd64", os: "linux", digest: stored?.images[0]?.digest },
@@ -342,7 +341,6 @@ describe("tags", () => {
     expect(await client().listTags("battlescope", "frontend")).toEqual([
       {
         name: "v3.0.0",
-        digest: "sha256:index",
         lastUpdated: "2026-02-01T00:00:00.000Z",
         images: [
           { architecture: "arm64", os: "linux", variant: "v8", digest: "sha256:arm" },
@@ -455,9 +453,9 @@ describe("authentication", () => {
     });
     expect(hub.requests.map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([
       "POST /v2/auth/token 200",
-      "GET /v2/repositories/battlescope/frontend/ 401",
+      "GET /v2/namespaces/battlescope/repositories/frontend 401",
       "POST /v2/auth/token 200",
-      "GET /v2/repositories/battlescope/frontend/ 200",
+      "GET /v2/namespaces/battlescope/repositories/frontend 200",
     ]);
   });
 
@@ -473,9 +471,9 @@ describe("authentication", () => {
     );
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
     ]);
   });
 
@@ -492,10 +490,10 @@ describe("authentication", () => {
     await c.getRepository("battlescope", "frontend");
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
     ]);
   });
 

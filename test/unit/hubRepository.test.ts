@@ -88,7 +88,7 @@ describe("create", () => {
       created: true,
       expectedCalls: [
         "POST /v2/auth/token",
-        "GET /v2/repositories/battlescope/frontend/",
+        "GET /v2/namespaces/battlescope/repositories/frontend",
         "POST /v2/namespaces/battlescope/repositories",
       ],
       expectedLogs: [
@@ -99,7 +99,10 @@ describe("create", () => {
       name: "existing repository with the same text -> adopted, no write",
       existing: { description: SHORT, fullDescription: FULL },
       created: false,
-      expectedCalls: ["POST /v2/auth/token", "GET /v2/repositories/battlescope/frontend/"],
+      expectedCalls: [
+        "POST /v2/auth/token",
+        "GET /v2/namespaces/battlescope/repositories/frontend",
+      ],
       expectedLogs: [],
     },
     {
@@ -108,7 +111,7 @@ describe("create", () => {
       created: false,
       expectedCalls: [
         "POST /v2/auth/token",
-        "GET /v2/repositories/battlescope/frontend/",
+        "GET /v2/namespaces/battlescope/repositories/frontend",
         "PATCH /v2/repositories/battlescope/frontend/",
       ],
       expectedLogs: ["Docker Hub repository battlescope/frontend: wrote description"],
@@ -391,7 +394,7 @@ describe("errors never carry the token", () => {
         new DockerHubClient({
           ...options,
           fetch: async (url, init) =>
-            url.includes("/v2/repositories/")
+            url.includes("/repositories/frontend")
               ? Response.json({ message: `upstream said ${TOKEN}` }, { status: 500 })
               : fetch(url, init),
         }),
@@ -506,10 +509,10 @@ describe("the serialized provider (what Pulumi stores in the state)", () => {
     ]);
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/namespaces/battlescope/repositories",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "PATCH /v2/repositories/battlescope/frontend/",
     ]);
     expect(hub.state.repositories["battlescope/frontend"]?.description).toBe("second");
