@@ -228,7 +228,9 @@ describe("the documented tag schema", () => {
     expect(tag).not.toHaveProperty("digest");
     expect(tag).toHaveProperty("last_updated");
     expect(tag).toHaveProperty("tag_last_pushed");
-    expect(((tag?.images ?? []) as { digest: string }[]).map((image) => image.digest)).toHaveLength(2);
+    expect(((tag?.images ?? []) as { digest: string }[]).map((image) => image.digest)).toHaveLength(
+      2,
+    );
   });
 
   it("retention's digests come from the registry (the index) and images[].digest (its children)", async () => {
