@@ -639,6 +639,24 @@ function explainWrite(texts: Partial<HubDescriptions>): Explain {
 
 type Explain = (status: number, body: unknown, hubMessage: string) => string | undefined;
 
+/**
+ * The preview's early check, before anything is built: the token logs in, and it has the write
+ * permission where its access token tells (see {@link DockerHubClient.checkToken}). A token whose
+ * permission cannot be read passes here and meets the permission hint at its first write.
+ */
+export async function assertTokenCanWrite(
+  hub: Pick<DockerHubClient, "checkToken" | "username">,
+): Promise<TokenPermission | undefined> {
+  const { permission } = await hub.checkToken();
+  if (permission !== undefined && permission !== WRITE_PERMISSION) {
+    throw new DockerHubError(
+      `Docker Hub token of ${hub.username} has the permission "${permission}": ${WRITE_PERMISSION_HINT}`,
+      "check token",
+    );
+  }
+  return permission;
+}
+
 function jwtClaims(token: string): Record<string, unknown> | undefined {
   const payload = token.split(".")[1];
   if (!payload) {

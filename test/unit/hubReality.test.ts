@@ -4,7 +4,11 @@
  * the list of every Hub call the client makes with the public source that says how it behaves.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DockerHubClient, type DockerHubClientOptions } from "../../clients/dockerHub";
+import {
+  assertTokenCanWrite,
+  DockerHubClient,
+  type DockerHubClientOptions,
+} from "../../clients/dockerHub";
 import { readHubRepository } from "../../clients/registryTags";
 import { exactly } from "../support/exactly";
 import { type HubEmulator, type HubPermission, startHubEmulator } from "../support/hubEmulator";
@@ -108,6 +112,27 @@ describe("token permissions", () => {
       expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v2/auth/token"]);
     },
   );
+
+  it.each([
+    { permission: "read" as const, shown: "Read-only" },
+    { permission: "read-write" as const, shown: "Read & Write" },
+  ])(
+    "the preview's check refuses a $shown token before any write",
+    async ({ permission, shown }) => {
+      await start(permission);
+      await expect(assertTokenCanWrite(client())).rejects.toThrow(
+        exactly(`Docker Hub token of release-bot has the permission "${shown}": ${HINT}`),
+      );
+      expect(writes()).toEqual([]);
+    },
+  );
+
+  it("the preview's check passes a Read, Write, Delete token, and one it cannot read", async () => {
+    await start("read-write-delete");
+    expect(await assertTokenCanWrite(client())).toBe("Read, Write, Delete");
+    await start("read-write", true);
+    expect(await assertTokenCanWrite(client())).toBeUndefined();
+  });
 
   it("checkToken says nothing of a token whose access token has no scope claim", async () => {
     await start("read-write", true);
