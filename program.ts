@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "./clients/buildContext";
 import { dockerConfigCredentials } from "./clients/dockerConfig";
-import { DEFAULT_HUB_URL, DockerHubClient } from "./clients/dockerHub";
+import { assertTokenCanWrite, DEFAULT_HUB_URL, DockerHubClient } from "./clients/dockerHub";
 import {
   checkReachable,
   expandPath,
@@ -518,6 +518,11 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     );
     return hubClient;
   };
+
+  // A token that cannot write descriptions fails the preview here, before any image is built.
+  if (secrets.dockerHubToken !== undefined && config.get("publishDescriptions") !== "false") {
+    await assertTokenCanWrite(await dockerHubClient());
+  }
 
   return declareRelease({
     // Plain keys only: secrets above stay Outputs and are handed to providers as such.

@@ -5,7 +5,8 @@
  * Every input is checked and everything is read before anything is deleted: bad input (an
  * unreadable or malformed file, a bad `--now`, an unknown service, an unreachable registry)
  * is one line on stderr, exit code 2, nothing deleted. A delete that fails is reported and the
- * others go on; the command then ends with exit code 1.
+ * others go on, except after Docker Hub fails a tag delete without explaining it (a 5xx): then
+ * nothing else is deleted. The command then ends with exit code 1.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -187,7 +188,10 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
           ? await readOciRepository(client, `${options.organization}/${service}`, {
               needsAge: isDevOrPrerelease,
             })
-          : await readHubRepository(hub, options.organization, service);
+          : await readHubRepository(hub, options.organization, service, async (tag) => {
+              const head = await client.headManifest(`${options.organization}/${service}`, tag);
+              return head?.digest;
+            });
       snapshots.push({ service, snapshot });
     }
   });
@@ -229,7 +233,9 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
   let deletedTags = 0;
   let deletedManifests = 0;
   const deletedDigests: string[] = [];
+  let halted: string | undefined;
   for (const { snapshot, plan, units } of plans) {
+    if (halted !== undefined) break;
     if (snapshot === undefined || plan.delete.length === 0) continue;
     const [namespace, name] = splitRepository(snapshot.repository);
     let report: DeleteReport;
@@ -240,8 +246,10 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
         name,
         plan.delete.map((decision) => decision.tag),
       );
+      halted = tagReport.halted;
       const gone = new Set(tagReport.deletedTags);
-      const free = units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
+      const free =
+        halted !== undefined ? [] : units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
       const held = units.filter((unit) => !free.includes(unit));
       const manifestReport = await deleteManifestUnits(client, snapshot.repository, free, held);
       report = {
@@ -254,6 +262,7 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
     }
     for (const tag of report.deletedTags) say(`deleted ${snapshot.repository}:${tag}\n`);
     for (const failure of report.failures) say(`failed  ${failure}\n`);
+    if (halted !== undefined) say(`stopped ${halted}\n`);
     deletedTags += report.deletedTags.length;
     deletedManifests += report.deletedManifests.length;
     deletedDigests.push(...report.deletedManifests);

@@ -94,7 +94,7 @@ export function buildProgram(io: CliIo): Command {
     .option("--platforms <platforms>", `comma-separated platforms (${PLATFORMS.join(",")})`)
     .option("--registry <host>", "registry host", "docker.io")
     .option("--organization <org>", "registry organization", "battlescope")
-    .addOption(new Option("--short", "print the short description (at most 100 characters)"))
+    .addOption(new Option("--short", "print the short description (at most 100 UTF-8 bytes)"))
     .action(
       (
         name: string,

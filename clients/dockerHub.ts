@@ -1,22 +1,20 @@
 /**
  * Docker Hub API client (hub.docker.com, not the registry): repositories, descriptions and tags.
- *
- * Speaks exactly the documented endpoints listed in TOOLCHAIN.md:
+ * Every call it makes, with its public source, is listed in test/unit/hubCalls.test.ts:
  * - `POST /v2/auth/token` `{identifier, secret}` -> `{access_token}` (a JWT valid ~10 minutes)
- * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash)
+ * - `GET /v2/namespaces/{ns}/repositories/{repo}`; the deprecated
+ *   `GET /v2/repositories/{ns}/{repo}/` only when the documented one is not served, with a warning
+ * - `PATCH /v2/repositories/{ns}/{repo}/` (trailing slash; undocumented, the only description write)
  * - `POST /v2/namespaces/{ns}/repositories`
  * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100` (follows `next`)
- * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/`
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented)
  *
  * Rules: the personal access token never appears in an error message; over-long descriptions are
  * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
  * for, a bounded number of times. No `@pulumi/*` import: the CLI and the dynamic provider share it.
  */
+import { type DescriptionField, lengthMessage, lengthProblems, utf8Length } from "../lib/hubLimits";
 
-/** Docker Hub's limit for the short description, in characters. */
-export const SHORT_DESCRIPTION_LIMIT = 100;
-/** Docker Hub's limit for the full description (the README), in characters. */
-export const FULL_DESCRIPTION_LIMIT = 25_000;
 /** Where the Docker Hub API lives. */
 export const DEFAULT_HUB_URL = "https://hub.docker.com";
 
@@ -40,6 +38,8 @@ export interface DockerHubClientOptions {
   maxRetryWaitMs?: number;
   /** Clock in milliseconds since the epoch, default `Date.now`. */
   now?: () => number;
+  /** Where the client says it fell back to a deprecated endpoint; default `console.warn`. */
+  warn?: (message: string) => void;
 }
 
 /** What the Hub holds about a repository, as far as this project cares. */
@@ -78,10 +78,12 @@ export interface HubTagImage {
   digest: string;
 }
 
-/** One tag as the Hub lists it. `digest` is the manifest (list) digest the tag points at. */
+/**
+ * One tag as the Hub lists it. The documented schema has no digest of the tag's manifest list,
+ * only its images' digests: the index digest is the registry's to say.
+ */
 export interface HubTag {
   name: string;
-  digest: string;
   lastUpdated: string;
   images: HubTagImage[];
 }
@@ -99,47 +101,24 @@ export class DockerHubError extends Error {
   }
 }
 
-/** Characters as a person (and Docker Hub) counts them: Unicode code points. */
-export function characterCount(text: string): number {
-  return Array.from(text).length;
-}
-
-const formatCount = (n: number): string => n.toLocaleString("en-US");
-
 /**
  * Every length problem of a pair of descriptions, as exact one-line messages; empty when both
  * fit. `fullName` is `namespace/repository`.
  */
 export function descriptionProblems(
   fullName: string,
-  texts: { description?: string; fullDescription?: string },
-): { field: "description" | "fullDescription"; message: string }[] {
-  const problems: { field: "description" | "fullDescription"; message: string }[] = [];
-  if (texts.description !== undefined) {
-    const n = characterCount(texts.description);
-    if (n > SHORT_DESCRIPTION_LIMIT) {
-      problems.push({
-        field: "description",
-        message: `Docker Hub short description for ${fullName} is ${formatCount(n)} characters; the limit is ${formatCount(SHORT_DESCRIPTION_LIMIT)}`,
-      });
-    }
-  }
-  if (texts.fullDescription !== undefined) {
-    const n = characterCount(texts.fullDescription);
-    if (n > FULL_DESCRIPTION_LIMIT) {
-      problems.push({
-        field: "fullDescription",
-        message: `Docker Hub full description for ${fullName} is ${formatCount(n)} characters; the limit is ${formatCount(FULL_DESCRIPTION_LIMIT)}`,
-      });
-    }
-  }
-  return problems;
+  texts: { description?: string | undefined; fullDescription?: string | undefined },
+): { field: DescriptionField; message: string }[] {
+  return lengthProblems(texts).map(({ field, message }) => ({
+    field,
+    message: `Docker Hub repository ${fullName}: ${message}`,
+  }));
 }
 
 /** Throws the first length problem (see {@link descriptionProblems}); never shortens a text. */
 export function assertDescriptionsFit(
   fullName: string,
-  texts: { description?: string; fullDescription?: string },
+  texts: { description?: string | undefined; fullDescription?: string | undefined },
 ): void {
   const [first] = descriptionProblems(fullName, texts);
   if (first) {
@@ -178,6 +157,20 @@ export function retryAfterMs(headers: Headers, nowMs: number): number | undefine
 }
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
+/** Answers of an endpoint that is not (or no longer) served, rather than of a missing object. */
+const NOT_SERVED = new Set([405, 410, 501]);
+
+/** A personal access token's permission, in the Hub's own words. */
+export type TokenPermission = "Read-only" | "Read & Write" | "Read, Write, Delete";
+/** The permission this project's writes need (descriptions, repositories, tag deletes). */
+export const WRITE_PERMISSION: TokenPermission = "Read, Write, Delete";
+/** The `scope` claim of a Hub access token and the PAT permission it stands for, highest first. */
+const SCOPE_PERMISSIONS: readonly (readonly [string, TokenPermission])[] = [
+  ["repo:admin", "Read, Write, Delete"],
+  ["repo:write", "Read & Write"],
+  ["repo:read", "Read-only"],
+  ["repo:public_read", "Read-only"],
+];
 const TOKEN_MARGIN_MS = 60_000;
 const DEFAULT_TOKEN_LIFETIME_MS = 10 * 60_000;
 
@@ -197,6 +190,7 @@ export class DockerHubClient {
   readonly #maxRetries: number;
   readonly #maxRetryWaitMs: number;
   readonly #now: () => number;
+  readonly #warn: (message: string) => void;
   #accessToken: { value: string; refreshAt: number } | undefined;
   #pendingLogin: Promise<string> | undefined;
 
@@ -209,6 +203,23 @@ export class DockerHubClient {
     this.#maxRetries = options.maxRetries ?? 5;
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 10 * 60_000;
     this.#now = options.now ?? Date.now;
+    this.#warn = options.warn ?? ((message) => console.warn(message));
+  }
+
+  /**
+   * Logs in and says what the token may do, as far as the Hub's access token tells: its JWT's
+   * `scope` claim (`repo:admin` for "Read, Write, Delete"), which the Hub does not document;
+   * `permission` is undefined when the claim is missing or unknown (then the first write finds out).
+   */
+  async checkToken(): Promise<{ permission: TokenPermission | undefined }> {
+    const scope = jwtClaims(await this.login())?.scope;
+    const scopes = typeof scope === "string" ? scope.split(/\s+/) : [];
+    for (const [claim, permission] of SCOPE_PERMISSIONS) {
+      if (scopes.includes(claim)) {
+        return { permission };
+      }
+    }
+    return { permission: undefined };
   }
 
   /** Exchanges username and token for an access token (cached until shortly before it expires). */
@@ -223,18 +234,33 @@ export class DockerHubClient {
     return this.#pendingLogin;
   }
 
-  /** The repository's descriptions and visibility, or undefined when it does not exist. */
+  /**
+   * The repository's descriptions and visibility, or undefined when the documented endpoint says
+   * it does not exist. The deprecated endpoint is asked only when the documented one is not
+   * served, and its 404 is never taken for a missing repository: it may be the endpoint that is gone.
+   */
   async getRepository(namespace: string, repository: string): Promise<HubRepository | undefined> {
     const operation = `get repository ${namespace}/${repository}`;
     const response = await this.#authorized(operation, {
       method: "GET",
-      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
+      url: `${this.baseUrl}/v2/namespaces/${enc(namespace)}/repositories/${enc(repository)}`,
     });
     if (response.status === 404) {
+      await response.body?.cancel();
       return undefined;
     }
-    const body = await this.#expectOk(operation, response);
-    return toRepository(body);
+    if (!NOT_SERVED.has(response.status)) {
+      return toRepository(await this.#expectOk(operation, response));
+    }
+    await response.body?.cancel();
+    this.#warn(
+      `Docker Hub ${operation}: the documented GET /v2/namespaces/{ns}/repositories/{repo} answered HTTP ${response.status}; reading through the deprecated GET /v2/repositories/{ns}/{repo}/ instead`,
+    );
+    const legacy = await this.#authorized(operation, {
+      method: "GET",
+      url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
+    });
+    return toRepository(await this.#expectOk(operation, legacy));
   }
 
   /** Creates a public repository with its descriptions (lengths are checked first). */
@@ -253,7 +279,7 @@ export class DockerHubClient {
         is_private: create.isPrivate,
       },
     });
-    return toRepository(await this.#expectOk(operation, response));
+    return toRepository(await this.#expectOk(operation, response, explainWrite(create)));
   }
 
   /**
@@ -280,7 +306,7 @@ export class DockerHubClient {
       url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/`,
       body,
     });
-    return toRepository(await this.#expectOk(operation, response));
+    return toRepository(await this.#expectOk(operation, response, explainWrite(update)));
   }
 
   /**
@@ -330,6 +356,14 @@ export class DockerHubClient {
       }
       seen.add(url);
       const response = await this.#authorized(operation, { method: "GET", url });
+      if (response.status === 404 && tags.length > 0) {
+        await response.body?.cancel();
+        throw new DockerHubError(
+          `Docker Hub ${operation} failed: HTTP 404 on a later page after ${tags.length} tags; the listing is incomplete`,
+          operation,
+          404,
+        );
+      }
       const page = (await this.#expectOk(operation, response)) as {
         next?: string | null;
         results?: unknown[];
@@ -352,7 +386,7 @@ export class DockerHubClient {
     if (response.status === 404) {
       return false;
     }
-    await this.#expectOk(operation, response);
+    await this.#expectOk(operation, response, explainWrite({}));
     return true;
   }
 
@@ -458,7 +492,7 @@ export class DockerHubClient {
     }
   }
 
-  async #expectOk(operation: string, response: Response): Promise<unknown> {
+  async #expectOk(operation: string, response: Response, explain?: Explain): Promise<unknown> {
     if (response.ok) {
       const text = await response.text();
       if (text.trim() === "") {
@@ -476,9 +510,10 @@ export class DockerHubClient {
         );
       }
     }
-    const message = await hubMessage(response);
+    const { message, body } = await hubAnswer(response);
+    const explained = explain?.(response.status, body, message) ?? message;
     throw new DockerHubError(
-      this.#redact(`Docker Hub ${operation} failed: HTTP ${response.status}: ${message}`),
+      this.#redact(`Docker Hub ${operation} failed: HTTP ${response.status}: ${explained}`),
       operation,
       response.status,
     );
@@ -524,7 +559,6 @@ function toTag(raw: unknown): HubTag {
   const images = Array.isArray(body.images) ? body.images : [];
   return {
     name: asString(body.name),
-    digest: asString(body.digest),
     lastUpdated: asString(body.last_updated) || asString(body.tag_last_pushed),
     images: images.map((image: Record<string, unknown>) => {
       const entry: HubTagImage = {
@@ -542,6 +576,11 @@ function toTag(raw: unknown): HubTag {
 
 /** The Hub's own words from an error answer (`message`, `detail`, ...), or the status text. */
 async function hubMessage(response: Response): Promise<string> {
+  return (await hubAnswer(response)).message;
+}
+
+/** An error answer's words and, when it is JSON, its body. */
+async function hubAnswer(response: Response): Promise<{ message: string; body: unknown }> {
   let text = "";
   try {
     text = await response.text();
@@ -549,8 +588,10 @@ async function hubMessage(response: Response): Promise<string> {
     // no body
   }
   let found: string | undefined;
+  let parsed: unknown;
   try {
-    const body = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text) as unknown;
+    const body = (parsed ?? {}) as Record<string, unknown>;
     const errors = Array.isArray(body.errors) ? (body.errors as { message?: unknown }[]) : [];
     for (const candidate of [body.message, body.detail, body.text, errors[0]?.message]) {
       if (typeof candidate === "string" && candidate.trim() !== "") {
@@ -561,20 +602,77 @@ async function hubMessage(response: Response): Promise<string> {
   } catch {
     found = text.trim() === "" ? undefined : text.trim().replace(/\s+/g, " ").slice(0, 300);
   }
-  return found ?? (response.statusText || "no message");
+  return { message: found ?? (response.statusText || "no message"), body: parsed };
 }
 
-function jwtExpiry(token: string): number | undefined {
+/**
+ * The token permission a write needs, said where the Hub answers 403. A "Read & Write" token
+ * pushes images but is refused descriptions and tag deletes; the Hub's 403 does not say why.
+ */
+export const WRITE_PERMISSION_HINT =
+  'the access token needs the "Read, Write, Delete" permission to manage repositories (a "Read & Write" token pushes images but may not write descriptions or delete tags): create a personal access token with "Read, Write, Delete"';
+
+/** What to say for a refused write: a 403 names the permission, a 400 the byte count. */
+function explainWrite(texts: Partial<HubDescriptions>): Explain {
+  return (status, body, hub) => {
+    if (status === 403) {
+      return `${hub}; ${WRITE_PERMISSION_HINT}`;
+    }
+    if (status !== 400) {
+      return undefined;
+    }
+    const errinfo = ((body ?? {}) as { errinfo?: { fielderrors?: unknown } }).errinfo;
+    const named = Object.keys((errinfo?.fielderrors ?? {}) as Record<string, unknown>);
+    const refused = (
+      [
+        ["description", "description"],
+        ["full_description", "fullDescription"],
+      ] as const
+    ).filter(([wire]) => named.includes(wire));
+    const explained = refused.flatMap(([, field]) => {
+      const text = texts[field];
+      return text === undefined ? [] : [lengthMessage(field, utf8Length(text))];
+    });
+    return explained.length === 0 ? undefined : `${explained.join("; ")} (the Hub says: ${hub})`;
+  };
+}
+
+type Explain = (status: number, body: unknown, hubMessage: string) => string | undefined;
+
+/**
+ * The preview's early check, before anything is built: the token logs in, and it has the write
+ * permission where its access token tells (see {@link DockerHubClient.checkToken}). A token whose
+ * permission cannot be read passes here and meets the permission hint at its first write.
+ */
+export async function assertTokenCanWrite(
+  hub: Pick<DockerHubClient, "checkToken" | "username">,
+): Promise<TokenPermission | undefined> {
+  const { permission } = await hub.checkToken();
+  if (permission !== undefined && permission !== WRITE_PERMISSION) {
+    throw new DockerHubError(
+      `Docker Hub token of ${hub.username} has the permission "${permission}": ${WRITE_PERMISSION_HINT}`,
+      "check token",
+    );
+  }
+  return permission;
+}
+
+function jwtClaims(token: string): Record<string, unknown> | undefined {
   const payload = token.split(".")[1];
   if (!payload) {
     return undefined;
   }
   try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
-      exp?: unknown;
-    };
-    return typeof claims.exp === "number" ? claims.exp * 1000 : undefined;
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as unknown;
+    return claims !== null && typeof claims === "object"
+      ? (claims as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+function jwtExpiry(token: string): number | undefined {
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === "number" ? exp * 1000 : undefined;
 }

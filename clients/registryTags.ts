@@ -14,7 +14,7 @@ import {
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { dockerConfigCredentials } from "./dockerConfig";
-import { type DockerHubClient, DockerHubError, retryAfterMs } from "./dockerHub";
+import { type DockerHubClient, DockerHubError, type HubTag, retryAfterMs } from "./dockerHub";
 import { isAttestation, type Manifest, OciRegistryClient } from "./ociRegistry";
 
 export interface RepositorySnapshot {
@@ -223,35 +223,47 @@ export async function readOciRepository(
 }
 
 /**
- * Reads a repository through the Docker Hub API: tags with their dates and digests; each tag's
- * per-platform images (attestations included) are its index's children. A repository the Hub
- * does not have is empty.
+ * Reads a repository through the Docker Hub API: tags with their dates; each tag's per-platform
+ * images (attestations included, from `images[].digest`) are its index's children. The Hub's
+ * documented tag schema holds no digest of the index itself, so `resolveDigest` (the registry)
+ * names it; without it the tags carry no digest and no manifest is planned. A repository the Hub
+ * does not have is empty; one it has never lists as empty because the tag listing failed.
  */
 export async function readHubRepository(
   hub: DockerHubClient,
   namespace: string,
   name: string,
+  resolveDigest?: (tag: string) => Promise<string | undefined>,
 ): Promise<RepositorySnapshot> {
   const repository = `${namespace}/${name}`;
-  let listed: Awaited<ReturnType<DockerHubClient["listTags"]>>;
+  let listed: HubTag[];
   try {
     listed = await hub.listTags(namespace, name);
   } catch (error) {
-    if (error instanceof DockerHubError && error.status === 404) {
-      return { repository, tags: [], manifests: new Map(), sizesKnown: false };
+    if (!(error instanceof DockerHubError && error.status === 404)) throw error;
+    if ((await hub.getRepository(namespace, name)) !== undefined) {
+      throw new DockerHubError(
+        `${error.message}, yet the Hub has the repository ${repository}: its tags cannot be read`,
+        error.operation,
+        404,
+      );
     }
-    throw error;
+    return { repository, tags: [], manifests: new Map(), sizesKnown: false };
   }
+  const digests = await mapLimit(listed, 8, (tag) =>
+    resolveDigest === undefined ? Promise.resolve(undefined) : resolveDigest(tag.name),
+  );
   const manifests = new Map<string, ManifestInfo>();
-  const tags = listed.map((tag): TagRecord => {
+  const tags = listed.map((tag, i): TagRecord => {
     const record: { name: string; lastUpdated?: string; digest?: string } = { name: tag.name };
     if (tag.lastUpdated !== "") record.lastUpdated = tag.lastUpdated;
-    if (tag.digest !== "") {
-      record.digest = tag.digest;
+    const digest = digests[i];
+    if (digest !== undefined && digest !== "") {
+      record.digest = digest;
       const children = tag.images
         .map((image) => image.digest)
-        .filter((digest) => digest !== "" && digest !== tag.digest);
-      manifests.set(tag.digest, { digest: tag.digest, children, blobs: [] });
+        .filter((child) => child !== "" && child !== digest);
+      manifests.set(digest, { digest, children, blobs: [] });
       for (const child of children) {
         if (!manifests.has(child)) manifests.set(child, { digest: child, children: [], blobs: [] });
       }
@@ -328,15 +340,20 @@ export async function deleteManifestUnits(
   return report;
 }
 
-/** Deletes tags through the Docker Hub API one by one, keeping going past a failure. */
+/**
+ * Deletes tags through the Docker Hub API one by one. A refused delete (403, 4xx) is reported and
+ * the others go on; an unexplained failure (5xx after the retries, no answer) stops everything:
+ * the undocumented endpoint may be deleting something other than asked, so nothing else is
+ * deleted (`halted` says so and names the tags not tried).
+ */
 export async function deleteHubTags(
   hub: DockerHubClient,
   namespace: string,
   name: string,
   tags: readonly string[],
-): Promise<DeleteReport> {
+): Promise<DeleteReport & { halted: string | undefined }> {
   const report: DeleteReport = { deletedManifests: [], deletedTags: [], failures: [] };
-  for (const tag of tags) {
+  for (const [i, tag] of tags.entries()) {
     try {
       // false: the Hub no longer has it, which is what was asked.
       await hub.deleteTag(namespace, name, tag);
@@ -345,9 +362,15 @@ export async function deleteHubTags(
       report.failures.push(
         `could not delete ${namespace}/${name}:${tag}: ${(error as Error).message}`,
       );
+      const status = error instanceof DockerHubError ? error.status : undefined;
+      if (status === undefined || status >= 500) {
+        const left = tags.slice(i + 1);
+        const halted = `Docker Hub's failure is unexplained, so nothing else is deleted${left.length > 0 ? ` (not tried: ${left.map((t) => `${namespace}/${name}:${t}`).join(", ")})` : ""}`;
+        return { ...report, halted };
+      }
     }
   }
-  return report;
+  return { ...report, halted: undefined };
 }
 
 /**

@@ -28,9 +28,9 @@ export interface DockerHubRepositoryArgs {
   namespace: pulumi.Input<string>;
   /** Repository name inside the namespace, e.g. `frontend`. Changing it adopts another repository. */
   repository: pulumi.Input<string>;
-  /** Short description, at most 100 characters: `BattleScope V3 - <Service Name> - <one line>`. */
+  /** Short description, at most 100 UTF-8 bytes: `BattleScope V3 - <Service Name> - <one line>`. */
   description: pulumi.Input<string>;
-  /** Full description (the repository's README, Markdown), at most 25,000 characters. */
+  /** Full description (the repository's README, Markdown), at most 25,000 UTF-8 bytes. */
   fullDescription: pulumi.Input<string>;
   /** Base URL of the Docker Hub API; default `https://hub.docker.com` (the emulator locally). */
   hubUrl?: pulumi.Input<string>;

@@ -1,4 +1,5 @@
 import type { ServiceImage } from "../services/catalog";
+import { lengthProblems } from "./hubLimits";
 import { planTags, type TagPlan } from "./tagPlan";
 import {
   ARCHITECTURES,
@@ -7,9 +8,6 @@ import {
   parseVersion,
   versionsInTags,
 } from "./versions";
-
-export const SHORT_DESCRIPTION_LIMIT = 100;
-export const FULL_DESCRIPTION_LIMIT = 25_000;
 
 const ARCH_LABELS: Record<Architecture, string> = { amd64: "AMD64/x86_64", arm64: "ARM64" };
 const DOCS_BASE = "https://github.com/battlescope/battle-monitor";
@@ -129,10 +127,8 @@ export function fullDescription(input: ReadmeInput): string {
 }
 
 export class DescriptionTooLongError extends Error {
-  constructor(repository: string, which: "short" | "full", length: number, limit: number) {
-    super(
-      `Docker Hub ${which} description for ${repository} is ${length} characters; the limit is ${limit}`,
-    );
+  constructor(repository: string, problem: string) {
+    super(`Docker Hub repository ${repository}: ${problem}`);
     this.name = "DescriptionTooLongError";
   }
 }
@@ -142,20 +138,6 @@ export function checkDescriptionLengths(
   repository: string,
   texts: { readonly description: string; readonly fullDescription: string },
 ): void {
-  if (texts.description.length > SHORT_DESCRIPTION_LIMIT) {
-    throw new DescriptionTooLongError(
-      repository,
-      "short",
-      texts.description.length,
-      SHORT_DESCRIPTION_LIMIT,
-    );
-  }
-  if (texts.fullDescription.length > FULL_DESCRIPTION_LIMIT) {
-    throw new DescriptionTooLongError(
-      repository,
-      "full",
-      texts.fullDescription.length,
-      FULL_DESCRIPTION_LIMIT,
-    );
-  }
+  const [first] = lengthProblems(texts);
+  if (first !== undefined) throw new DescriptionTooLongError(repository, first.message);
 }

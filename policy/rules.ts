@@ -6,6 +6,7 @@
  * directly with tables. A value the engine does not know yet (preview, before a digest exists) is
  * {@link UNKNOWN}: a rule skips what it cannot see, and `pulumi up` checks it again once known.
  */
+import { lengthProblems, SHORT_DESCRIPTION_LIMIT } from "./hubLimits";
 
 /** A value not known during preview. */
 export const UNKNOWN: unique symbol = Symbol.for("battlescope.policy.unknown");
@@ -14,7 +15,6 @@ export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
 export const ARCHITECTURES = ["amd64", "arm64"] as const;
 export const PULL_SECRET_NAME = "docker-hub-creds";
 export const PULL_POLICY = "IfNotPresent";
-export const SHORT_DESCRIPTION_LIMIT = 100;
 
 /** The resource types the rules look at, as the engine names them. */
 export const TYPES = {
@@ -525,16 +525,11 @@ export function checkBothPlatforms(resources: readonly RuleResource[]): Violatio
 // ---------------------------------------------------------------------------------------------
 // Docker Hub
 
-/** Characters as Docker Hub counts them (code points). */
-export function characterCount(text: string): number {
-  return Array.from(text).length;
-}
-
 export function checkShortDescription(resource: RuleResource): Violation[] {
   const description = field(resource.props, "description");
   if (typeof description !== "string") return [];
-  const length = characterCount(description);
-  if (length <= SHORT_DESCRIPTION_LIMIT) return [];
+  const [problem] = lengthProblems({ description });
+  if (problem === undefined) return [];
   const namespace = field(resource.props, "namespace");
   const repository = field(resource.props, "repository");
   const fullName =
@@ -543,7 +538,7 @@ export function checkShortDescription(resource: RuleResource): Violation[] {
       : "";
   return [
     {
-      message: `Docker Hub repository${fullName} (${quote(resource.name)}): the short description is ${length} characters, over the limit of ${SHORT_DESCRIPTION_LIMIT}; fix: shorten the service's one-line description in services/catalog.ts ("BattleScope V3 - <Service Name> - <one line>" within ${SHORT_DESCRIPTION_LIMIT} characters)`,
+      message: `Docker Hub repository${fullName} (${quote(resource.name)}): ${problem.message}; fix: shorten the service's one-line description in services/catalog.ts ("BattleScope V3 - <Service Name> - <one line>" within ${SHORT_DESCRIPTION_LIMIT} bytes)`,
     },
   ];
 }
@@ -599,7 +594,7 @@ export const RULES: readonly Rule[] = [
   {
     kind: "resource",
     name: "docker-hub-short-description",
-    description: `Docker Hub short descriptions are at most ${SHORT_DESCRIPTION_LIMIT} characters.`,
+    description: `Docker Hub short descriptions are at most ${SHORT_DESCRIPTION_LIMIT} UTF-8 bytes.`,
     types: [TYPES.hubRepository],
     check: checkShortDescription,
   },

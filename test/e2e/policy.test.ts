@@ -264,7 +264,7 @@ const FIXTURE_CASES: ReadonlyArray<{
     type: "pulumi-nodejs:dynamic/battlescope:DockerHubRepository",
     name: "frontend",
     message:
-      'Docker Hub repository ORG/frontend ("frontend"): the short description is 124 characters, over the limit of 100; fix: shorten',
+      'Docker Hub repository ORG/frontend ("frontend"): short description is 124 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters); fix: shorten',
   },
 ];
 

@@ -6,14 +6,20 @@
  * Endpoints:
  * - `POST /v2/auth/token` `{identifier, secret}` -> `{access_token}` (JWT, 10 minutes)
  * - `POST /v2/namespaces/{ns}/repositories` `{name, description, full_description, is_private}`
- * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash required)
+ * - `GET /v2/namespaces/{ns}/repositories/{repo}` (the documented read)
+ * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash required; the GET is deprecated
+ *   and can be made to fail with {@link HubEmulator.failLegacy})
  * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page=&page_size=` (max 100, `next` links)
  * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (trailing slash required)
  * - control plane, without auth and not recorded: `GET /_emulator/state`,
  *   `PUT /_emulator/state` (replace the repositories), `POST /_emulator/reset`.
  *
- * Every `/v2` endpoint except the token endpoint requires `Authorization: Bearer <access_token>`;
- * descriptions over 100 / 25,000 characters are refused with 400, as the Hub does.
+ * Every `/v2` endpoint except the token endpoint requires `Authorization: Bearer <access_token>`.
+ * Tokens carry a permission: creating a repository, writing descriptions and deleting tags need
+ * read-write-delete, otherwise the Hub's 403. The access token's JWT holds the permission as the
+ * Hub's `scope` claim (`repo:read`, `repo:write`, `repo:admin`). Tags are listed in the
+ * documented schema only: `images[].digest`, no tag-level `digest`.
+ * descriptions over 100 / 25,000 UTF-8 bytes are refused with the Hub's 400.
  */
 import { createHmac, randomUUID } from "node:crypto";
 import * as http from "node:http";
@@ -35,6 +41,7 @@ export interface EmulatedImage {
 
 export interface EmulatedTag {
   name: string;
+  /** The index digest the registry resolves the tag to; the Hub's tag listing does not show it. */
   digest: string;
   last_updated: string;
   tag_last_pushed: string;
@@ -77,6 +84,10 @@ export interface HubEmulatorOptions {
   host?: string;
   /** Accepted credentials, username -> token. Default `{ "release-bot": "dckr_pat_emulator" }`. */
   users?: Record<string, string>;
+  /** Each user's token permission, default read-write-delete (what the local stack needs). */
+  permissions?: Record<string, HubPermission>;
+  /** Leave the `scope` claim out of access tokens (as for a password login): default false. */
+  omitScopeClaim?: boolean;
   /** Initial state (used as the live state object). */
   state?: HubEmulatorState;
   /** Lifetime of issued access tokens in seconds, default 600 (the Hub's 10 minutes). */
@@ -96,6 +107,16 @@ export interface HubEmulator {
   requests: RecordedRequest[];
   /** The next `count` `/v2` requests (default 1) are answered with `status` and `headers`. */
   failNext(status: number, headers?: Record<string, string>, count?: number, body?: unknown): void;
+  /**
+   * From now on the deprecated `GET /v2/repositories/{ns}/{repo}/` answers this status (404 or
+   * 410, as the Hub may once it removes it); undefined serves it again.
+   */
+  failLegacy(status: 404 | 410 | undefined): void;
+  /**
+   * From now on deleting these tags (every tag when `tags` is absent) answers this status: 403 as
+   * PATs got in 2020 and 2022, 500 as in 2024. Undefined deletes normally again.
+   */
+  failTagDeletes(status: 403 | 500 | undefined, tags?: readonly string[]): void;
   /** Adds (or replaces) a tag in an existing repository `namespace/name`. */
   addTag(fullName: string, tag: TagSeed): EmulatedTag;
   close(): Promise<void>;
@@ -107,6 +128,22 @@ export interface TagSeed {
   lastUpdated?: string;
   images?: { architecture: string; os: string; variant?: string; digest: string }[];
 }
+
+/** A personal access token's permission: "Read-only", "Read & Write", "Read, Write, Delete". */
+export type HubPermission = "read" | "read-write" | "read-write-delete";
+
+export const HUB_PERMISSIONS: readonly HubPermission[] = [
+  "read",
+  "read-write",
+  "read-write-delete",
+];
+
+/** The JWT `scope` claim the Hub puts in an access token issued for a PAT of each permission. */
+export const PERMISSION_SCOPES: Readonly<Record<HubPermission, string>> = {
+  read: "repo:read",
+  "read-write": "repo:write",
+  "read-write-delete": "repo:admin",
+};
 
 export const DEFAULT_EMULATOR_USERS: Readonly<Record<string, string>> = Object.freeze({
   "release-bot": "dckr_pat_emulator",
@@ -132,8 +169,6 @@ class HttpError extends Error {
 const hubError = (status: number, message: string, errinfo: Record<string, unknown> = {}) =>
   new HttpError(status, { message, errinfo });
 
-const chars = (text: string): number => Array.from(text).length;
-
 /** An empty state. */
 export function emptyHubState(): HubEmulatorState {
   return { repositories: {} };
@@ -150,7 +185,12 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
   const now = options.now ?? Date.now;
   const lifetime = options.tokenLifetimeSeconds ?? 600;
   const signingKey = randomUUID();
+  const permissions = options.permissions ?? {};
+  const permissionOf = (username: string): HubPermission =>
+    permissions[username] ?? "read-write-delete";
   const issued = new Map<string, { username: string; expiresAt: number }>();
+  let legacyFailure: 404 | 410 | undefined;
+  let tagDeleteFailure: { status: 403 | 500; tags: Set<string> | undefined } | undefined;
   const requests: RecordedRequest[] = [];
   const failures: Failure[] = [];
   const changed = () => options.onChange?.(state);
@@ -159,7 +199,16 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
   const issueToken = (username: string): string => {
     const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
     const iat = Math.floor(now() / 1000);
-    const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: username, iat, exp: iat + lifetime, jti: randomUUID() })}`;
+    const claims: Record<string, unknown> = {
+      sub: username,
+      iat,
+      exp: iat + lifetime,
+      jti: randomUUID(),
+    };
+    if (!options.omitScopeClaim) {
+      claims.scope = PERMISSION_SCOPES[permissionOf(username)];
+    }
+    const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
     const token = `${head}.${createHmac("sha256", signingKey).update(head).digest("base64url")}`;
     issued.set(token, { username, expiresAt: (iat + lifetime) * 1000 });
     return token;
@@ -175,6 +224,12 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
     return entry.username;
   };
 
+  const requireDelete = (username: string) => {
+    if (permissionOf(username) !== "read-write-delete") {
+      throw hubError(403, "forbidden");
+    }
+  };
+
   const repositoryOf = (namespace: string, name: string): EmulatedRepository => {
     const repository = state.repositories[`${namespace}/${name}`];
     if (!repository) {
@@ -183,7 +238,10 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
     return repository;
   };
 
+  // The Hub counts UTF-8 bytes (25 emoji pass as a short description, 26 do not) and answers
+  // every validation failure with one generic message and the failing fields in errinfo.
   const checkTexts = (body: Record<string, unknown>) => {
+    const fielderrors: Record<string, string[]> = {};
     for (const [field, limit] of [
       ["description", EMULATOR_SHORT_LIMIT],
       ["full_description", EMULATOR_FULL_LIMIT],
@@ -193,16 +251,18 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
         continue;
       }
       if (typeof value !== "string") {
-        throw hubError(400, `${field}: Not a valid string.`, { field });
+        fielderrors[field] = ["Not a valid string."];
+      } else if (Buffer.byteLength(value, "utf8") > limit) {
+        fielderrors[field] = [`Ensure this field has no more than ${limit} characters.`];
       }
-      if (chars(value) > limit) {
-        const reason = `Ensure this field has no more than ${limit} characters.`;
-        throw new HttpError(400, {
-          message: `${field}: ${reason}`,
-          errinfo: { field },
-          fields: { [field]: [reason] },
-        });
-      }
+    }
+    const count = Object.keys(fielderrors).length;
+    if (count > 0) {
+      throw hubError(
+        400,
+        `httperror 400: request had ${count} validation error${count === 1 ? "" : "s"}`,
+        { fielderrors },
+      );
     }
   };
 
@@ -250,10 +310,11 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 
     // /v2/namespaces/{ns}/repositories
     if (parts.length === 5 && parts[2] === "namespaces" && parts[4] === "repositories") {
-      authenticate(req);
+      const username = authenticate(req);
       if (method !== "POST") {
         throw hubError(405, `Method "${method}" not allowed.`);
       }
+      requireDelete(username);
       const namespace = parts[3] ?? "";
       const name = object.name;
       if (
@@ -290,6 +351,15 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
       return { status: 201, body: repositoryJson(created) };
     }
 
+    // /v2/namespaces/{ns}/repositories/{repo}
+    if (parts.length === 6 && parts[2] === "namespaces" && parts[4] === "repositories") {
+      authenticate(req);
+      if (method !== "GET") {
+        throw hubError(405, `Method "${method}" not allowed.`);
+      }
+      return { status: 200, body: repositoryJson(repositoryOf(parts[3] ?? "", parts[5] ?? "")) };
+    }
+
     // /v2/repositories/{ns}/{repo}/  and  /v2/repositories/{ns}/{repo}/tags/{tag}/
     if (parts[2] === "repositories" && parts.length >= 5 && parts.length <= 8) {
       const trailing = parts[parts.length - 1] === "";
@@ -300,13 +370,24 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
           `Not found: ${path} (this endpoint is ${isTag ? "/v2/repositories/{ns}/{repo}/tags/{tag}/" : "/v2/repositories/{ns}/{repo}/"}, with the trailing slash)`,
         );
       }
-      authenticate(req);
+      const username = authenticate(req);
+      if (!isTag && method === "GET" && legacyFailure !== undefined) {
+        throw hubError(legacyFailure, legacyFailure === 410 ? "gone" : "not found");
+      }
       const repository = repositoryOf(parts[3] ?? "", parts[4] ?? "");
       if (isTag) {
         if (method !== "DELETE") {
           throw hubError(405, `Method "${method}" not allowed.`);
         }
         const tag = parts[6] ?? "";
+        if (tagDeleteFailure && (tagDeleteFailure.tags?.has(tag) ?? true)) {
+          throw tagDeleteFailure.status === 403
+            ? new HttpError(403, {
+                detail: "access to the resource is forbidden with personal access token",
+              })
+            : hubError(500, "internal server error");
+        }
+        requireDelete(username);
         const index = repository.tags.findIndex((candidate) => candidate.name === tag);
         if (index < 0) {
           throw hubError(404, `tag '${tag}' not found`);
@@ -319,6 +400,7 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
         return { status: 200, body: repositoryJson(repository) };
       }
       if (method === "PATCH") {
+        requireDelete(username);
         checkTexts(object);
         if (typeof object.description === "string") {
           repository.description = object.description;
@@ -381,7 +463,6 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
             tag_last_pushed: tag.tag_last_pushed,
             media_type: "application/vnd.oci.image.index.v1+json",
             content_type: "image",
-            digest: tag.digest,
           })),
         },
       };
@@ -504,6 +585,13 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
           body: body ?? { message: http.STATUS_CODES[status] ?? `HTTP ${status}`, errinfo: {} },
         });
       }
+    },
+    failLegacy(status) {
+      legacyFailure = status;
+    },
+    failTagDeletes(status, tags) {
+      tagDeleteFailure =
+        status === undefined ? undefined : { status, tags: tags ? new Set(tags) : undefined };
     },
     addTag(fullName, seed) {
       const repository = state.repositories[fullName];

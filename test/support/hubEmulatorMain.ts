@@ -2,10 +2,11 @@
  * The Docker Hub emulator as a standalone service for the local stack:
  *
  *   tsx test/support/hubEmulatorMain.ts --port 5001 --state-file <path> [--host 127.0.0.1]
- *     [--user name:token ...]
+ *     [--user name:token[:permission] ...]
  *
  * Users also come from HUB_EMULATOR_USERS (`name:token,name:token`); without either, the
- * emulator accepts `release-bot` / `dckr_pat_emulator`. The state is loaded from the state file
+ * emulator accepts `release-bot` / `dckr_pat_emulator`. A token's permission is read, read-write
+ * or read-write-delete (the default, which everything the local stack does needs). The state is loaded from the state file
  * when it exists and written back (atomically) after every change, so repositories survive a
  * restart. Prints exactly one line once listening; stops cleanly on SIGINT/SIGTERM.
  */
@@ -14,7 +15,9 @@ import * as path from "node:path";
 import {
   DEFAULT_EMULATOR_USERS,
   emptyHubState,
+  HUB_PERMISSIONS,
   type HubEmulatorState,
+  type HubPermission,
   startHubEmulator,
 } from "./hubEmulator";
 
@@ -23,6 +26,7 @@ interface MainOptions {
   host: string;
   stateFile: string | undefined;
   users: Record<string, string>;
+  permissions: Record<string, HubPermission>;
 }
 
 function fail(message: string): never {
@@ -30,16 +34,27 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function parseUsers(list: string[]): Record<string, string> {
+function parseUsers(list: string[]): Pick<MainOptions, "users" | "permissions"> {
   const users: Record<string, string> = {};
+  const permissions: Record<string, HubPermission> = {};
   for (const entry of list) {
     const at = entry.indexOf(":");
     if (at <= 0 || at === entry.length - 1) {
-      fail(`user "${entry.slice(0, Math.max(at, 0)) || entry}" must be given as name:token`);
+      fail(
+        `user "${entry.slice(0, Math.max(at, 0)) || entry}" must be given as name:token[:permission]`,
+      );
     }
-    users[entry.slice(0, at)] = entry.slice(at + 1);
+    const name = entry.slice(0, at);
+    let token = entry.slice(at + 1);
+    const last = token.lastIndexOf(":");
+    const permission = last < 0 ? undefined : token.slice(last + 1);
+    if (permission !== undefined && (HUB_PERMISSIONS as readonly string[]).includes(permission)) {
+      permissions[name] = permission as HubPermission;
+      token = token.slice(0, last);
+    }
+    users[name] = token;
   }
-  return users;
+  return { users, permissions };
 }
 
 function parseArgs(argv: string[]): MainOptions {
@@ -77,7 +92,7 @@ function parseArgs(argv: string[]): MainOptions {
         break;
       case "--help":
         process.stdout.write(
-          "usage: hubEmulatorMain.ts [--port 5001] [--host 127.0.0.1] [--state-file FILE] [--user name:token ...]\n",
+          "usage: hubEmulatorMain.ts [--port 5001] [--host 127.0.0.1] [--state-file FILE] [--user name:token[:read|read-write|read-write-delete] ...]\n",
         );
         process.exit(0);
         break;
@@ -89,12 +104,13 @@ function parseArgs(argv: string[]): MainOptions {
     .split(",")
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
-  const users = parseUsers([...fromEnv, ...userList]);
+  const { users, permissions } = parseUsers([...fromEnv, ...userList]);
   return {
     port,
     host,
     stateFile,
     users: Object.keys(users).length > 0 ? users : { ...DEFAULT_EMULATOR_USERS },
+    permissions,
   };
 }
 
@@ -124,6 +140,7 @@ async function main(): Promise<void> {
     port: options.port,
     host: options.host,
     users: options.users,
+    permissions: options.permissions,
     state: loadState(stateFile),
     onChange: stateFile === undefined ? undefined : (state) => saveState(stateFile, state),
   });

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
 import { EXIT_USAGE } from "../../cli/main";
 import { SERVICE_NAMES } from "../../services/catalog";
-import { digestOf, FakeRegistry } from "../support/fakeRegistry";
+import { digestOf, FakeRegistry, INDEX } from "../support/fakeRegistry";
 import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 import { type CliRun, cli, cliWith } from "../support/runCli";
 
@@ -634,6 +634,7 @@ describe("cleanup on Docker Hub (emulated)", () => {
   });
 
   function seed(): void {
+    registry.manifests.set("battlescope/frontend", new Map());
     hub.state.repositories["battlescope/frontend"] = {
       namespace: "battlescope",
       name: "frontend",
@@ -649,21 +650,25 @@ describe("cleanup on Docker Hub (emulated)", () => {
         image(version, arch),
         attestation(version, arch),
       ]);
-      for (const name of [version, ...floating]) {
+      // The Hub lists no index digest (documented schema): the registry resolves each tag.
+      const tag = (name: string, digest: string, tagImages: typeof images) => {
         hub.addTag("battlescope/frontend", {
           name,
-          digest: digestOf(version),
+          digest,
           lastUpdated: daysAgo(age),
-          images,
+          images: tagImages,
         });
-      }
+        registry.manifests
+          .get("battlescope/frontend")
+          ?.set(digest, { mediaType: INDEX, body: "{}" });
+        registry.tag("battlescope/frontend", name, digest);
+      };
+      for (const name of [version, ...floating]) tag(name, digestOf(version), images);
       for (const arch of ["amd64", "arm64"]) {
-        hub.addTag("battlescope/frontend", {
-          name: `${version}-${arch}`,
-          digest: digestOf(`${version}/${arch}`),
-          lastUpdated: daysAgo(age),
-          images: [image(version, arch), attestation(version, arch)],
-        });
+        tag(`${version}-${arch}`, digestOf(`${version}/${arch}`), [
+          image(version, arch),
+          attestation(version, arch),
+        ]);
       }
     };
     release("v3.0.0", 100);
@@ -782,23 +787,39 @@ describe("cleanup on Docker Hub (emulated)", () => {
     expect(hubTags()).not.toContain("v3.0.0");
   });
 
-  it("keeps going past a failed tag delete, leaves its manifests, reports it and exits 1", async () => {
-    intercept.set(
-      tagPath("v3.0.0-amd64"),
-      () => new Response(JSON.stringify({ message: "internal error" }), { status: 500 }),
-    );
+  it("stops deleting anything after the Hub's unexplained 500 on a tag delete, and exits 1", async () => {
+    hub.failTagDeletes(500, ["v3.0.0-amd64"]);
     const run = await cleanup(deps(), ...args("--apply"));
     expect(run.code).toBe(1);
     expect(hubTags()).toContain("v3.0.0-amd64");
-    expect(hubTags()).not.toContain("v3.0.0-arm64");
+    expect(hubTags()).toContain("v3.0.0-arm64");
+    expect(hubTags()).not.toContain("v3.0.0");
     expect(hubTags()).not.toContain("v3.1.1-dev-a1b2c3d");
     expect(run.stdout).toContain(
-      "failed  could not delete battlescope/frontend:v3.0.0-amd64: Docker Hub delete tag battlescope/frontend:v3.0.0-amd64 failed: HTTP 500: internal error\n",
+      "failed  could not delete battlescope/frontend:v3.0.0-amd64: Docker Hub delete tag battlescope/frontend:v3.0.0-amd64 failed: HTTP 500: internal server error\n" +
+        "stopped Docker Hub's failure is unexplained, so nothing else is deleted (not tried: battlescope/frontend:v3.0.0-arm64)\n",
     );
-    const manifests = registry.deletes().map((request) => request.split("/manifests/")[1]);
-    expect(manifests).not.toContain(digestOf("v3.0.0/amd64"));
-    expect(manifests).not.toContain(image("v3.0.0", "amd64").digest);
-    expect(manifests).toContain(digestOf("v3.0.0/arm64"));
+    expect(
+      hub.requests.filter((r) => r.method === "DELETE").map((r) => r.path.split("/")[6]),
+    ).toEqual(planned.map(({ tag }) => tag).slice(0, -1));
+    expect(registry.deletes()).toEqual([]);
     expect(run.stderr).toBe("battlescope-images: cleanup: 1 delete failed (listed above)\n");
+  });
+
+  it("reports every tag delete the Hub refuses (403) with the token permission to create, and deletes no manifest", async () => {
+    hub.failTagDeletes(403);
+    const before = hubTags();
+    const run = await cleanup(deps(), ...args("--apply"));
+    expect(run.code).toBe(1);
+    const refused = planned.map(
+      ({ tag }) =>
+        `failed  could not delete battlescope/frontend:${tag}: Docker Hub delete tag battlescope/frontend:${tag} failed: HTTP 403: access to the resource is forbidden with personal access token; the access token needs the "Read, Write, Delete" permission to manage repositories (a "Read & Write" token pushes images but may not write descriptions or delete tags): create a personal access token with "Read, Write, Delete"\n`,
+    );
+    expect(run.stdout.split("Deleting now.\n")[1]).toBe(
+      `${refused.join("")}Deleted 0 tags and 0 manifests. Docker Hub gives no blob sizes: space freed is not estimated.\n`,
+    );
+    expect(hubTags()).toEqual(before);
+    expect(registry.deletes()).toEqual([]);
+    expect(run.stderr).toBe("battlescope-images: cleanup: 9 deletes failed (listed above)\n");
   });
 });

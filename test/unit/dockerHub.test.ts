@@ -112,9 +112,9 @@ describe("repositories", () => {
     expect(await client().getRepository("battlescope", "missing")).toBeUndefined();
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/missing/",
+      "GET /v2/namespaces/battlescope/repositories/missing",
     ]);
   });
 
@@ -181,8 +181,8 @@ describe("repositories", () => {
     });
   });
 
-  it("counts characters, not UTF-16 units: 100 emoji fit the short description", async () => {
-    const emoji = "🚀".repeat(100);
+  it("counts UTF-8 bytes: 25 emoji (100 bytes) fit the short description", async () => {
+    const emoji = "🚀".repeat(25);
     await client().ensureRepository("battlescope", "frontend", {
       description: emoji,
       fullDescription: "",
@@ -195,7 +195,7 @@ describe("descriptions over the Hub's limits are refused before any request", ()
   const short117 = `BattleScope V3 - Frontend - ${"x".repeat(89)}`;
   it.each([
     {
-      name: "create, short description of 117 characters",
+      name: "create, short description of 117 bytes",
       run: (c: DockerHubClient) =>
         c.createRepository("battlescope", {
           name: "frontend",
@@ -204,7 +204,7 @@ describe("descriptions over the Hub's limits are refused before any request", ()
           isPrivate: false,
         }),
       message:
-        "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
     {
       name: "create, full description of 25,001 characters",
@@ -216,21 +216,21 @@ describe("descriptions over the Hub's limits are refused before any request", ()
           isPrivate: false,
         }),
       message:
-        "Docker Hub full description for battlescope/frontend is 25,001 characters; the limit is 25,000",
+        "Docker Hub repository battlescope/frontend: full description is 25,001 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
     },
     {
       name: "update, short description of 101 characters",
       run: (c: DockerHubClient) =>
         c.updateRepository("battlescope", "frontend", { description: "z".repeat(101) }),
       message:
-        "Docker Hub short description for battlescope/frontend is 101 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 101 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
     {
       name: "update, full description of 30,000 characters",
       run: (c: DockerHubClient) =>
         c.updateRepository("battlescope", "frontend", { fullDescription: "w".repeat(30_000) }),
       message:
-        "Docker Hub full description for battlescope/frontend is 30,000 characters; the limit is 25,000",
+        "Docker Hub repository battlescope/frontend: full description is 30,000 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
     },
     {
       name: "ensure, both too long (the short one is named first)",
@@ -240,7 +240,7 @@ describe("descriptions over the Hub's limits are refused before any request", ()
           fullDescription: "v".repeat(25_001),
         }),
       message:
-        "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
   ])("$name", async ({ run, message }) => {
     await expect(run(client())).rejects.toThrow(exactly(message));
@@ -248,7 +248,28 @@ describe("descriptions over the Hub's limits are refused before any request", ()
     expect(hub.state.repositories).toEqual({});
   });
 
-  it("the emulator itself refuses an over-long text with a Hub-like 400", async () => {
+  it("the Hub's 400 is turned into the byte count of the refused text, and nothing is written", async () => {
+    await seedRepository();
+    const c = client();
+    await c.login();
+    // The Hub's limits are its own: should they ever shrink, its 400 must still be readable.
+    hub.failNext(400, {}, 1, {
+      message: "httperror 400: request had 1 validation error",
+      errinfo: {
+        fielderrors: { description: ["Ensure this field has no more than 80 characters."] },
+      },
+    });
+    await expect(
+      c.updateRepository("battlescope", "frontend", { description: "🚀".repeat(24) }),
+    ).rejects.toThrow(
+      exactly(
+        "Docker Hub update repository battlescope/frontend failed: HTTP 400: short description is 96 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters) (the Hub says: httperror 400: request had 1 validation error)",
+      ),
+    );
+    expect(hub.state.repositories["battlescope/frontend"]?.description).toBe("short");
+  });
+
+  it("the emulator itself refuses 26 emoji (104 bytes) with the Hub's 400", async () => {
     const login = await fetch(`${hub.url}/v2/auth/token`, {
       method: "POST",
       body: JSON.stringify({ identifier: USER, secret: TOKEN }),
@@ -259,15 +280,16 @@ describe("descriptions over the Hub's limits are refused before any request", ()
       headers: { Authorization: `Bearer ${access_token}` },
       body: JSON.stringify({
         name: "frontend",
-        description: "a".repeat(101),
+        description: "🚀".repeat(26),
         full_description: "",
       }),
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
-      message: "description: Ensure this field has no more than 100 characters.",
-      errinfo: { field: "description" },
-      fields: { description: ["Ensure this field has no more than 100 characters."] },
+      message: "httperror 400: request had 1 validation error",
+      errinfo: {
+        fielderrors: { description: ["Ensure this field has no more than 100 characters."] },
+      },
     });
     expect(hub.state.repositories).toEqual({});
   });
@@ -297,7 +319,6 @@ describe("tags", () => {
     );
     expect(tags[0]).toEqual({
       name: "v1.0.249",
-      digest: stored?.digest,
       lastUpdated: "2026-01-01T04:09:00.000Z",
       images: [
         { architecture: "amd64", os: "linux", digest: stored?.images[0]?.digest },
@@ -320,7 +341,6 @@ describe("tags", () => {
     expect(await client().listTags("battlescope", "frontend")).toEqual([
       {
         name: "v3.0.0",
-        digest: "sha256:index",
         lastUpdated: "2026-02-01T00:00:00.000Z",
         images: [
           { architecture: "arm64", os: "linux", variant: "v8", digest: "sha256:arm" },
@@ -433,9 +453,9 @@ describe("authentication", () => {
     });
     expect(hub.requests.map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([
       "POST /v2/auth/token 200",
-      "GET /v2/repositories/battlescope/frontend/ 401",
+      "GET /v2/namespaces/battlescope/repositories/frontend 401",
       "POST /v2/auth/token 200",
-      "GET /v2/repositories/battlescope/frontend/ 200",
+      "GET /v2/namespaces/battlescope/repositories/frontend 200",
     ]);
   });
 
@@ -451,9 +471,9 @@ describe("authentication", () => {
     );
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
     ]);
   });
 
@@ -470,10 +490,10 @@ describe("authentication", () => {
     await c.getRepository("battlescope", "frontend");
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
     ]);
   });
 
@@ -622,7 +642,7 @@ describe("other errors name the operation, the repository, the status and the Hu
           isPrivate: false,
         }),
       message:
-        "Docker Hub create repository battlescope/frontend failed: HTTP 403: You do not have permission to perform this action.",
+        'Docker Hub create repository battlescope/frontend failed: HTTP 403: You do not have permission to perform this action.; the access token needs the "Read, Write, Delete" permission to manage repositories (a "Read & Write" token pushes images but may not write descriptions or delete tags): create a personal access token with "Read, Write, Delete"',
     },
     {
       name: "404 on listing tags of a missing repository",

@@ -88,7 +88,7 @@ describe("create", () => {
       created: true,
       expectedCalls: [
         "POST /v2/auth/token",
-        "GET /v2/repositories/battlescope/frontend/",
+        "GET /v2/namespaces/battlescope/repositories/frontend",
         "POST /v2/namespaces/battlescope/repositories",
       ],
       expectedLogs: [
@@ -99,7 +99,10 @@ describe("create", () => {
       name: "existing repository with the same text -> adopted, no write",
       existing: { description: SHORT, fullDescription: FULL },
       created: false,
-      expectedCalls: ["POST /v2/auth/token", "GET /v2/repositories/battlescope/frontend/"],
+      expectedCalls: [
+        "POST /v2/auth/token",
+        "GET /v2/namespaces/battlescope/repositories/frontend",
+      ],
       expectedLogs: [],
     },
     {
@@ -108,7 +111,7 @@ describe("create", () => {
       created: false,
       expectedCalls: [
         "POST /v2/auth/token",
-        "GET /v2/repositories/battlescope/frontend/",
+        "GET /v2/namespaces/battlescope/repositories/frontend",
         "PATCH /v2/repositories/battlescope/frontend/",
       ],
       expectedLogs: ["Docker Hub repository battlescope/frontend: wrote description"],
@@ -299,7 +302,7 @@ describe("check", () => {
         {
           property: "description",
           reason:
-            "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+            "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
         },
       ],
     },
@@ -310,7 +313,7 @@ describe("check", () => {
         {
           property: "fullDescription",
           reason:
-            "Docker Hub full description for battlescope/frontend is 25,001 characters; the limit is 25,000",
+            "Docker Hub repository battlescope/frontend: full description is 25,001 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
         },
       ],
     },
@@ -321,12 +324,12 @@ describe("check", () => {
         {
           property: "description",
           reason:
-            "Docker Hub short description for battlescope/frontend is 101 characters; the limit is 100",
+            "Docker Hub repository battlescope/frontend: short description is 101 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
         },
         {
           property: "fullDescription",
           reason:
-            "Docker Hub full description for battlescope/frontend is 25,100 characters; the limit is 25,000",
+            "Docker Hub repository battlescope/frontend: full description is 25,100 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
         },
       ],
     },
@@ -391,7 +394,7 @@ describe("errors never carry the token", () => {
         new DockerHubClient({
           ...options,
           fetch: async (url, init) =>
-            url.includes("/v2/repositories/")
+            url.includes("/repositories/frontend")
               ? Response.json({ message: `upstream said ${TOKEN}` }, { status: 500 })
               : fetch(url, init),
         }),
@@ -417,7 +420,7 @@ describe("errors never carry the token", () => {
       echo: false,
       run: (p: HubRepositoryProvider) => p.create(inputs({ description: "d".repeat(117) })),
       message:
-        "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
   ])("$name", async ({ echo, run, message }) => {
     const error = await run(echo ? echoingProvider() : provider).catch((e: Error) => e);
@@ -506,10 +509,10 @@ describe("the serialized provider (what Pulumi stores in the state)", () => {
     ]);
     expect(calls()).toEqual([
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "POST /v2/namespaces/battlescope/repositories",
       "POST /v2/auth/token",
-      "GET /v2/repositories/battlescope/frontend/",
+      "GET /v2/namespaces/battlescope/repositories/frontend",
       "PATCH /v2/repositories/battlescope/frontend/",
     ]);
     expect(hub.state.repositories["battlescope/frontend"]?.description).toBe("second");
@@ -585,13 +588,13 @@ describe("DockerHubRepository component (Pulumi mocks)", () => {
       name: "short description of 117 characters",
       args: { description: `BattleScope V3 - Frontend - ${"x".repeat(89)}` },
       message:
-        "Docker Hub short description for battlescope/frontend is 117 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 117 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
     {
       name: "full description of 25,001 characters",
       args: { fullDescription: "f".repeat(25_001) },
       message:
-        "Docker Hub full description for battlescope/frontend is 25,001 characters; the limit is 25,000",
+        "Docker Hub repository battlescope/frontend: full description is 25,001 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
     },
   ])("refuses at construction: $name", ({ args, message }) => {
     expect(

@@ -730,7 +730,7 @@ describe("docker-hub-short-description", () => {
   it.each([
     { name: "short", description: "BattleScope V3 - Frontend - Web UI" },
     { name: "exactly 100", description: "x".repeat(100) },
-    { name: "100 emoji (code points, not UTF-16 units)", description: "🛡".repeat(100) },
+    { name: "25 four-byte emoji (100 UTF-8 bytes)", description: "🚀".repeat(25) },
     { name: "unknown during preview", description: UNKNOWN },
   ])("accepts $name", ({ description }) => {
     expect(checkShortDescription(hub(description))).toEqual([]);
@@ -738,10 +738,11 @@ describe("docker-hub-short-description", () => {
 
   it.each([
     { name: "101 characters", description: "x".repeat(101), length: 101 },
-    { name: "101 emoji", description: "🛡".repeat(101), length: 101 },
+    { name: "26 four-byte emoji", description: "🚀".repeat(26), length: 104 },
+    { name: "100 emoji", description: "🛡".repeat(100), length: 400 },
   ])("refuses $name", ({ description, length }) => {
     expect(messages(checkShortDescription(hub(description)))).toEqual([
-      `Docker Hub repository battlescope/frontend ("frontend"): the short description is ${length} characters, over the limit of 100; fix: shorten the service's one-line description in services/catalog.ts ("BattleScope V3 - <Service Name> - <one line>" within 100 characters)`,
+      `Docker Hub repository battlescope/frontend ("frontend"): short description is ${length} bytes, Docker Hub allows 100 (UTF-8 bytes, not characters); fix: shorten the service's one-line description in services/catalog.ts ("BattleScope V3 - <Service Name> - <one line>" within 100 bytes)`,
     ]);
   });
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { FULL_DESCRIPTION_LIMIT, SHORT_DESCRIPTION_LIMIT, utf8Length } from "../../lib/hubLimits";
 import {
   advertisedPlan,
   checkDescriptionLengths,
-  FULL_DESCRIPTION_LIMIT,
   fullDescription,
-  SHORT_DESCRIPTION_LIMIT,
   shortDescription,
 } from "../../lib/readme";
 import { findService, SERVICES, type ServiceImage } from "../../services/catalog";
@@ -17,10 +16,10 @@ const defaults = { registry: "docker.io", organization: "battlescope" };
 
 describe("short description", () => {
   it.each(SERVICES.map((service) => ({ name: service.name, service })))(
-    "$name fits Docker Hub's 100 characters",
+    "$name fits Docker Hub's 100 bytes",
     ({ service }) => {
       expect(shortDescription(service)).toMatch(/^BattleScope V3 - .+ - .+$/);
-      expect(shortDescription(service).length).toBeLessThanOrEqual(SHORT_DESCRIPTION_LIMIT);
+      expect(utf8Length(shortDescription(service))).toBeLessThanOrEqual(SHORT_DESCRIPTION_LIMIT);
     },
   );
 
@@ -105,13 +104,13 @@ describe("checkDescriptionLengths", () => {
       name: "short description over 100",
       texts: { description: "x".repeat(101), fullDescription: "ok" },
       message:
-        "Docker Hub short description for battlescope/frontend is 101 characters; the limit is 100",
+        "Docker Hub repository battlescope/frontend: short description is 101 bytes, Docker Hub allows 100 (UTF-8 bytes, not characters)",
     },
     {
       name: "full description over 25,000",
       texts: { description: "ok", fullDescription: "x".repeat(FULL_DESCRIPTION_LIMIT + 1) },
       message:
-        "Docker Hub full description for battlescope/frontend is 25001 characters; the limit is 25000",
+        "Docker Hub repository battlescope/frontend: full description is 25,001 bytes, Docker Hub allows 25,000 (UTF-8 bytes, not characters)",
     },
   ])("refuses a $name, never cuts it", ({ texts, message }) => {
     expect(() => checkDescriptionLengths("battlescope/frontend", texts)).toThrow(exactly(message));
