@@ -49,6 +49,9 @@ NODE_NAME=localhost
 SANDBOX_IMAGE=localhost/battlescope/pause:1
 # The values the kubelet requires (it checks them with protectKernelDefaults).
 KERNEL_DEFAULTS=(vm/overcommit_memory=1 kernel/panic=10 kernel/panic_on_oops=1)
+# Host settings the node's plugins would write (the CNI bridge turns on IP forwarding when it
+# gives the bridge an address): the node sees a copy holding the host's value and writes to that.
+SHIELDED_SYSCTLS=(net/ipv4/ip_forward)
 # Paths the kubelet, libcni and runc use whatever their configuration says.
 FIXED_PATHS=(/var/lib/kubelet /var/lib/cni /var/log/pods /var/log/containers)
 
@@ -58,12 +61,12 @@ die() {
   exit 1
 }
 
+# The folder of the cluster's binaries, resolved once per run (the build script checks the pins).
 bin_dir() {
-  if [[ -n "${BATTLESCOPE_CLUSTER_BIN:-}" ]]; then
-    echo "$BATTLESCOPE_CLUSTER_BIN"
-  else
-    bash "$REPO_ROOT/scripts/toolchain/kubernetes/build.sh"
+  if [[ -z "${CLUSTER_BIN:-}" ]]; then
+    CLUSTER_BIN="${BATTLESCOPE_CLUSTER_BIN:-$(bash "$REPO_ROOT/scripts/toolchain/kubernetes/build.sh" 2>/dev/null)}"
   fi
+  echo "$CLUSTER_BIN"
 }
 
 pid_alive() { # pid_alive <pidfile> <pattern>
@@ -280,8 +283,8 @@ server = "https://$REGISTRY_ADDR"
   capabilities = ["pull", "resolve"]
   ca = "$REGISTRY_CA"
 EOF
-  # A bridge the host can reach (the kubelet probes pod IPs from the host), without masquerade
-  # or a default route: pods talk to each other and to the host, nothing else.
+  # A bridge with an address, so the host reaches the pods (the kubelet probes pod IPs from the
+  # host), without masquerade or a default route: pods talk to each other and to the host only.
   cat >"$NODE/cni/net.d/10-battlescope.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -290,7 +293,7 @@ EOF
     {
       "type": "bridge",
       "bridge": "$BRIDGE",
-      "isGateway": false,
+      "isGateway": true,
       "isDefaultGateway": false,
       "ipMasq": false,
       "hairpinMode": true,
@@ -340,13 +343,17 @@ EOF
     mkdir -p "$NODE/sysctl/$(dirname "${entry%%=*}")"
     echo "${entry#*=}" >"$NODE/sysctl/${entry%%=*}"
   done
+  for entry in "${SHIELDED_SYSCTLS[@]}"; do
+    mkdir -p "$NODE/sysctl/$(dirname "$entry")"
+    cat "/proc/sys/$entry" >"$NODE/sysctl/$entry"
+  done
 }
 
 # The node's entry point, run by `unshare -m --propagation private` (see the header).
 write_node_script() {
   local b="$1" mounts="" entry path
-  for entry in "${KERNEL_DEFAULTS[@]}"; do
-    mounts+="mount --bind '$NODE/sysctl/${entry%%=*}' '/proc/sys/${entry%%=*}'"$'\n'
+  for entry in "${KERNEL_DEFAULTS[@]%%=*}" "${SHIELDED_SYSCTLS[@]}"; do
+    mounts+="mount --bind '$NODE/sysctl/$entry' '/proc/sys/$entry'"$'\n'
   done
   mounts+="mount -t tmpfs -o mode=0755 node-run /run"$'\n'
   for path in "${FIXED_PATHS[@]}"; do
@@ -363,7 +370,7 @@ for _ in \$(seq 1 300); do [[ -S '$NODE/containerd.sock' ]] && break; sleep 0.1;
 '$b/ctr' --address '$NODE/containerd.sock' -n k8s.io images import --platform linux/amd64 \
   '$NODE/pause.tar' >>'$LOGS/containerd.log' 2>&1
 '$b/kubelet' --config='$NODE/kubelet.yaml' --kubeconfig='$DIR/kubelet.kubeconfig' \
-  --hostname-override=$NODE_NAME --node-ip=127.0.0.1 --root-dir=/var/lib/kubelet \
+  --hostname-override=$NODE_NAME --root-dir=/var/lib/kubelet \
   --cert-dir='$NODE/kubelet-certs' >>'$LOGS/kubelet.log' 2>&1 &
 echo \$! >'$RUN/kubelet.inner.pid'
 wait -n
@@ -430,23 +437,28 @@ start_node() {
   done
   spawn node unshare --mount --propagation private "$NODE/node.sh"
   wait_for "node (containerd + kubelet)" "$LOGS/kubelet.log" "$RUN/node.pid" node.sh node_ready
+  # Once the node runs, its pid is in the new mount namespace: stop finds the node's processes by it.
+  readlink "/proc/$(cat "$RUN/node.pid")/ns/mnt" >"$RUN/node.mntns"
 }
 
 # ---------------------------------------------------------------- stop
 
-# Processes in the node's mount namespace (containerd, shims, kubelet) and in its cgroups (pods).
+# Processes in the node's mount namespace (containerd, shims, kubelet), in its cgroups (pods),
+# and any left running from the cluster's binaries (a node whose entry script died early).
 node_pids() {
-  local ns pid
-  if pid_alive "$RUN/node.pid" unshare || pid_alive "$RUN/node.pid" node.sh; then
-    ns="$(readlink "/proc/$(cat "$RUN/node.pid")/ns/mnt" 2>/dev/null || true)"
-    echo "$ns" >"$RUN/node.mntns"
-  fi
+  local ns pid exe bins
   ns="$(cat "$RUN/node.mntns" 2>/dev/null || true)"
-  if [[ -n "$ns" ]]; then
-    for pid in /proc/[0-9]*; do
-      [[ "$(readlink "$pid/ns/mnt" 2>/dev/null)" == "$ns" ]] && echo "${pid#/proc/}"
-    done
-  fi
+  bins="$(dirname "$(readlink -f "$CLUSTER_BIN/containerd")")"
+  for pid in /proc/[0-9]*; do
+    if [[ -n "$ns" && "$(readlink "$pid/ns/mnt" 2>/dev/null)" == "$ns" ]]; then
+      echo "${pid#/proc/}"
+      continue
+    fi
+    exe="$(readlink "$pid/exe" 2>/dev/null || true)"
+    case "${exe##*/}" in
+      containerd | containerd-shim-runc-v2 | kubelet) [[ "$exe" == "$bins"/* ]] && echo "${pid#/proc/}" ;;
+    esac
+  done
   pod_cgroups | while read -r cg; do cat "$cg/cgroup.procs" 2>/dev/null; done
 }
 
@@ -473,10 +485,10 @@ clean_node() {
 
 stop_node() {
   local pids kubelet deadline
+  pids="$(node_pids | sort -u)"
   # The kubelet first, so that it restarts nothing while the rest goes.
   kubelet="$(cat "$RUN/kubelet.inner.pid" 2>/dev/null || true)"
   if [[ -n "$kubelet" ]]; then kill -TERM "$kubelet" 2>/dev/null || true; fi
-  pids="$(node_pids | sort -u)"
   if [[ -n "$pids" ]]; then
     # shellcheck disable=SC2086 # a list of pids
     kill -TERM $pids 2>/dev/null || true
@@ -513,8 +525,8 @@ stop_component() { # stop_component <name>
 cmd_start() {
   local t0=$SECONDS
   mkdir -p "$DIR" "$LOGS" "$RUN"
-  CLUSTER_BIN="$(bin_dir)"
-  [[ -x "$CLUSTER_BIN/kube-apiserver" ]] || die "no cluster binaries in $CLUSTER_BIN"
+  [[ -x "$CLUSTER_BIN/kube-apiserver" ]] ||
+    die "no cluster binaries in '$CLUSTER_BIN': run 'bash scripts/toolchain.sh' (it builds them)"
   ensure_pki
   start_control_plane "$CLUSTER_BIN"
   start_node "$CLUSTER_BIN"
@@ -541,7 +553,7 @@ cmd_status() {
   done
   if pid_alive "$RUN/node.pid" node.sh; then
     local ready
-    ready="$(CLUSTER_BIN="$(bin_dir)" node_ready && echo Ready || echo NotReady)"
+    ready="$(node_ready && echo Ready || echo NotReady)"
     printf '%-24s up    pid %s, node %s %s, kubeconfig %s\n' "node (containerd+kubelet)" \
       "$(cat "$RUN/node.pid")" "$NODE_NAME" "$ready" "$KUBECONFIG_FILE"
   else
@@ -553,6 +565,7 @@ cmd_status() {
 
 # Everything runs from main, after bash has read the whole file (safe to edit while running).
 main() {
+  bin_dir >/dev/null
   case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
