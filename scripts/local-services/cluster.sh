@@ -446,19 +446,17 @@ start_node() {
 # Processes in the node's mount namespace (containerd, shims, kubelet), in its cgroups (pods),
 # and any left running from the cluster's binaries (a node whose entry script died early).
 node_pids() {
-  local ns pid exe bins
-  ns="$(cat "$RUN/node.mntns" 2>/dev/null || true)"
+  local ns pid comm exe bins
+  ns="$(tr -dc 0-9 <"$RUN/node.mntns" 2>/dev/null || true)"
   bins="$(dirname "$(readlink -f "$CLUSTER_BIN/containerd")")"
-  for pid in /proc/[0-9]*; do
-    if [[ -n "$ns" && "$(readlink "$pid/ns/mnt" 2>/dev/null)" == "$ns" ]]; then
-      echo "${pid#/proc/}"
-      continue
+  while read -r pid mntns comm; do
+    if [[ -n "$ns" && "$mntns" == "$ns" ]]; then
+      echo "$pid"
+    elif [[ "$comm" == containerd* || "$comm" == kubelet ]]; then
+      exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
+      [[ "$exe" == "$bins"/* ]] && echo "$pid"
     fi
-    exe="$(readlink "$pid/exe" 2>/dev/null || true)"
-    case "${exe##*/}" in
-      containerd | containerd-shim-runc-v2 | kubelet) [[ "$exe" == "$bins"/* ]] && echo "${pid#/proc/}" ;;
-    esac
-  done
+  done < <(ps -e -o pid=,mntns=,comm=)
   pod_cgroups | while read -r cg; do cat "$cg/cgroup.procs" 2>/dev/null; done
 }
 
@@ -493,7 +491,7 @@ stop_node() {
     # shellcheck disable=SC2086 # a list of pids
     kill -TERM $pids 2>/dev/null || true
     deadline=$((SECONDS + 10))
-    while [[ -n "$(node_pids)" ]] && ((SECONDS < deadline)); do sleep 0.2; done
+    while [[ -n "$(node_pids)" ]] && ((SECONDS < deadline)); do sleep 0.1; done
     pids="$(node_pids | sort -u)"
     # shellcheck disable=SC2086
     [[ -z "$pids" ]] || kill -KILL $pids 2>/dev/null || true
@@ -505,19 +503,24 @@ stop_node() {
   rm -f "$RUN/node.pid"
 }
 
-stop_component() { # stop_component <name>
-  local pid deadline
-  pid_alive "$RUN/$1.pid" "$1" || {
-    rm -f "$RUN/$1.pid"
-    return 0
-  }
-  pid="$(cat "$RUN/$1.pid")"
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+# stop_components <name...>: signals them all at once, then waits (10 s, then SIGKILL)
+stop_components() {
+  local name pid deadline
+  local -a pids=() names=()
+  for name in "$@"; do
+    if pid_alive "$RUN/$name.pid" "$name"; then
+      pid="$(cat "$RUN/$name.pid")"
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid") names+=("$name")
+    fi
+    rm -f "$RUN/$name.pid"
+  done
   deadline=$((SECONDS + 10))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$RUN/$1.pid"
-  say "$1 stopped"
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  ((${#names[@]} == 0)) || say "stopped ${names[*]}"
 }
 
 # ---------------------------------------------------------------- commands
@@ -536,9 +539,11 @@ cmd_start() {
 }
 
 cmd_stop() {
+  local t0=$SECONDS
   stop_node
-  local c
-  for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
+  stop_components kube-scheduler kube-controller-manager kube-apiserver
+  stop_components etcd
+  say "stopped in $((SECONDS - t0))s"
 }
 
 cmd_status() {
