@@ -74,6 +74,11 @@ function inputs(
       dockerHubUsername: pulumi.secret("release-bot"),
       dockerHubToken: pulumi.secret("dckr_pat_not-a-real-token"),
       kubeconfig: pulumi.secret(KUBECONFIG),
+      serviceConfig: pulumi.secret(
+        JSON.stringify({
+          "search-service": { TYPESENSE_URL: "http://ts", TYPESENSE_API_KEY: "k" },
+        }),
+      ),
     },
     checkKubernetesApi: async (target) => {
       checkedClusters.push(`${target.context} ${target.server}`);
@@ -90,14 +95,16 @@ function inputs(
     buildContextExists: () => true,
     // The source root stands for the fixtures' copy: their Dockerfiles and CHANGELOG.
     readFile: (file) =>
-      fs.readFileSync(
-        path.join(
-          __dirname,
-          "../../fixtures/battlescope",
-          path.relative("/work/project/src", file),
-        ),
-        "utf8",
-      ),
+      file.startsWith("/nowhere/")
+        ? undefined
+        : fs.readFileSync(
+            path.join(
+              __dirname,
+              "../../fixtures/battlescope",
+              path.relative("/work/project/src", file),
+            ),
+            "utf8",
+          ),
     ...overrides,
   };
 }
@@ -137,7 +144,8 @@ describe("the release stack under mocks", () => {
     expect(byType("battlescope:kubernetes:RegistryCredentials")).toHaveLength(1);
     expect(byType("kubernetes:apps/v1:Deployment")).toHaveLength(7);
     expect(byType("kubernetes:core/v1:Service")).toHaveLength(7);
-    expect(byType("kubernetes:core/v1:Secret")).toHaveLength(1);
+    // The pull secret, and a config Secret per running service (from serviceConfig).
+    expect(byType("kubernetes:core/v1:Secret")).toHaveLength(8);
     expect(byType("docker-build:index:Image")).toHaveLength(18);
   });
 
@@ -303,6 +311,78 @@ describe("the release stack under mocks", () => {
     expect(names).not.toContain("db-migrator");
     expect(names).not.toContain("init");
     expect(byType("docker-build:index:Image").map((r) => r.name)).toContain("init-arm64");
+  });
+
+  it("declares the services' config Secrets from serviceConfig, as secrets", () => {
+    const search = defined(
+      byType("kubernetes:core/v1:Secret").find((r) => r.name === "search-service-config"),
+      "search-service config Secret",
+    );
+    expect(search.inputs.metadata).toEqual({
+      name: "search-service-config",
+      namespace: "battlescope",
+    });
+    expect(secretValue(search.inputs.stringData)).toEqual({
+      TYPESENSE_URL: "http://ts",
+      TYPESENSE_API_KEY: "k",
+    });
+  });
+
+  it("applies to the kubeconfig's chosen context, checked first, with the namespace declared", async () => {
+    expect(checkedClusters).toContain("prod https://prod.example:6443");
+    const provider = defined(
+      recorded.find((r) => r.type === "pulumi:providers:kubernetes"),
+      "kubernetes provider",
+    );
+    expect(provider.inputs.context).toBe("prod");
+    expect(secretValue(provider.inputs.kubeconfig)).toBe(KUBECONFIG);
+    expect(byType("kubernetes:core/v1:Namespace").map((r) => r.inputs.metadata)).toEqual([
+      { name: "battlescope", labels: { "app.kubernetes.io/part-of": "battlescope" } },
+    ]);
+    expect(outputs.cluster).toEqual({
+      context: "prod",
+      server: "https://prod.example:6443",
+      namespace: "battlescope",
+    });
+  });
+
+  it.each([
+    {
+      name: "no kubeconfig for a stack that applies to a cluster",
+      change: (base: ProgramInputs): ProgramInputs => ({
+        ...base,
+        secrets: { ...base.secrets, kubeconfig: undefined },
+      }),
+      message:
+        'missing secret config "battlescope:kubeconfig": required because deploy is true and renderManifestsTo is unset, so the stack applies to a cluster; set it with `pulumi config set --secret battlescope:kubeconfig < kubeconfig.yaml` (or set battlescope:kubeconfigPath, or battlescope:renderManifestsTo to render the manifests to a folder instead)',
+    },
+    {
+      name: "a context the kubeconfig lacks",
+      change: (base: ProgramInputs): ProgramInputs =>
+        inputs({ config: { kubeContext: "staging" }, secrets: base.secrets }),
+      message:
+        'invalid config "battlescope:kubeconfig": unknown kubeconfig context "staging"; the kubeconfig has "prod"',
+    },
+    {
+      name: "a kubeconfig file that does not exist",
+      change: (base: ProgramInputs): ProgramInputs =>
+        inputs({ config: { kubeconfigPath: "/nowhere/kubeconfig" }, secrets: base.secrets }),
+      message: 'invalid config "battlescope:kubeconfigPath": /nowhere/kubeconfig does not exist',
+    },
+    {
+      name: "an API server that does not answer",
+      change: (base: ProgramInputs): ProgramInputs => ({
+        ...base,
+        checkKubernetesApi: async () => {
+          throw new Error("cannot reach the Kubernetes API server https://prod.example:6443");
+        },
+      }),
+      message: "cannot reach the Kubernetes API server https://prod.example:6443",
+    },
+  ])("refuses $name before declaring anything", async ({ change, message }) => {
+    const before = recorded.length;
+    await expect(program.declareRelease(change(inputs()))).rejects.toThrow(message);
+    expect(recorded.length).toBe(before);
   });
 
   it("fails before declaring anything on a bad config", async () => {
