@@ -16,6 +16,7 @@ import {
 } from "../../clients/kubernetes";
 import { imageIdDigest, type Pod } from "../../lib/rollout";
 import { SERVICES } from "../../services/catalog";
+import { cli } from "../support/runCli";
 import {
   accessLogMark,
   accessLogSince,
@@ -182,6 +183,29 @@ describe("the local stack on a real Kubernetes cluster", () => {
     expect(lines.some((line) => /"GET [^"]+" 200 /.test(line))).toBe(true);
   });
 
+  it("verify --kubeconfig checks that the Deployment's pods run the released digest", async () => {
+    const result = await cli(
+      "verify",
+      "frontend",
+      "v3.0.0",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      e2e.organization,
+      "--kubeconfig",
+      KUBECONFIG,
+      "--context",
+      CONTEXT,
+      "--namespace",
+      namespace,
+    );
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      new RegExp(`cluster runs +${CONTEXT}/${namespace}/pod/frontend-[a-z0-9-]+ +ok +v3.0.0 `),
+    );
+  });
+
   it("keeps the pull secret encrypted in the state", () => {
     const state = backendText(e2e.backendDir);
     expect(state).not.toContain(REGISTRY_PASSWORD);
@@ -213,6 +237,25 @@ describe("the local stack on a real Kubernetes cluster", () => {
       "jsonpath={.spec.strategy.type}",
     );
     expect(strategy).toBe("RollingUpdate");
+
+    // The cluster no longer runs v3.0.0: verify of that release with --kubeconfig says so.
+    const stale = await cli(
+      "verify",
+      "frontend",
+      "v3.0.0",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      e2e.organization,
+      "--kubeconfig",
+      KUBECONFIG,
+      "--namespace",
+      namespace,
+    );
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toContain(
+      "Cluster not on v3.0.0: the Deployment is missing or its pods run another image.",
+    );
 
     const generations = after.deployments.map((d) => d.metadata.name);
     const noop = await e2e.stack.up();
