@@ -137,7 +137,9 @@ export class ServiceRelease extends pulumi.ComponentResource {
             ? {}
             : { rolloutTimeoutSeconds: deployment.rolloutTimeoutSeconds }),
           ...(healthPath === undefined ? {} : { healthPath }),
-          ...(deployment.serviceConfig === undefined
+          // Only services with required variables read a config Secret.
+          ...(deployment.serviceConfig === undefined ||
+          !service.env.some((env) => env.default === "required")
             ? {}
             : { configValues: deployment.serviceConfig.apply((all) => all[service.name] ?? {}) }),
         },

@@ -46,15 +46,15 @@ function kubectl(...args: string[]): Promise<{ stdout: string; stderr: string }>
   return run("kubectl", ["--kubeconfig", KUBECONFIG, "--context", CONTEXT, ...args]);
 }
 
-/** The linux/amd64 child of each service's published version list: what the amd64 node runs. */
-async function amd64Children(e2e: E2eStack, version: string): Promise<Record<string, string>> {
+/**
+ * The digest of each service's published version list: containerd reports the digest it pulled
+ * by (the Deployment's `@sha256:`), and picks the list's linux/amd64 image for this node.
+ */
+async function listDigests(e2e: E2eStack, version: string): Promise<Record<string, string>> {
   const entries = await Promise.all(
     DEPLOYED.map(async (name) => {
       const index = await e2e.registry.getManifest(`${e2e.organization}/${name}`, version);
-      const child = index?.manifests.find(
-        (entry) => entry.platform?.os === "linux" && entry.platform.architecture === "amd64",
-      );
-      return [name, child?.digest ?? "(none)"] as const;
+      return [name, index?.digest ?? "(none)"] as const;
     }),
   );
   return Object.fromEntries(entries);
@@ -139,7 +139,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
     expect(await kubeGetJson(cluster, `/api/v1/namespaces/${namespace}`)).toBeUndefined();
   });
 
-  it("releases v3.0.0: every Deployment rolls out and its pods run the amd64 image as non-root", async () => {
+  it("releases v3.0.0: every Deployment rolls out and its pods run the list's amd64 image as non-root", async () => {
     const mark = accessLogMark();
     await e2e.stack.up();
     const workloads = await readWorkloads(cluster, namespace);
@@ -147,12 +147,23 @@ describe("the local stack on a real Kubernetes cluster", () => {
     for (const deployment of workloads.deployments) {
       expect(deployment.status?.readyReplicas, deployment.metadata.name).toBe(1);
     }
-    const expected = await amd64Children(e2e, "v3.0.0");
+    const expected = await listDigests(e2e, "v3.0.0");
     expect(await runningDigests(namespace)).toEqual(
       Object.fromEntries(DEPLOYED.map((name) => [name, [expected[name]]])),
     );
 
-    // Inside the pod: the process runs as the image's and the Deployment's non-root user.
+    // Inside the pod: the node runs the list's linux/amd64 image (the fixtures write their
+    // architecture into /app/ARCH), as the image's and the Deployment's non-root user.
+    const { stdout: arch } = await kubectl(
+      "-n",
+      namespace,
+      "exec",
+      "deploy/frontend",
+      "--",
+      "cat",
+      "/app/ARCH",
+    );
+    expect(arch.trim()).toBe("amd64");
     const { stdout: uid } = await kubectl(
       "-n",
       namespace,
@@ -219,7 +230,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
     const oldPods = new Set(before.pods.map((pod) => pod.metadata.name));
     await setVersion(e2e, "v3.0.1");
     await e2e.stack.up();
-    const expected = await amd64Children(e2e, "v3.0.1");
+    const expected = await listDigests(e2e, "v3.0.1");
     expect(await runningDigests(namespace)).toEqual(
       Object.fromEntries(DEPLOYED.map((name) => [name, [expected[name]]])),
     );
@@ -316,7 +327,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
     // A refresh sees the Secret is gone and the next up puts it back; the rollout completes.
     await e2e.stack.setConfig("battlescope:rolloutTimeout", { value: "90" });
     await e2e.stack.up({ refresh: true });
-    const expected = await amd64Children(e2e, "v3.0.2");
+    const expected = await listDigests(e2e, "v3.0.2");
     expect((await runningDigests(namespace)).frontend).toEqual([expected.frontend]);
   });
 

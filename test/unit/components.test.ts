@@ -144,8 +144,8 @@ describe("the release stack under mocks", () => {
     expect(byType("battlescope:kubernetes:RegistryCredentials")).toHaveLength(1);
     expect(byType("kubernetes:apps/v1:Deployment")).toHaveLength(7);
     expect(byType("kubernetes:core/v1:Service")).toHaveLength(7);
-    // The pull secret, and a config Secret per running service (from serviceConfig).
-    expect(byType("kubernetes:core/v1:Secret")).toHaveLength(8);
+    // The pull secret, and a config Secret per running service with required variables.
+    expect(byType("kubernetes:core/v1:Secret")).toHaveLength(6);
     expect(byType("docker-build:index:Image")).toHaveLength(18);
   });
 
