@@ -55,8 +55,25 @@ export interface Deployment {
   readonly status?: {
     readonly readyReplicas?: number;
     readonly updatedReplicas?: number;
+    readonly availableReplicas?: number;
     readonly replicas?: number;
   };
+}
+
+/**
+ * Whether a Deployment's rollout is complete, as `kubectl rollout status` decides: every replica
+ * runs the current template, no old replica is left, and every updated replica is available.
+ * Ready replicas alone are not enough: during a rolling update the old pods stay Ready.
+ */
+export function rolloutComplete(deployment: Deployment): boolean {
+  const desired = deployment.spec?.replicas ?? 0;
+  const status = deployment.status ?? {};
+  const updated = status.updatedReplicas ?? 0;
+  return (
+    updated >= desired &&
+    (status.replicas ?? 0) <= updated &&
+    (status.availableReplicas ?? 0) >= updated
+  );
 }
 
 export interface KubeEvent {
@@ -184,10 +201,9 @@ export function diagnoseRollouts(
   const reports: string[] = [];
   for (const deployment of deployments) {
     const name = deployment.metadata.name;
+    if (rolloutComplete(deployment)) continue;
     const desired = deployment.spec?.replicas ?? 0;
     const ready = deployment.status?.readyReplicas ?? 0;
-    const updated = deployment.status?.updatedReplicas ?? 0;
-    if (ready >= desired && updated >= desired) continue;
     const problems = pods
       .filter((pod) => pod.metadata.labels?.["app.kubernetes.io/name"] === name)
       .flatMap((pod) => {

@@ -24,7 +24,7 @@
 # Environment:
 #   BATTLESCOPE_CACHE          toolchain cache (default $HOME/.cache/battlescope); binaries in $BATTLESCOPE_CACHE/bin
 #   BATTLESCOPE_STATE          state directory (default $BATTLESCOPE_CACHE/local)
-#   BATTLESCOPE_REGISTRY_AUTH  "htpasswd" (default): the registry requires basic auth (user battlescope,
+#   BATTLESCOPE_REGISTRY_AUTH  "htpasswd" (default): the registry requires basic auth (user release-pusher,
 #                              password generated into $STATE/registry/password, written as the Docker
 #                              login for 127.0.0.1:5000 that pushes, the stack and the CLI use);
 #                              "none": no auth
@@ -62,7 +62,9 @@ REG_CONFIG="$REG_DIR/config.yml"
 REG_ACCESS_LOG="$REG_DIR/access.log"
 REG_LOG="$REG_DIR/registry.log"
 REG_PID="$REG_DIR/registry.pid"
-REG_USER=battlescope
+# Not "battlescope": the engine masks a secret value wherever it appears in its output, and the
+# stack holds this user as a secret.
+REG_USER=release-pusher
 BK_DIR="$STATE/buildkit"
 BK_CONFIG="$BK_DIR/buildkitd.toml"
 BK_SOCK="$BK_DIR/buildkitd.sock"

@@ -33,7 +33,7 @@ buildx() { if command -v docker-buildx >/dev/null; then docker-buildx "$@"; else
 
 curl_auth=()
 if [[ "${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}" == htpasswd && -s "$STATE/registry/password" ]]; then
-  curl_auth=(-u "battlescope:$(cat "$STATE/registry/password")")
+  curl_auth=(-u "release-pusher:$(cat "$STATE/registry/password")")
 fi
 
 # index_ok <tag>: the tag resolves to an index listing linux/amd64 and linux/arm64, and every

@@ -127,12 +127,14 @@ describe("the local stack on a real Kubernetes cluster", () => {
       for (const [key, value] of Object.entries(config)) {
         await e2e.stack.setConfig(`battlescope:${key}`, { value });
       }
-      const failure = await failureOf(e2e.stack.preview());
-      expect(failure).toContain(message);
-      for (const key of Object.keys(config)) {
-        const before = saved[`battlescope:${key}`];
-        if (before === undefined) await e2e.stack.removeConfig(`battlescope:${key}`);
-        else await e2e.stack.setConfig(`battlescope:${key}`, before);
+      try {
+        expect(await failureOf(e2e.stack.preview())).toContain(message);
+      } finally {
+        for (const key of Object.keys(config)) {
+          const before = saved[`battlescope:${key}`];
+          if (before === undefined) await e2e.stack.removeConfig(`battlescope:${key}`);
+          else await e2e.stack.setConfig(`battlescope:${key}`, before);
+        }
       }
     }
     expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
@@ -234,7 +236,12 @@ describe("the local stack on a real Kubernetes cluster", () => {
     expect(await runningDigests(namespace)).toEqual(
       Object.fromEntries(DEPLOYED.map((name) => [name, [expected[name]]])),
     );
-    const after = await readWorkloads(cluster, namespace);
+    // The old pods stop on SIGTERM and are gone within moments of the rollout.
+    let after = await readWorkloads(cluster, namespace);
+    for (let i = 0; i < 60 && after.pods.some((pod) => oldPods.has(pod.metadata.name)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      after = await readWorkloads(cluster, namespace);
+    }
     expect(after.pods.filter((pod) => oldPods.has(pod.metadata.name))).toEqual([]);
     for (const deployment of after.deployments) {
       expect(deployment.status?.readyReplicas).toBe(1);

@@ -18,8 +18,9 @@ const SYSCTLS = [
   "net/ipv4/ip_forward",
   "net/bridge/bridge-nf-call-iptables",
 ];
+/** Process names (`comm`, cut to 15 characters by the kernel) of the cluster's programs. */
 const CLUSTER_PROGRAMS =
-  /^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|containerd|containerd-shim-runc-v2|pause)$/;
+  /^(etcd|kube-apiserver|kube-controller|kube-scheduler|kubelet|containerd|containerd-shim|pause)$/;
 
 interface HostView {
   readonly sysctls: Record<string, string>;

@@ -5,16 +5,28 @@ import {
   imageIdDigest,
   type KubeEvent,
   type Pod,
+  rolloutComplete,
   rolloutRows,
 } from "../../lib/rollout";
 
 const DIGEST_A = `sha256:${"a".repeat(64)}`;
 const DIGEST_B = `sha256:${"b".repeat(64)}`;
 
-const deployment = (name: string, ready: number, desired = 1, updated = desired): Deployment => ({
+const deployment = (
+  name: string,
+  ready: number,
+  desired = 1,
+  updated = desired,
+  replicas = desired,
+): Deployment => ({
   metadata: { name, namespace: "battlescope" },
   spec: { replicas: desired },
-  status: { readyReplicas: ready, updatedReplicas: updated, replicas: desired },
+  status: {
+    readyReplicas: ready,
+    updatedReplicas: updated,
+    availableReplicas: ready,
+    replicas,
+  },
 });
 
 const pod = (
@@ -77,6 +89,21 @@ describe("rolloutRows", () => {
       { deployment: "battle-service", ready: "0/1", digests: [] },
       { deployment: "frontend", ready: "2/2", digests: [DIGEST_A] },
     ]);
+  });
+});
+
+describe("rolloutComplete", () => {
+  it.each([
+    { name: "all updated and available", d: deployment("a", 2, 2, 2, 2), complete: true },
+    { name: "old replica still running", d: deployment("a", 2, 2, 2, 3), complete: false },
+    {
+      name: "new replica not available, old one Ready",
+      d: deployment("a", 1, 1, 1, 2),
+      complete: false,
+    },
+    { name: "nothing updated yet", d: deployment("a", 1, 1, 0, 1), complete: false },
+  ])("$name: $complete", ({ d, complete }) => {
+    expect(rolloutComplete(d)).toBe(complete);
   });
 });
 
@@ -208,7 +235,8 @@ describe("diagnoseRollouts", () => {
 
   it("reports a rollout whose new pods are not Ready while the old ones still serve", () => {
     const [report] = diagnoseRollouts(
-      [deployment("battle-service", 1, 1, 0)],
+      // The old pod still serves (ready 1), the new one (updated 1) is not available: 2 replicas.
+      [deployment("battle-service", 1, 1, 1, 2)],
       [
         pod("battle-service-old", "battle-service", {
           containerStatuses: [{ name: "battle-service", ready: true }],
