@@ -152,7 +152,10 @@ function podProblem(
     }
   }
   const own = events.filter((event) => event.involvedObject?.name === pod.metadata.name);
-  const probe = [...own].reverse().find((event) => event.reason === "Unhealthy");
+  // A pod is not Ready because its readiness probe fails; a liveness failure only explains it
+  // when no readiness failure was seen.
+  const unhealthy = [...own].reverse().filter((event) => event.reason === "Unhealthy");
+  const probe = unhealthy.find((event) => /^Readiness/.test(event.message ?? "")) ?? unhealthy[0];
   if (probe !== undefined) {
     const kind = /^Liveness/.test(probe.message ?? "")
       ? "LivenessProbeFailed"

@@ -152,6 +152,12 @@ describe("diagnoseRollouts", () => {
           type: "Warning",
           message: "Readiness probe failed: HTTP probe failed with statuscode: 404",
         },
+        {
+          involvedObject: { name: "frontend-x", kind: "Pod" },
+          reason: "Unhealthy",
+          type: "Warning",
+          message: "Liveness probe failed: HTTP probe failed with statuscode: 404",
+        },
       ] satisfies KubeEvent[],
       expected: [
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
