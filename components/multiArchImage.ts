@@ -45,11 +45,9 @@ export function imageExport(repository: string): string {
 export const SOURCE_DATE_EPOCH = "0";
 
 /**
- * The build cache lives in a repository of its own. BuildKit exports the image and the cache at
- * the same time, and with mode=max both carry the final layers: in one repository the two pushes
- * write the same blob link at once, and a registry that writes links in place (distribution 2.8)
- * then fails the image's manifest ("digest invalid", "blob unknown to registry"). Seen in the
- * local registry's logs as the cache export's upload of a layer the image push had just mounted.
+ * The build cache lives in a repository of its own, so its manifests and tags stay out of the
+ * image's tag list. (It moved there when the local registry was distribution 2.8, where the cache
+ * export and the image push writing the same blob link at once failed the image's manifest.)
  */
 export function buildCacheRef(repository: string, arch: string): string {
   return `${repository}-buildcache:${arch}`;
@@ -84,12 +82,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
     const registries = args.login === undefined ? undefined : [args.login];
     const builder = args.builder === undefined ? undefined : { name: args.builder };
 
-    // One platform's build after the other: the per-arch images of one service often share
-    // layers (reproducible COPY layers are byte-identical), and two pushes uploading the same blob
-    // into one repository at once fail on registries that write blob links in place
-    // (distribution 2.8: "provided digest did not match uploaded content"). Services still build
-    // in parallel with each other.
-    let previousImage: dockerBuild.Image | undefined;
+    // The platforms build at the same time. They often share layers (reproducible COPY layers are
+    // byte-identical), so their pushes upload the same blob into one repository at once: the
+    // registry must write blob links atomically (distribution v3.1.1 or later; 2.8 fails one
+    // platform's manifest, bench/RESULTS.md "Registry race").
     const images = args.platforms.map((platform) => {
       const arch = platformArchitecture(platform);
       const cacheRef = buildCacheRef(args.repository, arch);
@@ -119,13 +115,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
               ]
             : undefined,
         },
-        {
-          parent: this,
-          retainOnDelete: true,
-          ...(previousImage === undefined ? {} : { dependsOn: [previousImage] }),
-        },
+        { parent: this, retainOnDelete: true },
       );
-      previousImage = image;
       return { arch, image };
     });
 
