@@ -35,7 +35,14 @@ import {
   serviceVersion,
 } from "./lib/config";
 import { checkDockerfile, formatViolation } from "./lib/dockerfileRules";
-import { guardVersion, type PublishedRelease, sourceHash } from "./lib/releaseGuard";
+import {
+  guardVersion,
+  highestReleaseBelow,
+  type PublishedRelease,
+  type Reuse,
+  reusableRelease,
+  sourceHash,
+} from "./lib/releaseGuard";
 import { describePlan } from "./lib/tagPlan";
 import { type Architecture, devVersion } from "./lib/versions";
 import { SERVICES, type ServiceImage } from "./services/catalog";
@@ -153,6 +160,7 @@ interface PlannedService {
   readonly version: string;
   readonly existingTags: readonly string[];
   readonly sourceHash: string;
+  readonly reuse?: Reuse;
 }
 
 /**
@@ -179,7 +187,6 @@ async function planServices(
       const version = configured === DEV_CHANNEL ? (devChannelVersion as string) : configured;
       const hash = inputs.hashSources(path.join(sourceRoot, service.buildContext), {
         platforms: config.platforms.join(","),
-        version,
       });
       const mentioned = existingTags.some(
         (tag) => tag === version || tag.startsWith(`${version}-`),
@@ -199,12 +206,33 @@ async function planServices(
         published,
         existingTags,
       });
+      if (decision.kind === "conflict") {
+        return { service, version, existingTags, sourceHash: hash, conflict: decision.message };
+      }
+      // The highest release below this version, by its tags: the same images when its sources
+      // are these. Lower, so a re-run of this release finds the same one and changes nothing.
+      const below = highestReleaseBelow(existingTags, version);
+      const reuse =
+        below === undefined
+          ? undefined
+          : reusableRelease({
+              architectures,
+              sourceHash: hash,
+              previous: {
+                version: below,
+                published: await inputs.readPublished(
+                  `${config.organization}/${service.name}`,
+                  below,
+                  architectures,
+                ),
+              },
+            });
       return {
         service,
         version,
         existingTags,
         sourceHash: hash,
-        ...(decision.kind === "conflict" ? { conflict: decision.message } : {}),
+        ...(reuse === undefined ? {} : { reuse }),
       };
     }),
   );
@@ -307,7 +335,7 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   }
 
   const releases: Record<string, ReleaseSummary> = {};
-  for (const { service, version, existingTags, sourceHash: hash } of planned) {
+  for (const { service, version, existingTags, sourceHash: hash, reuse } of planned) {
     const release = new ServiceRelease(
       service.name,
       {
@@ -317,6 +345,7 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
         version,
         existingTags,
         sourceHash: hash,
+        ...(reuse === undefined ? {} : { reuse }),
         moveFloatingTags: config.moveFloatingTags,
         platforms: config.platforms,
         context: path.join(sourceRoot, service.buildContext),

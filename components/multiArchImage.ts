@@ -28,10 +28,17 @@ export interface MultiArchImageArgs {
   readonly registryCache: boolean;
   /** Build during preview as well as during update. */
   readonly buildOnPreview: boolean;
-  /** Image config labels; the OCI version label makes every release's digests its own. */
+  /** Image config labels: nothing that changes from one version to the next. */
   readonly labels?: Record<string, string>;
   /** Build arguments, the same for every platform. */
   readonly buildArgs?: Record<string, string>;
+  /** Annotations of the version's manifest list (its version, title...). */
+  readonly annotations: Record<string, string>;
+  /**
+   * The image digest per architecture of an earlier release built from the same sources: nothing
+   * is built, the version's tags point at those images.
+   */
+  readonly reuse?: Readonly<Partial<Record<string, string>>>;
 }
 
 /**
@@ -45,25 +52,18 @@ export function imageExport(repository: string): string {
 export const SOURCE_DATE_EPOCH = "0";
 
 /**
- * The build cache lives in a repository of its own. BuildKit exports the image and the cache at
- * the same time, and with mode=max both carry the final layers: in one repository the two pushes
- * write the same blob link at once, and a registry that writes links in place (distribution 2.8)
- * then fails the image's manifest ("digest invalid", "blob unknown to registry"). Seen in the
- * local registry's logs as the cache export's upload of a layer the image push had just mounted.
+ * The build cache lives in a repository of its own, so its manifests and tags stay out of the
+ * image's tag list. (It moved there when the local registry was distribution 2.8, where the cache
+ * export and the image push writing the same blob link at once failed the image's manifest.)
  */
 export function buildCacheRef(repository: string, arch: string): string {
   return `${repository}-buildcache:${arch}`;
 }
 
-/** The digest part of a `<name>:<tag>@sha256:<hex>` reference. */
-export function digestOfRef(ref: string): string {
-  const at = ref.lastIndexOf("@");
-  return at === -1 ? "" : ref.slice(at + 1);
-}
-
 /**
- * One image per platform, pushed under its version arch tag, one manifest list per claimed tag,
- * and the floating arch tags written as copies of the version's arch manifests.
+ * One image per platform (or an earlier release's images, when the sources are the same), pushed
+ * under its version arch tag, the version's manifest list, and the floating tags written as copies
+ * of the version's list and arch manifests.
  *
  * Everything that carries a tag is retained on delete: docker-build removes pushed digests when
  * a resource is deleted or replaced, and a release must survive version bumps and
@@ -84,14 +84,17 @@ export class MultiArchImage extends pulumi.ComponentResource {
     const registries = args.login === undefined ? undefined : [args.login];
     const builder = args.builder === undefined ? undefined : { name: args.builder };
 
-    // One platform's build after the other: the per-arch images of one service often share
-    // layers (reproducible COPY layers are byte-identical), and two pushes uploading the same blob
-    // into one repository at once fail on registries that write blob links in place
-    // (distribution 2.8: "provided digest did not match uploaded content"). Services still build
-    // in parallel with each other.
-    let previousImage: dockerBuild.Image | undefined;
+    // The platforms build at the same time. They often share layers (reproducible COPY layers are
+    // byte-identical), so their pushes upload the same blob into one repository at once: the
+    // registry must write blob links atomically (distribution v3.1.1 or later; 2.8 fails one
+    // platform's manifest, bench/RESULTS.md "Registry race").
     const images = args.platforms.map((platform) => {
       const arch = platformArchitecture(platform);
+      const reused = args.reuse?.[arch];
+      if (args.reuse !== undefined) {
+        if (reused === undefined) throw new Error(`no ${arch} image to reuse for ${name}`);
+        return { arch, digest: pulumi.output(reused) };
+      }
       const cacheRef = buildCacheRef(args.repository, arch);
       const image = new dockerBuild.Image(
         `${name}-${arch}`,
@@ -119,20 +122,11 @@ export class MultiArchImage extends pulumi.ComponentResource {
               ]
             : undefined,
         },
-        {
-          parent: this,
-          retainOnDelete: true,
-          ...(previousImage === undefined ? {} : { dependsOn: [previousImage] }),
-        },
+        { parent: this, retainOnDelete: true },
       );
-      previousImage = image;
-      return { arch, image };
+      return { arch, digest: image.digest };
     });
 
-    const sources = images.map(
-      ({ image }) => pulumi.interpolate`${args.repository}@${image.digest}`,
-    );
-    const registry = args.login;
     const [registryHost, ...repositoryPath] = args.repository.split("/");
     const [versionTag, ...floatingTags] = args.plan.manifestTags;
     const tagArgs = {
@@ -143,57 +137,60 @@ export class MultiArchImage extends pulumi.ComponentResource {
         : { username: args.login.username, password: args.login.password }),
     };
 
-    // The version's arch tags are claimed create-only, right before they are written: the check
-    // the program made at startup is repeated at the last moment, so a concurrent release of the
-    // same version with other sources fails here instead of overwriting.
-    const versionArchTags = new RegistryTagSet(
-      `${name}-${versionTag}-arch-tags`,
+    // The version's tags are claimed create-only, right before they are written: the check the
+    // program made at startup is repeated at the last moment, so a concurrent release of the same
+    // version with other sources fails here instead of overwriting. Its manifest list is written
+    // with them, from the same image manifests.
+    const versionTags = new RegistryTagSet(
+      `${name}-${versionTag}-tags`,
       {
         ...tagArgs,
-        tags: images.map(({ arch, image }) => ({
-          tag: archTag(versionTag as string, arch),
-          digest: image.digest,
-        })),
+        tags: [
+          ...images.map(({ arch, digest }) => ({
+            tag: archTag(versionTag as string, arch),
+            digest,
+          })),
+          {
+            tag: versionTag as string,
+            index: {
+              children: images.map(({ arch, digest }) => ({
+                digest,
+                os: "linux",
+                architecture: arch,
+              })),
+              annotations: args.annotations,
+            },
+          },
+        ],
         createOnly: true,
       },
       { parent: this },
     );
+    const listDigest = versionTags.digests.apply((digests) => digests[versionTag as string] ?? "");
 
-    // Tag writes to one repository go one after another: the version's manifest list first, then
-    // each floating tag (rule 6), so a floating tag never moves before the version exists. Being
-    // sequential also keeps registries that write link files in place (distribution 2.8's
-    // filesystem driver) from serving a half-written link to a concurrent read.
-    const versionIndex = new dockerBuild.Index(
-      `${name}-${versionTag}`,
-      { tag: `${args.repository}:${versionTag}`, sources, push: true, registry },
-      { parent: this, retainOnDelete: true, dependsOn: [versionArchTags] },
-    );
-    let previous: pulumi.Resource = versionIndex;
-    for (const tag of floatingTags) {
-      previous = new dockerBuild.Index(
-        `${name}-${tag}`,
-        { tag: `${args.repository}:${tag}`, sources, push: true, registry },
-        { parent: this, retainOnDelete: true, dependsOn: [previous] },
-      );
-    }
+    // Floating tags move only once the version exists (rule 6), all as copies: the version's list
+    // read once and written under each floating tag, and the arch twins likewise.
     if (floatingTags.length > 0) {
       new RegistryTagSet(
-        `${name}-floating-arch-tags`,
+        `${name}-floating-tags`,
         {
           ...tagArgs,
-          tags: floatingTags.flatMap((tag) =>
-            images.map(({ arch, image }) => ({ tag: archTag(tag, arch), digest: image.digest })),
-          ),
+          tags: [
+            ...floatingTags.map((tag) => ({ tag, digest: listDigest })),
+            ...floatingTags.flatMap((tag) =>
+              images.map(({ arch, digest }) => ({ tag: archTag(tag, arch), digest })),
+            ),
+          ],
           createOnly: false,
         },
-        { parent: this, dependsOn: [previous] },
+        { parent: this, dependsOn: [versionTags] },
       );
     }
 
-    this.digest = versionIndex.ref.apply(digestOfRef);
+    this.digest = listDigest;
     this.ref = pulumi.interpolate`${args.repository}:${args.plan.version}@${this.digest}`;
     this.platformDigests = pulumi
-      .all(images.map(({ image }) => image.digest))
+      .all(images.map(({ digest }) => digest))
       .apply((digests) =>
         Object.fromEntries(images.map(({ arch }, i) => [arch, digests[i] ?? ""])),
       );

@@ -1,22 +1,34 @@
 /**
- * Tags written by copying manifests the registry already holds: `PUT` of the exact bytes under
- * each tag, so the tag gets the same digest and no blob is uploaded. Floating arch tags move this
- * way (never pull, retag and push, which drops the other architecture). Delete does nothing: a
- * published tag is the retention command's to remove.
+ * Tags written from manifests the registry already holds. A copy is a `PUT` of a manifest's exact
+ * bytes under the tag, so the tag gets the same digest and no blob is uploaded: floating tags move
+ * this way (never pull, retag and push, which drops the other architecture). A version's manifest
+ * list is an OCI index of its platform images, written here with the version in its annotations
+ * (docker-build's `Index` cannot annotate, and re-reads every child for each tag it writes).
+ * Delete does nothing: a published tag is the retention command's to remove.
  *
- * One resource holds every such tag of one step of a release (the version's arch tags, or all
- * floating arch tags of a repository): the engine checkpoints its whole state after every
- * resource step, so 72 one-tag resources cost more in checkpoints than their registry requests.
+ * One resource holds every tag of one step of a release (the version's tags, or all floating tags
+ * of a repository): the engine checkpoints its whole state after every resource step, so one
+ * resource per tag costs more in checkpoints than the registry requests.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type Manifest, OciRegistryClient } from "../clients/ociRegistry";
+import { indexManifest } from "../lib/ociIndex";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { serializableProvider } from "./dynamicProvider";
+
+/** A platform image of a manifest list, by digest, already in the repository. */
+export interface IndexChild {
+  digest: string;
+  os: string;
+  architecture: string;
+}
 
 export interface TagTarget {
   tag: string;
   /** Digest of the manifest the tag must point at; it must already be in the repository. */
-  digest: string;
+  digest?: string;
+  /** Instead of a digest: an OCI index of these images, with these annotations, written under the tag. */
+  index?: { children: IndexChild[]; annotations: Record<string, string> };
 }
 
 export interface RegistryTagSetInputs {
@@ -24,7 +36,7 @@ export interface RegistryTagSetInputs {
   registry: string;
   /** Repository path inside the registry, e.g. `battlescope/frontend`. */
   repository: string;
-  /** Written in this order, one after the other. */
+  /** Written together, once every source is read and every create-only tag checked. */
   tags: TagTarget[];
   /** Refuse to move any tag that already points elsewhere (version tags); nothing is written then. */
   createOnly: boolean;
@@ -39,6 +51,8 @@ export interface RegistryTagSetOutputs {
   createOnly: boolean;
   /** What each tag pointed at before this stack wrote it, for the tags that existed. */
   previousDigests: Record<string, string>;
+  /** What each tag points at now. */
+  digests: Record<string, string>;
 }
 
 const REPLACING = ["registry", "repository"] as const;
@@ -46,7 +60,12 @@ const REPLACING = ["registry", "repository"] as const;
 function sameTargets(a: readonly TagTarget[], b: readonly TagTarget[]): boolean {
   return (
     a.length === b.length &&
-    a.every((target, i) => target.tag === b[i]?.tag && target.digest === b[i]?.digest)
+    a.every(
+      (target, i) =>
+        target.tag === b[i]?.tag &&
+        target.digest === b[i]?.digest &&
+        JSON.stringify(target.index) === JSON.stringify(b[i]?.index),
+    )
   );
 }
 
@@ -61,14 +80,60 @@ export function createRegistryTagSetProvider(
   async function write(inputs: RegistryTagSetInputs): Promise<RegistryTagSetOutputs> {
     const client = clientFor(inputs);
     const where = (tag: string) => `${inputs.registry}/${inputs.repository}:${tag}`;
-    // Reads and writes go one at a time: registries that rewrite link files in place
-    // (distribution 2.8) can serve a half-written link to a read running beside a write.
+    // Reads and writes of one repository go at the same time: the registry writes links to a
+    // temporary file and renames it (distribution v3.1.1 or later; bench/RESULTS.md "Registry race").
+    // Every source is read, once, before anything is written.
+    const wanted = [
+      ...new Set(
+        inputs.tags.flatMap(({ digest, index }) =>
+          digest !== undefined ? [digest] : (index?.children ?? []).map((child) => child.digest),
+        ),
+      ),
+    ];
+    const [current, read] = await Promise.all([
+      Promise.all(inputs.tags.map(({ tag }) => client.headManifest(inputs.repository, tag))),
+      Promise.all(wanted.map((digest) => client.getManifest(inputs.repository, digest))),
+    ]);
+    const sources = new Map<string, Manifest>();
+    read.forEach((manifest, i) => {
+      if (manifest !== undefined) sources.set(wanted[i] as string, manifest);
+    });
     const previousDigests: Record<string, string> = {};
-    for (const { tag } of inputs.tags) {
-      const current = await client.headManifest(inputs.repository, tag);
-      if (current !== undefined) previousDigests[tag] = current.digest;
-    }
-    const pending = inputs.tags.filter(({ tag, digest }) => previousDigests[tag] !== digest);
+    inputs.tags.forEach(({ tag }, i) => {
+      const found = current[i];
+      if (found !== undefined) previousDigests[tag] = found.digest;
+    });
+    const missing = (digests: string[]) => digests.filter((digest) => !sources.has(digest));
+    const writes = inputs.tags.map((target) => {
+      const needed =
+        target.digest !== undefined
+          ? [target.digest]
+          : (target.index?.children ?? []).map((child) => child.digest);
+      const absent = missing(needed);
+      if (absent.length > 0) {
+        throw new Error(
+          `cannot tag ${where(target.tag)}: ${absent.join(", ")} ${absent.length === 1 ? "is" : "are"} not in ${inputs.registry}/${inputs.repository}`,
+        );
+      }
+      if (target.digest !== undefined) {
+        const source = sources.get(target.digest) as Manifest;
+        return {
+          tag: target.tag,
+          digest: target.digest,
+          raw: source.raw,
+          mediaType: source.mediaType,
+        };
+      }
+      const built = indexManifest(
+        (target.index?.children ?? []).map((child) => ({
+          ...child,
+          manifest: sources.get(child.digest) as Manifest,
+        })),
+        target.index?.annotations ?? {},
+      );
+      return { tag: target.tag, ...built };
+    });
+    const pending = writes.filter(({ tag, digest }) => previousDigests[tag] !== digest);
     if (inputs.createOnly) {
       const taken = pending.filter(({ tag }) => previousDigests[tag] !== undefined);
       if (taken.length > 0) {
@@ -82,34 +147,21 @@ export function createRegistryTagSetProvider(
         );
       }
     }
-    const sources = new Map<string, Manifest>();
-    for (const { tag, digest } of pending) {
-      let source = sources.get(digest);
-      if (source === undefined) {
-        source = await client.getManifest(inputs.repository, digest);
-        if (source === undefined) {
-          throw new Error(
-            `cannot tag ${where(tag)}: ${digest} is not in ${inputs.registry}/${inputs.repository}`,
-          );
+    await Promise.all(
+      pending.map(async ({ tag, digest, raw, mediaType }) => {
+        const written = await client.putManifest(inputs.repository, tag, raw, mediaType);
+        if (written !== "" && written !== digest) {
+          throw new Error(`the registry stored ${where(tag)} as ${written}, expected ${digest}`);
         }
-        sources.set(digest, source);
-      }
-      const written = await client.putManifest(
-        inputs.repository,
-        tag,
-        source.raw,
-        source.mediaType,
-      );
-      if (written !== "" && written !== digest) {
-        throw new Error(`the registry stored ${where(tag)} as ${written}, expected ${digest}`);
-      }
-    }
+      }),
+    );
     return {
       registry: inputs.registry,
       repository: inputs.repository,
       tags: inputs.tags,
       createOnly: inputs.createOnly,
       previousDigests,
+      digests: Object.fromEntries(writes.map(({ tag, digest }) => [tag, digest])),
     };
   }
 
@@ -156,8 +208,19 @@ const registryTagSetProvider = serializableProvider(__filename, "createRegistryT
 export interface RegistryTagSetArgs {
   registry: pulumi.Input<string>;
   repository: pulumi.Input<string>;
-  /** Each tag and the digest of a manifest already in the repository, in write order. */
-  tags: pulumi.Input<pulumi.Input<{ tag: pulumi.Input<string>; digest: pulumi.Input<string> }>[]>;
+  /** Each tag and the digest of a manifest already in the repository, or the index to write. */
+  tags: pulumi.Input<
+    pulumi.Input<{
+      tag: pulumi.Input<string>;
+      digest?: pulumi.Input<string>;
+      index?: pulumi.Input<{
+        children: pulumi.Input<
+          pulumi.Input<{ [K in keyof IndexChild]: pulumi.Input<IndexChild[K]> }>[]
+        >;
+        annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
+      }>;
+    }>[]
+  >;
   createOnly: pulumi.Input<boolean>;
   username?: pulumi.Input<string>;
   /** Kept encrypted in the state; never part of the outputs. */
@@ -168,6 +231,7 @@ export interface RegistryTagSetArgs {
 export class RegistryTagSet extends pulumi.dynamic.Resource {
   declare readonly tags: pulumi.Output<TagTarget[]>;
   declare readonly previousDigests: pulumi.Output<Record<string, string>>;
+  declare readonly digests: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: RegistryTagSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -177,6 +241,7 @@ export class RegistryTagSet extends pulumi.dynamic.Resource {
         ...args,
         ...(args.password === undefined ? {} : { password: pulumi.secret(args.password) }),
         previousDigests: undefined,
+        digests: undefined,
       },
       opts,
       "battlescope",

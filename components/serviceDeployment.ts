@@ -11,7 +11,10 @@ export interface ServiceDeploymentArgs {
   readonly replicas: number;
   /** `<registry>/<org>/<service>:<version>@sha256:<manifest list digest>`: never a floating tag. */
   readonly image: pulumi.Input<string>;
-  /** The release version, recorded as the `app.kubernetes.io/version` label. */
+  /**
+   * The release version: the `app.kubernetes.io/version` label and the container's
+   * `SERVICE_VERSION` (the image does not carry it: one image can serve several versions).
+   */
   readonly version: string;
   /** Name of the `kubernetes.io/dockerconfigjson` Secret the kubelet pulls with. */
   readonly pullSecretName: pulumi.Input<string>;
@@ -25,6 +28,9 @@ export interface ServiceDeploymentArgs {
    */
   readonly configValues?: pulumi.Input<Record<string, string>>;
 }
+
+/** The variable that tells a running container its release version. */
+export const SERVICE_VERSION_ENV = "SERVICE_VERSION";
 
 /** Requests fit the small services on a one-node cluster; the memory limit stops a leak. */
 export const CONTAINER_RESOURCES = {
@@ -122,16 +128,19 @@ export class ServiceDeployment extends pulumi.ComponentResource {
                   image,
                   imagePullPolicy: "IfNotPresent",
                   ports: [{ name: "http", containerPort: service.port, protocol: "TCP" }],
-                  env: service.env.map((env) =>
-                    env.default === "required"
-                      ? {
-                          name: env.name,
-                          valueFrom: {
-                            secretKeyRef: { name: configSecretName(service), key: env.name },
-                          },
-                        }
-                      : { name: env.name, value: env.default },
-                  ),
+                  env: [
+                    { name: SERVICE_VERSION_ENV, value: args.version },
+                    ...service.env.map((env) =>
+                      env.default === "required"
+                        ? {
+                            name: env.name,
+                            valueFrom: {
+                              secretKeyRef: { name: configSecretName(service), key: env.name },
+                            },
+                          }
+                        : { name: env.name, value: env.default },
+                    ),
+                  ],
                   readinessProbe: probe(2),
                   livenessProbe: probe(15),
                   resources: CONTAINER_RESOURCES,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Platform } from "../lib/config";
 import { fullDescription, shortDescription } from "../lib/readme";
-import { SOURCE_HASH_LABEL } from "../lib/releaseGuard";
+import { type Reuse, SOURCE_HASH_LABEL } from "../lib/releaseGuard";
 import { planTags, type TagPlan } from "../lib/tagPlan";
 import type { ServiceImage } from "../services/catalog";
 import { DockerHubRepository } from "./hubRepository";
@@ -37,6 +37,8 @@ export interface ServiceReleaseArgs {
   readonly existingTags: readonly string[];
   /** Hash of the sources, stamped on the images so a re-release can tell them apart. */
   readonly sourceHash: string;
+  /** An earlier release built from the same sources: its images get this version's tags. */
+  readonly reuse?: Reuse;
   readonly moveFloatingTags: boolean;
   readonly platforms: readonly Platform[];
   /** Absolute path of the service's build context. */
@@ -69,6 +71,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
       existingTags: args.existingTags,
       architectures,
       moveFloatingTags: args.moveFloatingTags,
+      ...(args.reuse === undefined ? {} : { reusesFrom: args.reuse.from }),
     });
     const repository = `${args.registry}/${args.organization}/${service.name}`;
 
@@ -83,14 +86,22 @@ export class ServiceRelease extends pulumi.ComponentResource {
         login: args.login,
         registryCache: args.registryCache,
         buildOnPreview: args.buildOnPreview,
+        // The images do not carry the version, so unchanged sources give the same images under
+        // the next version; the version is in the tags, the list's annotations and the
+        // Deployment's SERVICE_VERSION.
         labels: {
+          "org.opencontainers.image.title": service.name,
+          "org.opencontainers.image.description": shortDescription(service),
+          "org.opencontainers.image.licenses": "MIT",
+          [SOURCE_HASH_LABEL]: args.sourceHash,
+        },
+        annotations: {
           "org.opencontainers.image.title": service.name,
           "org.opencontainers.image.description": shortDescription(service),
           "org.opencontainers.image.version": args.version,
           "org.opencontainers.image.licenses": "MIT",
-          [SOURCE_HASH_LABEL]: args.sourceHash,
         },
-        buildArgs: { VERSION: args.version },
+        ...(args.reuse === undefined ? {} : { reuse: args.reuse.platforms }),
       },
       { parent: this },
     );

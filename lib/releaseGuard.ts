@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
-import { type Architecture, nextFreePatch, parseVersion, versionsInTags } from "./versions";
+import {
+  type Architecture,
+  compareVersions,
+  nextFreePatch,
+  parseVersion,
+  versionsInTags,
+} from "./versions";
 
 /** Image config label carrying the hash of the sources an image was built from. */
 export const SOURCE_HASH_LABEL = "org.battlescope.source-hash";
@@ -15,6 +21,8 @@ export interface SourceFile {
 /**
  * A stable hash of a build context and what else decides the image's content: the same sources
  * give the same hash on any machine, whatever the file times or the order files were listed in.
+ * The version is not part of it: an image does not carry its version, so unchanged sources under
+ * a new version are the same images.
  */
 export function sourceHash(
   files: readonly SourceFile[],
@@ -116,4 +124,48 @@ export function guardVersion(input: GuardInput): GuardDecision {
     }
   }
   return { kind: "unchanged" };
+}
+
+/** The images a new version can point at instead of being built. */
+export interface Reuse {
+  /** The earlier release whose images these are. */
+  readonly from: string;
+  readonly platforms: Readonly<Partial<Record<Architecture, string>>>;
+}
+
+/**
+ * A release from unchanged sources is not rebuilt: when the highest release published before
+ * this version holds, for every architecture, an image built from the same source hash (and its
+ * manifest list names exactly those images), the new version points at them.
+ */
+export function reusableRelease(input: {
+  readonly architectures: readonly Architecture[];
+  readonly sourceHash: string;
+  readonly previous?: { readonly version: string; readonly published: PublishedRelease };
+}): Reuse | undefined {
+  const { previous } = input;
+  if (previous === undefined || input.architectures.length === 0) return undefined;
+  const platforms: Partial<Record<Architecture, string>> = {};
+  for (const arch of input.architectures) {
+    const platform = previous.published.platforms[arch];
+    if (platform === undefined || platform.sourceHash !== input.sourceHash) return undefined;
+    const listed = previous.published.indexPlatforms?.[arch];
+    if (previous.published.indexDigest !== undefined && listed !== platform.digest)
+      return undefined;
+    platforms[arch] = platform.digest;
+  }
+  return { from: previous.version, platforms };
+}
+
+/** The highest version below `version` whose manifest list tag the repository holds. */
+export function highestReleaseBelow(
+  existingTags: readonly string[],
+  version: string,
+): string | undefined {
+  const current = parseVersion(version);
+  const tags = new Set(existingTags);
+  return versionsInTags(existingTags)
+    .filter((other) => tags.has(other.tag) && compareVersions(other, current) < 0)
+    .sort(compareVersions)
+    .at(-1)?.tag;
 }

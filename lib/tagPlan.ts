@@ -36,6 +36,8 @@ export interface TagPlan {
   readonly moves: readonly FloatingTagMove[];
   /** Floating tags a higher release keeps; this release leaves them alone. */
   readonly withheld: readonly WithheldFloatingTag[];
+  /** The earlier release built from the same sources whose images this version points at. */
+  readonly reusesFrom?: string;
 }
 
 export interface TagPlanInput {
@@ -45,6 +47,8 @@ export interface TagPlanInput {
   readonly architectures?: readonly Architecture[];
   /** False on stacks that must never move floating tags (dev): only the version is claimed. */
   readonly moveFloatingTags?: boolean;
+  /** An earlier release with the same sources: its images are reused, nothing is built. */
+  readonly reusesFrom?: string;
 }
 
 export function archTag(tag: string, arch: Architecture): string {
@@ -93,7 +97,15 @@ export function planTags(input: TagPlanInput): TagPlan {
   for (const arch of architectures) {
     platformTags[arch] = manifestTags.map((tag) => archTag(tag, arch));
   }
-  return { version: version.tag, kind: version.kind, manifestTags, platformTags, moves, withheld };
+  return {
+    version: version.tag,
+    kind: version.kind,
+    manifestTags,
+    platformTags,
+    moves,
+    withheld,
+    ...(input.reusesFrom === undefined ? {} : { reusesFrom: input.reusesFrom }),
+  };
 }
 
 function sortArchitectures(architectures: readonly Architecture[]): Architecture[] {
@@ -113,6 +125,9 @@ export function describePlan(
 ): string {
   const arches = Object.keys(plan.platformTags).map((arch) => `-${arch}`);
   const parts: string[] = [];
+  if (plan.reusesFrom !== undefined) {
+    parts.push(`sources unchanged since ${plan.reusesFrom}, reuses its images`);
+  }
   parts.push(
     existingTags.includes(plan.version)
       ? `${plan.version} is already published`

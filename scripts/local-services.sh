@@ -10,8 +10,8 @@
 #   scripts/local-services.sh gc                              registry garbage collection (registry stopped meanwhile)
 #
 # Services (details in scripts/local-services/README.md):
-#   registry   Debian docker-registry (distribution 2.8) on https://127.0.0.1:5000, deletes enabled,
-#              certificate signed by a local CA that is added to the system trust store
+#   registry   distribution v3 (`registry`, built by scripts/toolchain.sh) on https://127.0.0.1:5000,
+#              deletes enabled, certificate signed by a local CA that is added to the system trust store
 #   buildkitd  rootful, OCI worker (runc), socket unix://$STATE/buildkit/buildkitd.sock, registered as
 #              the buildx "remote" builder "battlescope"; docker.io is mirrored to the local registry
 #   hub        Docker Hub API emulator (test/support/hubEmulatorMain.ts) on http://127.0.0.1:5001
@@ -65,6 +65,9 @@ REG_PID="$REG_DIR/registry.pid"
 # Not "battlescope": the engine masks a secret value wherever it appears in its output, and the
 # stack holds this user as a secret.
 REG_USER=release-pusher
+# /proc/<pid>/cmdline of the registry: also matches a 2.8 `docker-registry serve` an earlier
+# version of this script started, so that one is stopped and replaced rather than left running.
+REG_PATTERN="registry serve"
 BK_DIR="$STATE/buildkit"
 BK_CONFIG="$BK_DIR/buildkitd.toml"
 BK_SOCK="$BK_DIR/buildkitd.sock"
@@ -268,30 +271,35 @@ registry_ready() {
 }
 
 start_registry() {
-  apt_install docker-registry docker-registry
+  need registry || die "registry (distribution v3) not found in PATH or $CACHE/bin: run 'bash scripts/toolchain.sh' first"
   mkdir -p "$REG_DIR/data"
   registry_auth_setup
   local changed="$CERT_CHANGED"
   write_registry_config && changed=1
-  if pid_alive "$REG_PID" docker-registry; then
-    if ((changed)); then
-      say "registry configuration or certificate changed, restarting"
-      stop_pid registry "$REG_PID" docker-registry
+  if pid_alive "$REG_PID" "$REG_PATTERN"; then
+    local exe want
+    exe="$(readlink "/proc/$(cat "$REG_PID")/exe" 2>/dev/null)" || true
+    want="$(readlink -f "$(command -v registry)")"
+    if ((changed)) || [[ -n "$exe" && "$exe" != "$want" ]]; then
+      say "registry configuration, certificate or binary changed, restarting"
+      stop_pid registry "$REG_PID" "$REG_PATTERN"
     elif registry_ready; then
       say "registry already running on https://$REGISTRY_ADDR (pid $(cat "$REG_PID"))"
       return 0
     fi
   fi
-  if ! pid_alive "$REG_PID" docker-registry; then
+  if ! pid_alive "$REG_PID" "$REG_PATTERN"; then
     port_busy "$REGISTRY_PORT" && die "port $REGISTRY_PORT is in use by another process: $(ss -ltnpH "sport = :$REGISTRY_PORT" 2>/dev/null)"
-    # stdout: the access log (one combined-format line per HTTP request); stderr: application log (json)
-    (exec setsid docker-registry serve "$REG_CONFIG" </dev/null >>"$REG_ACCESS_LOG" 2>>"$REG_LOG") &
+    # stdout: the access log (one combined-format line per HTTP request); stderr: application log
+    # (json). v3 exports OpenTelemetry traces to localhost:4318 unless told not to, and logs every
+    # failed export.
+    (OTEL_TRACES_EXPORTER=none exec setsid registry serve "$REG_CONFIG" </dev/null >>"$REG_ACCESS_LOG" 2>>"$REG_LOG") &
     echo $! >"$REG_PID"
     say "registry starting (pid $(cat "$REG_PID")), logs $REG_LOG"
   fi
   local deadline=$((SECONDS + TIMEOUT))
   until registry_ready; do
-    pid_alive "$REG_PID" docker-registry || fail_with_log registry "$REG_LOG"
+    pid_alive "$REG_PID" "$REG_PATTERN" || fail_with_log registry "$REG_LOG"
     ((SECONDS < deadline)) || fail_with_log registry "$REG_LOG"
     sleep 0.2
   done
@@ -505,7 +513,7 @@ cmd_start() {
 
 cmd_status() {
   local rc=0
-  if pid_alive "$REG_PID" docker-registry && registry_ready; then
+  if pid_alive "$REG_PID" "$REG_PATTERN" && registry_ready; then
     echo "registry   up    https://$REGISTRY_ADDR (pid $(cat "$REG_PID"), access log $REG_ACCESS_LOG)"
   else
     echo "registry   down  https://$REGISTRY_ADDR"
@@ -533,12 +541,12 @@ cmd_stop() {
   case "${1:-all}" in
     all)
       BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop
-      stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" docker-registry
+      stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" "$REG_PATTERN"
       ;;
     # The cluster alone (the tests that check the host after a stop).
     cluster) BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop ;;
     # Used by the outage tests: the registry alone goes away mid-release and comes back.
-    registry) stop_pid registry "$REG_PID" docker-registry ;;
+    registry) stop_pid registry "$REG_PID" "$REG_PATTERN" ;;
     *) die "stop takes no argument, 'registry' or 'cluster'" ;;
   esac
 }
@@ -546,10 +554,10 @@ cmd_stop() {
 cmd_gc() {
   [[ -s "$REG_CONFIG" ]] || die "no registry configuration at $REG_CONFIG (never started)"
   local was_up=0
-  pid_alive "$REG_PID" docker-registry && was_up=1
-  ((was_up)) && stop_pid registry "$REG_PID" docker-registry
-  say "docker-registry garbage-collect $REG_CONFIG"
-  docker-registry garbage-collect "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 ||
+  pid_alive "$REG_PID" "$REG_PATTERN" && was_up=1
+  ((was_up)) && stop_pid registry "$REG_PID" "$REG_PATTERN"
+  say "registry garbage-collect $REG_CONFIG"
+  OTEL_TRACES_EXPORTER=none registry garbage-collect "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 ||
     { tail -n 20 "$REG_DIR/gc.log" >&2; die "garbage collection failed (log $REG_DIR/gc.log)"; }
   tail -n 1 "$REG_DIR/gc.log" >&2
   ((was_up)) && start_registry

@@ -6,10 +6,9 @@
 #   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
-#   GitHub workflows), and the local cluster's Kubernetes, etcd and containerd
+#   GitHub workflows), the local OCI registry (distribution v3, `registry`), and the local cluster's Kubernetes, etcd and containerd
 #   (scripts/toolchain/kubernetes);
-# and installs the Debian packages the local services and checks need (runc, docker-registry,
-# openssl, ca-certificates, jq, skopeo, shellcheck, apache2-utils, containernetworking-plugins,
+# and installs the Debian packages the local services and checks need (runc, openssl, ca-certificates, jq, skopeo, shellcheck, apache2-utils, containernetworking-plugins,
 # iproute2, curl). A pulumi of the pinned version already
 # installed the ordinary way (on PATH or in ~/.pulumi/bin) is used instead of building one.
 #
@@ -163,7 +162,7 @@ provider_install() {
 
 step_debian() {
   STEP="debian packages"
-  local debs=(runc docker-registry openssl ca-certificates jq skopeo shellcheck apache2-utils
+  local debs=(runc openssl ca-certificates jq skopeo shellcheck apache2-utils
     containernetworking-plugins iproute2 curl) missing=() p sudo=""
   for p in "${debs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -346,6 +345,20 @@ step_actionlint() {
   link actionlint "$ACTIONLINT_VERSION" actionlint
 }
 
+step_registry() {
+  STEP="registry $REGISTRY_VERSION"
+  if built registry "$REGISTRY_VERSION"; then
+    say "registry $REGISTRY_VERSION: cached"
+  else
+    begin_build registry "$REGISTRY_VERSION"
+    modsrc github.com/distribution/distribution/v3 "$REGISTRY_VERSION"
+    gobuild "$OUT/registry" "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" ./cmd/registry
+    [[ "$("$OUT/registry" --version | awk '{print $3}')" == "$REGISTRY_VERSION" ]]
+    finish_build registry "$REGISTRY_VERSION"
+  fi
+  link registry "$REGISTRY_VERSION" registry
+}
+
 # The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
 # largest build here (about 30 min cold on 2 cores), so it starts first, in the background, and
 # the other builds share the cores with it; it is awaited at the end.
@@ -403,6 +416,7 @@ summary() {
   echo "  docker-build   ${DOCKER_BUILD_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  actionlint     $("$BIN/actionlint" -version | head -n 1) ($BIN/actionlint)"
+  echo "  registry       $("$BIN/registry" --version | awk '{print $3}') ($BIN/registry)"
   echo "  cluster        kubernetes $K8S_VERSION, etcd $ETCD_VERSION, containerd $CONTAINERD_VERSION ($CLUSTER_DIR)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
@@ -457,6 +471,7 @@ main() {
   step_docker_build
   step_kubernetes
   step_actionlint
+  step_registry
   step_cluster
   step_check_pins
   step_verify

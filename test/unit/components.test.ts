@@ -23,8 +23,16 @@ pulumi.runtime.setMocks(
         state.digest = sha(args.name);
         state.ref = `${args.name}@${state.digest}`;
       }
-      if (args.type === "docker-build:index:Index") {
-        state.ref = `${args.inputs.tag}@${sha(String(args.inputs.sources))}`;
+      if (args.type === "pulumi-nodejs:dynamic/battlescope:RegistryTagSet") {
+        // A manifest list's digest stands for its children and annotations, as in a registry.
+        const targets = args.inputs.tags as Array<{
+          tag: string;
+          digest?: string;
+          index?: unknown;
+        }>;
+        state.digests = Object.fromEntries(
+          targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
+        );
       }
       return { id: `${args.name}-id`, state };
     },
@@ -165,15 +173,16 @@ describe("the release stack under mocks", () => {
       platforms: ["linux/amd64"],
       context: { location: "/work/project/src/battle-service" },
       buildOnPreview: false,
-      buildArgs: { VERSION: "v3.1.0", SOURCE_DATE_EPOCH: "0" },
+      buildArgs: { SOURCE_DATE_EPOCH: "0" },
       cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service-buildcache:amd64" } }],
       cacheTo: [
         { registry: { ref: "docker.io/battlescope/battle-service-buildcache:amd64", mode: "max" } },
       ],
     });
-    expect(
-      (amd64.inputs.labels as Record<string, string>)["org.opencontainers.image.version"],
-    ).toBe("v3.1.0");
+    // Nothing in the image depends on the version: unchanged sources give the same images.
+    expect(Object.keys(amd64.inputs.labels as Record<string, string>)).not.toContain(
+      "org.opencontainers.image.version",
+    );
     expect((amd64.inputs.labels as Record<string, string>)["org.battlescope.source-hash"]).toMatch(
       /^sha256:[0-9a-f]{64}$/,
     );
@@ -182,66 +191,73 @@ describe("the release stack under mocks", () => {
     ]);
   });
 
-  it("writes one manifest list per claimed tag, sourced from the per-arch images", () => {
-    const indexes = byType("docker-build:index:Index").filter((r) =>
-      r.name.startsWith("battle-service-"),
+  const setsOf = (prefix: string) =>
+    byType("pulumi-nodejs:dynamic/battlescope:RegistryTagSet").filter((r) =>
+      r.name.startsWith(prefix),
     );
-    expect(indexes.map((r) => r.name)).toEqual([
-      "battle-service-v3.1.0",
-      "battle-service-v3.1",
-      "battle-service-v3",
-      "battle-service-latest",
-    ]);
-    for (const index of indexes) {
-      expect(index.inputs.sources).toEqual([
-        `docker.io/battlescope/battle-service@${sha("battle-service-amd64")}`,
-        `docker.io/battlescope/battle-service@${sha("battle-service-arm64")}`,
-      ]);
-    }
+  const archTargets = (service: string, tags: string[]) =>
+    tags.flatMap((tag) =>
+      ["amd64", "arm64"].map((arch) => ({
+        tag: `${tag}-${arch}`,
+        digest: sha(`${service}-${arch}`),
+      })),
+    );
+
+  it("writes the version's tags create-only: its arch tags and its annotated manifest list", () => {
+    expect(byType("docker-build:index:Index")).toEqual([]);
+    const [version] = setsOf("battle-service-");
+    expect(version?.name).toBe("battle-service-v3.1.0-tags");
+    expect(version?.inputs).toMatchObject({
+      registry: "docker.io",
+      repository: "battlescope/battle-service",
+      createOnly: true,
+      tags: [
+        ...archTargets("battle-service", ["v3.1.0"]),
+        {
+          tag: "v3.1.0",
+          index: {
+            children: ["amd64", "arm64"].map((arch) => ({
+              digest: sha(`battle-service-${arch}`),
+              os: "linux",
+              architecture: arch,
+            })),
+            annotations: {
+              "org.opencontainers.image.title": "battle-service",
+              "org.opencontainers.image.version": "v3.1.0",
+              "org.opencontainers.image.licenses": "MIT",
+            },
+          },
+        },
+      ],
+    });
+    expect(secretValue(version?.inputs.password)).toBe("dckr_pat_not-a-real-token");
   });
 
-  it("claims the version arch tags create-only and moves floating arch tags by copying them", () => {
-    const sets = byType("pulumi-nodejs:dynamic/battlescope:RegistryTagSet").filter((r) =>
-      r.name.startsWith("battle-service-"),
-    );
-    expect(sets.map((r) => r.name)).toEqual([
-      "battle-service-v3.1.0-arch-tags",
-      "battle-service-floating-arch-tags",
+  it("moves the floating tags after the version, as copies of its list and arch manifests", () => {
+    const [version, floating] = setsOf("battle-service-");
+    const list = (
+      defined(version, "version tags").inputs.tags as Array<{ tag: string; index?: unknown }>
+    ).find((target) => target.tag === "v3.1.0");
+    const listDigest = sha(JSON.stringify(list?.index));
+    expect(setsOf("battle-service-").map((r) => r.name)).toEqual([
+      "battle-service-v3.1.0-tags",
+      "battle-service-floating-tags",
     ]);
-    const targets = (tags: string[]) =>
-      tags.flatMap((tag) =>
-        ["amd64", "arm64"].map((arch) => ({
-          tag: `${tag}-${arch}`,
-          digest: sha(`battle-service-${arch}`),
-        })),
-      );
-    expect(sets.map((set) => set.inputs)).toMatchObject([
-      {
-        registry: "docker.io",
-        repository: "battlescope/battle-service",
-        tags: targets(["v3.1.0"]),
-        createOnly: true,
-      },
-      {
-        registry: "docker.io",
-        repository: "battlescope/battle-service",
-        tags: targets(["v3.1", "v3", "latest"]),
-        createOnly: false,
-      },
-    ]);
-    for (const set of sets) {
-      expect(secretValue(set.inputs.password)).toBe("dckr_pat_not-a-real-token");
-    }
+    expect(floating?.inputs).toMatchObject({
+      createOnly: false,
+      tags: [
+        { tag: "v3.1", digest: listDigest },
+        { tag: "v3", digest: listDigest },
+        { tag: "latest", digest: listDigest },
+        ...archTargets("battle-service", ["v3.1", "v3", "latest"]),
+      ],
+    });
   });
 
   it("never moves a floating tag below the highest published release", () => {
-    const frontend = byType("docker-build:index:Index").filter(
-      (r) => r.name.startsWith("frontend-v") || r.name === "frontend-latest",
-    );
-    expect(frontend.map((r) => r.inputs.tag)).toEqual([
-      "docker.io/battlescope/frontend:v3.1.0",
-      "docker.io/battlescope/frontend:v3.1",
-    ]);
+    const floating = setsOf("frontend-floating-tags")[0];
+    const tags = defined(floating, "frontend floating tags").inputs.tags as Array<{ tag: string }>;
+    expect(tags.map((target) => target.tag)).toEqual(["v3.1", "v3.1-amd64", "v3.1-arm64"]);
   });
 
   it("pins each Deployment to the version and manifest list digest, never latest", async () => {

@@ -842,8 +842,11 @@ describe("the release's resources under mocks pass every rule", () => {
             state.digest = sha(args.name);
             state.ref = `${args.name}@${state.digest}`;
           }
-          if (args.type === TYPES.index) {
-            state.ref = `${args.inputs.tag}@${sha(String(args.inputs.tag))}`;
+          if (args.type === TYPES.registryTagSet) {
+            const targets = args.inputs.tags as Array<{ tag: string; digest?: string }>;
+            state.digests = Object.fromEntries(
+              targets.map(({ tag, digest }) => [tag, digest ?? sha(`${args.name}:${tag}`)]),
+            );
           }
           return { id: `${args.name}-id`, state };
         },
@@ -879,7 +882,8 @@ describe("the release's resources under mocks pass every rule", () => {
     const count = (type: string) => recorded.filter((resource) => resource.type === type).length;
     expect(count(TYPES.deployment)).toBe(7);
     expect(count(TYPES.image)).toBe(18);
-    expect(count(TYPES.index)).toBeGreaterThanOrEqual(9);
+    expect(count(TYPES.index)).toBe(0);
+    expect(count(TYPES.registryTagSet)).toBe(18);
     expect(count(TYPES.hubRepository)).toBe(9);
   });
 

@@ -106,7 +106,7 @@ describe("RegistryTagSet provider", () => {
     expect([tagOf("v3-amd64"), tagOf("latest-amd64")]).toEqual([image, image]);
   });
 
-  it("refuses a digest the repository does not hold, after writing the tags before it", async () => {
+  it("refuses a digest the repository does not hold, before writing any tag", async () => {
     const { image, provider, inputs, tagOf } = setup();
     const missing = `sha256:${"0".repeat(64)}`;
     await expect(
@@ -124,7 +124,40 @@ describe("RegistryTagSet provider", () => {
         `cannot tag registry.test:5000/battlescope/frontend:v3-arm64: ${missing} is not in registry.test:5000/battlescope/frontend`,
       ),
     );
-    expect([tagOf("v3-amd64"), tagOf("v3-arm64")]).toEqual([image, undefined]);
+    expect([tagOf("v3-amd64"), tagOf("v3-arm64")]).toEqual([undefined, undefined]);
+  });
+
+  it("writes a version's manifest list as an annotated OCI index of its images, create-only", async () => {
+    const { image, other, provider, inputs, writes, tagOf, registry } = setup();
+    const target = {
+      tag: "v3.0.0",
+      index: {
+        children: [
+          { digest: image, os: "linux", architecture: "amd64" },
+          { digest: other, os: "linux", architecture: "arm64" },
+        ],
+        annotations: { "org.opencontainers.image.version": "v3.0.0" },
+      },
+    };
+    const result = await provider.create(inputs([target], true));
+    const digest = result.outs.digests["v3.0.0"];
+    expect(tagOf("v3.0.0")).toBe(digest);
+    expect(writes()).toEqual([`PUT /v2/${REPO}/manifests/v3.0.0`]);
+    const list = JSON.parse(registry.manifests.get(REPO)?.get(digest)?.body ?? "{}");
+    expect(list.annotations).toEqual({ "org.opencontainers.image.version": "v3.0.0" });
+    expect(
+      list.manifests.map((m: { digest: string; platform: unknown }) => [m.digest, m.platform]),
+    ).toEqual([
+      [image, { architecture: "amd64", os: "linux" }],
+      [other, { architecture: "arm64", os: "linux" }],
+    ]);
+    // The same inputs give the same bytes: a re-run writes nothing.
+    registry.requests.length = 0;
+    await provider.create(inputs([target], true));
+    expect(writes()).toEqual([]);
+    // Another version's annotation under the same tag is refused.
+    const moved = { ...target, index: { ...target.index, annotations: {} } };
+    await expect(provider.create(inputs([moved], true))).rejects.toThrow(/refusing to overwrite/);
   });
 
   it("never deletes a tag", async () => {

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { guardVersion, type PublishedRelease, sourceHash } from "../../lib/releaseGuard";
+import {
+  guardVersion,
+  highestReleaseBelow,
+  type PublishedRelease,
+  reusableRelease,
+  sourceHash,
+} from "../../lib/releaseGuard";
 import { describePlan, planTags } from "../../lib/tagPlan";
 import { devVersion } from "../../lib/versions";
 
@@ -173,9 +179,119 @@ describe("describePlan", () => {
       existing: ["v3.1.0", "v3.1", "v3", "latest"],
       line: "frontend: v3.1.0 is already published",
     },
-  ])("$name", ({ version, existing, line }) => {
-    expect(describePlan("frontend", planTags({ version, existingTags: existing }), existing)).toBe(
-      line,
-    );
+    {
+      name: "unchanged sources reuse the previous release's images",
+      version: "v3.0.2",
+      existing: ["v3.0.1", "v3.0", "v3", "latest"],
+      reusesFrom: "v3.0.1",
+      line: "frontend: sources unchanged since v3.0.1, reuses its images; creates v3.0.2 (with -amd64, -arm64); moves v3.0 from v3.0.1 to v3.0.2; moves v3 from v3.0.1 to v3.0.2; moves latest from v3.0.1 to v3.0.2",
+    },
+    {
+      name: "re-run of a release that reused its images",
+      version: "v3.0.2",
+      existing: ["v3.0.1", "v3.0.2", "v3.0", "v3", "latest"],
+      reusesFrom: "v3.0.1",
+      line: "frontend: sources unchanged since v3.0.1, reuses its images; v3.0.2 is already published",
+    },
+  ])("$name", ({ version, existing, line, ...rest }) => {
+    const reuse = "reusesFrom" in rest ? { reusesFrom: rest.reusesFrom } : {};
+    expect(
+      describePlan("frontend", planTags({ version, existingTags: existing, ...reuse }), existing),
+    ).toBe(line);
+  });
+});
+
+describe("reusableRelease", () => {
+  const previous = (published: PublishedRelease) => ({ version: "v3.0.1", published });
+  const full: PublishedRelease = {
+    indexDigest: D(9),
+    indexPlatforms: { amd64: D(1), arm64: D(2) },
+    platforms: {
+      amd64: { digest: D(1), sourceHash: HASH },
+      arm64: { digest: D(2), sourceHash: HASH },
+    },
+  };
+  it.each([
+    {
+      name: "same sources on every platform: its images",
+      previous: previous(full),
+      expected: { from: "v3.0.1", platforms: { amd64: D(1), arm64: D(2) } },
+    },
+    { name: "no earlier release", previous: undefined, expected: undefined },
+    {
+      name: "other sources on one platform",
+      previous: previous({
+        ...full,
+        platforms: { ...full.platforms, arm64: { digest: D(2), sourceHash: OTHER } },
+      }),
+      expected: undefined,
+    },
+    {
+      name: "one platform missing (a single-arch release before)",
+      previous: previous({ platforms: { amd64: { digest: D(1), sourceHash: HASH } } }),
+      expected: undefined,
+    },
+    {
+      name: "an image this stack did not build (no source hash label)",
+      previous: previous({ ...full, platforms: { ...full.platforms, amd64: { digest: D(1) } } }),
+      expected: undefined,
+    },
+    {
+      name: "its manifest list names other images than its arch tags",
+      previous: previous({ ...full, indexPlatforms: { amd64: D(3), arm64: D(2) } }),
+      expected: undefined,
+    },
+  ])("$name", ({ previous, expected }) => {
+    expect(
+      reusableRelease({
+        architectures: both,
+        sourceHash: HASH,
+        ...(previous === undefined ? {} : { previous }),
+      }),
+    ).toEqual(expected);
+  });
+
+  it("keeps the guard's meaning: the same version with other sources is still refused", () => {
+    const decision = guardVersion({
+      repository: REPO,
+      version: "v3.0.1",
+      architectures: both,
+      sourceHash: OTHER,
+      published: full,
+      existingTags: ["v3.0.1"],
+    });
+    expect(decision.kind).toBe("conflict");
+  });
+});
+
+describe("highestReleaseBelow", () => {
+  it.each([
+    { name: "nothing published", tags: [], version: "v3.0.2", expected: undefined },
+    {
+      name: "the highest lower release",
+      tags: ["v3.0.0", "v3.0.1", "v3.0", "v3", "latest"],
+      version: "v3.0.2",
+      expected: "v3.0.1",
+    },
+    {
+      name: "the version itself and higher releases are not candidates (a re-run finds the same)",
+      tags: ["v3.0.1", "v3.0.2", "v3.1.0"],
+      version: "v3.0.2",
+      expected: "v3.0.1",
+    },
+    {
+      name: "arch tags alone are no release (its list was never written)",
+      tags: ["v3.0.0", "v3.0.1-amd64", "v3.0.1-arm64"],
+      version: "v3.0.2",
+      expected: "v3.0.0",
+    },
+    {
+      name: "a prerelease counts below its release",
+      tags: ["v3.1.0-rc.1"],
+      version: "v3.1.0",
+      expected: "v3.1.0-rc.1",
+    },
+  ])("$name", ({ tags, version, expected }) => {
+    expect(highestReleaseBelow(tags, version)).toBe(expected);
   });
 });

@@ -136,6 +136,21 @@ describe("planTags", () => {
     expect(plan.withheld).toEqual([{ tag: "latest", heldBy: "v4.0.0" }]);
   });
 
+  it.each([
+    { name: "a build", reusesFrom: undefined },
+    { name: "a reuse of the previous release's images", reusesFrom: "v3.1.0" },
+  ])("claims the same tags for $name, and says which release it reuses", ({ reusesFrom }) => {
+    const existingTags = ["v3.1.0", "v3.1", "v3", "latest"];
+    const plan = planTags({
+      version: "v3.1.1",
+      existingTags,
+      ...(reusesFrom === undefined ? {} : { reusesFrom }),
+    });
+    expect(plan.manifestTags).toEqual(["v3.1.1", "v3.1", "v3", "latest"]);
+    expect(plan.moves.map((move) => move.from)).toEqual(["v3.1.0", "v3.1.0", "v3.1.0"]);
+    expect(plan.reusesFrom).toBe(reusesFrom);
+  });
+
   it("claims only the version when the stack may not move floating tags", () => {
     const plan = planTags({ version: "v3.2.0", existingTags: ["v3.1.0"], moveFloatingTags: false });
     expect(plan.manifestTags).toEqual(["v3.2.0"]);
