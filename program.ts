@@ -63,6 +63,8 @@ export interface ProgramInputs {
   };
   /** Fails unless the chosen kubeconfig context's API server answers. */
   readonly checkKubernetesApi: (target: KubeTarget, configKey: string) => Promise<void>;
+  /** Fails when the Docker Hub token cannot write descriptions (where the Hub tells). */
+  readonly checkHubToken?: () => Promise<void>;
   /** Tags each repository already holds (`<org>/<service>`), as the registry lists them. */
   readonly listTags: (repository: string) => Promise<string[]>;
   /** What the registry holds under a version (`<org>/<service>`), read before anything is built. */
@@ -252,6 +254,11 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   const devSha = config.version === DEV_CHANNEL ? inputs.gitShortSha(sourceRoot) : undefined;
   checkInputs(config, inputs, sourceRoot, devSha);
   const planned = await planServices(config, inputs, sourceRoot, devSha);
+  // A token that cannot write descriptions fails the preview here, after the config and the
+  // registry are checked and before any image is built.
+  if (config.publishDescriptions && secrets.dockerHubToken !== undefined) {
+    await inputs.checkHubToken?.();
+  }
 
   const pullUsername = secrets.registryUsername ?? secrets.dockerHubUsername;
   const pullPassword = secrets.registryPassword ?? secrets.dockerHubToken;
@@ -548,11 +555,6 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     return hubClient;
   };
 
-  // A token that cannot write descriptions fails the preview here, before any image is built.
-  if (secrets.dockerHubToken !== undefined && config.get("publishDescriptions") !== "false") {
-    await assertTokenCanWrite(await dockerHubClient());
-  }
-
   return declareRelease({
     // Plain keys only: secrets above stay Outputs and are handed to providers as such.
     readConfig: (key) => config.get(key),
@@ -573,5 +575,8 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
     readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
     checkKubernetesApi: checkReachable,
+    checkHubToken: async () => {
+      await assertTokenCanWrite(await dockerHubClient());
+    },
   });
 }

@@ -386,6 +386,16 @@ describe("the release stack under mocks", () => {
       message: 'invalid config "battlescope:kubeconfigPath": /nowhere/kubeconfig does not exist',
     },
     {
+      name: "a Docker Hub token that cannot write descriptions",
+      change: (base: ProgramInputs): ProgramInputs => ({
+        ...base,
+        checkHubToken: async () => {
+          throw new Error('Docker Hub token of release-bot has the permission "read-write"');
+        },
+      }),
+      message: 'Docker Hub token of release-bot has the permission "read-write"',
+    },
+    {
       name: "an API server that does not answer",
       change: (base: ProgramInputs): ProgramInputs => ({
         ...base,
@@ -399,6 +409,15 @@ describe("the release stack under mocks", () => {
     const before = recorded.length;
     await expect(program.declareRelease(change(inputs()))).rejects.toThrow(message);
     expect(recorded.length).toBe(before);
+  });
+
+  it("asks the Hub about the token only once the config is valid", async () => {
+    let asked = 0;
+    const base = inputs({ config: { platforms: '["linux/s390x"]' } });
+    await expect(
+      program.declareRelease({ ...base, checkHubToken: async () => void asked++ }),
+    ).rejects.toThrow('invalid config "battlescope:platforms"');
+    expect(asked).toBe(0);
   });
 
   it("fails before declaring anything on a bad config", async () => {
