@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
@@ -61,6 +62,32 @@ function actionlint(...args: string[]) {
   return { code: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
+interface SetupStep {
+  readonly where: string;
+  readonly action: string;
+  readonly with: Record<string, unknown>;
+}
+
+/** The steps of every job of a workflow that use an action, with their inputs as written. */
+function setupSteps(file: string): SetupStep[] {
+  const workflow = parse(fs.readFileSync(path.join(WORKFLOWS, file), "utf8")) as {
+    jobs?: Record<string, { steps?: { uses?: unknown; with?: Record<string, unknown> }[] }>;
+  };
+  return Object.entries(workflow.jobs ?? {}).flatMap(([job, { steps = [] }]) =>
+    steps.flatMap((step, index) =>
+      typeof step.uses === "string"
+        ? [
+            {
+              where: `${file}: jobs.${job}.steps[${index}] (${step.uses})`,
+              action: step.uses.split("@")[0] as string,
+              with: step.with ?? {},
+            },
+          ]
+        : [],
+    ),
+  );
+}
+
 const workflowFiles = fs
   .readdirSync(WORKFLOWS)
   .filter((name) => /\.ya?ml$/.test(name))
@@ -87,18 +114,26 @@ describe("GitHub Actions workflows", () => {
     });
   }
 
-  it("pin every action to a version and the Pulumi CLI to the toolchain's", () => {
+  it("pin every action to a version, and Node and the Pulumi CLI to the toolchain's", () => {
     const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
     const pulumi = /^PULUMI_VERSION=v(\S+)$/m.exec(env)?.[1];
+    const node = /^NODE_VERSION=v(\S+)$/m.exec(env)?.[1];
+    expect(pulumi, "scripts/versions.env pins PULUMI_VERSION").toMatch(/^\d+\.\d+\.\d+$/);
+    expect(node, "scripts/versions.env pins NODE_VERSION").toMatch(/^24\.\d+\.\d+$/);
     for (const file of workflowFiles) {
       const text = fs.readFileSync(path.join(WORKFLOWS, file), "utf8");
       for (const [, action] of text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)/gm)) {
         expect(action, `${file}: ${action}`).toMatch(/^[\w.-]+\/[\w./-]+@v?\d+(\.\d+)*$/);
       }
-      for (const [, version] of text.matchAll(/^\s*pulumi-version:\s*(\S+)/gm)) {
-        expect(version, `${file}: pulumi-version`).toBe(pulumi);
-      }
     }
+    // Every setup step names its version: an unpinned one installs whatever is newest that day.
+    const setups = workflowFiles.flatMap((file) => setupSteps(file));
+    const nodes = setups.filter((step) => step.action === "actions/setup-node");
+    const pulumis = setups.filter((step) => step.action === "pulumi/actions");
+    expect(nodes.length, "workflows that set up Node").toBeGreaterThanOrEqual(workflowFiles.length);
+    expect(pulumis.length, "workflows that install the Pulumi CLI").toBeGreaterThan(0);
+    for (const step of nodes) expect(step.with["node-version"], step.where).toBe(node);
+    for (const step of pulumis) expect(step.with["pulumi-version"], step.where).toBe(pulumi);
   });
 
   it("actionlint does fail a broken workflow (the check is not vacuous)", () => {
