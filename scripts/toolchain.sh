@@ -254,7 +254,7 @@ step_pulumi() {
   local found f exe sdkdir
   PULUMI_INSTALLED=""
   # An ordinary installation of the pinned version (on PATH after $BIN, or in ~/.pulumi/bin).
-  found="$(PATH="${PATH#"$BIN":}:$HOME/.pulumi/bin" command -v pulumi || true)"
+  found="$(PATH="${PATH//"$BIN:"/}:$HOME/.pulumi/bin" command -v pulumi || true)"
   if [[ -n "$found" && "$(readlink -f "$found")" != "$TOOLS"/* ]] &&
     [[ "$("$found" version 2>/dev/null || true)" == "$PULUMI_VERSION" ]]; then
     PULUMI_INSTALLED="$(readlink -f "$found")"
