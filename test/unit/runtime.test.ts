@@ -14,6 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const exec = promisify(execFile);
@@ -62,19 +63,6 @@ function toolchainPath(): string {
   );
   if (result.status !== 0) throw new Error(`toolchain.sh --print-env failed: ${result.stderr}`);
   return result.stdout;
-}
-
-function which(command: string, searchPath: string): string | undefined {
-  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** The program records its own Node; its dynamic resource records the provider's. */

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
@@ -26,21 +27,8 @@ function pinnedVersion(): string {
   return match[1] as string;
 }
 
-function which(command: string): string | undefined {
-  for (const dir of SEARCH_PATH.split(path.delimiter)) {
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 function requireTool(command: string, install: string): string {
-  const found = which(command);
+  const found = which(command, SEARCH_PATH);
   if (found === undefined) {
     throw new Error(`${command} is not on PATH nor in ${CACHE_BIN}: ${install}`);
   }
