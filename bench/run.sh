@@ -4,6 +4,9 @@
 # runs bench/run.ts. Start the services first with `npm run local` (or scripts/local-services.sh start).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The pinned Node runs the benchmarks and everything they start (scripts/node.sh).
+node_env="$(bash scripts/node.sh --print-env)"
+eval "$node_env"
 eval "$(bash scripts/toolchain.sh --print-env)"
 eval "$(bash scripts/local-services.sh env)"
 bash scripts/local-services.sh status >&2 || {

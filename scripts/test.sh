@@ -4,6 +4,11 @@
 # Extra arguments go to vitest (e.g. `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Node: the version pinned in scripts/versions.env runs everything below, npm ci included (the
+# machine's npm runs under the first `node` on PATH). scripts/node.sh installs it into the cache when
+# the machine's node is another version (README "Node and Pulumi versions").
+node_env="$(bash scripts/node.sh --print-env)"
+eval "$node_env"
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "test: installing npm dependencies (npm ci)"

@@ -3,6 +3,8 @@
 #
 # Builds from Go modules, at the versions pinned in scripts/versions.env, and caches OUTSIDE the
 # repository, keyed by version:
+#   Node.js NODE_VERSION (scripts/node.sh: the machine's node when it is that version, otherwise
+#   installed from npm into toolchain/node-<version>/, whose bin/ --print-env puts first on PATH),
 #   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
@@ -43,13 +45,26 @@ LOG=""
 # ---------------------------------------------------------------------------------------------
 # environment
 
-# PATH with $BIN first (and only once).
-path_with_bin() {
+# path_first DIR: PATH with DIR first (and only once).
+path_first() {
   local p=":$PATH:"
-  p="${p//":$BIN:"/:}"
+  p="${p//":$1:"/:}"
   p="${p#:}"
   p="${p%:}"
-  echo "$BIN${p:+:$p}"
+  echo "$1${p:+:$p}"
+}
+
+# PATH with $BIN first, and before it the pinned Node's folder when the machine's node is another
+# version: the language host and dynamic providers the engine starts run the first `node` on PATH.
+path_with_bin() {
+  local node_dir
+  node_dir="$(bash "$HERE/node.sh" --dir)"
+  PATH="$(path_first "$BIN")"
+  if [[ -n "$node_dir" ]]; then
+    path_first "$node_dir"
+  else
+    echo "$PATH"
+  fi
 }
 
 print_env() {
@@ -160,6 +175,20 @@ provider_install() {
 # ---------------------------------------------------------------------------------------------
 # steps
 
+# Sets NODE_DIR (the pinned Node's folder, "" when the machine's node is that version).
+step_node() {
+  STEP="node $NODE_VERSION"
+  NODE_DIR="$(bash "$HERE/node.sh")"
+  PATH="$(path_with_bin)"
+  export PATH
+  [[ "$(node --version)" == "$NODE_VERSION" ]]
+  if [[ -n "$NODE_DIR" ]]; then
+    say "node $NODE_VERSION: installed in $NODE_DIR"
+  else
+    say "node $NODE_VERSION: the machine's ($(command -v node))"
+  fi
+}
+
 step_debian() {
   STEP="debian packages"
   local debs=(runc openssl ca-certificates jq skopeo shellcheck apache2-utils
@@ -225,7 +254,7 @@ step_pulumi() {
   local found f exe sdkdir
   PULUMI_INSTALLED=""
   # An ordinary installation of the pinned version (on PATH after $BIN, or in ~/.pulumi/bin).
-  found="$(PATH="${PATH#"$BIN":}:$HOME/.pulumi/bin" command -v pulumi || true)"
+  found="$(PATH="${PATH//"$BIN:"/}:$HOME/.pulumi/bin" command -v pulumi || true)"
   if [[ -n "$found" && "$(readlink -f "$found")" != "$TOOLS"/* ]] &&
     [[ "$("$found" version 2>/dev/null || true)" == "$PULUMI_VERSION" ]]; then
     PULUMI_INSTALLED="$(readlink -f "$found")"
@@ -409,6 +438,7 @@ step_verify() {
 summary() {
   STEP="summary"
   say "ready:"
+  echo "  node           $(node --version) ($(command -v node))"
   echo "  buildkitd      $("$BIN/buildkitd" --version | awk '{print $3}') ($BIN/buildkitd, buildctl)"
   echo "  docker-buildx  $("$BIN/docker-buildx" version | awk '{print $2}') ($DOCKER_PLUGINS/docker-buildx)"
   echo "  pulumi         $("$PULUMI" version) ($(readlink -f "$PULUMI"))"
@@ -454,6 +484,7 @@ main() {
   fi
 
   step_debian
+  step_node
   STEP="go"
   if ! command -v go >/dev/null; then
     echo "toolchain: 'go' (>= 1.26) is required on PATH" >&2

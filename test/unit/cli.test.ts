@@ -1,4 +1,6 @@
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -164,4 +166,40 @@ describe("npm run images", () => {
       `battlescope-images: invalid version "v3.0": expected ${ACCEPTED_VERSION_FORMS}\n`,
     );
   });
+
+  /** A `node` on PATH that is not the pinned one (the machine's own, behind the pinned Node). */
+  const pinnedNode = /^NODE_VERSION=(\S+)$/m.exec(
+    fs.readFileSync(path.join(root, "scripts/versions.env"), "utf8"),
+  )?.[1];
+  const otherNode = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .map((dir) => path.join(dir, "node"))
+    .find((candidate) => {
+      if (!fs.existsSync(candidate)) return false;
+      const version = spawnSync(candidate, ["--version"], { encoding: "utf8" }).stdout?.trim();
+      return version !== undefined && version !== "" && version !== pinnedNode;
+    });
+
+  it.skipIf(otherNode === undefined)(
+    "started by another Node, the installed bin re-runs itself under the pinned one",
+    async () => {
+      // A preloaded script reports the version of every Node process that runs the command.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-probe-"));
+      const probe = path.join(dir, "probe.cjs");
+      fs.writeFileSync(probe, 'process.stderr.write("node " + process.version + "\\n");\n');
+      try {
+        const { stdout, stderr } = await exec(
+          otherNode as string,
+          [path.join(root, "bin/battlescope-images.js"), "tags", "v1.0.0"],
+          { env: { ...process.env, NODE_OPTIONS: `--require ${probe}` } },
+        );
+        const other = spawnSync(otherNode as string, ["--version"], { encoding: "utf8" });
+        expect(stderr).toBe(`node ${other.stdout.trim()}\nnode ${pinnedNode}\n`);
+        expect(JSON.parse(stdout).version).toBe("v1.0.0");
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 });

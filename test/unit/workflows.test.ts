@@ -8,6 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
@@ -25,21 +27,8 @@ function pinnedVersion(): string {
   return match[1] as string;
 }
 
-function which(command: string): string | undefined {
-  for (const dir of SEARCH_PATH.split(path.delimiter)) {
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 function requireTool(command: string, install: string): string {
-  const found = which(command);
+  const found = which(command, SEARCH_PATH);
   if (found === undefined) {
     throw new Error(`${command} is not on PATH nor in ${CACHE_BIN}: ${install}`);
   }
@@ -59,6 +48,32 @@ function actionlint(...args: string[]) {
   });
   if (result.error !== undefined) throw result.error;
   return { code: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+interface SetupStep {
+  readonly where: string;
+  readonly action: string;
+  readonly with: Record<string, unknown>;
+}
+
+/** The steps of every job of a workflow that use an action, with their inputs as written. */
+function setupSteps(file: string): SetupStep[] {
+  const workflow = parse(fs.readFileSync(path.join(WORKFLOWS, file), "utf8")) as {
+    jobs?: Record<string, { steps?: { uses?: unknown; with?: Record<string, unknown> }[] }>;
+  };
+  return Object.entries(workflow.jobs ?? {}).flatMap(([job, { steps = [] }]) =>
+    steps.flatMap((step, index) =>
+      typeof step.uses === "string"
+        ? [
+            {
+              where: `${file}: jobs.${job}.steps[${index}] (${step.uses})`,
+              action: step.uses.split("@")[0] as string,
+              with: step.with ?? {},
+            },
+          ]
+        : [],
+    ),
+  );
 }
 
 const workflowFiles = fs
@@ -87,18 +102,26 @@ describe("GitHub Actions workflows", () => {
     });
   }
 
-  it("pin every action to a version and the Pulumi CLI to the toolchain's", () => {
+  it("pin every action to a version, and Node and the Pulumi CLI to the toolchain's", () => {
     const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
     const pulumi = /^PULUMI_VERSION=v(\S+)$/m.exec(env)?.[1];
+    const node = /^NODE_VERSION=v(\S+)$/m.exec(env)?.[1];
+    expect(pulumi, "scripts/versions.env pins PULUMI_VERSION").toMatch(/^\d+\.\d+\.\d+$/);
+    expect(node, "scripts/versions.env pins NODE_VERSION").toMatch(/^24\.\d+\.\d+$/);
     for (const file of workflowFiles) {
       const text = fs.readFileSync(path.join(WORKFLOWS, file), "utf8");
       for (const [, action] of text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)/gm)) {
         expect(action, `${file}: ${action}`).toMatch(/^[\w.-]+\/[\w./-]+@v?\d+(\.\d+)*$/);
       }
-      for (const [, version] of text.matchAll(/^\s*pulumi-version:\s*(\S+)/gm)) {
-        expect(version, `${file}: pulumi-version`).toBe(pulumi);
-      }
     }
+    // Every setup step names its version: an unpinned one installs whatever is newest that day.
+    const setups = workflowFiles.flatMap((file) => setupSteps(file));
+    const nodes = setups.filter((step) => step.action === "actions/setup-node");
+    const pulumis = setups.filter((step) => step.action === "pulumi/actions");
+    expect(nodes.length, "workflows that set up Node").toBeGreaterThanOrEqual(workflowFiles.length);
+    expect(pulumis.length, "workflows that install the Pulumi CLI").toBeGreaterThan(0);
+    for (const step of nodes) expect(step.with["node-version"], step.where).toBe(node);
+    for (const step of pulumis) expect(step.with["pulumi-version"], step.where).toBe(pulumi);
   });
 
   it("actionlint does fail a broken workflow (the check is not vacuous)", () => {
