@@ -181,7 +181,14 @@ async function runVerify(
   // 3. What the cluster runs.
   if (cluster !== undefined && service.deploy) {
     rows.push(
-      ...(await clusterRows(cluster, options.namespace, service, plan.version, versionList)),
+      ...(await clusterRows(
+        cluster,
+        options.namespace,
+        service,
+        plan.version,
+        versionList,
+        (digest) => client.getManifest(repository, digest),
+      )),
     );
   }
 
@@ -246,6 +253,7 @@ async function clusterRows(
   service: ServiceImage,
   version: string,
   versionList: Manifest | undefined,
+  readManifest: (digest: string) => Promise<Manifest | undefined>,
 ): Promise<CheckRow[]> {
   const subject = `${target.context}/${namespace}/deployment/${service.name}`;
   const check = "cluster runs";
@@ -268,21 +276,34 @@ async function clusterRows(
   if (running.length === 0) {
     return [{ check, subject, status: "FAIL", detail: "no pod runs", kind: "cluster" }];
   }
-  return running.flatMap((pod) =>
-    (pod.status?.containerStatuses ?? []).map((status): CheckRow => {
-      const digest = imageIdDigest(status.imageID);
-      const podSubject = `${target.context}/${namespace}/pod/${pod.metadata.name}`;
-      return digest !== undefined && released.has(digest)
-        ? { check, subject: podSubject, status: "ok", detail: `${version} (${short(digest)})` }
-        : {
-            check,
-            subject: podSubject,
-            status: "FAIL",
-            detail: `runs ${digest === undefined ? "no pulled image yet" : short(digest)}, not ${version}'s manifest list ${short(versionList.digest)} or one of its images`,
-            kind: "cluster",
-          };
-    }),
+  // A node that already held a release's image under an earlier version reports that version's
+  // list: the pod runs the release if that list's images are the release's.
+  const runsRelease = async (digest: string | undefined): Promise<boolean> => {
+    if (digest === undefined) return false;
+    if (released.has(digest)) return true;
+    const other = await readManifest(digest);
+    const images = (other?.manifests ?? []).filter(isImageEntry).map((child) => child.digest);
+    return images.length > 0 && images.every((image) => released.has(image));
+  };
+  const statuses = running.flatMap((pod) =>
+    (pod.status?.containerStatuses ?? []).map((status) => ({ pod, status })),
   );
+  const verdicts = await Promise.all(
+    statuses.map(({ status }) => runsRelease(imageIdDigest(status.imageID))),
+  );
+  return statuses.map(({ pod, status }, i): CheckRow => {
+    const digest = imageIdDigest(status.imageID);
+    const podSubject = `${target.context}/${namespace}/pod/${pod.metadata.name}`;
+    return digest !== undefined && verdicts[i]
+      ? { check, subject: podSubject, status: "ok", detail: `${version} (${short(digest)})` }
+      : {
+          check,
+          subject: podSubject,
+          status: "FAIL",
+          detail: `runs ${digest === undefined ? "no pulled image yet" : short(digest)}, not ${version}'s manifest list ${short(versionList.digest)} or one of its images`,
+          kind: "cluster",
+        };
+  });
 }
 
 // ------------------------------------------------------------------ registry checks

@@ -557,10 +557,15 @@ cmd_gc() {
   pid_alive "$REG_PID" "$REG_PATTERN" && was_up=1
   ((was_up)) && stop_pid registry "$REG_PID" "$REG_PATTERN"
   say "registry garbage-collect $REG_CONFIG"
-  OTEL_TRACES_EXPORTER=none registry garbage-collect "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 ||
-    { tail -n 20 "$REG_DIR/gc.log" >&2; die "garbage collection failed (log $REG_DIR/gc.log)"; }
-  tail -n 1 "$REG_DIR/gc.log" >&2
+  local ok=1
+  OTEL_TRACES_EXPORTER=none registry garbage-collect "$REG_CONFIG" >>"$REG_DIR/gc.log" 2>&1 || ok=0
+  # A failed collection deletes nothing; the registry comes back either way.
   ((was_up)) && start_registry
+  if ((!ok)); then
+    tail -n 20 "$REG_DIR/gc.log" >&2
+    die "garbage collection failed, nothing was deleted (log $REG_DIR/gc.log)"
+  fi
+  tail -n 1 "$REG_DIR/gc.log" >&2
   return 0
 }
 

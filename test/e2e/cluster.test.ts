@@ -46,29 +46,42 @@ function kubectl(...args: string[]): Promise<{ stdout: string; stderr: string }>
   return run("kubectl", ["--kubeconfig", KUBECONFIG, "--context", CONTEXT, ...args]);
 }
 
-/**
- * The digest of each service's published version list: containerd reports the digest it pulled
- * by (the Deployment's `@sha256:`), and picks the list's linux/amd64 image for this node.
- */
-async function listDigests(e2e: E2eStack, version: string): Promise<Record<string, string>> {
+/** The linux/amd64 image a manifest list (or an image manifest, itself) gives this node. */
+async function amd64Image(e2e: E2eStack, service: string, reference: string): Promise<string> {
+  const manifest = await e2e.registry.getManifest(`${e2e.organization}/${service}`, reference);
+  if (manifest === undefined) return `(no ${reference})`;
+  if (manifest.manifests.length === 0) return manifest.digest;
+  const child = manifest.manifests.find(
+    (entry) => entry.platform?.os === "linux" && entry.platform.architecture === "amd64",
+  );
+  return child?.digest ?? "(no linux/amd64 image)";
+}
+
+/** Each service's linux/amd64 image under a version: what this node must run. */
+async function releasedImages(e2e: E2eStack, version: string): Promise<Record<string, string[]>> {
   const entries = await Promise.all(
-    DEPLOYED.map(async (name) => {
-      const index = await e2e.registry.getManifest(`${e2e.organization}/${name}`, version);
-      return [name, index?.digest ?? "(none)"] as const;
-    }),
+    DEPLOYED.map(
+      async (name): Promise<[string, string[]]> => [name, [await amd64Image(e2e, name, version)]],
+    ),
   );
   return Object.fromEntries(entries);
 }
 
-/** The digest each Deployment's live pods run (pods on their way out left aside). */
-async function runningDigests(namespace: string): Promise<Record<string, string[]>> {
+/**
+ * The linux/amd64 image each Deployment's live pods run (pods on their way out left aside).
+ * containerd reports the manifest list digest it pulled by, or, for an image already on the node
+ * under an earlier version, the list it first came with: both resolve to the image itself.
+ */
+async function runningImages(e2e: E2eStack, namespace: string): Promise<Record<string, string[]>> {
   const { pods } = await readWorkloads(cluster, namespace);
   const result: Record<string, string[]> = {};
   for (const pod of pods) {
     if (pod.metadata.deletionTimestamp !== undefined) continue;
     const name = pod.metadata.labels?.["app.kubernetes.io/name"] ?? "?";
     for (const status of pod.status?.containerStatuses ?? []) {
-      result[name] = [...(result[name] ?? []), imageIdDigest(status.imageID) ?? "(none)"].sort();
+      const digest = imageIdDigest(status.imageID);
+      const image = digest === undefined ? "(none)" : await amd64Image(e2e, name, digest);
+      result[name] = [...(result[name] ?? []), image].sort();
     }
   }
   return result;
@@ -149,10 +162,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
     for (const deployment of workloads.deployments) {
       expect(deployment.status?.readyReplicas, deployment.metadata.name).toBe(1);
     }
-    const expected = await listDigests(e2e, "v3.0.0");
-    expect(await runningDigests(namespace)).toEqual(
-      Object.fromEntries(DEPLOYED.map((name) => [name, [expected[name]]])),
-    );
+    expect(await runningImages(e2e, namespace)).toEqual(await releasedImages(e2e, "v3.0.0"));
 
     // Inside the pod: the node runs the list's linux/amd64 image (the fixtures write their
     // architecture into /app/ARCH), as the image's and the Deployment's non-root user.
@@ -232,10 +242,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
     const oldPods = new Set(before.pods.map((pod) => pod.metadata.name));
     await setVersion(e2e, "v3.0.1");
     await e2e.stack.up();
-    const expected = await listDigests(e2e, "v3.0.1");
-    expect(await runningDigests(namespace)).toEqual(
-      Object.fromEntries(DEPLOYED.map((name) => [name, [expected[name]]])),
-    );
+    expect(await runningImages(e2e, namespace)).toEqual(await releasedImages(e2e, "v3.0.1"));
     // The old pods stop on SIGTERM and are gone within moments of the rollout.
     let after = await readWorkloads(cluster, namespace);
     for (let i = 0; i < 60 && after.pods.some((pod) => oldPods.has(pod.metadata.name)); i++) {
@@ -334,8 +341,9 @@ describe("the local stack on a real Kubernetes cluster", () => {
     // A refresh sees the Secret is gone and the next up puts it back; the rollout completes.
     await e2e.stack.setConfig("battlescope:rolloutTimeout", { value: "90" });
     await e2e.stack.up({ refresh: true });
-    const expected = await listDigests(e2e, "v3.0.2");
-    expect((await runningDigests(namespace)).frontend).toEqual([expected.frontend]);
+    expect((await runningImages(e2e, namespace)).frontend).toEqual(
+      (await releasedImages(e2e, "v3.0.2")).frontend,
+    );
   });
 
   it("destroy removes the Deployments, the Services and the secret, and keeps every tag", async () => {

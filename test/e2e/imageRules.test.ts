@@ -45,10 +45,10 @@ describe.sequential("image rules and the CHANGELOG are checked at preview", () =
     try {
       const failure = await refusedPreview(e2e);
       expect(failure).toContain(
-        `${frontend}:19: non-root-user: the final stage sets no USER, so the container runs as root; add a non-root USER (e.g. USER 10001:10001) after its last step that needs root`,
+        `${frontend}:17: non-root-user: the final stage sets no USER, so the container runs as root; add a non-root USER (e.g. USER 10001:10001) after its last step that needs root`,
       );
       expect(failure).toContain(
-        `${init}:17: pinned-base-image: busybox:latest is not pinned to a version ("latest" moves); use a version tag, e.g. busybox:<version>`,
+        `${init}:15: pinned-base-image: busybox:latest is not pinned to a version ("latest" moves); use a version tag, e.g. busybox:<version>`,
       );
     } finally {
       await e2e.stack.setConfig("battlescope:sourceRoot", { value: FIXTURES });
