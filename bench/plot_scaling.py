@@ -36,6 +36,18 @@ def main(source: str, target: str) -> None:
         label = f"{side} {phase}"
         wall.plot(x, [row["wall_s"] for row in rows], label=label, **style)
         requests.plot(x, [row["requests"] for row in rows], label=label, **style)
+    # Linear from the smallest N: what the stack's cold release would cost at a constant per-service time.
+    cold = sorted(series.get(("stack", "cold"), []), key=lambda row: row["n"])
+    if cold:
+        first = cold[0]
+        wall.plot(
+            ns,
+            [first["wall_s"] / first["n"] * n for n in ns],
+            color="grey",
+            linewidth=0.8,
+            linestyle=":",
+            label=f"stack cold, linear from N={first['n']}",
+        )
     for axis, title, unit in (
         (wall, "Wall time", "seconds"),
         (requests, "Registry requests", "requests"),
