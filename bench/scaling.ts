@@ -419,7 +419,7 @@ export function scalingSection(
         const sample = bySample.get(scenarioName(side, phase, n));
         if (sample === undefined) return [];
         const extra =
-          phase === "cold" && side === "stack" ? extras.find((e) => e.n === n) : undefined;
+          phase === "cold" && side === "stack" ? extras.filter((e) => e.n === n).at(-1) : undefined;
         return [engineRow(`N=${n} ${label}`, sample, n, extra)];
       },
     ),
