@@ -31,6 +31,7 @@ import {
   healthPath,
   loadStackConfig,
   platformArchitecture,
+  releasedServices,
   type StackConfig,
   serviceVersion,
 } from "./lib/config";
@@ -114,7 +115,8 @@ function checkInputs(
 ): void {
   const { secrets } = inputs;
   const problems: string[] = [];
-  for (const service of SERVICES) {
+  const services = releasedServices(config);
+  for (const service of services) {
     const context = path.join(sourceRoot, service.buildContext);
     if (!inputs.buildContextExists(context)) {
       problems.push(
@@ -130,7 +132,7 @@ function checkInputs(
   }
   if (config.requireChangelog) {
     const changelog = path.join(sourceRoot, CHANGELOG_FILE);
-    const versions = SERVICES.map((service) => serviceVersion(config, service.name));
+    const versions = services.map((service) => serviceVersion(config, service.name));
     problems.push(...checkChangelog(changelog, inputs.readFile(changelog), versions));
   }
   if (config.publishDescriptions && secrets.dockerHubToken === undefined) {
@@ -176,14 +178,15 @@ async function planServices(
   devSha: string | undefined,
 ): Promise<PlannedService[]> {
   const architectures = config.platforms.map(platformArchitecture);
+  const services = releasedServices(config);
   const tagsByService = await Promise.all(
-    SERVICES.map((service) => inputs.listTags(`${config.organization}/${service.name}`)),
+    services.map((service) => inputs.listTags(`${config.organization}/${service.name}`)),
   );
   const devChannelVersion =
     devSha === undefined ? undefined : devVersion(tagsByService.flat(), devSha);
 
   const planned = await Promise.all(
-    SERVICES.map(async (service, i): Promise<PlannedService & { conflict?: string }> => {
+    services.map(async (service, i): Promise<PlannedService & { conflict?: string }> => {
       const existingTags = tagsByService[i] ?? [];
       const configured = serviceVersion(config, service.name);
       const version = configured === DEV_CHANNEL ? (devChannelVersion as string) : configured;
@@ -329,7 +332,7 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
       pullSecretName: credentials.secretName,
       rolloutTimeoutSeconds: config.rolloutTimeoutSeconds,
       healthPaths: Object.fromEntries(
-        SERVICES.flatMap((service) => {
+        releasedServices(config).flatMap((service) => {
           const probed = healthPath(config, service);
           return probed === undefined ? [] : [[service.name, probed]];
         }),

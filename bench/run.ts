@@ -18,7 +18,11 @@
  * - BENCH_RUNS: runs per scenario (default 3);
  * - BENCH_SERIES: comma list of baseline, stack, single, knobs (default all);
  * - BENCH_RESULTS: the report to write (default bench/RESULTS.md);
- * - BENCH_REPORT_ONLY=1: rewrite the report from the last run's bench/out, running nothing.
+ * - BENCH_REPORT_ONLY=1: rewrite the report from the last run's bench/out, running nothing;
+ * - BENCH_SCALING=1 (`npm run bench:scaling`): after the runs, the scaling series of
+ *   bench/scaling.ts, N = BENCH_SCALING_NS (default 9,18,36) services, one run per N, plotted to
+ *   scaling.png beside the report; BENCH_SCALING_NOCKPT=1 adds a cold up without checkpoints per
+ *   N. `BENCH_SERIES=scaling` runs that series alone (point BENCH_RESULTS elsewhere then).
  * For profiling, not for the reported figures:
  * - BENCH_STACK_CONFIG: JSON of extra stack config, e.g. `{"registryCache":"false"}`;
  * - BENCH_PARALLEL: `--parallel` for the shipped variant instead of the runner's;
@@ -37,6 +41,7 @@ import { SERVICES } from "../services/catalog";
 import { createE2eStack, type E2eStack, FIXTURES, REGISTRY, setVersion } from "../test/e2e/harness";
 import * as accessLog from "./accessLog";
 import { syntheticTags } from "./retention";
+import { SCALING_ENABLED, scalingSection, scalingSteps } from "./scaling";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
 const SERIES = (process.env.BENCH_SERIES ?? "baseline,stack,single,knobs").split(",");
@@ -254,6 +259,7 @@ function baseline(
   version: string,
   sourceRoot: string,
   logName: string,
+  buildContexts: readonly string[] = SERVICES.map((service) => service.buildContext),
 ): Promise<void> {
   const logFile = fs.openSync(path.join(OUT, logName), "a");
   return new Promise((resolve, reject) => {
@@ -271,7 +277,7 @@ function baseline(
         version,
         "--source",
         sourceRoot,
-        ...SERVICES.map((service) => service.buildContext),
+        ...buildContexts,
       ],
       { stdio: ["ignore", logFile, logFile] },
     );
@@ -467,6 +473,26 @@ async function singleArchSeries(run: number, variant: Variant): Promise<void> {
   });
   fs.rmSync(sourceRoot, { recursive: true, force: true });
 }
+
+// ------------------------------------------------------------------ scaling
+
+/** What bench/scaling.ts measures with: this file's helpers, one run (run 1) per N. */
+const scalingDeps = {
+  out: OUT,
+  fixtures: FIXTURES,
+  measure: (scenario: string, org: string, step: () => Promise<Profile | undefined>) =>
+    measure(1, scenario, org, step),
+  withStack: (
+    config: Record<string, string>,
+    skipCheckpoints: boolean,
+    body: (e2e: E2eStack) => Promise<void>,
+  ) => withStack("benchn", skipCheckpoints ? NO_CHECKPOINTS : SHIPPED, config, body),
+  up: (e2e: E2eStack, logName: string) => up(e2e, SHIPPED, logName),
+  preview: (e2e: E2eStack, logName: string) => preview(e2e, SHIPPED, logName),
+  baseline,
+  pruneBuildCache,
+  organization,
+};
 
 // ------------------------------------------------------------------ retention
 
@@ -995,6 +1021,12 @@ function writeResults(
     "",
     perRunTable(),
     "",
+    scalingSection(
+      samples,
+      OUT,
+      path.join(path.dirname(RESULTS), "scaling.png"),
+      path.dirname(RESULTS),
+    ),
     "## Failed attempts (the series was started again from cold)",
     "",
     failures.length === 0
@@ -1188,11 +1220,14 @@ async function main(): Promise<void> {
     },
   };
   const chosen = SERIES.filter((name) => series[name] !== undefined);
-  for (let run = 1; run <= RUNS; run++) {
+  for (let run = 1; run <= RUNS && chosen.length > 0; run++) {
     // Alternate the order, so drift in the machine's load does not favour one side.
     const order = run % 2 === 1 ? chosen : [...chosen].reverse();
     for (const name of order)
       await attempt(name, run, series[name] as (run: number) => Promise<void>);
+  }
+  if (SCALING_ENABLED || SERIES.includes("scaling")) {
+    for (const step of scalingSteps(scalingDeps)) await attempt(step.name, 1, step.body);
   }
   const retention = retentionFigures();
   clearInterval(sampler);

@@ -1,4 +1,10 @@
-import { SERVICE_NAMES, SERVICES } from "../services/catalog";
+import {
+  MAX_BENCH_SERVICES,
+  SERVICE_NAMES,
+  SERVICES,
+  type ServiceImage,
+  withSyntheticCopies,
+} from "../services/catalog";
 import {
   ACCEPTED_VERSION_FORMS,
   type Architecture,
@@ -62,6 +68,11 @@ export interface StackConfig {
   readonly registryCache: boolean;
   /** A stable release needs an entry for its version in the source root's CHANGELOG.md. */
   readonly requireChangelog: boolean;
+  /**
+   * Benchmarks only (bench/scaling.ts): release this many images, the catalog's nine and
+   * synthetic copies of them (`withSyntheticCopies`). Unset on every real stack.
+   */
+  readonly benchServiceCount?: number;
 }
 
 export class ConfigError extends Error {
@@ -273,6 +284,23 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
   }
   const renderManifestsTo = read("renderManifestsTo");
 
+  const rawServiceCount = read("benchServiceCount");
+  const benchServiceCount = rawServiceCount === undefined ? undefined : Number(rawServiceCount);
+  if (
+    rawServiceCount !== undefined &&
+    (!/^[0-9]+$/.test(rawServiceCount) ||
+      (benchServiceCount as number) < SERVICES.length ||
+      (benchServiceCount as number) > MAX_BENCH_SERVICES)
+  ) {
+    problems.push(
+      problem(
+        "benchServiceCount",
+        rawServiceCount,
+        `a whole number from ${SERVICES.length} to ${MAX_BENCH_SERVICES} (benchmarks only)`,
+      ),
+    );
+  }
+
   const config: StackConfig = {
     registry,
     organization,
@@ -293,11 +321,19 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     ...(renderManifestsTo === undefined ? {} : { renderManifestsTo }),
     ...(kubeconfigPath === undefined ? {} : { kubeconfigPath }),
     ...(kubeContext === undefined ? {} : { kubeContext }),
+    ...(benchServiceCount === undefined ? {} : { benchServiceCount }),
     rolloutTimeoutSeconds,
     healthPaths,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The images a stack releases: the catalog, grown by `benchServiceCount` on benchmark stacks. */
+export function releasedServices(config: StackConfig): readonly ServiceImage[] {
+  return config.benchServiceCount === undefined
+    ? SERVICES
+    : withSyntheticCopies(SERVICES, config.benchServiceCount);
 }
 
 /** The path a service's probes request: its override, else the catalog's. */

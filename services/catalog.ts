@@ -196,3 +196,35 @@ export const SERVICE_NAMES: readonly string[] = SERVICES.map((image) => image.na
 export function findService(name: string): ServiceImage | undefined {
   return SERVICES.find((image) => image.name === name);
 }
+
+/** The most services a benchmark stack may release (`benchServiceCount`). */
+export const MAX_BENCH_SERVICES = 99;
+
+/**
+ * The catalog grown to `total` images for the benchmarks' scaling series (stack config
+ * `benchServiceCount`, never set on a real stack): the catalog's entries, then synthetic copies
+ * of them in catalog order, copy k of `<name>` named `<name>-s<k>` (k from 2) with its build
+ * context `<buildContext>-s<k>`. The bench prepares those contexts (bench/scaling.ts).
+ */
+export function withSyntheticCopies(
+  catalog: readonly ServiceImage[],
+  total: number,
+): readonly ServiceImage[] {
+  if (!Number.isInteger(total) || total < catalog.length || total > MAX_BENCH_SERVICES) {
+    throw new RangeError(
+      `synthetic catalog: ${total} services is not a whole number from ${catalog.length} to ${MAX_BENCH_SERVICES}`,
+    );
+  }
+  const copies: ServiceImage[] = [];
+  for (let i = catalog.length; i < total; i++) {
+    const base = catalog[i % catalog.length] as ServiceImage;
+    const copy = Math.floor(i / catalog.length) + 1;
+    copies.push({
+      ...base,
+      name: `${base.name}-s${copy}`,
+      displayName: `${base.displayName} S${copy}`,
+      buildContext: `${base.buildContext}-s${copy}`,
+    });
+  }
+  return [...catalog, ...copies];
+}

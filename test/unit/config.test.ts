@@ -159,6 +159,18 @@ describe("loadStackConfig", () => {
         'invalid config "battlescope:rolloutTimeout": "5" is not accepted; expected a whole number of seconds from 10 to 3600',
     },
     {
+      name: "bench service count below the catalog",
+      values: { ...base, benchServiceCount: "8" },
+      message:
+        'invalid config "battlescope:benchServiceCount": "8" is not accepted; expected a whole number from 9 to 99 (benchmarks only)',
+    },
+    {
+      name: "bench service count not a number",
+      values: { ...base, benchServiceCount: "36x" },
+      message:
+        'invalid config "battlescope:benchServiceCount": "36x" is not accepted; expected a whole number from 9 to 99 (benchmarks only)',
+    },
+    {
       name: "health path of a service that does not run",
       values: { ...base, healthPaths: JSON.stringify({ init: "/health" }) },
       message:
