@@ -263,11 +263,12 @@ describe("the local stack on a real Kubernetes cluster", () => {
     );
     expect(strategy).toBe("RollingUpdate");
 
-    // The cluster no longer runs v3.0.0: verify of that release with --kubeconfig says so.
-    const stale = await cli(
+    // The patch release reused the images (its sources did not change), so the pods still run
+    // v3.0.0's images too; a namespace without the Deployment fails verify with its hint.
+    const elsewhere = await cli(
       "verify",
       "frontend",
-      "v3.0.0",
+      "v3.0.1",
       "--registry",
       REGISTRY,
       "--organization",
@@ -275,11 +276,14 @@ describe("the local stack on a real Kubernetes cluster", () => {
       "--kubeconfig",
       KUBECONFIG,
       "--namespace",
-      namespace,
+      "default",
     );
-    expect(stale.code).toBe(1);
-    expect(stale.stdout).toContain(
-      "Cluster not on v3.0.0: the Deployment is missing or its pods run another image.",
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stdout).toMatch(
+      /cluster runs +battlescope-local\/default\/deployment\/frontend +FAIL +no such Deployment/,
+    );
+    expect(elsewhere.stdout).toContain(
+      "Cluster not on v3.0.1: the Deployment is missing or its pods run another image.",
     );
 
     const generations = after.deployments.map((d) => d.metadata.name);
