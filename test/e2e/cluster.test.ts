@@ -14,7 +14,7 @@ import {
   readWorkloads,
   resolveKubeTarget,
 } from "../../clients/kubernetes";
-import { imageIdDigest, type Pod } from "../../lib/rollout";
+import { imageIdDigest, type Pod, sameImageNames } from "../../lib/rollout";
 import { SERVICES } from "../../services/catalog";
 import { cli } from "../support/runCli";
 import {
@@ -73,14 +73,23 @@ async function releasedImages(e2e: E2eStack, version: string): Promise<Record<st
  * under an earlier version, the list it first came with: both resolve to the image itself.
  */
 async function runningImages(e2e: E2eStack, namespace: string): Promise<Record<string, string[]>> {
-  const { pods } = await readWorkloads(cluster, namespace);
+  const { pods, nodes } = await readWorkloads(cluster, namespace);
+  const inThisRepository = async (name: string, digest: string): Promise<string> => {
+    const prefix = `${REGISTRY}/${e2e.organization}/${name}@`;
+    const aliases = sameImageNames(nodes, digest).filter((alias) => alias.startsWith(prefix));
+    for (const candidate of [digest, ...aliases.map((alias) => alias.slice(prefix.length))]) {
+      const image = await amd64Image(e2e, name, candidate);
+      if (!image.startsWith("(no")) return image;
+    }
+    return `(${digest} is not in this repository, nor known to the node by a name in it)`;
+  };
   const result: Record<string, string[]> = {};
   for (const pod of pods) {
     if (pod.metadata.deletionTimestamp !== undefined) continue;
     const name = pod.metadata.labels?.["app.kubernetes.io/name"] ?? "?";
     for (const status of pod.status?.containerStatuses ?? []) {
       const digest = imageIdDigest(status.imageID);
-      const image = digest === undefined ? "(none)" : await amd64Image(e2e, name, digest);
+      const image = digest === undefined ? "(none)" : await inThisRepository(name, digest);
       result[name] = [...(result[name] ?? []), image].sort();
     }
   }
