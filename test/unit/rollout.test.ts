@@ -78,9 +78,9 @@ describe("sameImageNames", () => {
   ];
   it("gives every name of the node image a digest belongs to", () => {
     expect(sameImageNames(nodes, DIGEST_B)).toEqual([
+      "r/org-a/frontend:v3.0.0",
       `r/org-a/frontend@${DIGEST_A}`,
       `r/org-b/frontend@${DIGEST_B}`,
-      "r/org-a/frontend:v3.0.0",
     ]);
   });
   it("gives nothing for a digest the node does not hold", () => {
