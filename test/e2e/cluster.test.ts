@@ -74,14 +74,22 @@ async function releasedImages(e2e: E2eStack, version: string): Promise<Record<st
  */
 async function runningImages(e2e: E2eStack, namespace: string): Promise<Record<string, string[]>> {
   const { pods, nodes } = await readWorkloads(cluster, namespace);
+  // The list a pod reports may be another repository's (the same image pulled earlier by another
+  // organization of these tests): the node's image names say where to read it.
   const inThisRepository = async (name: string, digest: string): Promise<string> => {
-    const prefix = `${REGISTRY}/${e2e.organization}/${name}@`;
-    const aliases = sameImageNames(nodes, digest).filter((alias) => alias.startsWith(prefix));
-    for (const candidate of [digest, ...aliases.map((alias) => alias.slice(prefix.length))]) {
-      const image = await amd64Image(e2e, name, candidate);
-      if (!image.startsWith("(no")) return image;
+    const own = await amd64Image(e2e, name, digest);
+    if (!own.startsWith("(no")) return own;
+    for (const alias of sameImageNames(nodes, digest)) {
+      const at = alias.lastIndexOf("@");
+      if (at === -1 || !alias.startsWith(`${REGISTRY}/`)) continue;
+      const repository = alias.slice(REGISTRY.length + 1, at);
+      const list = await e2e.registry.getManifest(repository, alias.slice(at + 1));
+      const child = list?.manifests.find(
+        (entry) => entry.platform?.os === "linux" && entry.platform.architecture === "amd64",
+      );
+      if (child !== undefined) return child.digest;
     }
-    return `(${digest} is not in this repository, nor known to the node by a name in it)`;
+    return `(${digest}: no list the node knows it by)`;
   };
   const result: Record<string, string[]> = {};
   for (const pod of pods) {
