@@ -39,7 +39,7 @@ import {
 import { registryClientFromEnv } from "../clients/registryTags";
 import { ORGANIZATION, PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
-import { imageIdDigest } from "../lib/rollout";
+import { imageIdDigest, sameImageNames } from "../lib/rollout";
 import { archTag, planTags } from "../lib/tagPlan";
 import { ACCEPTED_VERSION_FORMS, type Architecture, tryParseVersion } from "../lib/versions";
 import { SERVICE_NAMES, type ServiceImage } from "../services/catalog";
@@ -257,7 +257,7 @@ async function clusterRows(
 ): Promise<CheckRow[]> {
   const subject = `${target.context}/${namespace}/deployment/${service.name}`;
   const check = "cluster runs";
-  const { deployments, pods } = await readWorkloads(target, namespace);
+  const { deployments, pods, nodes } = await readWorkloads(target, namespace);
   if (!deployments.some((deployment) => deployment.metadata.name === service.name)) {
     return [{ check, subject, status: "FAIL", detail: "no such Deployment", kind: "cluster" }];
   }
@@ -281,6 +281,11 @@ async function clusterRows(
   const runsRelease = async (digest: string | undefined): Promise<boolean> => {
     if (digest === undefined) return false;
     if (released.has(digest)) return true;
+    // The node knows the image under other names too (another repository, an earlier version).
+    const aliases = sameImageNames(nodes, digest).map((name) =>
+      name.slice(name.lastIndexOf("@") + 1),
+    );
+    if (aliases.some((alias) => released.has(alias))) return true;
     const other = await readManifest(digest);
     const images = (other?.manifests ?? []).filter(isImageEntry).map((child) => child.digest);
     return images.length > 0 && images.every((image) => released.has(image));

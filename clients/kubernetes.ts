@@ -3,7 +3,7 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { Deployment, KubeEvent, Pod } from "../lib/rollout";
+import type { Deployment, KubeEvent, NodeImage, Pod } from "../lib/rollout";
 
 /**
  * What the stack and the command line need from a kubeconfig: the chosen context's API server
@@ -210,6 +210,8 @@ export interface NamespaceWorkloads {
   readonly deployments: Deployment[];
   readonly pods: Pod[];
   readonly events: KubeEvent[];
+  /** The nodes' image lists; empty where the credentials may not read nodes. */
+  readonly nodes: Array<{ status?: { images?: NodeImage[] } }>;
 }
 
 export async function readWorkloads(
@@ -217,14 +219,19 @@ export async function readWorkloads(
   namespace: string,
 ): Promise<NamespaceWorkloads> {
   const ns = encodeURIComponent(namespace);
-  const [deployments, pods, events] = await Promise.all([
+  const [deployments, pods, events, nodes] = await Promise.all([
     kubeGetJson<{ items: Deployment[] }>(target, `/apis/apps/v1/namespaces/${ns}/deployments`),
     kubeGetJson<{ items: Pod[] }>(target, `/api/v1/namespaces/${ns}/pods`),
     kubeGetJson<{ items: KubeEvent[] }>(target, `/api/v1/namespaces/${ns}/events`),
+    // Nodes are cluster-wide: a release account may not read them.
+    kubeGetJson<{ items: NamespaceWorkloads["nodes"] }>(target, "/api/v1/nodes").catch(
+      () => undefined,
+    ),
   ]);
   return {
     deployments: deployments?.items ?? [],
     pods: pods?.items ?? [],
     events: events?.items ?? [],
+    nodes: nodes?.items ?? [],
   };
 }

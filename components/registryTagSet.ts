@@ -122,6 +122,7 @@ export function createRegistryTagSetProvider(
           digest: target.digest,
           raw: source.raw,
           mediaType: source.mediaType,
+          isIndex: false,
         };
       }
       const built = indexManifest(
@@ -131,7 +132,7 @@ export function createRegistryTagSetProvider(
         })),
         target.index?.annotations ?? {},
       );
-      return { tag: target.tag, ...built };
+      return { tag: target.tag, ...built, isIndex: true };
     });
     const pending = writes.filter(({ tag, digest }) => previousDigests[tag] !== digest);
     if (inputs.createOnly) {
@@ -147,14 +148,16 @@ export function createRegistryTagSetProvider(
         );
       }
     }
-    await Promise.all(
-      pending.map(async ({ tag, digest, raw, mediaType }) => {
-        const written = await client.putManifest(inputs.repository, tag, raw, mediaType);
-        if (written !== "" && written !== digest) {
-          throw new Error(`the registry stored ${where(tag)} as ${written}, expected ${digest}`);
-        }
-      }),
-    );
+    const put = async ({ tag, digest, raw, mediaType }: (typeof pending)[number]) => {
+      const written = await client.putManifest(inputs.repository, tag, raw, mediaType);
+      if (written !== "" && written !== digest) {
+        throw new Error(`the registry stored ${where(tag)} as ${written}, expected ${digest}`);
+      }
+    };
+    // The copies (the version's arch tags) first, the manifest list after them: a list is never
+    // published before the tags it is checked against, so an interrupted release resumes.
+    await Promise.all(pending.filter((write) => !write.isIndex).map(put));
+    await Promise.all(pending.filter((write) => write.isIndex).map(put));
     return {
       registry: inputs.registry,
       repository: inputs.repository,

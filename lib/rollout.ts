@@ -83,6 +83,32 @@ export interface KubeEvent {
   readonly type?: string;
 }
 
+/** An image the node holds, as its status lists it: every name it is known by. */
+export interface NodeImage {
+  readonly names?: readonly string[];
+}
+
+/**
+ * The names of the node image a container's imageID digest belongs to. containerd reports the
+ * first name it pulled an image by: an image already on the node from another repository or an
+ * earlier version (same bytes, reproducible builds) shows that name, and the node's image list
+ * ties it to the names it was pulled by since.
+ */
+export function sameImageNames(
+  nodes: readonly { readonly status?: { readonly images?: readonly NodeImage[] } }[],
+  digest: string,
+): string[] {
+  const names = new Set<string>();
+  for (const node of nodes) {
+    for (const image of node.status?.images ?? []) {
+      if ((image.names ?? []).some((name) => name.endsWith(`@${digest}`))) {
+        for (const name of image.names ?? []) names.add(name);
+      }
+    }
+  }
+  return [...names].sort();
+}
+
 /** The digest in a container status's imageID (`<repository>@sha256:<hex>`, or the bare digest). */
 export function imageIdDigest(imageID: string | undefined): string | undefined {
   const match = /(sha256:[0-9a-f]{64})$/.exec(imageID ?? "");

@@ -338,6 +338,8 @@ evictionHard: { memory.available: "50Mi", nodefs.available: "1%", imagefs.availa
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 maxPods: 50
+# Every image with all its names in the node's status (the release checks read them).
+nodeStatusMaxImages: -1
 EOF
   : >"$NODE/resolv.conf"
   local entry
@@ -419,8 +421,16 @@ write_pause_image() {
 }
 
 kubectl_admin() { "$CLUSTER_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+# Ready as reported by this start's kubelet: the Node object kept in etcd still says Ready from
+# the last run until the node controller notices, so the kubelet must answer and have sent a
+# heartbeat since the node started.
 node_ready() {
-  [[ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+  curl -sf --max-time 2 http://127.0.0.1:10248/healthz >/dev/null || return 1
+  local ready
+  ready="$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" ||
+    return 1
+  [[ "${ready%% *}" == True ]] || return 1
+  (($(date -d "${ready#* }" +%s) >= ${NODE_STARTED:-0}))
 }
 default_service_account() { kubectl_admin -n default get serviceaccount default; }
 
@@ -441,6 +451,7 @@ start_node() {
       echo "$path" >>"$DIR/created-paths"
     fi
   done
+  NODE_STARTED="$(date +%s)"
   spawn node unshare --mount --propagation private "$NODE/node.sh"
   wait_for "node (containerd + kubelet)" "$LOGS/kubelet.log" "$RUN/node.pid" node.sh node_ready
   # Once the node runs, its pid is in the new mount namespace: stop finds the node's processes by it.

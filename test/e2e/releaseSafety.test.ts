@@ -53,7 +53,7 @@ describe.sequential("floating tags follow the registry, never backwards", () => 
     const preview = await e2e.stack.preview({ color: "never" });
     for (const service of SERVICES) {
       expect(preview.stdout).toContain(
-        `${service.name}: creates v3.0.2 (with -amd64, -arm64); moves v3.0 from v3.0.1 to v3.0.2; leaves v3 on v3.1.0; leaves latest on v3.1.0`,
+        `${service.name}: sources unchanged since v3.0.1, reuses its images; creates v3.0.2 (with -amd64, -arm64); moves v3.0 from v3.0.1 to v3.0.2; leaves v3 on v3.1.0; leaves latest on v3.1.0`,
       );
     }
     await up(e2e);

@@ -29,7 +29,11 @@ async function upCountingBuilds(e2e: E2eStack): Promise<{ builds: string[]; log:
   await e2e.stack.up({
     onEvent: (event: EngineEvent) => {
       const pre = event.resourcePreEvent?.metadata;
-      if (pre?.type === "docker-build:index:Image" && ["create", "replace"].includes(pre.op)) {
+      // A build runs for every Image the engine creates, updates (changed sources) or replaces.
+      if (
+        pre?.type === "docker-build:index:Image" &&
+        ["create", "update", "replace", "create-replacement"].includes(pre.op)
+      ) {
         builds.push(pre.urn.slice(pre.urn.lastIndexOf("::") + 2));
       }
     },

@@ -160,6 +160,31 @@ describe("RegistryTagSet provider", () => {
     await expect(provider.create(inputs([moved], true))).rejects.toThrow(/refusing to overwrite/);
   });
 
+  it("writes the version's manifest list only after its arch tags, whatever order they are given in", async () => {
+    const { image, other, provider, inputs, writes } = setup();
+    await provider.create(
+      inputs(
+        [
+          {
+            tag: "v3.0.0",
+            index: {
+              children: [
+                { digest: image, os: "linux", architecture: "amd64" },
+                { digest: other, os: "linux", architecture: "arm64" },
+              ],
+              annotations: {},
+            },
+          },
+          { tag: "v3.0.0-amd64", digest: image },
+          { tag: "v3.0.0-arm64", digest: other },
+        ],
+        true,
+      ),
+    );
+    expect(writes().at(-1)).toBe(`PUT /v2/${REPO}/manifests/v3.0.0`);
+    expect(writes()).toHaveLength(3);
+  });
+
   it("never deletes a tag", async () => {
     const { registry, image, provider } = setup();
     registry.tag(REPO, "v3", image);

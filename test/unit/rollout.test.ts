@@ -7,6 +7,7 @@ import {
   type Pod,
   rolloutComplete,
   rolloutRows,
+  sameImageNames,
 } from "../../lib/rollout";
 
 const DIGEST_A = `sha256:${"a".repeat(64)}`;
@@ -55,6 +56,35 @@ describe("imageIdDigest", () => {
     { imageID: "docker.io/library/busybox:latest", expected: undefined },
   ])("reads $imageID", ({ imageID, expected }) => {
     expect(imageIdDigest(imageID)).toBe(expected);
+  });
+});
+
+describe("sameImageNames", () => {
+  const nodes = [
+    {
+      status: {
+        images: [
+          {
+            names: [
+              `r/org-a/frontend@${DIGEST_A}`,
+              `r/org-b/frontend@${DIGEST_B}`,
+              "r/org-a/frontend:v3.0.0",
+            ],
+          },
+          { names: [`r/org-a/battle-service@${"c".repeat(64)}`] },
+        ],
+      },
+    },
+  ];
+  it("gives every name of the node image a digest belongs to", () => {
+    expect(sameImageNames(nodes, DIGEST_B)).toEqual([
+      "r/org-a/frontend:v3.0.0",
+      `r/org-a/frontend@${DIGEST_A}`,
+      `r/org-b/frontend@${DIGEST_B}`,
+    ]);
+  });
+  it("gives nothing for a digest the node does not hold", () => {
+    expect(sameImageNames(nodes, `sha256:${"d".repeat(64)}`)).toEqual([]);
   });
 });
 
