@@ -104,6 +104,25 @@ async function runningImages(e2e: E2eStack, namespace: string): Promise<Record<s
   return result;
 }
 
+/** `battlescope-images verify frontend <version>` with the cluster check, in-process. */
+function verifyOnCluster(e2e: E2eStack, version: string, namespace: string) {
+  return cli(
+    "verify",
+    "frontend",
+    version,
+    "--registry",
+    REGISTRY,
+    "--organization",
+    e2e.organization,
+    "--kubeconfig",
+    KUBECONFIG,
+    "--context",
+    CONTEXT,
+    "--namespace",
+    namespace,
+  );
+}
+
 describe("the local stack on a real Kubernetes cluster", () => {
   let e2e: E2eStack;
   let namespace: string;
@@ -225,21 +244,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
   });
 
   it("verify --kubeconfig checks that the Deployment's pods run the released digest", async () => {
-    const result = await cli(
-      "verify",
-      "frontend",
-      "v3.0.0",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--kubeconfig",
-      KUBECONFIG,
-      "--context",
-      CONTEXT,
-      "--namespace",
-      namespace,
-    );
+    const result = await verifyOnCluster(e2e, "v3.0.0", namespace);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
@@ -283,19 +288,7 @@ describe("the local stack on a real Kubernetes cluster", () => {
 
     // The patch release reused the images (its sources did not change), so the pods still run
     // v3.0.0's images too; a namespace without the Deployment fails verify with its hint.
-    const elsewhere = await cli(
-      "verify",
-      "frontend",
-      "v3.0.1",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--kubeconfig",
-      KUBECONFIG,
-      "--namespace",
-      "default",
-    );
+    const elsewhere = await verifyOnCluster(e2e, "v3.0.1", "default");
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stdout).toMatch(
       /cluster runs +battlescope-local\/default\/deployment\/frontend +FAIL +no such Deployment/,
