@@ -178,15 +178,35 @@ apiserver_ready() {
 }
 component_ready() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
 
+start_etcd() {
+  mkdir -p "$DIR/etcd"
+  spawn etcd "$1/etcd" --name battlescope --data-dir "$DIR/etcd" --unsafe-no-fsync \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster battlescope=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+    --log-level warn
+}
+
 start_control_plane() {
   local b="$1"
   if ! pid_alive "$RUN/etcd.pid" etcd; then
-    mkdir -p "$DIR/etcd"
-    spawn etcd "$b/etcd" --name battlescope --data-dir "$DIR/etcd" --unsafe-no-fsync \
-      --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-      --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-      --initial-cluster battlescope=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
-      --log-level warn
+    start_etcd "$b"
+    # etcd runs without fsync (a local cluster): after the machine or the session was killed its
+    # data can be torn, and etcd exits at once. The cluster's state is disposable: set the data
+    # aside and start empty (the local stack's next `up --refresh` recreates what it declares).
+    local t=0
+    while ((t < 50)) && ! etcd_ready; do
+      if ! pid_alive "$RUN/etcd.pid" etcd; then
+        local aside
+        aside="$DIR/etcd.unreadable-$(date +%s)"
+        say "etcd exited at start (see $LOGS/etcd.log); moving its data to $aside and starting empty"
+        mv "$DIR/etcd" "$aside"
+        start_etcd "$b"
+        break
+      fi
+      sleep 0.2
+      t=$((t + 1))
+    done
   fi
   wait_for etcd "$LOGS/etcd.log" "$RUN/etcd.pid" etcd etcd_ready
 
