@@ -28,9 +28,9 @@ import {
   ConfigError,
   type ConfigReader,
   DEV_CHANNEL,
-  healthPath,
   loadStackConfig,
   platformArchitecture,
+  probedPaths,
   releasedServices,
   type StackConfig,
   serviceVersion,
@@ -331,12 +331,7 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
       replicas: config.replicas,
       pullSecretName: credentials.secretName,
       rolloutTimeoutSeconds: config.rolloutTimeoutSeconds,
-      healthPaths: Object.fromEntries(
-        releasedServices(config).flatMap((service) => {
-          const probed = healthPath(config, service);
-          return probed === undefined ? [] : [[service.name, probed]];
-        }),
-      ),
+      healthPaths: probedPaths(config),
       ...(secrets.serviceConfig === undefined
         ? {}
         : { serviceConfig: secrets.serviceConfig.apply(parseServiceConfig) }),

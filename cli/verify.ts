@@ -25,8 +25,8 @@ import {
   checkReachable,
   KubeconfigError,
   type KubeTarget,
+  kubeTargetFromFile,
   readWorkloads,
-  resolveKubeTarget,
 } from "../clients/kubernetes";
 import {
   isAttestation,
@@ -39,7 +39,7 @@ import {
 import { registryClientFromEnv } from "../clients/registryTags";
 import { ORGANIZATION, PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
-import { imageIdDigest, sameImageNames } from "../lib/rollout";
+import { imageIdDigest, livePodsOf, sameImageNames } from "../lib/rollout";
 import { archTag, planTags } from "../lib/tagPlan";
 import { ACCEPTED_VERSION_FORMS, type Architecture, tryParseVersion } from "../lib/versions";
 import { SERVICE_NAMES, type ServiceImage } from "../services/catalog";
@@ -233,11 +233,7 @@ async function clusterTarget(options: VerifyOptions): Promise<KubeTarget> {
     );
   }
   try {
-    const target = resolveKubeTarget(
-      fs.readFileSync(file, "utf8"),
-      options.context,
-      path.dirname(file),
-    );
+    const target = kubeTargetFromFile(file, options.context);
     await checkReachable(target, "--kubeconfig");
     return target;
   } catch (error) {
@@ -268,11 +264,7 @@ async function clusterRows(
     versionList.digest,
     ...versionList.manifests.map((child) => child.digest),
   ]);
-  const running = pods.filter(
-    (pod) =>
-      pod.metadata.labels?.["app.kubernetes.io/name"] === service.name &&
-      pod.metadata.deletionTimestamp === undefined,
-  );
+  const running = livePodsOf(pods, service.name);
   if (running.length === 0) {
     return [{ check, subject, status: "FAIL", detail: "no pod runs", kind: "cluster" }];
   }

@@ -122,6 +122,17 @@ export function resolveKubeTarget(
   };
 }
 
+/** The target of a kubeconfig file: relative paths inside it are resolved against its folder. */
+export function kubeTargetFromFile(file: string, context: string | undefined): KubeTarget {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new KubeconfigError(`${file} cannot be read: ${(error as Error).message}`);
+  }
+  return resolveKubeTarget(text, context, path.dirname(file));
+}
+
 /** `~` and `$VAR` in a configured path, so a stack file can name a per-machine file. */
 export function expandPath(
   value: string,

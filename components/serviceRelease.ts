@@ -20,7 +20,7 @@ export interface DeploymentSettings {
   readonly pullSecretName: pulumi.Input<string>;
   /** Seconds `up` waits for a rollout to become Ready. */
   readonly rolloutTimeoutSeconds?: number;
-  /** The path each running service's probes request, by service name; the catalog's otherwise. */
+  /** The path each running service's probes request, by service name. */
   readonly healthPaths?: Readonly<Record<string, string>>;
   /** Values of the services' required variables, by service name (a secret). */
   readonly serviceConfig?: pulumi.Output<Record<string, Record<string, string>>>;
@@ -74,6 +74,12 @@ export class ServiceRelease extends pulumi.ComponentResource {
       ...(args.reuse === undefined ? {} : { reusesFrom: args.reuse.from }),
     });
     const repository = `${args.registry}/${args.organization}/${service.name}`;
+    // What the images' labels and the version list's annotations both say of the service.
+    const describing = {
+      "org.opencontainers.image.title": service.name,
+      "org.opencontainers.image.description": shortDescription(service),
+      "org.opencontainers.image.licenses": "MIT",
+    };
 
     this.image = new MultiArchImage(
       name,
@@ -89,18 +95,8 @@ export class ServiceRelease extends pulumi.ComponentResource {
         // The images do not carry the version, so unchanged sources give the same images under
         // the next version; the version is in the tags, the list's annotations and the
         // Deployment's SERVICE_VERSION.
-        labels: {
-          "org.opencontainers.image.title": service.name,
-          "org.opencontainers.image.description": shortDescription(service),
-          "org.opencontainers.image.licenses": "MIT",
-          [SOURCE_HASH_LABEL]: args.sourceHash,
-        },
-        annotations: {
-          "org.opencontainers.image.title": service.name,
-          "org.opencontainers.image.description": shortDescription(service),
-          "org.opencontainers.image.version": args.version,
-          "org.opencontainers.image.licenses": "MIT",
-        },
+        labels: { ...describing, [SOURCE_HASH_LABEL]: args.sourceHash },
+        annotations: { ...describing, "org.opencontainers.image.version": args.version },
         ...(args.reuse === undefined ? {} : { reuse: args.reuse.platforms }),
       },
       { parent: this },
@@ -134,7 +130,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
 
     const deployment = args.deployment;
     if (deployment !== undefined && service.deploy) {
-      const healthPath = deployment.healthPaths?.[service.name] ?? service.healthPath;
+      const healthPath = deployment.healthPaths?.[service.name];
       new ServiceDeployment(
         name,
         {

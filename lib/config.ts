@@ -336,12 +336,14 @@ export function releasedServices(config: StackConfig): readonly ServiceImage[] {
     : withSyntheticCopies(SERVICES, config.benchServiceCount);
 }
 
-/** The path a service's probes request: its override, else the catalog's. */
-export function healthPath(
-  config: StackConfig,
-  service: { name: string; healthPath?: string },
-): string | undefined {
-  return config.healthPaths[service.name] ?? service.healthPath;
+/** The path each released service's probes request: its override, else the catalog's. */
+export function probedPaths(config: StackConfig): Record<string, string> {
+  return Object.fromEntries(
+    releasedServices(config).flatMap((service) => {
+      const probed = config.healthPaths[service.name] ?? service.healthPath;
+      return probed === undefined ? [] : [[service.name, probed]];
+    }),
+  );
 }
 
 /** The version a service is released at: its override, else the stack's version. */

@@ -115,6 +115,15 @@ export function imageIdDigest(imageID: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** The pods a Deployment's label selects, left out those on their way out. */
+export function livePodsOf(pods: readonly Pod[], deployment: string): Pod[] {
+  return pods.filter(
+    (pod) =>
+      pod.metadata.labels?.["app.kubernetes.io/name"] === deployment &&
+      pod.metadata.deletionTimestamp === undefined,
+  );
+}
+
 export interface RolloutRow {
   readonly deployment: string;
   readonly ready: string;
@@ -130,11 +139,7 @@ export function rolloutRows(
   return deployments
     .map((deployment) => {
       const name = deployment.metadata.name;
-      const own = pods.filter(
-        (pod) =>
-          pod.metadata.labels?.["app.kubernetes.io/name"] === name &&
-          pod.metadata.deletionTimestamp === undefined,
-      );
+      const own = livePodsOf(pods, name);
       const digests = new Set(
         own.flatMap((pod) =>
           (pod.status?.containerStatuses ?? []).flatMap((status) => {

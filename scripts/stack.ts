@@ -6,7 +6,6 @@
  *   tsx scripts/stack.ts <preview|up|destroy|refresh|outputs> --stack <name> [--cwd <dir>]
  */
 
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
@@ -14,15 +13,16 @@ import { dockerConfigCredentials } from "../clients/dockerConfig";
 import {
   expandPath,
   type KubeTarget,
+  kubeTargetFromFile,
   readWorkloads,
   resolveKubeTarget,
 } from "../clients/kubernetes";
 import { OciRegistryClient } from "../clients/ociRegistry";
 import { PULL_SECRET_NAME } from "../components/registryCredentials";
+import { ConfigError, loadStackConfig, probedPaths, type StackConfig } from "../lib/config";
 import { publicationReport, splitReference, type TagWrite } from "../lib/publicationReport";
 import { diagnoseRollouts, rolloutRows } from "../lib/rollout";
 import { releaseProgram } from "../program";
-import { SERVICES } from "../services/catalog";
 
 export const PROJECT_NAME = "battlescope";
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -163,34 +163,52 @@ export interface StackCluster {
   readonly healthPaths: Record<string, string>;
 }
 
+/** A stack's config as the program validates it, and its raw values (secrets among them). */
+interface StackSettings {
+  readonly config: StackConfig;
+  readonly read: (key: string) => string | undefined;
+}
+
+async function stackSettings(stack: Stack): Promise<StackSettings> {
+  const values = await stack.getAllConfig();
+  const read = (key: string) => values[`${PROJECT_NAME}:${key}`]?.value;
+  return { config: loadStackConfig(read), read };
+}
+
 /**
  * The cluster a stack applies to, read from its config as the program reads it; undefined when
- * the stack renders its manifests to a folder or deploys nothing.
+ * the stack renders its manifests to a folder, deploys nothing, or its config is not valid (then
+ * nothing was applied).
  */
 export async function stackCluster(stack: Stack): Promise<StackCluster | undefined> {
-  const config = await stack.getAllConfig();
-  const value = (key: string) => config[`${PROJECT_NAME}:${key}`]?.value;
-  if (value("deploy") === "false" || value("renderManifestsTo") !== undefined) return undefined;
-  const kubeconfigPath = value("kubeconfigPath");
-  const file =
-    kubeconfigPath === undefined ? undefined : path.resolve(REPO_ROOT, expandPath(kubeconfigPath));
-  const text = file === undefined ? value("kubeconfig") : fs.readFileSync(file, "utf8");
-  if (text === undefined) return undefined;
-  const overrides = JSON.parse(value("healthPaths") ?? "{}") as Record<string, string>;
+  let settings: StackSettings;
+  try {
+    settings = await stackSettings(stack);
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+  return clusterOf(settings);
+}
+
+function clusterOf({ config, read }: StackSettings): StackCluster | undefined {
+  if (!config.deploy || config.renderManifestsTo !== undefined) return undefined;
+  const kubeconfig = read("kubeconfig");
+  const target =
+    config.kubeconfigPath !== undefined
+      ? kubeTargetFromFile(
+          path.resolve(REPO_ROOT, expandPath(config.kubeconfigPath)),
+          config.kubeContext,
+        )
+      : kubeconfig === undefined
+        ? undefined
+        : resolveKubeTarget(kubeconfig, config.kubeContext);
+  if (target === undefined) return undefined;
   return {
-    target: resolveKubeTarget(
-      text,
-      value("kubeContext"),
-      file === undefined ? undefined : path.dirname(file),
-    ),
-    namespace: value("namespace") ?? "battlescope",
-    registry: value("registry") ?? "docker.io",
-    healthPaths: Object.fromEntries(
-      SERVICES.flatMap((service) => {
-        const probed = overrides[service.name] ?? service.healthPath;
-        return probed === undefined ? [] : [[service.name, probed]];
-      }),
-    ),
+    target,
+    namespace: config.namespace,
+    registry: config.registry,
+    healthPaths: probedPaths(config),
   };
 }
 
@@ -219,9 +237,8 @@ interface ReleaseOutput {
 export async function publishedTable(stack: Stack): Promise<string> {
   const outputs = await stack.outputs();
   const releases = (outputs.releases?.value ?? {}) as Record<string, ReleaseOutput>;
-  const config = await stack.getAllConfig();
-  const registry = config[`${PROJECT_NAME}:registry`]?.value ?? "docker.io";
-  const organization = config[`${PROJECT_NAME}:organization`]?.value ?? "battlescope";
+  const settings = await stackSettings(stack);
+  const { registry, organization } = settings.config;
   const login = dockerConfigCredentials(registry);
   const client = new OciRegistryClient({ registry, ...(login === undefined ? {} : login) });
   const rows = [["service", "version", "tags", "manifest list digest", "platforms"]];
@@ -236,7 +253,7 @@ export async function publishedTable(stack: Stack): Promise<string> {
   }
   const lines = alignedTable(rows);
   const manifests = outputs.manifestsDir?.value as string | undefined;
-  const cluster = await stackCluster(stack);
+  const cluster = clusterOf(settings);
   let rollouts = "";
   if (cluster !== undefined) {
     const workloads = await readWorkloads(cluster.target, cluster.namespace);
