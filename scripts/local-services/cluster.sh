@@ -393,7 +393,6 @@ $mounts
 export HOME='$NODE/home'
 cd "\$HOME"
 '$b/containerd' --config '$NODE/containerd.toml' >>'$LOGS/containerd.log' 2>&1 &
-echo \$! >'$RUN/containerd.inner.pid'
 for _ in \$(seq 1 300); do [[ -S '$NODE/containerd.sock' ]] && break; sleep 0.1; done
 '$b/ctr' --address '$NODE/containerd.sock' -n k8s.io images import --platform linux/amd64 \
   '$NODE/pause.tar' >>'$LOGS/containerd.log' 2>&1
@@ -515,7 +514,7 @@ clean_node() {
     while read -r path; do rmdir "$path" 2>/dev/null || true; done <"$DIR/created-paths"
     rm -f "$DIR/created-paths"
   fi
-  rm -f "$RUN/node.mntns" "$RUN/containerd.inner.pid" "$RUN/kubelet.inner.pid"
+  rm -f "$RUN/node.mntns" "$RUN/kubelet.inner.pid"
 }
 
 stop_node() {
