@@ -15,18 +15,22 @@ import {
 } from "./clients/kubernetes";
 import { OciRegistryClient } from "./clients/ociRegistry";
 import { readPublishedRelease } from "./clients/publishedRelease";
+import { checkSigningKey, readSourceFacts, type SigningKey } from "./clients/signing";
 import type { RegistryLogin } from "./components/multiArchImage";
 import { PULL_SECRET_NAME, RegistryCredentials } from "./components/registryCredentials";
 import {
   type DeploymentSettings,
   type DockerHubSettings,
   ServiceRelease,
+  type SigningSettings,
 } from "./components/serviceRelease";
+import type { SourceFacts } from "./lib/attestation";
 import { CHANGELOG_FILE, checkChangelog } from "./lib/changelog";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
   type ConfigReader,
+  DEFAULT_COSIGN_PUBLIC_KEY,
   DEV_CHANNEL,
   loadStackConfig,
   platformArchitecture,
@@ -61,7 +65,17 @@ export interface ProgramInputs {
     readonly kubeconfig?: pulumi.Output<string>;
     /** Values of the services' required variables: `{"<service>": {"<NAME>": "<value>"}}`. */
     readonly serviceConfig?: pulumi.Output<string>;
+    /** The encrypted cosign private key (`cosign.key`'s contents) and its password. */
+    readonly cosignKey?: pulumi.Output<string>;
+    readonly cosignPassword?: pulumi.Output<string>;
   };
+  /**
+   * Fails unless the key opens with the password and is the private half of the public key
+   * (PEM text); the messages name the config keys.
+   */
+  readonly checkSigningKey: (key: SigningKey, publicKey: string) => Promise<void>;
+  /** Where the source root's files come from (its git commit and remote), for the provenance. */
+  readonly readSourceFacts: (sourceRoot: string) => SourceFacts;
   /** Fails unless the chosen kubeconfig context's API server answers. */
   readonly checkKubernetesApi: (target: KubeTarget, configKey: string) => Promise<void>;
   /** Fails when the Docker Hub token cannot write descriptions (where the Hub tells). */
@@ -150,6 +164,21 @@ function checkInputs(
         `deploy is true and the ${PULL_SECRET_NAME} pull secret needs registry credentials`,
       ),
     );
+  }
+  if (config.sign) {
+    if (secrets.cosignKey === undefined) {
+      problems.push(
+        `missing secret config "${CONFIG_NAMESPACE}:cosignKey": required because sign is true; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:cosignKey < cosign.key\` (the private half of ${config.cosignPublicKey})`,
+      );
+    }
+    if (secrets.cosignPassword === undefined) {
+      problems.push(secretMissing("cosignPassword", "sign is true (the password of cosignKey)"));
+    }
+    if (inputs.readFile(path.resolve(inputs.projectDir, config.cosignPublicKey)) === undefined) {
+      problems.push(
+        `invalid config "${CONFIG_NAMESPACE}:cosignPublicKey": ${JSON.stringify(config.cosignPublicKey)} does not exist; expected the signing key's public half, committed in the repository`,
+      );
+    }
   }
   if (config.version === DEV_CHANNEL && devSha === undefined) {
     problems.push(
@@ -262,6 +291,7 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   if (config.publishDescriptions && secrets.dockerHubToken !== undefined) {
     await inputs.checkHubToken?.();
   }
+  const signing = config.sign ? await readSigning(config, inputs, sourceRoot) : undefined;
 
   const pullUsername = secrets.registryUsername ?? secrets.dockerHubUsername;
   const pullPassword = secrets.registryPassword ?? secrets.dockerHubToken;
@@ -360,6 +390,7 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
         buildOnPreview: config.buildOnPreview,
         dockerHub,
         deployment,
+        ...(signing === undefined ? {} : { signing }),
       },
       // Deployments render or apply through the same provider as the pull secret.
       provider === undefined ? {} : { providers: { kubernetes: provider } },
@@ -388,6 +419,26 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
             namespace: config.namespace,
           },
         }),
+  };
+}
+
+/** The signing key, checked against the repository's public key before anything is built. */
+async function readSigning(
+  config: StackConfig,
+  inputs: ProgramInputs,
+  sourceRoot: string,
+): Promise<SigningSettings> {
+  const privateKey = inputs.secrets.cosignKey as pulumi.Output<string>;
+  const keyPassword = inputs.secrets.cosignPassword as pulumi.Output<string>;
+  const publicKey = inputs.readFile(path.resolve(inputs.projectDir, config.cosignPublicKey)) ?? "";
+  const [key, password] = await Promise.all([plainSecret(privateKey), plainSecret(keyPassword)]);
+  await inputs.checkSigningKey({ privateKey: key ?? "", password: password ?? "" }, publicKey);
+  return {
+    privateKey,
+    keyPassword,
+    transparencyLog: config.transparencyLog,
+    source: inputs.readSourceFacts(sourceRoot),
+    builder: `buildx://${config.builder ?? "default"}`,
   };
 }
 
@@ -517,6 +568,8 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
       (dockerLogin === undefined ? undefined : pulumi.secret(dockerLogin.password)),
     kubeconfig: config.getSecret("kubeconfig"),
     serviceConfig: config.getSecret("serviceConfig"),
+    cosignKey: config.getSecret("cosignKey"),
+    cosignPassword: config.getSecret("cosignPassword"),
   };
   let client: Promise<OciRegistryClient> | undefined;
   const registryClient = () => {
@@ -573,6 +626,9 @@ export async function releaseProgram(): Promise<Record<string, unknown>> {
     buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
     readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
     checkKubernetesApi: checkReachable,
+    checkSigningKey: (key, publicKey) =>
+      checkSigningKey(key, publicKey, config.get("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY),
+    readSourceFacts,
     checkHubToken: async () => {
       await assertTokenCanWrite(await dockerHubClient());
     },

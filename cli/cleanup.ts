@@ -27,6 +27,7 @@ import {
 import {
   DEFAULT_RETENTION_POLICY,
   type DeployedRef,
+  deleteAttachmentTags,
   freedBlobs,
   keepSharedTags,
   type ManifestInfo,
@@ -216,6 +217,7 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
     });
     // On an OCI registry a tag goes only with its manifest: tags sharing a kept manifest stay.
     if (hub === undefined) plan = keepSharedTags(plan, manifests.shared);
+    plan = deleteAttachmentTags(plan, manifests.attachments);
     return {
       label: services.length > 1 ? `${service}:` : "",
       snapshot,

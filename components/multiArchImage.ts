@@ -1,8 +1,10 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
+import type { SourceFacts } from "../lib/attestation";
 import { type Platform, platformArchitecture } from "../lib/config";
 import { archTag, type TagPlan } from "../lib/tagPlan";
 import { RegistryTagSet } from "./registryTagSet";
+import { ReleaseAttestations } from "./releaseAttestations";
 
 export interface RegistryLogin {
   /** Registry host, e.g. `docker.io`. */
@@ -39,6 +41,21 @@ export interface MultiArchImageArgs {
    * is built, the version's tags point at those images.
    */
   readonly reuse?: Readonly<Partial<Record<string, string>>>;
+  /** Sign and attest the release before any floating tag moves; unsigned when absent. */
+  readonly signing?: ImageSigning;
+}
+
+export interface ImageSigning {
+  /** The encrypted cosign private key and its password (secrets). */
+  readonly privateKey: pulumi.Input<string>;
+  readonly keyPassword: pulumi.Input<string>;
+  readonly transparencyLog: boolean;
+  /** What the provenance says of the build. */
+  readonly source: SourceFacts;
+  /** The build context, relative to the source root. */
+  readonly context: string;
+  readonly builder: string;
+  readonly sourceHash: string;
 }
 
 /**
@@ -168,6 +185,40 @@ export class MultiArchImage extends pulumi.ComponentResource {
     );
     const listDigest = versionTags.digests.apply((digests) => digests[versionTag as string] ?? "");
 
+    // The version is signed and attested before any floating tag points at it.
+    const signed: pulumi.Resource[] = [versionTags];
+    if (args.signing !== undefined) {
+      const platformOf = new Map(
+        args.platforms.map((platform) => [platformArchitecture(platform), platform]),
+      );
+      signed.push(
+        new ReleaseAttestations(
+          `${name}-${versionTag}-attestations`,
+          {
+            ...tagArgs,
+            privateKey: args.signing.privateKey,
+            keyPassword: args.signing.keyPassword,
+            transparencyLog: args.signing.transparencyLog,
+            version: args.plan.version,
+            listDigest,
+            images: pulumi
+              .all(images.map(({ digest }) => digest))
+              .apply((digests) =>
+                Object.fromEntries(
+                  images.map(({ arch }, i) => [platformOf.get(arch) as string, digests[i] ?? ""]),
+                ),
+              ),
+            source: args.signing.source,
+            context: args.signing.context,
+            buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
+            builder: args.signing.builder,
+            sourceHash: args.signing.sourceHash,
+          },
+          { parent: this, dependsOn: [versionTags] },
+        ),
+      );
+    }
+
     // Floating tags move only once the version exists (rule 6), all as copies: the version's list
     // read once and written under each floating tag, and the arch twins likewise.
     if (floatingTags.length > 0) {
@@ -183,7 +234,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
           ],
           createOnly: false,
         },
-        { parent: this, dependsOn: [versionTags] },
+        { parent: this, dependsOn: signed },
       );
     }
 

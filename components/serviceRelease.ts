@@ -5,7 +5,7 @@ import { type Reuse, SOURCE_HASH_LABEL } from "../lib/releaseGuard";
 import { planTags, type TagPlan } from "../lib/tagPlan";
 import type { ServiceImage } from "../services/catalog";
 import { DockerHubRepository } from "./hubRepository";
-import { MultiArchImage, type RegistryLogin } from "./multiArchImage";
+import { type ImageSigning, MultiArchImage, type RegistryLogin } from "./multiArchImage";
 import { ServiceDeployment } from "./serviceDeployment";
 
 export interface DockerHubSettings {
@@ -13,6 +13,9 @@ export interface DockerHubSettings {
   readonly username: pulumi.Input<string>;
   readonly token: pulumi.Input<string>;
 }
+
+/** How a stack signs its releases; the same for every image. */
+export type SigningSettings = Omit<ImageSigning, "context" | "sourceHash">;
 
 export interface DeploymentSettings {
   readonly namespace: pulumi.Input<string>;
@@ -51,6 +54,8 @@ export interface ServiceReleaseArgs {
   readonly dockerHub?: DockerHubSettings;
   /** Kubernetes settings; absent when this image is not deployed by the stack. */
   readonly deployment?: DeploymentSettings;
+  /** Sign and attest the release; absent on stacks that do not sign. */
+  readonly signing?: SigningSettings;
 }
 
 /** One image's release: its tag plan, its images and manifest lists, its Hub page, its rollout. */
@@ -98,6 +103,15 @@ export class ServiceRelease extends pulumi.ComponentResource {
         labels: { ...describing, [SOURCE_HASH_LABEL]: args.sourceHash },
         annotations: { ...describing, "org.opencontainers.image.version": args.version },
         ...(args.reuse === undefined ? {} : { reuse: args.reuse.platforms }),
+        ...(args.signing === undefined
+          ? {}
+          : {
+              signing: {
+                ...args.signing,
+                context: service.buildContext,
+                sourceHash: args.sourceHash,
+              },
+            }),
       },
       { parent: this },
     );

@@ -16,6 +16,9 @@ import {
 export const DEV_CHANNEL = "dev";
 const ACCEPTED_STACK_VERSIONS = `${ACCEPTED_VERSION_FORMS}, or "${DEV_CHANNEL}" for the dev channel`;
 
+/** The release signing key's public half, in the repository (keys/README.md). */
+export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
+
 /** The Pulumi project name, and so the namespace of every config key. */
 export const CONFIG_NAMESPACE = "battlescope";
 
@@ -68,6 +71,18 @@ export interface StackConfig {
   readonly registryCache: boolean;
   /** A stable release needs an entry for its version in the source root's CHANGELOG.md. */
   readonly requireChangelog: boolean;
+  /**
+   * Sign every release with cosign and attach SBOMs and provenance (docs/rules.md "Signed
+   * releases"); needs the secrets `cosignKey` and `cosignPassword`.
+   */
+  readonly sign: boolean;
+  /** The public half of the signing key, a file in the repository; checked against the key. */
+  readonly cosignPublicKey: string;
+  /**
+   * Record signatures in the public transparency log (Rekor). False only where there is none to
+   * reach (the local stack): cosign then signs and verifies offline with the key alone.
+   */
+  readonly transparencyLog: boolean;
   /**
    * Benchmarks only (bench/scaling.ts): release this many images, the catalog's nine and
    * synthetic copies of them (`withSyntheticCopies`). Unset on every real stack.
@@ -283,6 +298,12 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     problems.push(problem("builder", builder, "a buildx builder name"));
   }
   const renderManifestsTo = read("renderManifestsTo");
+  const cosignPublicKey = read("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY;
+  if (cosignPublicKey.trim() === "") {
+    problems.push(
+      problem("cosignPublicKey", cosignPublicKey, "the path of a cosign public key file"),
+    );
+  }
 
   const rawServiceCount = read("benchServiceCount");
   const benchServiceCount = rawServiceCount === undefined ? undefined : Number(rawServiceCount);
@@ -317,6 +338,9 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     deploy: bool("deploy", true),
     registryCache: bool("registryCache", true),
     requireChangelog: bool("requireChangelog", true),
+    sign: bool("sign", false),
+    cosignPublicKey,
+    transparencyLog: bool("transparencyLog", true),
     ...(builder === undefined ? {} : { builder }),
     ...(renderManifestsTo === undefined ? {} : { renderManifestsTo }),
     ...(kubeconfigPath === undefined ? {} : { kubeconfigPath }),

@@ -20,6 +20,7 @@
  * a kept index's children) reaches is ever deleted.
  */
 import semver from "semver";
+import { attachmentSubject } from "./attestation";
 import {
   ARCHITECTURES,
   InvalidVersionError,
@@ -322,7 +323,14 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     else if (group.kind === "floating") decision = { keep: true, reason: "floating tag" };
     else if (explicit !== undefined) decision = { keep: true, reason: explicit };
     else if (group.kind === "other") {
-      decision = { keep: true, reason: "not a release tag: left alone" };
+      const subject = attachmentSubject(group.base);
+      decision = {
+        keep: true,
+        reason:
+          subject === undefined
+            ? "not a release tag: left alone"
+            : `attached to ${subject}: kept while it is`,
+      };
     } else if (group.version.kind === "stable") {
       const kept = keepReason.get(group);
       decision =
@@ -404,6 +412,11 @@ export interface ManifestPlan {
   readonly shared: TagDecision[];
   /** Every manifest a kept tag or protected digest reaches (never deleted). */
   readonly reached: ReadonlySet<string>;
+  /**
+   * Attachment tags (signatures, SBOMs, attestations: `sha256-<hex>`…) whose subject the plan
+   * deletes: they go with it, before it ({@link deleteAttachmentTags}). Their units lead `units`.
+   */
+  readonly attachments: TagDecision[];
 }
 
 /** The manifests a set of roots reaches, roots included. */
@@ -434,9 +447,12 @@ export function planManifests(input: ManifestPlanInput): ManifestPlan {
       if (!reachedBy.has(digest)) reachedBy.set(digest, label);
     }
   };
+  // Attachments are judged by their subject, once the subjects' fate is known.
+  const attachmentTags = input.plan.keep.filter(({ tag }) => attachmentSubject(tag) !== undefined);
   for (const { tag } of input.plan.keep) {
     const digest = input.digests.get(tag);
-    if (digest !== undefined) mark(digest, `kept tag ${tag}`);
+    if (digest !== undefined && attachmentSubject(tag) === undefined)
+      mark(digest, `kept tag ${tag}`);
   }
   for (const [digest, why] of input.protectedDigests ?? []) mark(digest, why);
 
@@ -477,7 +493,69 @@ export function planManifests(input: ManifestPlanInput): ManifestPlan {
     }
     units.push({ digest: root, tags: memberTags, children });
   }
-  return { units, shared, reached: new Set(reachedBy.keys()) };
+  const { attachments, attachmentUnits } = planAttachments(
+    input,
+    attachmentTags,
+    units,
+    mark,
+    reachedBy,
+  );
+  return {
+    units: [...attachmentUnits, ...units],
+    shared,
+    reached: new Set(reachedBy.keys()),
+    attachments,
+  };
+}
+
+/**
+ * Attachments whose subject a unit deletes become units of their own (deleted first, so an
+ * interrupted cleanup never leaves one without its subject); the others are kept, with what
+ * they reach.
+ */
+function planAttachments(
+  input: ManifestPlanInput,
+  tags: readonly TagDecision[],
+  units: readonly ManifestUnit[],
+  mark: (root: string, label: string) => void,
+  reachedBy: ReadonlyMap<string, string>,
+): { attachments: TagDecision[]; attachmentUnits: ManifestUnit[] } {
+  const deleted = new Set(units.flatMap((unit) => [unit.digest, ...unit.children]));
+  const attachments: TagDecision[] = [];
+  const attachmentUnits: ManifestUnit[] = [];
+  const leaving: Array<{ tag: string; digest: string }> = [];
+  for (const { tag } of tags) {
+    const subject = attachmentSubject(tag) as string;
+    const digest = input.digests.get(tag);
+    if (digest === undefined) continue;
+    if (deleted.has(subject)) leaving.push({ tag, digest });
+    else mark(digest, `kept tag ${tag}`);
+  }
+  for (const { tag, digest } of leaving) {
+    if (reachedBy.has(digest)) continue;
+    const tree = reachable([digest], input.manifests);
+    tree.delete(digest);
+    attachments.push({ tag, reason: `attached to ${attachmentSubject(tag)}, deleted with it` });
+    attachmentUnits.push({
+      digest,
+      tags: [tag],
+      children: [...tree].filter((child) => !reachedBy.has(child)),
+    });
+  }
+  return { attachments, attachmentUnits };
+}
+
+/** The plan with the attachments of deleted manifests moved to delete. */
+export function deleteAttachmentTags(
+  plan: RetentionPlan,
+  attachments: readonly TagDecision[],
+): RetentionPlan {
+  if (attachments.length === 0) return plan;
+  const leaving = new Set(attachments.map(({ tag }) => tag));
+  return {
+    keep: plan.keep.filter(({ tag }) => !leaving.has(tag)),
+    delete: [...plan.delete, ...attachments],
+  };
 }
 
 /** The plan with the shared tags moved to keep (an OCI registry cannot remove them alone). */

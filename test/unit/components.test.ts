@@ -99,6 +99,12 @@ function inputs(
         .update(contextDir + JSON.stringify(extra))
         .digest("hex")}`,
     gitShortSha: () => "abcdef1",
+    checkSigningKey: async () => {},
+    readSourceFacts: () => ({
+      uri: "git+file:///work/project",
+      commit: "a".repeat(40),
+      dirty: false,
+    }),
     projectDir: "/work/project",
     buildContextExists: () => true,
     // The source root stands for the fixtures' copy: their Dockerfiles and CHANGELOG.

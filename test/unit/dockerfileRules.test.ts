@@ -253,6 +253,8 @@ describe("at preview", () => {
     buildContextExists: () => true,
     readFile,
     checkKubernetesApi: async () => {},
+    checkSigningKey: async () => {},
+    readSourceFacts: () => ({ uri: "file:///work/project/src", dirty: false }),
   });
 
   it("refuses every broken Dockerfile and a stable version missing from the CHANGELOG at once", async () => {

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type DeployedRef,
+  deleteAttachmentTags,
   freedBlobs,
   keepSharedTags,
   type ManifestInfo,
@@ -342,7 +343,8 @@ describe("parseIsoDate", () => {
 
 // ------------------------------------------------------------------ manifests
 
-const d = (name: string) => `sha256:${name.padEnd(64, "0")}`;
+/** A digest named for reading: the name's bytes in hex, so it is a valid sha256 digest. */
+const d = (name: string) => `sha256:${Buffer.from(name).toString("hex").padEnd(64, "0")}`;
 const image = (name: string, ...blobs: Array<[string, number]>): ManifestInfo => ({
   digest: d(name),
   children: [],
@@ -554,6 +556,82 @@ const policies = fc.record({
 });
 
 const isFloating = (tag: string) => /^(latest|v\d+(\.\d+)?)$/.test(splitArchSuffix(tag).base);
+
+describe("planManifests with signatures and attestations", () => {
+  const base: [string, number] = ["base", 700_000];
+  const old = release("3.0.0", base);
+  const current = release("3.0.1", base);
+  const { manifests, digests } = graph(old, current);
+  digests.set("latest", d("301i"));
+  /** A referrers tag (`sha256-<hex>`): an index of the subject's signature and attestations. */
+  const attach = (subject: string, name: string) => {
+    const tag = `sha256-${d(subject).slice("sha256:".length)}`;
+    manifests.set(d(`${name}s`), image(`${name}s`, [`${name}sb`, 40]));
+    manifests.set(d(`${name}t`), image(`${name}t`, [`${name}tb`, 4000]));
+    manifests.set(d(`${name}r`), index(`${name}r`, `${name}s`, `${name}t`));
+    digests.set(tag, d(`${name}r`));
+    return tag;
+  };
+  const oldList = attach("300i", "ol");
+  const oldAmd64 = attach("300a", "oa");
+  const keptList = attach("301i", "kl");
+  const keptArm64 = attach("301b", "kb");
+  const orphan = attach("999", "or");
+
+  const plan = planRetention({
+    tags: [...digests.keys()].map((name) => ({ name })),
+    now: NOW,
+    policy: { keepPatches: 1 },
+  });
+  const result = planManifests({ plan, digests, manifests });
+
+  it("the retention plan keeps attachment tags until their subject's fate is known", () => {
+    for (const tag of [oldList, keptList, orphan]) {
+      expect(plan.keep.find((decision) => decision.tag === tag)?.reason).toMatch(
+        /^attached to sha256:[0-9a-f]{64}: kept while it is$/,
+      );
+    }
+  });
+
+  it("deletes the attachments of a deleted list and of its platform images, first", () => {
+    expect(result.attachments.map(({ tag }) => tag).sort()).toEqual([oldAmd64, oldList].sort());
+    expect(result.attachments.find(({ tag }) => tag === oldList)?.reason).toBe(
+      `attached to ${d("300i")}, deleted with it`,
+    );
+    expect(
+      result.units
+        .slice(0, 2)
+        .map((unit) => unit.tags[0])
+        .sort(),
+    ).toEqual([oldAmd64, oldList].sort());
+    const listUnit = result.units.find((unit) => unit.tags[0] === oldList);
+    expect(listUnit && { ...listUnit, children: [...listUnit.children].sort() }).toEqual({
+      digest: d("olr"),
+      tags: [oldList],
+      children: sorted("ols", "olt"),
+    });
+    expect(result.units.slice(2).map((unit) => unit.digest)).toContain(d("300i"));
+  });
+
+  it("never deletes the attachments of a kept release, nor one whose subject is not planned", () => {
+    const deleted = new Set(result.units.flatMap((unit) => [unit.digest, ...unit.children]));
+    for (const name of ["klr", "kls", "klt", "kbr", "kbs", "kbt", "orr", "ors", "ort"]) {
+      expect(deleted.has(d(name))).toBe(false);
+      expect(result.reached.has(d(name))).toBe(true);
+    }
+  });
+
+  it("moves the attachments to the plan's delete list, with their reason", () => {
+    const moved = deleteAttachmentTags(plan, result.attachments);
+    expect(moved.delete.map(({ tag }) => tag)).toEqual([
+      ...plan.delete.map(({ tag }) => tag),
+      ...result.attachments.map(({ tag }) => tag),
+    ]);
+    expect(moved.keep.map(({ tag }) => tag)).not.toContain(oldList);
+    expect(moved.keep.length + moved.delete.length).toBe(plan.keep.length + plan.delete.length);
+    expect(deleteAttachmentTags(plan, [])).toBe(plan);
+  });
+});
 
 describe("planRetention properties", () => {
   it("lists every tag exactly once, and never deletes latest, floating or protected tags", () => {

@@ -1,0 +1,348 @@
+/**
+ * The real cosign and syft, run as child processes: signing, attesting and verifying a digest in
+ * a registry, and an image's SBOM. Secrets never reach a command line or a file in the project:
+ * the key travels in the environment (`--key env://…`), the registry login in a private
+ * DOCKER_CONFIG folder removed when the command ends.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { SourceFacts, SpdxDocument } from "../lib/attestation";
+import { CONFIG_NAMESPACE, ConfigError } from "../lib/config";
+
+export interface RegistryAuth {
+  readonly registry: string;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+}
+
+export interface SigningKey {
+  /** The encrypted private key, as `cosign generate-key-pair` writes `cosign.key`. */
+  readonly privateKey: string;
+  readonly password: string;
+}
+
+/** What cosign signs and attests with, and whether there is a transparency log to write to. */
+export interface SigningSettings {
+  readonly key: SigningKey;
+  /** False where no transparency log can be reached (the local stack): nothing is uploaded to Rekor. */
+  readonly transparencyLog: boolean;
+}
+
+export class SigningToolError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | undefined,
+  ) {
+    super(message);
+    this.name = "SigningToolError";
+  }
+}
+
+interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The tool's binary: `$COSIGN_BINARY`/`$SYFT_BINARY`, else the name on PATH. */
+function binary(tool: "cosign" | "syft"): string {
+  return process.env[`${tool.toUpperCase()}_BINARY`] ?? tool;
+}
+
+function run(
+  tool: "cosign" | "syft",
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  input?: string,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      binary(tool),
+      args,
+      { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code === "string") {
+          reject(
+            new SigningToolError(
+              error.code === "ENOENT"
+                ? `${tool} is not installed: ${binary(tool)} was not found on PATH (bash scripts/toolchain.sh builds it)`
+                : `${tool} could not start: ${error.message}`,
+              undefined,
+            ),
+          );
+          return;
+        }
+        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** A private DOCKER_CONFIG holding only this registry's login, for the length of `work`. */
+async function withRegistryLogin<T>(
+  auth: RegistryAuth | undefined,
+  work: (env: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  if (auth?.username === undefined || auth.password === undefined) return work({});
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-login-"));
+  try {
+    const key = auth.registry === "docker.io" ? "https://index.docker.io/v1/" : auth.registry;
+    const encoded = Buffer.from(`${auth.username}:${auth.password}`).toString("base64");
+    fs.writeFileSync(
+      path.join(dir, "config.json"),
+      JSON.stringify({ auths: { [key]: { auth: encoded } } }),
+      {
+        mode: 0o600,
+      },
+    );
+    return await work({ DOCKER_CONFIG: dir });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const KEY_ENV = "BATTLESCOPE_COSIGN_KEY";
+const PUBLIC_KEY_ENV = "BATTLESCOPE_COSIGN_PUBLIC_KEY";
+
+function keyEnv(key: SigningKey): Record<string, string> {
+  return { [KEY_ENV]: key.privateKey, COSIGN_PASSWORD: key.password };
+}
+
+/** The flags that keep cosign off the public Sigstore services when there is no log to write to. */
+function offlineSignFlags(transparencyLog: boolean): string[] {
+  return transparencyLog ? [] : ["--use-signing-config=false", "--tlog-upload=false"];
+}
+function offlineVerifyFlags(transparencyLog: boolean): string[] {
+  return transparencyLog ? [] : ["--insecure-ignore-tlog=true"];
+}
+
+function failure(tool: string, what: string, result: RunResult): SigningToolError {
+  const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
+  return new SigningToolError(
+    `${tool} ${what} failed (exit ${result.code}): ${detail}`,
+    result.code,
+  );
+}
+
+/** The public key of an encrypted cosign private key; fails when the password does not open it. */
+export async function publicKeyOf(key: SigningKey): Promise<string> {
+  const result = await run("cosign", ["public-key", "--key", `env://${KEY_ENV}`], keyEnv(key));
+  if (result.code !== 0) throw failure("cosign", "public-key", result);
+  return result.stdout;
+}
+
+/** Two PEM public keys are the same key (line endings and surrounding space aside). */
+export function samePublicKey(a: string, b: string): boolean {
+  const normal = (pem: string) => pem.replace(/\r/g, "").trim();
+  return normal(a) === normal(b);
+}
+
+/**
+ * Fails, naming the config keys, unless the key opens with its password and is the private half
+ * of the repository's public key (`publicKeyFile` is named in the message).
+ */
+export async function checkSigningKey(
+  key: SigningKey,
+  publicKey: string,
+  publicKeyFile: string,
+): Promise<void> {
+  let derived: string;
+  try {
+    derived = await publicKeyOf(key);
+  } catch (error) {
+    if (!(error instanceof SigningToolError) || error.exitCode === undefined) throw error;
+    throw new ConfigError([
+      `invalid secret config "${CONFIG_NAMESPACE}:cosignKey": cosign cannot open it with ${CONFIG_NAMESPACE}:cosignPassword (${error.message.split("\n").pop()}); expected the contents of a cosign.key written by \`cosign generate-key-pair\` and its password`,
+    ]);
+  }
+  if (!samePublicKey(derived, publicKey)) {
+    throw new ConfigError([
+      `invalid secret config "${CONFIG_NAMESPACE}:cosignKey": it is not the private half of ${publicKeyFile} (${CONFIG_NAMESPACE}:cosignPublicKey), so what it signs would not verify; set the matching key, or commit its public key there`,
+    ]);
+  }
+}
+
+function git(dir: string, args: readonly string[]): string | undefined {
+  try {
+    return execFileSync("git", ["-C", dir, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The source root's commit, remote and whether its files differ from the commit. */
+export function readSourceFacts(sourceRoot: string): SourceFacts {
+  const commit = git(sourceRoot, ["rev-parse", "HEAD"]);
+  if (commit === undefined) return { uri: `file://${sourceRoot}`, dirty: false };
+  const remote = git(sourceRoot, ["remote", "get-url", "origin"]);
+  const top = git(sourceRoot, ["rev-parse", "--show-toplevel"]) ?? sourceRoot;
+  const status = git(sourceRoot, ["status", "--porcelain", "--", "."]);
+  return {
+    uri: `git+${remote === undefined || remote === "" ? `file://${top}` : remote}`,
+    commit,
+    dirty: status !== undefined && status !== "",
+  };
+}
+
+/** Signs `<repository>@<digest>` with the key (the signature is attached to that digest). */
+export async function signDigest(
+  ref: string,
+  settings: SigningSettings,
+  auth: RegistryAuth | undefined,
+): Promise<void> {
+  const result = await withRegistryLogin(auth, (env) =>
+    run(
+      "cosign",
+      [
+        "sign",
+        "--yes",
+        "--key",
+        `env://${KEY_ENV}`,
+        ...offlineSignFlags(settings.transparencyLog),
+        ref,
+      ],
+      { ...env, ...keyEnv(settings.key) },
+    ),
+  );
+  if (result.code !== 0) throw failure("cosign", `sign ${ref}`, result);
+}
+
+/** Attaches a signed in-toto attestation of `type` (`spdxjson`, `slsaprovenance1`) to a digest. */
+export async function attestDigest(
+  ref: string,
+  type: string,
+  predicate: unknown,
+  settings: SigningSettings,
+  auth: RegistryAuth | undefined,
+): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-predicate-"));
+  try {
+    const file = path.join(dir, "predicate.json");
+    fs.writeFileSync(file, JSON.stringify(predicate));
+    const result = await withRegistryLogin(auth, (env) =>
+      run(
+        "cosign",
+        [
+          "attest",
+          "--yes",
+          "--key",
+          `env://${KEY_ENV}`,
+          "--type",
+          type,
+          "--predicate",
+          file,
+          ...offlineSignFlags(settings.transparencyLog),
+          ref,
+        ],
+        { ...env, ...keyEnv(settings.key) },
+      ),
+    );
+    if (result.code !== 0) throw failure("cosign", `attest --type ${type} ${ref}`, result);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface VerifyOptions {
+  readonly publicKey: string;
+  readonly transparencyLog: boolean;
+}
+
+/** Whether a signature by this public key is attached to the digest (cosign verify). */
+export async function verifySignature(
+  ref: string,
+  options: VerifyOptions,
+  auth: RegistryAuth | undefined,
+): Promise<{ verified: boolean; detail: string }> {
+  const result = await withRegistryLogin(auth, (env) =>
+    run(
+      "cosign",
+      [
+        "verify",
+        "--key",
+        `env://${PUBLIC_KEY_ENV}`,
+        ...offlineVerifyFlags(options.transparencyLog),
+        ref,
+      ],
+      { ...env, [PUBLIC_KEY_ENV]: options.publicKey },
+    ),
+  );
+  return { verified: result.code === 0, detail: lastLines(result) };
+}
+
+/** An in-toto statement as cosign verifies it. */
+export interface Statement {
+  readonly predicateType: string;
+  readonly subject: readonly { name?: string; digest: Record<string, string> }[];
+  readonly predicate: unknown;
+}
+
+/**
+ * The attestations of `type` attached to the digest that verify with this public key; empty when
+ * there is none (or none by this key).
+ */
+export async function verifiedAttestations(
+  ref: string,
+  type: string,
+  options: VerifyOptions,
+  auth: RegistryAuth | undefined,
+): Promise<{ statements: Statement[]; detail: string }> {
+  const result = await withRegistryLogin(auth, (env) =>
+    run(
+      "cosign",
+      [
+        "verify-attestation",
+        "--key",
+        `env://${PUBLIC_KEY_ENV}`,
+        "--type",
+        type,
+        ...offlineVerifyFlags(options.transparencyLog),
+        ref,
+      ],
+      { ...env, [PUBLIC_KEY_ENV]: options.publicKey },
+    ),
+  );
+  if (result.code !== 0) return { statements: [], detail: lastLines(result) };
+  return { statements: parseVerifiedStatements(result.stdout), detail: "" };
+}
+
+/** cosign prints one DSSE envelope (JSON) per line; the statement is its base64 payload. */
+export function parseVerifiedStatements(stdout: string): Statement[] {
+  const statements: Statement[] = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.trim().startsWith("{")) continue;
+    const envelope = JSON.parse(line) as { payload?: string };
+    if (envelope.payload === undefined) continue;
+    statements.push(
+      JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8")) as Statement,
+    );
+  }
+  return statements;
+}
+
+function lastLines(result: RunResult): string {
+  return (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-3).join("\n");
+}
+
+/** The SPDX 2.3 SBOM of one image by digest, every file listed with its SHA-256 (syft). */
+export async function imageSbom(
+  ref: string,
+  auth: RegistryAuth | undefined,
+): Promise<SpdxDocument> {
+  const result = await withRegistryLogin(auth, (env) =>
+    run("syft", ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"], {
+      ...env,
+      SYFT_CHECK_FOR_APP_UPDATE: "false",
+      SYFT_FILE_METADATA_SELECTION: "all",
+      SYFT_FILE_METADATA_DIGESTS: "sha256",
+    }),
+  );
+  if (result.code !== 0) throw failure("syft", `scan ${ref}`, result);
+  return JSON.parse(result.stdout) as SpdxDocument;
+}

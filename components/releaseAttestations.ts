@@ -1,0 +1,232 @@
+/**
+ * A release's signature and attestations: each platform image gets an SBOM (syft, SPDX JSON) and
+ * a SLSA provenance, both as signed in-toto attestations; the version's manifest list gets its
+ * own (the platforms' SBOMs in one document, and a provenance naming the version and its images)
+ * and, last, the signature. All are attached to the digests in the registry with cosign.
+ *
+ * Create-only, like the version tags: each attachment is written only when none that verifies
+ * with the key is there, so a re-run, a reused image or a lost state adds nothing. Delete does
+ * nothing: attachments go with their subject, by the retention command (docs/rules.md
+ * "Signed releases").
+ */
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  attestDigest,
+  imageSbom,
+  publicKeyOf,
+  type RegistryAuth,
+  type SigningSettings,
+  signDigest,
+  verifiedAttestations,
+  verifySignature,
+} from "../clients/signing";
+import {
+  COSIGN_PROVENANCE_TYPE,
+  COSIGN_SPDX_TYPE,
+  imageProvenance,
+  listProvenance,
+  listSbom,
+  type SourceFacts,
+  type SpdxDocument,
+} from "../lib/attestation";
+import { serializableProvider } from "./dynamicProvider";
+
+export interface ReleaseAttestationsInputs {
+  /** Registry host, e.g. `docker.io` or `127.0.0.1:5000`. */
+  registry: string;
+  /** Repository path inside the registry, e.g. `battlescope/frontend`. */
+  repository: string;
+  username?: string;
+  password?: string;
+  /** The encrypted cosign private key and its password (secrets). */
+  privateKey: string;
+  keyPassword: string;
+  transparencyLog: boolean;
+  version: string;
+  /** The version's manifest list. */
+  listDigest: string;
+  /** Its platform images, by platform (`linux/amd64`). */
+  images: Record<string, string>;
+  /** What the provenance says of the build. */
+  source: SourceFacts;
+  context: string;
+  buildArgs: Record<string, string>;
+  builder: string;
+  sourceHash: string;
+}
+
+/** What the state keeps: no secret, and a fingerprint of the key to notice a new one. */
+export interface ReleaseAttestationsOutputs {
+  registry: string;
+  repository: string;
+  transparencyLog: boolean;
+  version: string;
+  listDigest: string;
+  images: Record<string, string>;
+  keyFingerprint: string;
+  /** Per digest, the attachments this resource wrote (others were there already). */
+  written: Record<string, string[]>;
+}
+
+export function keyFingerprint(privateKey: string): string {
+  return `sha256:${createHash("sha256").update(privateKey).digest("hex")}`;
+}
+
+function sameImages(a: Record<string, string>, b: Record<string, string>): boolean {
+  return (
+    JSON.stringify(Object.entries(a ?? {}).sort()) ===
+    JSON.stringify(Object.entries(b ?? {}).sort())
+  );
+}
+
+export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProvider {
+  async function attach(inputs: ReleaseAttestationsInputs): Promise<ReleaseAttestationsOutputs> {
+    const settings: SigningSettings = {
+      key: { privateKey: inputs.privateKey, password: inputs.keyPassword },
+      transparencyLog: inputs.transparencyLog,
+    };
+    const auth: RegistryAuth = {
+      registry: inputs.registry,
+      username: inputs.username,
+      password: inputs.password,
+    };
+    const verify = {
+      publicKey: await publicKeyOf(settings.key),
+      transparencyLog: inputs.transparencyLog,
+    };
+    const written: Record<string, string[]> = {};
+    const refOf = (digest: string) => `${inputs.registry}/${inputs.repository}@${digest}`;
+    const note = (digest: string, kind: string) => {
+      written[digest] = [...(written[digest] ?? []), kind];
+    };
+    /** The verified predicate of `type` on the digest, else what `make` returns, attested. */
+    const ensure = async <T>(digest: string, type: string, make: () => Promise<T>): Promise<T> => {
+      const found = await verifiedAttestations(refOf(digest), type, verify, auth);
+      const existing = found.statements[0]?.predicate;
+      if (existing !== undefined) return existing as T;
+      const predicate = await make();
+      await attestDigest(refOf(digest), type, predicate, settings, auth);
+      note(digest, type);
+      return predicate;
+    };
+
+    // Each subject's attachments are written one after another (they share its referrers tag);
+    // the platform images go at the same time.
+    const platforms = await Promise.all(
+      Object.entries(inputs.images).map(async ([platform, digest]) => {
+        const sbom = await ensure(digest, COSIGN_SPDX_TYPE, () => imageSbom(refOf(digest), auth));
+        await ensure(digest, COSIGN_PROVENANCE_TYPE, async () =>
+          imageProvenance({
+            source: inputs.source,
+            context: inputs.context,
+            platform,
+            buildArgs: inputs.buildArgs,
+            builder: inputs.builder,
+            sourceHash: inputs.sourceHash,
+          }),
+        );
+        return [platform, { digest, sbom: sbom as SpdxDocument }] as const;
+      }),
+    );
+    const list = inputs.listDigest;
+    await ensure(list, COSIGN_SPDX_TYPE, async () =>
+      listSbom({
+        repository: `${inputs.registry}/${inputs.repository}`,
+        version: inputs.version,
+        listDigest: list,
+        created: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        platforms: Object.fromEntries(platforms),
+      }),
+    );
+    await ensure(list, COSIGN_PROVENANCE_TYPE, async () =>
+      listProvenance({
+        source: inputs.source,
+        context: inputs.context,
+        version: inputs.version,
+        builder: inputs.builder,
+        sourceHash: inputs.sourceHash,
+        images: inputs.images,
+      }),
+    );
+    // The signature last: a signed list has its attestations.
+    if (!(await verifySignature(refOf(list), verify, auth)).verified) {
+      await signDigest(refOf(list), settings, auth);
+      note(list, "signature");
+    }
+    return {
+      registry: inputs.registry,
+      repository: inputs.repository,
+      transparencyLog: inputs.transparencyLog,
+      version: inputs.version,
+      listDigest: list,
+      images: inputs.images,
+      keyFingerprint: keyFingerprint(inputs.privateKey),
+      written,
+    };
+  }
+
+  return {
+    async diff(_id, olds: ReleaseAttestationsOutputs, news: ReleaseAttestationsInputs) {
+      const replaces = (["registry", "repository"] as const).filter(
+        (key) => olds[key] !== news[key],
+      );
+      // The provenance's facts (commit, build args) are the first attestation's: a new commit
+      // over the same images attaches nothing new.
+      const changes =
+        replaces.length > 0 ||
+        olds.listDigest !== news.listDigest ||
+        !sameImages(olds.images, news.images) ||
+        olds.transparencyLog !== news.transparencyLog ||
+        (typeof news.privateKey === "string" &&
+          olds.keyFingerprint !== keyFingerprint(news.privateKey));
+      return { changes, replaces, deleteBeforeReplace: false };
+    },
+    async create(inputs: ReleaseAttestationsInputs) {
+      const outs = await attach(inputs);
+      return { id: `${inputs.registry}/${inputs.repository}@${inputs.listDigest}`, outs };
+    },
+    async update(_id, _olds, news: ReleaseAttestationsInputs) {
+      return { outs: await attach(news) };
+    },
+    async delete() {
+      // Attachments stay with their subject: the retention command deletes them together.
+    },
+  };
+}
+
+const releaseAttestationsProvider = serializableProvider(
+  __filename,
+  "createReleaseAttestationsProvider",
+);
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export type ReleaseAttestationsArgs = Inputs<ReleaseAttestationsInputs>;
+
+/**
+ * The signature and attestations of one version (type
+ * `pulumi-nodejs:dynamic/battlescope:ReleaseAttestations`).
+ */
+export class ReleaseAttestations extends pulumi.dynamic.Resource {
+  declare readonly listDigest: pulumi.Output<string>;
+  declare readonly written: pulumi.Output<Record<string, string[]>>;
+
+  constructor(name: string, args: ReleaseAttestationsArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      releaseAttestationsProvider,
+      name,
+      {
+        ...args,
+        privateKey: pulumi.secret(args.privateKey),
+        keyPassword: pulumi.secret(args.keyPassword),
+        ...(args.password === undefined ? {} : { password: pulumi.secret(args.password) }),
+        keyFingerprint: undefined,
+        written: undefined,
+      },
+      opts,
+      "battlescope",
+      "ReleaseAttestations",
+    );
+  }
+}
