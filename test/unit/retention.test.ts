@@ -586,7 +586,7 @@ describe("planManifests with signatures and attestations", () => {
   const result = planManifests({ plan, digests, manifests });
 
   it("the retention plan keeps attachment tags until their subject's fate is known", () => {
-    for (const tag of [oldList, keptList, orphan]) {
+    for (const tag of [oldList, keptList, keptArm64, orphan]) {
       expect(plan.keep.find((decision) => decision.tag === tag)?.reason).toMatch(
         /^attached to sha256:[0-9a-f]{64}: kept while it is$/,
       );
