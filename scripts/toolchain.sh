@@ -8,7 +8,8 @@
 #   buildkitd + buildctl, docker-buildx (also as docker CLI plugin), the pulumi CLI with the
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
-#   GitHub workflows), the local OCI registry (distribution v3, `registry`), and the local cluster's Kubernetes, etcd and containerd
+#   GitHub workflows), the local OCI registry (distribution v3, `registry`), cosign and syft (sign
+#   and attest releases, write their SBOMs), and the local cluster's Kubernetes, etcd and containerd
 #   (scripts/toolchain/kubernetes);
 # and installs the Debian packages the local services and checks need (runc, openssl, ca-certificates, jq, skopeo, shellcheck, apache2-utils, containernetworking-plugins,
 # iproute2, curl). A pulumi of the pinned version already
@@ -388,6 +389,35 @@ step_registry() {
   link registry "$REGISTRY_VERSION" registry
 }
 
+# cosign signs and attests releases, syft writes their SBOMs (docs/rules.md "Signed releases").
+step_cosign() {
+  STEP="cosign $COSIGN_VERSION"
+  if built cosign "$COSIGN_VERSION"; then
+    say "cosign $COSIGN_VERSION: cached"
+  else
+    begin_build cosign "$COSIGN_VERSION"
+    modsrc github.com/sigstore/cosign/v3 "$COSIGN_VERSION"
+    gobuild "$OUT/cosign" "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" ./cmd/cosign
+    [[ "$("$OUT/cosign" version --json 2>/dev/null | jq -r .gitVersion)" == "$COSIGN_VERSION" ]]
+    finish_build cosign "$COSIGN_VERSION"
+  fi
+  link cosign "$COSIGN_VERSION" cosign
+}
+
+step_syft() {
+  STEP="syft $SYFT_VERSION"
+  if built syft "$SYFT_VERSION"; then
+    say "syft $SYFT_VERSION: cached"
+  else
+    begin_build syft "$SYFT_VERSION"
+    modsrc github.com/anchore/syft "$SYFT_VERSION"
+    gobuild "$OUT/syft" "-X main.version=${SYFT_VERSION#v}" ./cmd/syft
+    [[ "$("$OUT/syft" version -o json 2>/dev/null | jq -r .version)" == "${SYFT_VERSION#v}" ]]
+    finish_build syft "$SYFT_VERSION"
+  fi
+  link syft "$SYFT_VERSION" syft
+}
+
 # The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
 # largest build here (about 30 min cold on 2 cores), so it starts first, in the background, and
 # the other builds share the cores with it; it is awaited at the end.
@@ -447,6 +477,8 @@ summary() {
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  actionlint     $("$BIN/actionlint" -version | head -n 1) ($BIN/actionlint)"
   echo "  registry       $("$BIN/registry" --version | awk '{print $3}') ($BIN/registry)"
+  echo "  cosign         $("$BIN/cosign" version --json 2>/dev/null | jq -r .gitVersion) ($BIN/cosign)"
+  echo "  syft           $("$BIN/syft" version -o json 2>/dev/null | jq -r .version) ($BIN/syft)"
   echo "  cluster        kubernetes $K8S_VERSION, etcd $ETCD_VERSION, containerd $CONTAINERD_VERSION ($CLUSTER_DIR)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
@@ -503,6 +535,8 @@ main() {
   step_kubernetes
   step_actionlint
   step_registry
+  step_cosign
+  step_syft
   step_cluster
   step_check_pins
   step_verify

@@ -392,8 +392,13 @@ $mounts
 # its root folder: the node gets none, so only a pod's pull secret can authenticate a pull.
 export HOME='$NODE/home'
 cd "\$HOME"
+# A containerd killed earlier leaves its socket: ready means it answers, not that the file exists.
+rm -f '$NODE/containerd.sock'
 '$b/containerd' --config '$NODE/containerd.toml' >>'$LOGS/containerd.log' 2>&1 &
-for _ in \$(seq 1 300); do [[ -S '$NODE/containerd.sock' ]] && break; sleep 0.1; done
+for _ in \$(seq 1 600); do
+  '$b/ctr' --address '$NODE/containerd.sock' version >/dev/null 2>&1 && break
+  sleep 0.1
+done
 '$b/ctr' --address '$NODE/containerd.sock' -n k8s.io images import --platform linux/amd64 \
   '$NODE/pause.tar' >>'$LOGS/containerd.log' 2>&1
 '$b/kubelet' --config='$NODE/kubelet.yaml' --kubeconfig='$DIR/kubelet.kubeconfig' \
