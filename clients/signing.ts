@@ -273,7 +273,31 @@ export async function verifySignature(
       { ...env, [PUBLIC_KEY_ENV]: options.publicKey },
     ),
   );
-  return { verified: result.code === 0, detail: lastLines(result) };
+  if (result.code !== 0) return { verified: false, detail: lastLines(result) };
+  // cosign v3 verifies any bundle attached to the digest, attestations too: a signature is an
+  // entry of the cosign signature type.
+  const verified = signatureTypes(result.stdout).includes(COSIGN_SIGNATURE_TYPE);
+  return {
+    verified,
+    detail: verified ? "" : "no signature by this key, only attestations",
+  };
+}
+
+/** The payload type of a cosign simple signing signature. */
+export const COSIGN_SIGNATURE_TYPE = "https://sigstore.dev/cosign/sign/v1";
+
+/** The `critical.type` of each entry `cosign verify` printed. */
+export function signatureTypes(stdout: string): string[] {
+  const start = stdout.indexOf("[");
+  if (start < 0) return [];
+  try {
+    const entries = JSON.parse(stdout.slice(start)) as Array<{ critical?: { type?: unknown } }>;
+    return entries.flatMap((entry) =>
+      typeof entry.critical?.type === "string" ? [entry.critical.type] : [],
+    );
+  } catch {
+    return [];
+  }
 }
 
 /** An in-toto statement as cosign verifies it. */

@@ -27,6 +27,9 @@ describe("loadStackConfig", () => {
       deploy: true,
       registryCache: true,
       requireChangelog: true,
+      sign: false,
+      cosignPublicKey: "keys/release.pub",
+      transparencyLog: true,
       rolloutTimeoutSeconds: 300,
       healthPaths: {},
     });
