@@ -142,6 +142,7 @@ export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProv
     await ensure(list, COSIGN_PROVENANCE_TYPE, async () =>
       listProvenance({
         source: inputs.source,
+        repository: `${inputs.registry}/${inputs.repository}`,
         context: inputs.context,
         version: inputs.version,
         builder: inputs.builder,

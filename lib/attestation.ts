@@ -39,6 +39,8 @@ export interface ImageProvenanceInput {
 
 export interface ListProvenanceInput {
   readonly source: SourceFacts;
+  /** `<registry>/<org>/<service>`: where the images are. */
+  readonly repository: string;
   readonly context: string;
   readonly version: string;
   readonly builder: string;
@@ -91,7 +93,8 @@ export function listProvenance(input: ListProvenanceInput): Record<string, unkno
       resolvedDependencies: [
         ...resolvedSource(input.source),
         ...Object.entries(input.images).map(([platform, digest]) => ({
-          uri: platform,
+          name: platform,
+          uri: `oci://${input.repository}@${digest}`,
           digest: { sha256: digest.replace(/^sha256:/, "") },
         })),
       ],

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProgramInputs } from "../../program";
+import { SERVICE_NAMES } from "../../services/catalog";
 
 interface Recorded {
   type: string;
@@ -444,5 +445,122 @@ describe("the release stack under mocks", () => {
       'invalid config "battlescope:sourceRoot": "src" has no build context for init (looked for /work/project/src/init/Dockerfile)',
     );
     expect(recorded.length).toBe(before);
+  });
+});
+
+describe("signed releases under mocks", () => {
+  let program: typeof import("../../program");
+  const PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nlocal\n-----END PUBLIC KEY-----\n";
+  const checked: Array<{ key: string; password: string; publicKey: string }> = [];
+  const signing = (
+    overrides: Partial<ProgramInputs> = {},
+    config: Record<string, string> = {},
+  ): ProgramInputs => {
+    const base = inputs({ config: { sign: "true", cosignPublicKey: "keys/local.pub", ...config } });
+    return {
+      ...base,
+      secrets: {
+        ...base.secrets,
+        cosignKey: pulumi.secret("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+        cosignPassword: pulumi.secret("local-password"),
+      },
+      readFile: (file) =>
+        file === "/work/project/keys/local.pub" ? PUBLIC_KEY : base.readFile(file),
+      checkSigningKey: async (key, publicKey) => {
+        checked.push({ key: key.privateKey, password: key.password, publicKey });
+      },
+      ...overrides,
+    };
+  };
+
+  beforeAll(async () => {
+    program = await import("../../program");
+  });
+
+  it.each([
+    {
+      name: "no signing key",
+      change: (base: ProgramInputs): ProgramInputs => ({
+        ...base,
+        secrets: { ...base.secrets, cosignKey: undefined },
+      }),
+      message:
+        'missing secret config "battlescope:cosignKey": required because sign is true; set it with `pulumi config set --secret battlescope:cosignKey < cosign.key` (the private half of keys/local.pub)',
+    },
+    {
+      name: "no key password",
+      change: (base: ProgramInputs): ProgramInputs => ({
+        ...base,
+        secrets: { ...base.secrets, cosignPassword: undefined },
+      }),
+      message:
+        'missing secret config "battlescope:cosignPassword": required because sign is true (the password of cosignKey); set it with `pulumi config set --secret battlescope:cosignPassword <value>`',
+    },
+    {
+      name: "no public key in the repository",
+      change: (base: ProgramInputs): ProgramInputs => ({ ...base, readFile: () => undefined }),
+      message:
+        'invalid config "battlescope:cosignPublicKey": "keys/local.pub" does not exist; expected the signing key\'s public half, committed in the repository',
+    },
+    {
+      name: "a key that is not the public key's private half",
+      change: (base: ProgramInputs): ProgramInputs => ({
+        ...base,
+        checkSigningKey: async () => {
+          throw new Error(
+            'invalid secret config "battlescope:cosignKey": it is not the private half of keys/local.pub',
+          );
+        },
+      }),
+      message:
+        'invalid secret config "battlescope:cosignKey": it is not the private half of keys/local.pub',
+    },
+  ])("refuses $name before declaring anything", async ({ change, message }) => {
+    const before = recorded.length;
+    await expect(program.declareRelease(change(signing()))).rejects.toThrow(message);
+    expect(recorded.length).toBe(before);
+  });
+
+  it("checks the key against the repository's public key, then attests every release", async () => {
+    const before = recorded.length;
+    checked.length = 0;
+    await program.declareRelease(
+      signing({}, { version: "v3.3.0", requireChangelog: "false", transparencyLog: "false" }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(checked).toEqual([
+      {
+        key: "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----",
+        password: "local-password",
+        publicKey: PUBLIC_KEY,
+      },
+    ]);
+    const attestations = recorded
+      .slice(before)
+      .filter((r) => r.type === "pulumi-nodejs:dynamic/battlescope:ReleaseAttestations");
+    expect(attestations.map((r) => r.name).sort()).toEqual(
+      SERVICE_NAMES.map((service) => `${service}-v3.3.0-attestations`).sort(),
+    );
+    const frontend = defined(
+      attestations.find((r) => r.name === "frontend-v3.3.0-attestations"),
+      "frontend attestations",
+    );
+    expect(secretValue(frontend.inputs.privateKey)).toBe(
+      "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----",
+    );
+    expect(secretValue(frontend.inputs.keyPassword)).toBe("local-password");
+    expect(frontend.inputs).toMatchObject({
+      registry: "docker.io",
+      repository: "battlescope/frontend",
+      version: "v3.3.0",
+      transparencyLog: false,
+      context: "frontend",
+      builder: "buildx://default",
+      source: { uri: "git+file:///work/project", commit: "a".repeat(40), dirty: false },
+    });
+    expect(Object.keys(frontend.inputs.images as Record<string, string>)).toEqual([
+      "linux/amd64",
+      "linux/arm64",
+    ]);
   });
 });
