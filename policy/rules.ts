@@ -23,7 +23,11 @@ export const TYPES = {
   index: "docker-build:index:Index",
   hubRepository: "pulumi-nodejs:dynamic/battlescope:DockerHubRepository",
   registryTagSet: "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
+  releaseAttestations: "pulumi-nodejs:dynamic/battlescope:ReleaseAttestations",
 } as const;
+
+/** Stacks whose releases must be signed and attested (docs/rules.md "Signed releases"). */
+export const SIGNED_STACKS = ["prod"] as const;
 
 /** One resource as a rule sees it: plain properties, unknowns as {@link UNKNOWN}. */
 export interface RuleResource {
@@ -543,6 +547,42 @@ export function checkShortDescription(resource: RuleResource): Violation[] {
   ];
 }
 
+/** The stack a resource belongs to, from its URN (`urn:pulumi:<stack>::<project>::…`). */
+export function stackOfUrn(urn: string | undefined): string | undefined {
+  return urn === undefined ? undefined : /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
+}
+
+/** On a signing stack, every version a stack writes has its signature and attestations. */
+export function checkSignedReleases(resources: readonly RuleResource[]): Violation[] {
+  const stack = resources.map((resource) => stackOfUrn(resource.urn)).find((name) => name);
+  if (stack === undefined || !(SIGNED_STACKS as readonly string[]).includes(stack)) return [];
+  const key = (props: unknown) => {
+    const { registry, repository } = (props ?? {}) as { registry?: unknown; repository?: unknown };
+    return typeof registry === "string" && typeof repository === "string"
+      ? `${registry}/${repository}`
+      : undefined;
+  };
+  const attested = new Set(
+    resources.filter((r) => r.type === TYPES.releaseAttestations).map((r) => key(r.props)),
+  );
+  return resources
+    .filter(
+      (r) =>
+        r.type === TYPES.registryTagSet &&
+        (r.props as { createOnly?: unknown } | undefined)?.createOnly === true,
+    )
+    .flatMap((r) => {
+      const repository = key(r.props);
+      if (repository === undefined || attested.has(repository)) return [];
+      return [
+        {
+          message: `stack ${stack} releases ${repository} unsigned (${quote(r.name)}): its releases are signed, with an SBOM and provenance per image; fix: set battlescope:sign to true with the secret config battlescope:cosignKey and battlescope:cosignPassword (the private half of keys/release.pub)`,
+          ...(r.urn === undefined ? {} : { urn: r.urn }),
+        },
+      ];
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The pack's policies, in the order `pulumi preview` lists them
 
@@ -597,5 +637,11 @@ export const RULES: readonly Rule[] = [
     description: `Docker Hub short descriptions are at most ${SHORT_DESCRIPTION_LIMIT} UTF-8 bytes.`,
     types: [TYPES.hubRepository],
     check: checkShortDescription,
+  },
+  {
+    kind: "stack",
+    name: "releases-signed",
+    description: `Releases of the ${SIGNED_STACKS.join(", ")} stack are signed with cosign and carry an SBOM and provenance per image.`,
+    check: checkSignedReleases,
   },
 ];

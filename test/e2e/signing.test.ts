@@ -1,0 +1,371 @@
+/**
+ * Signed releases on the real engine, registry, cosign and syft: the local stack's key pair
+ * (keys/local.pub, its private half in Pulumi.local.yaml), offline (no transparency log here).
+ */
+import { execFile, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type RegistryAuth,
+  type Statement,
+  verifiedAttestations,
+  verifySignature,
+} from "../../clients/signing";
+import { provenanceCommit, type SpdxDocument, sbomNames } from "../../lib/attestation";
+import { openStack, REPO_ROOT } from "../../scripts/stack";
+import { SERVICE_NAMES } from "../../services/catalog";
+import {
+  accessLogMark,
+  accessLogSince,
+  backendText,
+  copyFixtures,
+  createE2eStack,
+  type E2eStack,
+  failureOf,
+  pushes,
+  REGISTRY,
+  REGISTRY_PASSWORD,
+  REGISTRY_USERNAME,
+  registryClient,
+  setVersion,
+} from "./harness";
+
+const run = promisify(execFile);
+const LOCAL_PUBLIC_KEY_FILE = path.join(REPO_ROOT, "keys/local.pub");
+const LOCAL_PUBLIC_KEY = fs.readFileSync(LOCAL_PUBLIC_KEY_FILE, "utf8");
+const AUTH: RegistryAuth = {
+  registry: REGISTRY,
+  username: REGISTRY_USERNAME,
+  password: REGISTRY_PASSWORD,
+};
+const OFFLINE = { publicKey: LOCAL_PUBLIC_KEY, transparencyLog: false };
+const registry = registryClient();
+
+/** The local stack's signing key and password, decrypted from Pulumi.local.yaml. */
+async function localSigningKey(): Promise<{ key: string; password: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-localkey-"));
+  fs.mkdirSync(path.join(dir, "backend"));
+  for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
+    fs.copyFileSync(path.join(REPO_ROOT, file), path.join(dir, file));
+  }
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  const stack = await openStack({
+    stackName: "local",
+    workDir: dir,
+    envVars: {
+      PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`,
+      PULUMI_CONFIG_PASSPHRASE: "battlescope-local",
+    },
+  });
+  const key = (await stack.getConfig("battlescope:cosignKey")).value;
+  const password = (await stack.getConfig("battlescope:cosignPassword")).value;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { key, password };
+}
+
+/** A writable git checkout of the fixtures: the provenance names its commit. */
+function gitSources(): { dir: string; commit: string } {
+  const dir = copyFixtures();
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+  git("init", "--quiet");
+  git("add", "--all");
+  git(
+    "-c",
+    "user.name=e2e",
+    "-c",
+    "user.email=e2e@battlescope.test",
+    "commit",
+    "--quiet",
+    "-m",
+    "fixtures",
+  );
+  return { dir, commit: git("rev-parse", "HEAD") };
+}
+
+/** Every attachment of an organization's repositories: referrers tags and what they list. */
+async function attachments(organization: string): Promise<Record<string, string[]>> {
+  const found: Record<string, string[]> = {};
+  for (const service of SERVICE_NAMES) {
+    const repository = `${organization}/${service}`;
+    for (const tag of (await registry.listTags(repository)).filter((t) =>
+      t.startsWith("sha256-"),
+    )) {
+      const index = await registry.getManifest(repository, tag);
+      found[`${repository}:${tag}`] = (index?.manifests ?? []).map((entry) => entry.digest).sort();
+    }
+  }
+  return found;
+}
+
+const ref = (e2e: E2eStack, service: string, tag: string) =>
+  `${REGISTRY}/${e2e.organization}/${service}:${tag}`;
+
+async function predicate(reference: string, type: string): Promise<Statement["predicate"]> {
+  const { statements, detail } = await verifiedAttestations(reference, type, OFFLINE, AUTH);
+  if (statements.length === 0) throw new Error(`no ${type} attestation on ${reference}: ${detail}`);
+  return statements[0]?.predicate;
+}
+
+describe.sequential("signed releases", () => {
+  let e2e: E2eStack;
+  let sources: { dir: string; commit: string };
+  let signingKey: { key: string; password: string };
+
+  beforeAll(async () => {
+    signingKey = await localSigningKey();
+    sources = gitSources();
+    e2e = await createE2eStack("sig", {
+      sourceRoot: sources.dir,
+      sign: "true",
+      cosignPublicKey: LOCAL_PUBLIC_KEY_FILE,
+      transparencyLog: "false",
+      publishDescriptions: "false",
+    });
+    await e2e.stack.setAllConfig({
+      "battlescope:cosignKey": { value: signingKey.key, secret: true },
+      "battlescope:cosignPassword": { value: signingKey.password, secret: true },
+    });
+  });
+
+  afterAll(async () => {
+    await e2e?.close();
+  });
+
+  it("refuses a signing stack without its key at preview, naming the key; nothing is pushed", async () => {
+    await e2e.stack.removeConfig("battlescope:cosignKey");
+    const mark = accessLogMark();
+    const failure = await failureOf(e2e.stack.preview());
+    expect(failure).toContain(
+      'missing secret config "battlescope:cosignKey": required because sign is true; set it with `pulumi config set --secret battlescope:cosignKey < cosign.key`',
+    );
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+    await e2e.stack.setConfig("battlescope:cosignKey", { value: signingKey.key, secret: true });
+  });
+
+  it("refuses a key that is not the public key's private half at preview; nothing is pushed", async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
+    await run("cosign", ["generate-key-pair"], {
+      cwd: other,
+      env: { ...process.env, COSIGN_PASSWORD: "other" },
+    });
+    await e2e.stack.setAllConfig({
+      "battlescope:cosignKey": {
+        value: fs.readFileSync(path.join(other, "cosign.key"), "utf8"),
+        secret: true,
+      },
+      "battlescope:cosignPassword": { value: "other", secret: true },
+    });
+    const mark = accessLogMark();
+    const failure = await failureOf(e2e.stack.preview());
+    expect(failure).toContain(
+      `invalid secret config "battlescope:cosignKey": it is not the private half of ${LOCAL_PUBLIC_KEY_FILE} (battlescope:cosignPublicKey)`,
+    );
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+    await e2e.stack.setAllConfig({
+      "battlescope:cosignKey": { value: signingKey.key, secret: true },
+      "battlescope:cosignPassword": { value: signingKey.password, secret: true },
+    });
+  });
+
+  it("signs every version list: cosign verify passes with the repository's public key", async () => {
+    await e2e.stack.up();
+    for (const service of SERVICE_NAMES) {
+      const result = await run("cosign", [
+        "verify",
+        "--key",
+        LOCAL_PUBLIC_KEY_FILE,
+        "--insecure-ignore-tlog=true",
+        ref(e2e, service, "v3.0.0"),
+      ]);
+      expect(result.stdout).toContain("https://sigstore.dev/cosign/sign/v1");
+      expect((await verifySignature(ref(e2e, service, "v3.0.0"), OFFLINE, AUTH)).verified).toBe(
+        true,
+      );
+    }
+  });
+
+  it("the SBOM of each platform image lists the fixture's files; the list's holds both", async () => {
+    for (const service of ["frontend", "db-migrator"]) {
+      for (const arch of ["amd64", "arm64"]) {
+        const sbom = (await predicate(
+          ref(e2e, service, `v3.0.0-${arch}`),
+          "spdxjson",
+        )) as SpdxDocument;
+        expect(sbom.spdxVersion).toBe("SPDX-2.3");
+        const names = sbomNames(sbom);
+        expect(names.files).toContain("app/ARCH");
+        expect(names.files).toContain(service === "frontend" ? "app/server.sh" : "app/migrate.sh");
+        expect(names.packages).toContain("busybox");
+      }
+      const list = (await predicate(ref(e2e, service, "v3.0.0"), "spdxjson")) as SpdxDocument;
+      expect(list.name).toBe(`${REGISTRY}/${e2e.organization}/${service}:v3.0.0`);
+      expect(sbomNames(list).files.filter((file) => file === "app/ARCH")).toHaveLength(2);
+    }
+  });
+
+  it("the provenance of each platform image and list names the source root's commit", async () => {
+    for (const tag of ["v3.0.0", "v3.0.0-amd64", "v3.0.0-arm64"]) {
+      const provenance = await predicate(ref(e2e, "search-service", tag), "slsaprovenance1");
+      expect(provenanceCommit(provenance)).toBe(sources.commit);
+      expect(JSON.stringify(provenance)).toContain('"context":"search-service"');
+    }
+  });
+
+  it("verify with another key fails", async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
+    await run("cosign", ["generate-key-pair"], {
+      cwd: other,
+      env: { ...process.env, COSIGN_PASSWORD: "x" },
+    });
+    const otherKey = {
+      publicKey: fs.readFileSync(path.join(other, "cosign.pub"), "utf8"),
+      transparencyLog: false,
+    };
+    const result = await verifySignature(ref(e2e, "frontend", "v3.0.0"), otherKey, AUTH);
+    expect(result.verified).toBe(false);
+    await expect(
+      run("cosign", [
+        "verify",
+        "--key",
+        path.join(other, "cosign.pub"),
+        "--insecure-ignore-tlog=true",
+        ref(e2e, "frontend", "v3.0.0"),
+      ]),
+    ).rejects.toMatchObject({ code: 1 });
+  });
+
+  it("a rerun of the same release, even from a lost state, adds no signature or attestation", async () => {
+    const before = await attachments(e2e.organization);
+    // Every subject: 9 lists and 18 platform images, each with its own referrers tag.
+    expect(Object.keys(before)).toHaveLength(27);
+    for (const [tag, entries] of Object.entries(before)) {
+      const isList =
+        SERVICE_NAMES.some((service) => tag.includes(`/${service}:`)) && entries.length === 3;
+      expect(entries.length === 2 || isList, `${tag}: ${entries.length}`).toBe(true);
+    }
+    const rerun = await e2e.stack.up();
+    expect(rerun.summary.resourceChanges).not.toHaveProperty("create");
+    expect(rerun.summary.resourceChanges).not.toHaveProperty("update");
+    // A second stack releasing the same version from the same sources: nothing attached twice.
+    const again = await createE2eStack("sig2", {
+      sourceRoot: sources.dir,
+      sign: "true",
+      cosignPublicKey: LOCAL_PUBLIC_KEY_FILE,
+      transparencyLog: "false",
+      publishDescriptions: "false",
+      organization: e2e.organization,
+    });
+    try {
+      await again.stack.setAllConfig({
+        "battlescope:cosignKey": { value: signingKey.key, secret: true },
+        "battlescope:cosignPassword": { value: signingKey.password, secret: true },
+      });
+      await again.stack.up();
+    } finally {
+      await again.close();
+    }
+    expect(await attachments(e2e.organization)).toEqual(before);
+  });
+
+  it("keeps the signing key out of the state and the engine's output in plain text", async () => {
+    const { stdout } = await e2e.stack.preview({ diff: true });
+    const body = signingKey.key.split("\n")[1] as string;
+    expect(stdout).not.toContain(body);
+    // Every file the backend holds: the state, its backups and history.
+    const state = backendText(e2e.backendDir);
+    expect(state).toContain("ReleaseAttestations");
+    expect(state).not.toContain(body);
+    expect(state).not.toContain(signingKey.password);
+  });
+
+  it("retention deletes a deleted release's signatures and SBOMs with it and keeps a kept one's", async () => {
+    // v3.0.1 with changed frontend sources: new platform images, so v3.0.0's are deletable.
+    fs.appendFileSync(path.join(sources.dir, "frontend/server.sh"), "\n# v3.0.1\n");
+    execFileSync("git", ["-C", sources.dir, "commit", "--quiet", "-am", "v3.0.1"], {
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "e2e",
+        GIT_AUTHOR_EMAIL: "e2e@x",
+        GIT_COMMITTER_NAME: "e2e",
+        GIT_COMMITTER_EMAIL: "e2e@x",
+      },
+    });
+    await setVersion(e2e, "v3.0.1");
+    await e2e.stack.up();
+    const repository = `${e2e.organization}/frontend`;
+    const digestOf = async (tag: string) =>
+      (await registry.headManifest(repository, tag))?.digest as string;
+    const oldList = await digestOf("v3.0.0");
+    const oldImages = [await digestOf("v3.0.0-amd64"), await digestOf("v3.0.0-arm64")];
+    const keptTags = ["v3.0.1", "v3.0.1-amd64", "v3.0.1-arm64"];
+    const keptSubjects = await Promise.all(keptTags.map(digestOf));
+    const referrers = (digest: string) => `sha256-${digest.slice("sha256:".length)}`;
+    const before = await attachments(e2e.organization);
+    const keptBefore = Object.fromEntries(
+      keptSubjects.map((digest) => [digest, before[`${repository}:${referrers(digest)}`]]),
+    );
+    for (const entries of Object.values(keptBefore))
+      expect(entries?.length).toBeGreaterThanOrEqual(2);
+
+    const { cli } = await import("../support/runCli");
+    const dryRun = await cli(
+      "cleanup",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      e2e.organization,
+      "--service",
+      "frontend",
+      "--keep-patches",
+      "1",
+      "--json",
+    );
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    const plan = JSON.parse(dryRun.stdout) as { delete: Array<{ tag: string; reason: string }> };
+    expect(plan.delete.map(({ tag }) => tag).sort()).toEqual(
+      [
+        "v3.0.0",
+        "v3.0.0-amd64",
+        "v3.0.0-arm64",
+        referrers(oldList),
+        ...oldImages.map(referrers),
+      ].sort(),
+    );
+    expect(plan.delete.find(({ tag }) => tag === referrers(oldList))?.reason).toBe(
+      `attached to ${oldList}, deleted with it`,
+    );
+    const applied = await cli(
+      "cleanup",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      e2e.organization,
+      "--service",
+      "frontend",
+      "--keep-patches",
+      "1",
+      "--apply",
+    );
+    expect(applied.code, applied.stderr).toBe(0);
+    const after = await attachments(e2e.organization);
+    for (const digest of [oldList, ...oldImages]) {
+      expect(after[`${repository}:${referrers(digest)}`]).toBeUndefined();
+      for (const entry of before[`${repository}:${referrers(digest)}`] ?? []) {
+        expect(await registry.headManifest(repository, entry)).toBeUndefined();
+      }
+    }
+    for (const digest of keptSubjects) {
+      expect(after[`${repository}:${referrers(digest)}`]).toEqual(keptBefore[digest]);
+      for (const entry of keptBefore[digest] ?? []) {
+        expect((await registry.headManifest(repository, entry))?.digest).toBe(entry);
+      }
+    }
+    expect((await verifySignature(ref(e2e, "frontend", "v3.0.1"), OFFLINE, AUTH)).verified).toBe(
+      true,
+    );
+  });
+});
