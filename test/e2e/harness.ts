@@ -65,6 +65,7 @@ export function uniqueOrganization(prefix: string): string {
 export async function createE2eStack(
   prefix: string,
   config: Record<string, string | undefined> = {},
+  stackName = "e2e",
 ): Promise<E2eStack> {
   const organization = uniqueOrganization(prefix);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `battlescope-${prefix}-`));
@@ -77,7 +78,7 @@ export async function createE2eStack(
   const hub = await startHubEmulator({ users: { [HUB_USER]: HUB_TOKEN } });
 
   const stack = await openStack({
-    stackName: "e2e",
+    stackName,
     workDir,
     envVars: {
       PULUMI_BACKEND_URL: `file://${backendDir}`,

@@ -369,3 +369,39 @@ describe.sequential("signed releases", () => {
     );
   });
 });
+
+describe.sequential("the policy pack on a prod stack", () => {
+  let prod: E2eStack;
+  const POLICY_PACK = path.join(REPO_ROOT, "policy");
+  beforeAll(async () => {
+    prod = await createE2eStack("sigpol", { publishDescriptions: "false", sign: "false" }, "prod");
+  });
+  afterAll(async () => prod?.close());
+
+  it("fails preview of an unsigned release with releases-signed for every image; nothing is pushed", async () => {
+    const mark = accessLogMark();
+    const failure = await failureOf(
+      prod.stack.preview({ color: "never", policyPacks: [POLICY_PACK] }),
+    );
+    for (const service of SERVICE_NAMES) {
+      expect(failure).toContain(
+        `stack prod releases ${REGISTRY}/${prod.organization}/${service} unsigned ("${service}-v3.0.0-tags")`,
+      );
+    }
+    expect(failure).toContain("[mandatory]  releases-signed  (");
+    expect(pushes(accessLogSince(mark, prod.organization))).toEqual([]);
+  });
+
+  it("passes it once the stack signs", async () => {
+    const { key, password } = await localSigningKey();
+    await prod.stack.setAllConfig({
+      "battlescope:sign": { value: "true" },
+      "battlescope:cosignPublicKey": { value: LOCAL_PUBLIC_KEY_FILE },
+      "battlescope:transparencyLog": { value: "false" },
+      "battlescope:cosignKey": { value: key, secret: true },
+      "battlescope:cosignPassword": { value: password, secret: true },
+    });
+    const result = await prod.stack.preview({ color: "never", policyPacks: [POLICY_PACK] });
+    expect(result.stdout).not.toContain("releases-signed");
+  });
+});
