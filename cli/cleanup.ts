@@ -11,8 +11,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Command, Option } from "commander";
-import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
-import { RegistryError } from "../clients/ociRegistry";
+import { DEFAULT_HUB_URL, type DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import { type OciRegistryClient, RegistryError } from "../clients/ociRegistry";
 import {
   type DeleteReport,
   deleteHubTags,
@@ -41,22 +41,23 @@ import {
   type TagDecision,
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN, splitArchSuffix, tryParseVersion } from "../lib/versions";
-import { findService, SERVICE_NAMES } from "../services/catalog";
-import { type CliIo, UsageError } from "./main";
+import { SERVICE_NAMES } from "../services/catalog";
+import {
+  type CliIo,
+  type HttpDeps,
+  hubClientFromEnv,
+  list,
+  plural,
+  requireService,
+  UsageError,
+} from "./shared";
 
 /** The registry name that means Docker Hub: tags and deletes go through the Hub API. */
 export const DOCKER_HUB_REGISTRY = "docker.io";
 const REPO_ROOT = path.resolve(__dirname, "..");
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** What the command reads from outside; tests replace parts of it. */
-export interface CleanupDeps {
-  readonly env?: Env;
-  /** HTTP for the registry and the Hub, default the global `fetch`. */
-  readonly fetch?: typeof fetch;
-  /** How rate-limit waits are made, default `setTimeout`. */
-  readonly sleep?: (ms: number) => Promise<void>;
+export interface CleanupDeps extends HttpDeps {
   /** `pulumi stack output` of a stack, as plain values; default the Automation API. */
   readonly readStackOutputs?: (stack: string, cwd: string) => Promise<Record<string, unknown>>;
 }
@@ -77,6 +78,23 @@ interface CleanupOptions {
   now?: string;
   json?: boolean;
   apply?: boolean;
+}
+
+/** The command line, checked, and the deployed releases: nothing has been read from a registry. */
+interface CleanupInput {
+  /** The clock, the policy and the protected tags, as the retention rules take them. */
+  readonly rules: {
+    readonly now: number;
+    readonly policy: RetentionPolicy;
+    readonly protect: string[];
+  };
+  readonly deployed: ReadonlyMap<string, readonly DeployedRef[]>;
+}
+
+/** Where the tags are read and deleted: an OCI registry, and the Hub API on Docker Hub. */
+interface TagSource {
+  readonly client: OciRegistryClient;
+  readonly hub: DockerHubClient | undefined;
 }
 
 /** One repository's plan: what the rules say, and the manifests behind it once digests are known. */
@@ -138,9 +156,27 @@ export function registerCleanup(program: Command, io: CliIo, deps: CleanupDeps =
     });
 }
 
+/** Parse, read, plan, print; then, with --apply, delete. */
 async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps): Promise<void> {
-  const env = deps.env ?? process.env;
-  // 1. Every input is checked before anything is read from a registry.
+  const input = await parseCleanup(options, deps);
+  if (options.tagsFile !== undefined) {
+    printPlan(io, options, [planTagsFile(options.tagsFile, options.service, input)]);
+    return;
+  }
+  const source = openTagSource(options, deps);
+  const services = options.service === undefined ? [...SERVICE_NAMES] : [options.service];
+  const snapshots = await readSnapshots(source, options.organization, services);
+  const plans = snapshots.map(({ service, snapshot }) =>
+    planRepository(service, snapshot, input, source, services.length > 1),
+  );
+  printPlan(io, options, plans);
+  if (options.apply) await applyPlans(plans, source, options.json ? io.stderr : io.stdout);
+}
+
+// ------------------------------------------------------------------ 1. parse
+
+/** Every input checked before anything is read from a registry; then the deployed releases. */
+async function parseCleanup(options: CleanupOptions, deps: CleanupDeps): Promise<CleanupInput> {
   const now = parseNow(options.now);
   const policy: RetentionPolicy = {
     keepMinors: count("--keep-minors", options.keepMinors),
@@ -157,125 +193,8 @@ async function runCleanup(options: CleanupOptions, io: CliIo, deps: CleanupDeps)
   if (options.apply && options.tagsFile !== undefined) {
     throw new UsageError("--apply needs --registry: a tags file can be planned, not cleaned");
   }
-  if (options.service !== undefined && findService(options.service) === undefined) {
-    throw new UsageError(
-      `unknown service ${JSON.stringify(options.service)}: expected one of ${SERVICE_NAMES.join(", ")}`,
-    );
-  }
-  const deployed = await readDeployed(options, deps);
-  const deployedFor = (service: string | undefined): DeployedRef[] =>
-    service === undefined ? [...deployed.values()].flat() : (deployed.get(service) ?? []);
-
-  // 2. Read the tags (an unreachable registry is bad input too: nothing has been deleted).
-  const planInput = { now, policy, protect };
-  if (options.tagsFile !== undefined) {
-    const tags = wrapRead(() => readTagsFile(options.tagsFile as string));
-    const plan = planRetention({ ...planInput, tags, deployed: deployedFor(options.service) });
-    printPlan(io, options, [
-      { label: "", snapshot: undefined, plan, units: [], reached: new Set() },
-    ]);
-    return;
-  }
-  const registry = options.registry as string;
-  const services = options.service === undefined ? [...SERVICE_NAMES] : [options.service];
-  const hub = registry === DOCKER_HUB_REGISTRY ? hubClient(options, env, deps) : undefined;
-  const client = registryClientFromEnv(registry, env, deps);
-  const snapshots: Array<{ service: string; snapshot: RepositorySnapshot }> = [];
-  await wrapReadAsync(async () => {
-    if (hub === undefined) await client.ping();
-    for (const service of services) {
-      const snapshot =
-        hub === undefined
-          ? await readOciRepository(client, `${options.organization}/${service}`, {
-              needsAge: isDevOrPrerelease,
-            })
-          : await readHubRepository(hub, options.organization, service, async (tag) => {
-              const head = await client.headManifest(`${options.organization}/${service}`, tag);
-              return head?.digest;
-            });
-      snapshots.push({ service, snapshot });
-    }
-  });
-
-  // 3. Plan each repository, then the manifests behind the deleted tags.
-  const plans: RepositoryPlan[] = snapshots.map(({ service, snapshot }) => {
-    const refs = deployedFor(service);
-    let plan = planRetention({ ...planInput, tags: snapshot.tags, deployed: refs });
-    const digests = new Map<string, string>();
-    for (const tag of snapshot.tags)
-      if (tag.digest !== undefined) digests.set(tag.name, tag.digest);
-    const protectedDigests = new Map<string, string>();
-    for (const ref of refs) {
-      if (ref.digest !== undefined)
-        protectedDigests.set(ref.digest, `the digest deployed by ${ref.source}`);
-    }
-    const manifests = planManifests({
-      plan,
-      digests,
-      manifests: snapshot.manifests,
-      protectedDigests,
-    });
-    // On an OCI registry a tag goes only with its manifest: tags sharing a kept manifest stay.
-    if (hub === undefined) plan = keepSharedTags(plan, manifests.shared);
-    plan = deleteAttachmentTags(plan, manifests.attachments);
-    return {
-      label: services.length > 1 ? `${service}:` : "",
-      snapshot,
-      plan,
-      units: manifests.units,
-      reached: manifests.reached,
-    };
-  });
-  printPlan(io, options, plans);
-  if (!options.apply) return;
-
-  // 4. Apply: tags before the manifests behind them, one unit at a time, past single failures.
-  const say = options.json ? io.stderr : io.stdout;
-  const failures: string[] = [];
-  let deletedTags = 0;
-  let deletedManifests = 0;
-  const deletedDigests: string[] = [];
-  let halted: string | undefined;
-  for (const { snapshot, plan, units } of plans) {
-    if (halted !== undefined) break;
-    if (snapshot === undefined || plan.delete.length === 0) continue;
-    const [namespace, name] = splitRepository(snapshot.repository);
-    let report: DeleteReport;
-    if (hub !== undefined) {
-      const tagReport = await deleteHubTags(
-        hub,
-        namespace,
-        name,
-        plan.delete.map((decision) => decision.tag),
-      );
-      halted = tagReport.halted;
-      const gone = new Set(tagReport.deletedTags);
-      const free =
-        halted !== undefined ? [] : units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
-      const held = units.filter((unit) => !free.includes(unit));
-      const manifestReport = await deleteManifestUnits(client, snapshot.repository, free, held);
-      report = {
-        deletedTags: tagReport.deletedTags,
-        deletedManifests: manifestReport.deletedManifests,
-        failures: [...tagReport.failures, ...manifestReport.failures],
-      };
-    } else {
-      report = await deleteManifestUnits(client, snapshot.repository, units);
-    }
-    for (const tag of report.deletedTags) say(`deleted ${snapshot.repository}:${tag}\n`);
-    for (const failure of report.failures) say(`failed  ${failure}\n`);
-    if (halted !== undefined) say(`stopped ${halted}\n`);
-    deletedTags += report.deletedTags.length;
-    deletedManifests += report.deletedManifests.length;
-    deletedDigests.push(...report.deletedManifests);
-    failures.push(...report.failures);
-  }
-  say(
-    `Deleted ${plural(deletedTags, "tag")} and ${plural(deletedManifests, "manifest")}. ${freedText(plans, deletedDigests, hub !== undefined)}\n`,
-  );
-  if (failures.length > 0) {
-    throw new Error(`cleanup: ${plural(failures.length, "delete")} failed (listed above)`);
-  }
+  if (options.service !== undefined) requireService(options.service);
+  return { rules: { now, policy, protect }, deployed: await readDeployed(options, deps) };
 }
 
 function parseNow(value: string | undefined): number {
@@ -299,10 +218,7 @@ function count(flag: string, value: string): number {
 }
 
 function parseProtect(value: string | undefined): string[] {
-  const tags = (value ?? "")
-    .split(",")
-    .map((tag) => tag.trim())
-    .filter((tag) => tag.length > 0);
+  const tags = list(value ?? "");
   const bad = tags.find((tag) => !DOCKER_TAG_PATTERN.test(tag));
   if (bad !== undefined) {
     throw new UsageError(`invalid --protect tag ${JSON.stringify(bad)}: not a Docker tag`);
@@ -310,53 +226,182 @@ function parseProtect(value: string | undefined): string[] {
   return tags;
 }
 
+// ------------------------------------------------------------------ 2. read
+
+/** The registry's client, and the Hub's on Docker Hub (its credentials are required there). */
+function openTagSource(options: CleanupOptions, deps: CleanupDeps): TagSource {
+  const env = deps.env ?? process.env;
+  const registry = options.registry as string;
+  let hub: DockerHubClient | undefined;
+  if (registry === DOCKER_HUB_REGISTRY) {
+    hub = hubClientFromEnv(options.hubUrl, env, deps);
+    if (hub === undefined) {
+      throw new UsageError(
+        `${DOCKER_HUB_REGISTRY} is cleaned through the Docker Hub API: set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN`,
+      );
+    }
+  }
+  return { hub, client: registryClientFromEnv(registry, env, deps) };
+}
+
+/** Every repository's tags (an unreachable registry is bad input: nothing has been deleted). */
+async function readSnapshots(
+  { client, hub }: TagSource,
+  organization: string,
+  services: readonly string[],
+): Promise<Array<{ service: string; snapshot: RepositorySnapshot }>> {
+  const snapshots: Array<{ service: string; snapshot: RepositorySnapshot }> = [];
+  try {
+    if (hub === undefined) await client.ping();
+    for (const service of services) {
+      const repository = `${organization}/${service}`;
+      const snapshot =
+        hub === undefined
+          ? await readOciRepository(client, repository, { needsAge: isDevOrPrerelease })
+          : await readHubRepository(hub, organization, service, async (tag) => {
+              const head = await client.headManifest(repository, tag);
+              return head?.digest;
+            });
+      snapshots.push({ service, snapshot });
+    }
+  } catch (error) {
+    throw usageOf(error);
+  }
+  return snapshots;
+}
+
 function isDevOrPrerelease(tag: string): boolean {
   const version = tryParseVersion(splitArchSuffix(tag).base);
   return !(version instanceof Error) && version.kind !== "stable";
 }
 
-function wrapRead<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    throw asUsage(error);
-  }
-}
-
-async function wrapReadAsync(read: () => Promise<void>): Promise<void> {
-  try {
-    await read();
-  } catch (error) {
-    throw asUsage(error);
-  }
-}
-
-function asUsage(error: unknown): unknown {
-  if (
-    error instanceof TagSourceError ||
+/** A failure to read a tag source is bad input: it is reported before anything is deleted. */
+function usageOf(error: unknown): unknown {
+  return error instanceof TagSourceError ||
     error instanceof RegistryError ||
     error instanceof DockerHubError
-  ) {
-    return new UsageError(error.message);
-  }
-  return error;
+    ? new UsageError(error.message)
+    : error;
 }
 
-function hubClient(options: CleanupOptions, env: Env, deps: CleanupDeps) {
-  const username = env.DOCKER_HUB_USERNAME;
-  const token = env.DOCKER_HUB_TOKEN;
-  if (!username || !token) {
-    throw new UsageError(
-      `${DOCKER_HUB_REGISTRY} is cleaned through the Docker Hub API: set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN`,
-    );
+// ------------------------------------------------------------------ 3. plan
+
+function deployedFor(input: CleanupInput, service: string | undefined): DeployedRef[] {
+  return service === undefined
+    ? [...input.deployed.values()].flat()
+    : [...(input.deployed.get(service) ?? [])];
+}
+
+/** A tags file's plan: tags and their ages only, no manifests behind them. */
+function planTagsFile(
+  file: string,
+  service: string | undefined,
+  input: CleanupInput,
+): RepositoryPlan {
+  let tags: ReturnType<typeof readTagsFile>;
+  try {
+    tags = readTagsFile(file);
+  } catch (error) {
+    throw usageOf(error);
   }
-  return new DockerHubClient({
-    baseUrl: options.hubUrl,
-    username,
-    token,
-    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+  const plan = planRetention({ ...input.rules, tags, deployed: deployedFor(input, service) });
+  return { label: "", snapshot: undefined, plan, units: [], reached: new Set() };
+}
+
+/** One repository's tags planned, then the manifests behind the deleted tags. */
+function planRepository(
+  service: string,
+  snapshot: RepositorySnapshot,
+  input: CleanupInput,
+  source: TagSource,
+  labelled: boolean,
+): RepositoryPlan {
+  const refs = deployedFor(input, service);
+  let plan = planRetention({ ...input.rules, tags: snapshot.tags, deployed: refs });
+  const digests = new Map<string, string>();
+  for (const tag of snapshot.tags) if (tag.digest !== undefined) digests.set(tag.name, tag.digest);
+  const protectedDigests = new Map<string, string>();
+  for (const ref of refs) {
+    if (ref.digest !== undefined)
+      protectedDigests.set(ref.digest, `the digest deployed by ${ref.source}`);
+  }
+  const manifests = planManifests({
+    plan,
+    digests,
+    manifests: snapshot.manifests,
+    protectedDigests,
   });
+  // On an OCI registry a tag goes only with its manifest: tags sharing a kept manifest stay.
+  if (source.hub === undefined) plan = keepSharedTags(plan, manifests.shared);
+  plan = deleteAttachmentTags(plan, manifests.attachments);
+  return {
+    label: labelled ? `${service}:` : "",
+    snapshot,
+    plan,
+    units: manifests.units,
+    reached: manifests.reached,
+  };
+}
+
+// ------------------------------------------------------------------ 4. apply
+
+/** Tags before the manifests behind them, one unit at a time, past single failures. */
+async function applyPlans(
+  plans: readonly RepositoryPlan[],
+  source: TagSource,
+  say: (text: string) => void,
+): Promise<void> {
+  const failures: string[] = [];
+  const deletedDigests: string[] = [];
+  let deletedTags = 0;
+  for (const { snapshot, plan, units } of plans) {
+    if (snapshot === undefined || plan.delete.length === 0) continue;
+    const report = await deleteRepository(source, snapshot.repository, plan, units);
+    for (const tag of report.deletedTags) say(`deleted ${snapshot.repository}:${tag}\n`);
+    for (const failure of report.failures) say(`failed  ${failure}\n`);
+    if (report.halted !== undefined) say(`stopped ${report.halted}\n`);
+    deletedTags += report.deletedTags.length;
+    deletedDigests.push(...report.deletedManifests);
+    failures.push(...report.failures);
+    if (report.halted !== undefined) break;
+  }
+  say(
+    `Deleted ${plural(deletedTags, "tag")} and ${plural(deletedDigests.length, "manifest")}. ${freedText(plans, deletedDigests, source.hub !== undefined)}\n`,
+  );
+  if (failures.length > 0) {
+    throw new Error(`cleanup: ${plural(failures.length, "delete")} failed (listed above)`);
+  }
+}
+
+/**
+ * One repository's deletes. On Docker Hub the tags go through the Hub API first; a manifest goes
+ * only once all its tags are gone, and nothing more after the Hub failed without explaining.
+ */
+async function deleteRepository(
+  { client, hub }: TagSource,
+  repository: string,
+  plan: RetentionPlan,
+  units: readonly ManifestUnit[],
+): Promise<DeleteReport & { halted: string | undefined }> {
+  if (hub === undefined) {
+    return { ...(await deleteManifestUnits(client, repository, units)), halted: undefined };
+  }
+  const [namespace, name] = splitRepository(repository);
+  const tags = plan.delete.map((decision) => decision.tag);
+  const tagReport = await deleteHubTags(hub, namespace, name, tags);
+  const gone = new Set(tagReport.deletedTags);
+  const free =
+    tagReport.halted !== undefined
+      ? []
+      : units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
+  const held = units.filter((unit) => !free.includes(unit));
+  const manifestReport = await deleteManifestUnits(client, repository, free, held);
+  return {
+    deletedTags: tagReport.deletedTags,
+    deletedManifests: manifestReport.deletedManifests,
+    failures: [...tagReport.failures, ...manifestReport.failures],
+    halted: tagReport.halted,
+  };
 }
 
 function splitRepository(repository: string): [string, string] {
@@ -532,8 +577,4 @@ export function formatBytes(bytes: number): string {
     unit += 1;
   }
   return `${value.toFixed(1)} ${units[unit]}`;
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
 }

@@ -20,7 +20,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_HUB_URL, DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import { DEFAULT_HUB_URL, type DockerHubClient, DockerHubError } from "../clients/dockerHub";
 import {
   checkReachable,
   KubeconfigError,
@@ -40,23 +40,29 @@ import { registryClientFromEnv } from "../clients/registryTags";
 import { ORGANIZATION, PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
 import { imageIdDigest, livePodsOf, sameImageNames } from "../lib/rollout";
-import { archTag, planTags } from "../lib/tagPlan";
-import { ACCEPTED_VERSION_FORMS, type Architecture, tryParseVersion } from "../lib/versions";
+import { archTag, planTags, type TagPlan } from "../lib/tagPlan";
+import {
+  ACCEPTED_VERSION_FORMS,
+  type Architecture,
+  tryParseVersion,
+  type Version,
+} from "../lib/versions";
 import { SERVICE_NAMES, type ServiceImage } from "../services/catalog";
 import { DOCKER_HUB_REGISTRY } from "./cleanup";
-import { type CliIo, parsePlatforms, requireService, UsageError } from "./main";
+import {
+  type CliIo,
+  type Env,
+  type HttpDeps,
+  hubClientFromEnv,
+  parsePlatforms,
+  requireService,
+  UsageError,
+} from "./shared";
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/i;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** What the command reads from outside; tests replace parts of it. */
-export interface VerifyDeps {
-  readonly env?: Env;
-  /** HTTP for the registry and the Hub, default the global `fetch`. */
-  readonly fetch?: typeof fetch;
-  readonly sleep?: (ms: number) => Promise<void>;
-}
+export type VerifyDeps = HttpDeps;
 
 interface VerifyOptions {
   registry: string;
@@ -79,6 +85,22 @@ export interface CheckRow {
   readonly status: CheckStatus;
   readonly detail: string;
   readonly kind?: FailureKind;
+}
+
+/** The command line, checked: what is verified, and where. Nothing has been read yet. */
+interface VerifyInput {
+  readonly service: ServiceImage;
+  readonly version: Version;
+  readonly platforms: readonly Platform[];
+  readonly architectures: Architecture[];
+  readonly cluster: KubeTarget | undefined;
+}
+
+/** The registry, reachable, and the tags the release's repository holds. */
+interface RegistryRead {
+  readonly client: OciRegistryClient;
+  readonly repository: string;
+  readonly existingTags: string[];
 }
 
 export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {}): Command {
@@ -107,6 +129,7 @@ export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {
     });
 }
 
+/** Parse, read the registry, check the release against its plan, report. */
 async function runVerify(
   name: string,
   version: string,
@@ -115,7 +138,50 @@ async function runVerify(
   deps: VerifyDeps,
 ): Promise<void> {
   const env = deps.env ?? process.env;
-  // 1. Every input is checked before anything is read.
+  const input = await parseVerify(name, version, options);
+  const registry = await readRegistry(input, options, env, deps);
+  const plan = planTags({
+    version: input.version,
+    existingTags: registry.existingTags,
+    architectures: input.architectures,
+  });
+  const { rows, versionList } = await registryRows(registry, plan, input);
+  if (input.cluster !== undefined && input.service.deploy) {
+    rows.push(
+      ...(await clusterRows(
+        input.cluster,
+        options.namespace,
+        input.service,
+        plan.version,
+        versionList,
+        (digest) => registry.client.getManifest(registry.repository, digest),
+      )),
+    );
+  }
+  rows.push(
+    ...(await descriptionRows(input.service, options, env, deps, {
+      version: plan.version,
+      existingTags: registry.existingTags,
+      architectures: input.architectures,
+    })),
+  );
+  report(io, rows, {
+    service: input.service,
+    registry: options.registry,
+    organization: options.organization,
+    version: plan.version,
+    hubUrl: options.hubUrl,
+  });
+}
+
+// ------------------------------------------------------------------ 1. parse
+
+/** Every input checked before anything is read; the cluster reachable when one is named. */
+async function parseVerify(
+  name: string,
+  version: string,
+  options: VerifyOptions,
+): Promise<VerifyInput> {
   const service = requireService(name);
   const parsed = tryParseVersion(version);
   if (parsed instanceof Error) {
@@ -141,20 +207,37 @@ async function runVerify(
   const platforms = parsePlatforms(options.platforms);
   const architectures = platforms.map(platformArchitecture);
   const cluster = options.kubeconfig === undefined ? undefined : await clusterTarget(options);
+  return { service, version: parsed, platforms, architectures, cluster };
+}
 
-  // 2. Read the registry (unreachable is bad input: nothing was checked).
-  const repository = `${options.organization}/${service.name}`;
+// ------------------------------------------------------------------ 2. read
+
+/** The registry's tags of the repository (unreachable is bad input: nothing was checked). */
+async function readRegistry(
+  input: VerifyInput,
+  options: VerifyOptions,
+  env: Env,
+  deps: VerifyDeps,
+): Promise<RegistryRead> {
+  const repository = `${options.organization}/${input.service.name}`;
   const client = registryClientFromEnv(options.registry, env, deps);
-  let existingTags: string[];
   try {
     await client.ping();
-    existingTags = await client.listTags(repository);
+    return { client, repository, existingTags: await client.listTags(repository) };
   } catch (error) {
     if (error instanceof RegistryError) throw new UsageError(error.message);
     throw error;
   }
+}
 
-  const plan = planTags({ version: parsed, existingTags, architectures });
+// ------------------------------------------------------------------ 3. check
+
+/** Every planned tag: it exists, lists the platforms, is the version's list, has its arch twins. */
+async function registryRows(
+  { client, repository }: RegistryRead,
+  plan: TagPlan,
+  input: VerifyInput,
+): Promise<{ rows: CheckRow[]; versionList: Manifest | undefined }> {
   const read = new Map<string, Manifest | undefined>();
   const manifestOf = async (tag: string) => {
     if (!read.has(tag)) read.set(tag, await client.getManifest(repository, tag));
@@ -164,11 +247,11 @@ async function runVerify(
   const versionList = await manifestOf(plan.version);
   for (const tag of plan.manifestTags) {
     const list = await manifestOf(tag);
-    rows.push(...manifestListRows(repository, tag, list, platforms));
+    rows.push(...manifestListRows(repository, tag, list, input.platforms));
     if (tag !== plan.version && list !== undefined && versionList !== undefined) {
       rows.push(sameReleaseRow(repository, tag, list, plan.version, versionList));
     }
-    for (const arch of architectures) {
+    for (const arch of input.architectures) {
       const twin = archTag(tag, arch);
       const image = await manifestOf(twin);
       rows.push(existsRow(repository, twin, image));
@@ -177,49 +260,7 @@ async function runVerify(
       }
     }
   }
-
-  // 3. What the cluster runs.
-  if (cluster !== undefined && service.deploy) {
-    rows.push(
-      ...(await clusterRows(
-        cluster,
-        options.namespace,
-        service,
-        plan.version,
-        versionList,
-        (digest) => client.getManifest(repository, digest),
-      )),
-    );
-  }
-
-  // 4. The Docker Hub descriptions.
-  rows.push(
-    ...(await descriptionRows(service, options, env, deps, {
-      version: plan.version,
-      existingTags,
-      architectures,
-    })),
-  );
-
-  printTable(io, rows);
-  const failed = rows.filter((row) => row.status === "FAIL");
-  const skipped = rows.filter((row) => row.status === "skip").length;
-  io.stdout(
-    `\n${service.name} ${plan.version}: ${rows.length - failed.length - skipped} ok, ${failed.length} failed${skipped > 0 ? `, ${skipped} skipped` : ""}.\n`,
-  );
-  if (failed.length === 0) return;
-  io.stdout(
-    `\n${hints(failed, {
-      service,
-      registry: options.registry,
-      organization: options.organization,
-      version: plan.version,
-      hubUrl: options.hubUrl,
-    })}`,
-  );
-  throw new Error(
-    `verify: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed for ${repository} ${plan.version} (hints above)`,
-  );
+  return { rows, versionList };
 }
 
 // ------------------------------------------------------------------ cluster checks
@@ -489,23 +530,15 @@ async function descriptionRows(
   const skip = (detail: string): CheckRow[] => [
     { check: "descriptions", subject, status: "skip", detail },
   ];
-  const username = env.DOCKER_HUB_USERNAME;
-  const token = env.DOCKER_HUB_TOKEN;
-  if (!username || !token) {
-    return skip("set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN to compare the Docker Hub texts");
-  }
   const hubUrl =
     options.hubUrl ?? (options.registry === DOCKER_HUB_REGISTRY ? DEFAULT_HUB_URL : undefined);
+  const hub = hubClientFromEnv(hubUrl ?? DEFAULT_HUB_URL, env, deps);
+  if (hub === undefined) {
+    return skip("set DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN to compare the Docker Hub texts");
+  }
   if (hubUrl === undefined) {
     return skip(`no --hub-url: the descriptions of ${options.registry} images are not compared`);
   }
-  const hub = new DockerHubClient({
-    baseUrl: hubUrl,
-    username,
-    token,
-    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-  });
   let held: Awaited<ReturnType<DockerHubClient["getRepository"]>>;
   try {
     held = await hub.getRepository(options.organization, service.name);
@@ -563,6 +596,22 @@ function compareText(check: string, subject: string, held: string, expected: str
 }
 
 // ------------------------------------------------------------------ output
+
+/** The table, the counts and, when a check failed, the hints; a failure ends with exit code 1. */
+function report(io: CliIo, rows: readonly CheckRow[], context: HintContext): void {
+  printTable(io, rows);
+  const failed = rows.filter((row) => row.status === "FAIL");
+  const skipped = rows.filter((row) => row.status === "skip").length;
+  io.stdout(
+    `\n${context.service.name} ${context.version}: ${rows.length - failed.length - skipped} ok, ${failed.length} failed${skipped > 0 ? `, ${skipped} skipped` : ""}.\n`,
+  );
+  if (failed.length === 0) return;
+  io.stdout(`\n${hints(failed, context)}`);
+  const repository = `${context.organization}/${context.service.name}`;
+  throw new Error(
+    `verify: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed for ${repository} ${context.version} (hints above)`,
+  );
+}
 
 function printTable(io: CliIo, rows: readonly CheckRow[]): void {
   const table = [

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_USAGE } from "../../cli/main";
+import { EXIT_USAGE } from "../../cli/shared";
 import { REPO_ROOT } from "../../scripts/stack";
 import { cli } from "../support/runCli";
 import {

@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { type CliIo, runCli, runProgram } from "../../cli/main";
+import { runCli } from "../../cli/main";
+import { type CliIo, runProgram } from "../../cli/shared";
 
 export interface CliRun {
   readonly code: number;

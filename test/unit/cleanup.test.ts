@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
-import { EXIT_USAGE } from "../../cli/main";
+import { EXIT_USAGE } from "../../cli/shared";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { digestOf, FakeRegistry, INDEX } from "../support/fakeRegistry";
 import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";

@@ -86,7 +86,7 @@ function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][]
 describe("the import graph", () => {
   it("reads the project's own files and their imports", () => {
     const graph = importGraph(typeScriptFiles());
-    expect(graph.get("cli/main.ts")).toContain("lib/tagPlan.ts");
+    expect(graph.get("test/support/runCli.ts")).toContain("cli/main.ts");
     expect(graph.get("policy/index.ts")).toContain("policy/rules.ts");
     expect([...graph.keys()].some((file) => file.includes("node_modules"))).toBe(false);
   });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EXIT_USAGE } from "../../cli/main";
+import { EXIT_USAGE } from "../../cli/shared";
 import { registerVerify, type VerifyDeps } from "../../cli/verify";
 import { fullDescription, shortDescription } from "../../lib/readme";
 import { findService, type ServiceImage } from "../../services/catalog";
