@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Command, Option } from "commander";
-import { DEFAULT_HUB_URL, type DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import { type DockerHubClient, DockerHubError } from "../clients/dockerHub";
 import { type OciRegistryClient, RegistryError } from "../clients/ociRegistry";
 import {
   type DeleteReport,
@@ -41,6 +41,7 @@ import {
   type TagDecision,
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN, splitArchSuffix, tryParseVersion } from "../lib/versions";
+import { DEFAULT_HUB_URL, DEFAULT_ORGANIZATION, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { SERVICE_NAMES } from "../services/catalog";
 import {
   type CliIo,
@@ -52,8 +53,6 @@ import {
   UsageError,
 } from "./shared";
 
-/** The registry name that means Docker Hub: tags and deletes go through the Hub API. */
-export const DOCKER_HUB_REGISTRY = "docker.io";
 const REPO_ROOT = path.resolve(__dirname, "..");
 
 /** What the command reads from outside; tests replace parts of it. */
@@ -116,7 +115,7 @@ export function registerCleanup(program: Command, io: CliIo, deps: CleanupDeps =
       "--registry <host>",
       `registry to clean: an OCI registry host, or ${DOCKER_HUB_REGISTRY} for Docker Hub (Hub API)`,
     )
-    .option("--organization <org>", "registry organization", "battlescope")
+    .option("--organization <org>", "registry organization", DEFAULT_ORGANIZATION)
     .option("--service <name>", `one of ${SERVICE_NAMES.join(", ")} (default: all)`)
     .option(
       "--tags-file <file>",

@@ -3,10 +3,15 @@
  * `--short` its short description; texts over Docker Hub's limits are bad input.
  */
 import { type Command, Option } from "commander";
-import { PLATFORMS, platformArchitecture } from "../lib/config";
 import { checkDescriptionLengths, fullDescription, shortDescription } from "../lib/readme";
+import {
+  DEFAULT_ORGANIZATION,
+  DOCKER_HUB_REGISTRY,
+  PLATFORMS,
+  platformArchitecture,
+  SHORT_DESCRIPTION_LIMIT,
+} from "../lib/vocabulary";
 import { SERVICE_NAMES } from "../services/catalog";
-import { DOCKER_HUB_REGISTRY } from "./cleanup";
 import { type CliIo, list, parsePlatforms, requireService } from "./shared";
 
 interface ReadmeOptions {
@@ -29,8 +34,13 @@ export function registerReadme(program: Command, io: CliIo): Command {
     .option("--existing <tags>", "comma-separated tags the repository already holds")
     .option("--platforms <platforms>", `comma-separated platforms (${PLATFORMS.join(",")})`)
     .option("--registry <host>", "registry host", DOCKER_HUB_REGISTRY)
-    .option("--organization <org>", "registry organization", "battlescope")
-    .addOption(new Option("--short", "print the short description (at most 100 UTF-8 bytes)"))
+    .option("--organization <org>", "registry organization", DEFAULT_ORGANIZATION)
+    .addOption(
+      new Option(
+        "--short",
+        `print the short description (at most ${SHORT_DESCRIPTION_LIMIT} UTF-8 bytes)`,
+      ),
+    )
     .action((name: string, options: ReadmeOptions) => {
       const service = requireService(name);
       const description = shortDescription(service);

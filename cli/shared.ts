@@ -6,7 +6,7 @@
  */
 import { type Command, CommanderError } from "commander";
 import { DockerHubClient } from "../clients/dockerHub";
-import { PLATFORMS, type Platform } from "../lib/config";
+import { PLATFORMS, type Platform } from "../lib/vocabulary";
 import { findService, SERVICE_NAMES, type ServiceImage } from "../services/catalog";
 
 /** Exit code for bad input: nothing was read, written or deleted. */

@@ -1,7 +1,7 @@
 /** `battlescope-images tags <version>`: the tags a release claims, as one JSON object. */
 import type { Command } from "commander";
-import { PLATFORMS, platformArchitecture } from "../lib/config";
 import { planTags } from "../lib/tagPlan";
+import { PLATFORMS, platformArchitecture } from "../lib/vocabulary";
 import { type CliIo, list, parsePlatforms } from "./shared";
 
 interface TagsOptions {

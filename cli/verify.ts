@@ -20,7 +20,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_HUB_URL, type DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import { type DockerHubClient, DockerHubError } from "../clients/dockerHub";
 import {
   checkReachable,
   KubeconfigError,
@@ -37,7 +37,6 @@ import {
   registryApiHost,
 } from "../clients/ociRegistry";
 import { registryClientFromEnv } from "../clients/registryTags";
-import { ORGANIZATION, PLATFORMS, type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, imageName, shortDescription } from "../lib/readme";
 import { imageIdDigest, livePodsOf, sameImageNames } from "../lib/rollout";
 import { archTag, planTags, type TagPlan } from "../lib/tagPlan";
@@ -47,8 +46,20 @@ import {
   tryParseVersion,
   type Version,
 } from "../lib/versions";
+import {
+  DEFAULT_HUB_URL,
+  DEFAULT_KUBERNETES_NAMESPACE,
+  DEFAULT_ORGANIZATION,
+  DOCKER_HUB_REGISTRY,
+  PATH_COMPONENT,
+  PATH_COMPONENT_FORM,
+  PLATFORMS,
+  type Platform,
+  platformArchitecture,
+  REGISTRY_HOST,
+  REGISTRY_HOST_FORM,
+} from "../lib/vocabulary";
 import { SERVICE_NAMES, type ServiceImage } from "../services/catalog";
-import { DOCKER_HUB_REGISTRY } from "./cleanup";
 import {
   type CliIo,
   type Env,
@@ -58,8 +69,6 @@ import {
   requireService,
   UsageError,
 } from "./shared";
-
-const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/i;
 
 /** What the command reads from outside; tests replace parts of it. */
 export type VerifyDeps = HttpDeps;
@@ -112,7 +121,7 @@ export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {
     .argument("<service>", `one of ${SERVICE_NAMES.join(", ")}`)
     .argument("<version>", "the release: vX.Y.Z, vX.Y.Z-<prerelease> or vX.Y.Z-dev-<sha>")
     .option("--registry <host>", "registry host", DOCKER_HUB_REGISTRY)
-    .option("--organization <org>", "registry organization", "battlescope")
+    .option("--organization <org>", "registry organization", DEFAULT_ORGANIZATION)
     .option(
       "--hub-url <url>",
       `Docker Hub API base URL for the description checks (default ${DEFAULT_HUB_URL} with --registry ${DOCKER_HUB_REGISTRY}); credentials from DOCKER_HUB_USERNAME and DOCKER_HUB_TOKEN`,
@@ -123,7 +132,7 @@ export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {
       "also check the cluster: the service's Deployment runs the digest the registry serves under the version",
     )
     .option("--context <name>", "kubeconfig context (default: its current-context)")
-    .option("--namespace <namespace>", "namespace of the Deployments", "battlescope")
+    .option("--namespace <namespace>", "namespace of the Deployments", DEFAULT_KUBERNETES_NAMESPACE)
     .action(async (service: string, version: string, options: VerifyOptions) => {
       await runVerify(service, version, options, io, deps);
     });
@@ -191,12 +200,12 @@ async function parseVerify(
   }
   if (!REGISTRY_HOST.test(options.registry)) {
     throw new UsageError(
-      `invalid --registry ${JSON.stringify(options.registry)}: expected a registry host with an optional port, such as ${DOCKER_HUB_REGISTRY} or 127.0.0.1:5000`,
+      `invalid --registry ${JSON.stringify(options.registry)}: expected ${REGISTRY_HOST_FORM}`,
     );
   }
-  if (!ORGANIZATION.test(options.organization)) {
+  if (!PATH_COMPONENT.test(options.organization)) {
     throw new UsageError(
-      `invalid --organization ${JSON.stringify(options.organization)}: expected lowercase letters and digits, separated by single '.', '_' or '-'`,
+      `invalid --organization ${JSON.stringify(options.organization)}: expected ${PATH_COMPONENT_FORM}`,
     );
   }
   if (options.hubUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(options.hubUrl)) {

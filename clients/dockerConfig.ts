@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 
 export interface RegistryCredential {
   readonly username: string;
@@ -32,7 +33,7 @@ export function credentialsFromDockerConfig(
   } catch {
     return undefined;
   }
-  const key = registry === "docker.io" ? DOCKER_HUB_AUTH_KEY : registry;
+  const key = registry === DOCKER_HUB_REGISTRY ? DOCKER_HUB_AUTH_KEY : registry;
   const entry = parsed.auths?.[key] ?? parsed.auths?.[`https://${registry}`];
   if (entry === undefined) return undefined;
   if (entry.username !== undefined && entry.password !== undefined) {

@@ -13,10 +13,15 @@
  * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
  * for, a bounded number of times. No `@pulumi/*` import: the CLI and the dynamic provider share it.
  */
-import { type DescriptionField, lengthMessage, lengthProblems, utf8Length } from "../lib/hubLimits";
+import {
+  DEFAULT_HUB_URL,
+  type DescriptionField,
+  lengthMessage,
+  lengthProblems,
+  utf8Length,
+} from "../lib/vocabulary";
 
-/** Where the Docker Hub API lives. */
-export const DEFAULT_HUB_URL = "https://hub.docker.com";
+export { DEFAULT_HUB_URL } from "../lib/vocabulary";
 
 /** The part of `fetch` this client uses; inject a fake or an instrumented one in tests. */
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;

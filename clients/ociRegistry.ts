@@ -1,3 +1,5 @@
+import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
+
 /** Every manifest and index media type, so HEAD answers with the digest of what is stored. */
 export const MANIFEST_MEDIA_TYPES = [
   "application/vnd.oci.image.index.v1+json",
@@ -60,7 +62,7 @@ const RETRIES_ON_SERVER_ERROR = 4;
 
 /** Docker Hub's registry API lives on its own host. */
 export function registryApiHost(registry: string): string {
-  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+  return registry === DOCKER_HUB_REGISTRY ? "registry-1.docker.io" : registry;
 }
 
 /** A client for the OCI distribution API: tags, manifests, deletes. */

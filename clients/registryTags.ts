@@ -13,6 +13,7 @@ import {
   type TagRecord,
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
+import { DIGEST, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { dockerConfigCredentials } from "./dockerConfig";
 import { type DockerHubClient, DockerHubError, type HubTag, retryAfterMs } from "./dockerHub";
 import { isAttestation, type Manifest, OciRegistryClient } from "./ociRegistry";
@@ -35,7 +36,6 @@ export class TagSourceError extends Error {
   }
 }
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 export const TAGS_FILE_FORM = 'a JSON array of {"name", "lastUpdated", "digest"} objects';
 
 /** Reads and checks a tags file: `[{"name": "v3.0.1", "lastUpdated": "<ISO 8601>", "digest": "sha256:..."}]`. */
@@ -383,7 +383,7 @@ export function registryClientFromEnv(
   env: Readonly<Record<string, string | undefined>>,
   deps: RateLimitOptions,
 ): OciRegistryClient {
-  const hub = registry === "docker.io";
+  const hub = registry === DOCKER_HUB_REGISTRY;
   const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
   const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
   const login =

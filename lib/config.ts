@@ -5,12 +5,21 @@ import {
   type ServiceImage,
   withSyntheticCopies,
 } from "../services/catalog";
+import { ACCEPTED_VERSION_FORMS, InvalidVersionError, tryParseVersion } from "./versions";
 import {
-  ACCEPTED_VERSION_FORMS,
-  type Architecture,
-  InvalidVersionError,
-  tryParseVersion,
-} from "./versions";
+  DEFAULT_HUB_URL,
+  DEFAULT_KUBERNETES_NAMESPACE,
+  DEFAULT_ORGANIZATION,
+  DOCKER_HUB_REGISTRY,
+  PATH_COMPONENT,
+  PATH_COMPONENT_FORM,
+  PLATFORMS,
+  type Platform,
+  REGISTRY_HOST,
+  REGISTRY_HOST_FORM,
+} from "./vocabulary";
+
+export { PLATFORMS, type Platform, platformArchitecture } from "./vocabulary";
 
 /** `version: dev` releases the dev channel: `vX.Y.Z-dev-<git short sha>` of the source root. */
 export const DEV_CHANNEL = "dev";
@@ -21,13 +30,6 @@ export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
 
 /** The Pulumi project name, and so the namespace of every config key. */
 export const CONFIG_NAMESPACE = "battlescope";
-
-export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
-export type Platform = (typeof PLATFORMS)[number];
-
-export function platformArchitecture(platform: Platform): Architecture {
-  return platform.slice("linux/".length) as Architecture;
-}
 
 export interface StackConfig {
   /** Registry host the images are pushed to, e.g. `docker.io` or `127.0.0.1:5000`. */
@@ -104,10 +106,6 @@ export class ConfigError extends Error {
 /** Reads one key's raw value as Pulumi stores it: structured values arrive as JSON text. */
 export type ConfigReader = (key: string) => string | undefined;
 
-const REGISTRY_HOST =
-  /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
-/** A registry organization (namespace): lowercase letters and digits, single `.`, `_` or `-` between. */
-export const ORGANIZATION = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BUILDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const KUBE_NAME = /^[^\s]+$/;
@@ -159,17 +157,12 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
       problems.push(problem(key, value, ACCEPTED_VERSION_FORMS));
   }
 
-  const registry = text(
-    "registry",
-    "docker.io",
-    REGISTRY_HOST,
-    "a registry host with an optional port, such as docker.io or 127.0.0.1:5000",
-  );
+  const registry = text("registry", DOCKER_HUB_REGISTRY, REGISTRY_HOST, REGISTRY_HOST_FORM);
   const organization = text(
     "organization",
-    "battlescope",
-    ORGANIZATION,
-    "lowercase letters and digits, separated by single '.', '_' or '-'",
+    DEFAULT_ORGANIZATION,
+    PATH_COMPONENT,
+    PATH_COMPONENT_FORM,
   );
 
   const version = read("version");
@@ -223,7 +216,7 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
 
   const namespace = text(
     "namespace",
-    "battlescope",
+    DEFAULT_KUBERNETES_NAMESPACE,
     DNS_LABEL,
     "a Kubernetes namespace name (DNS label)",
   );
@@ -288,9 +281,9 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
 
   const dockerHubUrl = text(
     "dockerHubUrl",
-    "https://hub.docker.com",
+    DEFAULT_HUB_URL,
     /^https?:\/\/[^\s/]+(?:\/[^\s]*)?$/,
-    "an http(s) URL such as https://hub.docker.com",
+    `an http(s) URL such as ${DEFAULT_HUB_URL}`,
   ).replace(/\/+$/, "");
 
   const builder = read("builder");

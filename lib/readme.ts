@@ -1,5 +1,4 @@
 import type { ServiceImage } from "../services/catalog";
-import { lengthProblems } from "./hubLimits";
 import { planTags, type TagPlan } from "./tagPlan";
 import {
   ARCHITECTURES,
@@ -8,6 +7,7 @@ import {
   parseVersion,
   versionsInTags,
 } from "./versions";
+import { DOCKER_HUB_REGISTRY, lengthProblems } from "./vocabulary";
 
 const ARCH_LABELS: Record<Architecture, string> = { amd64: "AMD64/x86_64", arm64: "ARM64" };
 const DOCS_BASE = "https://github.com/battlescope/battle-monitor";
@@ -45,7 +45,7 @@ export function advertisedPlan(input: ReadmeInput): TagPlan {
 export function imageName(
   input: Pick<ReadmeInput, "registry" | "organization" | "service">,
 ): string {
-  const prefix = input.registry === "docker.io" ? "" : `${input.registry}/`;
+  const prefix = input.registry === DOCKER_HUB_REGISTRY ? "" : `${input.registry}/`;
   return `${prefix}${input.organization}/${input.service.name}`;
 }
 

@@ -1,8 +1,8 @@
 import semver from "semver";
 
-/** The two architectures every image is built for, in the order tags are listed. */
-export const ARCHITECTURES = ["amd64", "arm64"] as const;
-export type Architecture = (typeof ARCHITECTURES)[number];
+import { ARCHITECTURES, type Architecture } from "./vocabulary";
+
+export { ARCHITECTURES, type Architecture } from "./vocabulary";
 
 export type VersionKind = "stable" | "prerelease" | "dev";
 

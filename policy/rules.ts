@@ -6,25 +6,22 @@
  * directly with tables. A value the engine does not know yet (preview, before a digest exists) is
  * {@link UNKNOWN}: a rule skips what it cannot see, and `pulumi up` checks it again once known.
  */
-import { lengthProblems, SHORT_DESCRIPTION_LIMIT } from "./hubLimits";
+import {
+  ARCHITECTURES,
+  DIGEST,
+  lengthProblems,
+  PLATFORMS,
+  parseReference,
+  RESOURCE_TYPES,
+  repositoryNameProblem,
+  SHORT_DESCRIPTION_LIMIT,
+} from "./vocabulary";
 
 /** A value not known during preview. */
 export const UNKNOWN: unique symbol = Symbol.for("battlescope.policy.unknown");
 
-export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
-export const ARCHITECTURES = ["amd64", "arm64"] as const;
 export const PULL_SECRET_NAME = "docker-hub-creds";
 export const PULL_POLICY = "IfNotPresent";
-
-/** The resource types the rules look at, as the engine names them. */
-export const TYPES = {
-  deployment: "kubernetes:apps/v1:Deployment",
-  image: "docker-build:index:Image",
-  index: "docker-build:index:Index",
-  hubRepository: "pulumi-nodejs:dynamic/battlescope:DockerHubRepository",
-  registryTagSet: "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
-  releaseAttestations: "pulumi-nodejs:dynamic/battlescope:ReleaseAttestations",
-} as const;
 
 /** Stacks whose releases must be signed and attested (docs/rules.md "Signed releases"). */
 export const SIGNED_STACKS = ["prod"] as const;
@@ -113,30 +110,6 @@ function quote(value: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Image references: `<registry>/<org>/<service>:<tag>@<digest>`
 
-export interface ImageReference {
-  /** Everything before the tag and digest: `<registry>/<org>/<service>`. */
-  readonly name: string;
-  readonly tag?: string;
-  readonly digest?: string;
-}
-
-export function parseReference(reference: string): ImageReference {
-  const at = reference.indexOf("@");
-  const beforeDigest = at === -1 ? reference : reference.slice(0, at);
-  const digest = at === -1 ? undefined : reference.slice(at + 1);
-  const slash = beforeDigest.lastIndexOf("/");
-  const colon = beforeDigest.lastIndexOf(":");
-  const hasTag = colon > slash;
-  return {
-    name: hasTag ? beforeDigest.slice(0, colon) : beforeDigest,
-    ...(hasTag ? { tag: beforeDigest.slice(colon + 1) } : {}),
-    ...(digest === undefined ? {} : { digest }),
-  };
-}
-
-const REGISTRY_HOST =
-  /^(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+)(?::[0-9]+)?$|^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:[0-9]+$/;
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const NUMBER = "(?:0|[1-9][0-9]*)";
 const PRERELEASE_ID = "(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)";
 const VERSION = new RegExp(
@@ -144,7 +117,6 @@ const VERSION = new RegExp(
 );
 const FLOATING = new RegExp(`^(?:v${NUMBER}(?:\\.${NUMBER})?|latest)$`);
 const DEV_PRERELEASE = /^dev-[0-9a-f]{7,40}$/;
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const MAX_TAG_LENGTH = 128;
 const ACCEPTED_TAGS =
   "<version>[-<arch>] with <version> vX.Y.Z, vX.Y.Z-<prerelease>, vX.Y.Z-dev-<git sha>, or the floating vX.Y, vX, latest, and <arch> amd64 or arm64";
@@ -165,27 +137,6 @@ export function splitArch(tag: string): { base: string; arch?: string } {
     if (tag.endsWith(`-${arch}`)) return { base: tag.slice(0, -arch.length - 1), arch };
   }
   return { base: tag };
-}
-
-/** Why `<registry>/<org>/<service>` is not one, or undefined when it is. */
-export function repositoryNameProblem(name: string): string | undefined {
-  const parts = name.split("/");
-  if (parts.length !== 3) {
-    return `${quote(name)} has ${parts.length} path component${parts.length === 1 ? "" : "s"}; an image name is <registry>/<org>/<service>, all three spelled out (e.g. docker.io/battlescope/frontend)`;
-  }
-  const [registry, organization, service] = parts as [string, string, string];
-  if (!REGISTRY_HOST.test(registry)) {
-    return `${quote(registry)} in ${quote(name)} is not a registry host: an image name is <registry>/<org>/<service>, starting with a host such as docker.io or 127.0.0.1:5000`;
-  }
-  for (const [what, value] of [
-    ["organization", organization],
-    ["service", service],
-  ] as const) {
-    if (!PATH_COMPONENT.test(value)) {
-      return `the ${what} ${quote(value)} in ${quote(name)} is not a repository name: use lowercase letters and digits separated by ".", "_" or "-"`;
-    }
-  }
-  return undefined;
 }
 
 /** Why a tag is not `<version>[-<arch>]`, or undefined when it is. */
@@ -404,7 +355,7 @@ export function checkImageNames(resource: RuleResource): Violation[] {
   const report = (what: string, problem: string, example: string) =>
     violations.push({ message: `${what}: ${problem}; ${nameFix(example)}` });
 
-  if (resource.type === TYPES.image) {
+  if (resource.type === RESOURCE_TYPES.image) {
     const label = `Image ${quote(resource.name)}`;
     const platforms = stringList(field(resource.props, "platforms"));
     const arches =
@@ -442,7 +393,7 @@ export function checkImageNames(resource: RuleResource): Violation[] {
         report(`${label} export name ${quote(name)}`, problem, "docker.io/battlescope/frontend");
       }
     }
-  } else if (resource.type === TYPES.index) {
+  } else if (resource.type === RESOURCE_TYPES.index) {
     const tag = field(resource.props, "tag");
     if (typeof tag === "string") {
       const label = `manifest list ${quote(resource.name)} tag ${quote(tag)}`;
@@ -458,7 +409,7 @@ export function checkImageNames(resource: RuleResource): Violation[] {
         );
       }
     }
-  } else if (resource.type === TYPES.registryTagSet) {
+  } else if (resource.type === RESOURCE_TYPES.registryTagSet) {
     const [registry, repository] = ["registry", "repository"].map((key) =>
       field(resource.props, key),
     );
@@ -499,7 +450,7 @@ export function checkBothPlatforms(resources: readonly RuleResource[]): Violatio
     { built: Set<string>; resources: RuleResource[]; unknown: boolean }
   >();
   for (const resource of resources) {
-    if (resource.type !== TYPES.image) continue;
+    if (resource.type !== RESOURCE_TYPES.image) continue;
     const key = imageKey(resource);
     const entry = images.get(key) ?? { built: new Set<string>(), resources: [], unknown: false };
     images.set(key, entry);
@@ -563,12 +514,12 @@ export function checkSignedReleases(resources: readonly RuleResource[]): Violati
       : undefined;
   };
   const attested = new Set(
-    resources.filter((r) => r.type === TYPES.releaseAttestations).map((r) => key(r.props)),
+    resources.filter((r) => r.type === RESOURCE_TYPES.releaseAttestations).map((r) => key(r.props)),
   );
   return resources
     .filter(
       (r) =>
-        r.type === TYPES.registryTagSet &&
+        r.type === RESOURCE_TYPES.registryTagSet &&
         (r.props as { createOnly?: unknown } | undefined)?.createOnly === true,
     )
     .flatMap((r) => {
@@ -592,21 +543,21 @@ export const RULES: readonly Rule[] = [
     name: "deployment-image-pinned",
     description:
       "Deployment images are pinned to a version and a digest: <registry>/<org>/<service>:<version>@sha256:<digest>, never latest, never untagged.",
-    types: [TYPES.deployment],
+    types: [RESOURCE_TYPES.deployment],
     check: checkPinnedImages,
   },
   {
     kind: "resource",
     name: "deployment-pull-policy",
     description: "Deployment containers pull with imagePullPolicy: IfNotPresent.",
-    types: [TYPES.deployment],
+    types: [RESOURCE_TYPES.deployment],
     check: checkPullPolicy,
   },
   {
     kind: "resource",
     name: "deployment-pull-secret",
     description: `Deployments pull with the ${PULL_SECRET_NAME} image pull secret.`,
-    types: [TYPES.deployment],
+    types: [RESOURCE_TYPES.deployment],
     check: checkPullSecret,
   },
   {
@@ -614,7 +565,7 @@ export const RULES: readonly Rule[] = [
     name: "containers-non-root",
     description:
       "Deployment containers do not run as root: runAsNonRoot true or a non-zero runAsUser, on the pod or the container.",
-    types: [TYPES.deployment],
+    types: [RESOURCE_TYPES.deployment],
     check: checkNonRoot,
   },
   {
@@ -628,14 +579,14 @@ export const RULES: readonly Rule[] = [
     name: "image-names",
     description:
       "Image, manifest list and registry tags are named <registry>/<org>/<service>:<version>[-<arch>].",
-    types: [TYPES.image, TYPES.index, TYPES.registryTagSet],
+    types: [RESOURCE_TYPES.image, RESOURCE_TYPES.index, RESOURCE_TYPES.registryTagSet],
     check: checkImageNames,
   },
   {
     kind: "resource",
     name: "docker-hub-short-description",
     description: `Docker Hub short descriptions are at most ${SHORT_DESCRIPTION_LIMIT} UTF-8 bytes.`,
-    types: [TYPES.hubRepository],
+    types: [RESOURCE_TYPES.hubRepository],
     check: checkShortDescription,
   },
   {

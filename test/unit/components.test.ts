@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../../lib/vocabulary";
+import { PULL_POLICY } from "../../policy/rules";
 import type { ProgramInputs } from "../../program";
 import { SERVICE_NAMES } from "../../services/catalog";
 
@@ -164,6 +166,24 @@ describe("the release stack under mocks", () => {
     expect(byType("docker-build:index:Image")).toHaveLength(18);
   });
 
+  it("registers exactly the vocabulary's component types and the resource types the policy pack reads", () => {
+    const ours = new Set(
+      recorded.map((resource) => resource.type).filter((type) => type.includes("battlescope:")),
+    );
+    expect([...ours].sort()).toEqual(
+      [
+        ...Object.values(COMPONENT_TYPES),
+        RESOURCE_TYPES.hubRepository,
+        RESOURCE_TYPES.registryTagSet,
+      ].sort(),
+    );
+    // The engine types the policy pack's rules look at (no Index: manifest lists are tag sets).
+    for (const type of [RESOURCE_TYPES.deployment, RESOURCE_TYPES.image]) {
+      expect(byType(type).length).toBeGreaterThan(0);
+    }
+    expect(byType(RESOURCE_TYPES.index)).toEqual([]);
+  });
+
   it("builds one image per platform with its arch tags and a registry cache", () => {
     const amd64 = defined(
       recorded.find((r) => r.name === "battle-service-amd64"),
@@ -282,7 +302,8 @@ describe("the release stack under mocks", () => {
       expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(container.image).toBe(`docker.io/battlescope/${name}:v3.1.0@${digest}`);
       expect(container.image).not.toContain("latest");
-      expect(container.imagePullPolicy).toBe("IfNotPresent");
+      // The policy pack keeps its own copy of the pull policy: it is the one the stack sets.
+      expect(container.imagePullPolicy).toBe(PULL_POLICY);
       expect(spec.imagePullSecrets).toEqual([{ name: "docker-hub-creds" }]);
       expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
       expect(container.securityContext).toMatchObject({

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { shortDescription } from "../../lib/readme";
 import { InvalidVersionError, tryParseVersion } from "../../lib/versions";
+import { parseReference, RESOURCE_TYPES } from "../../lib/vocabulary";
 import {
   checkBothPlatforms,
   checkImageNames,
@@ -17,12 +18,10 @@ import {
   checkSignedReleases,
   imageNameProblem,
   isVersion,
-  parseReference,
   pinnedImageProblem,
   RULES,
   type RuleResource,
   stackOfUrn,
-  TYPES,
   tagProblem,
   toPlain,
   UNKNOWN,
@@ -69,7 +68,7 @@ function deployment(
   }
   if (pod.imagePullSecrets === null) delete pod.imagePullSecrets;
   return {
-    type: TYPES.deployment,
+    type: RESOURCE_TYPES.deployment,
     name: "frontend",
     props: { metadata: { name: "frontend" }, spec: { template: { spec: pod } } },
   };
@@ -340,7 +339,7 @@ describe("deployment-image-pinned", () => {
       [],
     );
     const unknownSpec: RuleResource = {
-      type: TYPES.deployment,
+      type: RESOURCE_TYPES.deployment,
       name: "frontend",
       props: { spec: { template: UNKNOWN } },
     };
@@ -481,7 +480,7 @@ describe("containers-non-root", () => {
 // Images, manifest lists, registry tags
 
 function image(name: string, props: Record<string, unknown>): RuleResource {
-  return { type: TYPES.image, name, urn: `urn:${name}`, props };
+  return { type: RESOURCE_TYPES.image, name, urn: `urn:${name}`, props };
 }
 
 const nameFix = (example: string) =>
@@ -522,7 +521,7 @@ describe("image-names", () => {
     {
       name: "a manifest list",
       resource: {
-        type: TYPES.index,
+        type: RESOURCE_TYPES.index,
         name: "frontend-v3.0",
         props: { tag: "docker.io/battlescope/frontend:v3.0" },
       },
@@ -530,7 +529,7 @@ describe("image-names", () => {
     {
       name: "a floating arch tag",
       resource: {
-        type: TYPES.registryTagSet,
+        type: RESOURCE_TYPES.registryTagSet,
         name: "frontend-floating-arch-tags",
         props: {
           registry: "docker.io",
@@ -591,7 +590,7 @@ describe("image-names", () => {
     {
       name: "a manifest list with a build number",
       resource: {
-        type: TYPES.index,
+        type: RESOURCE_TYPES.index,
         name: "frontend-build-42",
         props: { tag: "docker.io/battlescope/frontend:build-42" },
       },
@@ -600,7 +599,7 @@ describe("image-names", () => {
     {
       name: "a manifest list tagged with an arch",
       resource: {
-        type: TYPES.index,
+        type: RESOURCE_TYPES.index,
         name: "frontend-v3.0.1-amd64",
         props: { tag: "docker.io/battlescope/frontend:v3.0.1-amd64" },
       },
@@ -609,7 +608,7 @@ describe("image-names", () => {
     {
       name: "a registry tag in a nested repository",
       resource: {
-        type: TYPES.registryTagSet,
+        type: RESOURCE_TYPES.registryTagSet,
         name: "frontend-floating-arch-tags",
         props: {
           registry: "docker.io",
@@ -724,7 +723,7 @@ describe("images-both-platforms", () => {
 
 describe("docker-hub-short-description", () => {
   const hub = (description: unknown): RuleResource => ({
-    type: TYPES.hubRepository,
+    type: RESOURCE_TYPES.hubRepository,
     name: "frontend",
     props: { namespace: "battlescope", repository: "frontend", description },
   });
@@ -841,11 +840,11 @@ describe("the release's resources under mocks pass every rule", () => {
         newResource(args) {
           recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
           const state: Record<string, unknown> = { ...args.inputs };
-          if (args.type === TYPES.image) {
+          if (args.type === RESOURCE_TYPES.image) {
             state.digest = sha(args.name);
             state.ref = `${args.name}@${state.digest}`;
           }
-          if (args.type === TYPES.registryTagSet) {
+          if (args.type === RESOURCE_TYPES.registryTagSet) {
             const targets = args.inputs.tags as Array<{ tag: string; digest?: string }>;
             state.digests = Object.fromEntries(
               targets.map(({ tag, digest }) => [tag, digest ?? sha(`${args.name}:${tag}`)]),
@@ -883,11 +882,11 @@ describe("the release's resources under mocks pass every rule", () => {
 
   it("declares what the rules look at", () => {
     const count = (type: string) => recorded.filter((resource) => resource.type === type).length;
-    expect(count(TYPES.deployment)).toBe(7);
-    expect(count(TYPES.image)).toBe(18);
-    expect(count(TYPES.index)).toBe(0);
-    expect(count(TYPES.registryTagSet)).toBe(18);
-    expect(count(TYPES.hubRepository)).toBe(9);
+    expect(count(RESOURCE_TYPES.deployment)).toBe(7);
+    expect(count(RESOURCE_TYPES.image)).toBe(18);
+    expect(count(RESOURCE_TYPES.index)).toBe(0);
+    expect(count(RESOURCE_TYPES.registryTagSet)).toBe(18);
+    expect(count(RESOURCE_TYPES.hubRepository)).toBe(9);
   });
 
   it("with no violation", () => {
@@ -908,7 +907,7 @@ describe("the release's resources under mocks pass every rule", () => {
     }
     expect(found).toEqual([]);
     const images = resources
-      .filter((resource) => resource.type === TYPES.deployment)
+      .filter((resource) => resource.type === RESOURCE_TYPES.deployment)
       .map((resource) => JSON.stringify(resource.props));
     for (const text of images) expect(text).toMatch(/:v3\.1\.0@sha256:[0-9a-f]{64}/);
   });
@@ -918,20 +917,20 @@ describe("releases-signed", () => {
   const urn = (stack: string, type: string, name: string) =>
     `urn:pulumi:${stack}::battlescope::battlescope:images:MultiArchImage$${type}::${name}`;
   const versionTags = (stack: string, service: string, createOnly = true): RuleResource => ({
-    type: TYPES.registryTagSet,
+    type: RESOURCE_TYPES.registryTagSet,
     name: `${service}-v3.1.0-tags`,
-    urn: urn(stack, TYPES.registryTagSet, `${service}-v3.1.0-tags`),
+    urn: urn(stack, RESOURCE_TYPES.registryTagSet, `${service}-v3.1.0-tags`),
     props: { registry: "docker.io", repository: `battlescope/${service}`, createOnly },
   });
   const attestations = (stack: string, service: string): RuleResource => ({
-    type: TYPES.releaseAttestations,
+    type: RESOURCE_TYPES.releaseAttestations,
     name: `${service}-v3.1.0-attestations`,
-    urn: urn(stack, TYPES.releaseAttestations, `${service}-v3.1.0-attestations`),
+    urn: urn(stack, RESOURCE_TYPES.releaseAttestations, `${service}-v3.1.0-attestations`),
     props: { registry: "docker.io", repository: `battlescope/${service}`, version: "v3.1.0" },
   });
   const unsigned = (stack: string, service: string) => ({
     message: `stack ${stack} releases docker.io/battlescope/${service} unsigned ("${service}-v3.1.0-tags"): its releases are signed, with an SBOM and provenance per image; fix: set battlescope:sign to true with the secret config battlescope:cosignKey and battlescope:cosignPassword (the private half of keys/release.pub)`,
-    urn: urn(stack, TYPES.registryTagSet, `${service}-v3.1.0-tags`),
+    urn: urn(stack, RESOURCE_TYPES.registryTagSet, `${service}-v3.1.0-tags`),
   });
   const cases: Array<[string, RuleResource[], ReturnType<typeof unsigned>[]]> = [
     [

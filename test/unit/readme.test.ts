@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { FULL_DESCRIPTION_LIMIT, SHORT_DESCRIPTION_LIMIT, utf8Length } from "../../lib/hubLimits";
 import {
   advertisedPlan,
   checkDescriptionLengths,
   fullDescription,
   shortDescription,
 } from "../../lib/readme";
+import { FULL_DESCRIPTION_LIMIT, SHORT_DESCRIPTION_LIMIT, utf8Length } from "../../lib/vocabulary";
 import { findService, SERVICES, type ServiceImage } from "../../services/catalog";
 import { exactly } from "../support/exactly";
 
