@@ -24,9 +24,9 @@ import {
 import { serializableProvider } from "./dynamicProvider";
 
 export interface DockerHubRepositoryArgs {
-  /** Docker Hub namespace (organization or user) that owns the repository, e.g. `battlescope`. */
-  namespace: pulumi.Input<string>;
-  /** Repository name inside the namespace, e.g. `frontend`. Changing it adopts another repository. */
+  /** Docker Hub organization (or user) that owns the repository, e.g. `battlescope`. */
+  organization: pulumi.Input<string>;
+  /** Repository name inside the organization, e.g. `frontend`. Changing it adopts another repository. */
   repository: pulumi.Input<string>;
   /** Short description, at most 100 UTF-8 bytes: `BattleScope V3 - <Service Name> - <one line>`. */
   description: pulumi.Input<string>;
@@ -279,9 +279,9 @@ class HubRepositoryResource extends pulumi.dynamic.Resource {
 
 /** Throws the exact length message when both names and the text are plain strings. */
 function failFastOnLength(args: DockerHubRepositoryArgs): void {
-  const { namespace, repository, description, fullDescription } = args;
-  if (typeof namespace === "string" && typeof repository === "string") {
-    assertDescriptionsFit(`${namespace}/${repository}`, {
+  const { organization, repository, description, fullDescription } = args;
+  if (typeof organization === "string" && typeof repository === "string") {
+    assertDescriptionsFit(`${organization}/${repository}`, {
       description: typeof description === "string" ? description : undefined,
       fullDescription: typeof fullDescription === "string" ? fullDescription : undefined,
     });
@@ -308,15 +308,16 @@ export class DockerHubRepository extends pulumi.ComponentResource {
     // Texts that are only known later are checked as soon as they are known, and again by the
     // provider's check at preview.
     const texts = pulumi
-      .all([args.namespace, args.repository, args.description, args.fullDescription])
-      .apply(([namespace, repository, description, fullDescription]) => {
-        assertDescriptionsFit(`${namespace}/${repository}`, { description, fullDescription });
+      .all([args.organization, args.repository, args.description, args.fullDescription])
+      .apply(([organization, repository, description, fullDescription]) => {
+        assertDescriptionsFit(`${organization}/${repository}`, { description, fullDescription });
         return { description, fullDescription };
       });
     const repository = new HubRepositoryResource(
       name,
       {
-        namespace: args.namespace,
+        // The Hub API calls the organization the repository's namespace.
+        namespace: args.organization,
         repository: args.repository,
         description: texts.description,
         fullDescription: texts.fullDescription,

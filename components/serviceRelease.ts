@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Platform } from "../lib/config";
+import { type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, shortDescription } from "../lib/readme";
 import { type Reuse, SOURCE_HASH_LABEL } from "../lib/releaseGuard";
 import { planTags, type TagPlan } from "../lib/tagPlan";
@@ -68,9 +68,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("battlescope:release:ServiceRelease", name, {}, opts);
     const { service } = args;
-    const architectures = args.platforms.map((platform) =>
-      platform.slice("linux/".length),
-    ) as Array<"amd64" | "arm64">;
+    const architectures = args.platforms.map(platformArchitecture);
     this.plan = planTags({
       version: args.version,
       existingTags: args.existingTags,
@@ -129,7 +127,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
       new DockerHubRepository(
         name,
         {
-          namespace: args.organization,
+          organization: args.organization,
           repository: service.name,
           description: shortDescription(service),
           fullDescription: fullDescription(readme),

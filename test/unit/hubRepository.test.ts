@@ -554,7 +554,7 @@ describe("DockerHubRepository component (Pulumi mocks)", () => {
   it("declares one dynamic resource under the component, with the token as a secret", async () => {
     recorded.length = 0;
     const component = new DockerHubRepository("frontend", {
-      namespace: "battlescope",
+      organization: "battlescope",
       repository: "frontend",
       description: SHORT,
       fullDescription: FULL,
@@ -600,7 +600,7 @@ describe("DockerHubRepository component (Pulumi mocks)", () => {
     expect(
       () =>
         new DockerHubRepository(`too-long-${args.description ? "short" : "full"}`, {
-          namespace: "battlescope",
+          organization: "battlescope",
           repository: "frontend",
           description: SHORT,
           fullDescription: FULL,
