@@ -14,7 +14,8 @@
 #              deletes enabled, certificate signed by a local CA that is added to the system trust store
 #   buildkitd  rootful, OCI worker (runc), socket unix://$STATE/buildkit/buildkitd.sock, registered as
 #              the buildx "remote" builder "battlescope"; docker.io is mirrored to the local registry
-#   hub        Docker Hub API emulator (test/support/hubEmulatorMain.ts) on http://127.0.0.1:5001
+#   hub        Docker Hub API emulator (scripts/hub-emulator/hubEmulatorMain.ts, run by plain node) on
+#              http://127.0.0.1:5001
 #   cluster    a one-node Kubernetes cluster on loopback (scripts/local-services/cluster.sh):
 #              etcd, kube-apiserver on https://127.0.0.1:6443, controller-manager, scheduler and a
 #              node (containerd + kubelet); kubeconfig $STATE/kubeconfig
@@ -75,7 +76,7 @@ BK_ADDR="unix://$BK_SOCK"
 BK_LOG="$BK_DIR/buildkitd.log"
 BK_PID="$BK_DIR/buildkitd.pid"
 HUB_DIR="$STATE/hub"
-HUB_MAIN="$REPO_ROOT/test/support/hubEmulatorMain.ts"
+HUB_MAIN="$REPO_ROOT/scripts/hub-emulator/hubEmulatorMain.ts"
 HUB_STATE_FILE="$HUB_DIR/state.json"
 HUB_LOG="$HUB_DIR/hub.log"
 HUB_PID="$HUB_DIR/hub.pid"
@@ -106,7 +107,7 @@ spawn() {
 
 # stop_pids <name> <pidfile> <pattern> [<name> <pidfile> <pattern> ...]: signals them all, then
 # waits (10 s, then SIGKILL). Each service leads its own session/process group (setsid): the
-# group is signalled, so children (tsx's node child, buildkitd's runc processes) go too.
+# group is signalled, so children (buildkitd's runc processes) go too.
 stop_pids() {
   local -a names=() pids=() files=()
   local i pid
@@ -446,10 +447,13 @@ start_hub() {
   fi
   if ! pid_alive "$HUB_PID" hubEmulatorMain; then
     port_busy "$HUB_PORT" && die "port $HUB_PORT is in use by another process: $(ss -ltnpH "sport = :$HUB_PORT" 2>/dev/null)"
-    local tsx="$REPO_ROOT/node_modules/.bin/tsx"
-    [[ -x "$tsx" ]] || die "node_modules/.bin/tsx missing: run npm ci first"
+    # The pinned Node runs the emulator's TypeScript itself (type stripping): no tsx, no compile
+    # step, so it listens within a second even on a loaded machine with cold caches.
+    local node_dir node
+    node_dir="$(bash "$REPO_ROOT/scripts/node.sh")" || die "no pinned Node for the hub emulator (scripts/node.sh)"
+    node="${node_dir:+$node_dir/}node"
     echo "$HUB_MAIN" >"$HUB_DIR/main"
-    (cd "$REPO_ROOT" && exec setsid "$tsx" "$HUB_MAIN" --port "$HUB_PORT" --state-file "$HUB_STATE_FILE" \
+    (cd "$REPO_ROOT" && exec setsid "$node" "$HUB_MAIN" --port "$HUB_PORT" --state-file "$HUB_STATE_FILE" \
       </dev/null >>"$HUB_LOG" 2>&1) &
     echo $! >"$HUB_PID"
     say "hub emulator starting (pid $(cat "$HUB_PID")), log $HUB_LOG"

@@ -10,9 +10,9 @@ import {
   type RegistryCredential,
 } from "../../clients/dockerConfig";
 import { type Manifest, OciRegistryClient } from "../../clients/ociRegistry";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { openStack, REPO_ROOT } from "../../scripts/stack";
 import { SERVICES } from "../../services/catalog";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 
 export const REGISTRY = process.env.BATTLESCOPE_REGISTRY ?? "127.0.0.1:5000";
 export const BUILDER = process.env.BATTLESCOPE_BUILDER ?? "battlescope";

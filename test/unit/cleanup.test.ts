@@ -5,9 +5,9 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
 import { EXIT_USAGE } from "../../cli/shared";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { digestOf, FakeRegistry, INDEX } from "../support/fakeRegistry";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 import { type CliRun, cli, cliWith } from "../support/runCli";
 
 const NOW = "2026-05-10T00:00:00Z";

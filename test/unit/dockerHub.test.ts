@@ -8,8 +8,8 @@ import {
   type DockerHubClientOptions,
   retryAfterMs,
 } from "../../clients/dockerHub";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { exactly } from "../support/exactly";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 
 const USER = "battlescope-ci";
 const TOKEN = "dckr_pat_Zq9-SECRET-never-print-me";
@@ -695,15 +695,13 @@ describe("other errors name the operation, the repository, the status and the Hu
 });
 
 describe("the emulator as a standalone service (hubEmulatorMain.ts)", () => {
-  const mainFile = path.resolve(__dirname, "../support/hubEmulatorMain.ts");
+  const mainFile = path.resolve(__dirname, "../../scripts/hub-emulator/hubEmulatorMain.ts");
 
   /** Starts the service on a free port; resolves with its URL and a stop function. */
   async function startService(stateFile: string) {
-    const child = spawn(
-      process.execPath,
-      [require.resolve("tsx/cli"), mainFile, "--port", "0", "--state-file", stateFile],
-      { env: { ...process.env, HUB_EMULATOR_USERS: `${USER}:${TOKEN}` } },
-    );
+    const child = spawn(process.execPath, [mainFile, "--port", "0", "--state-file", stateFile], {
+      env: { ...process.env, HUB_EMULATOR_USERS: `${USER}:${TOKEN}` },
+    });
     const line = await new Promise<string>((resolve, reject) => {
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DockerHubClient } from "../../clients/dockerHub";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 
 interface HubCall {
   readonly method: "GET" | "POST" | "PATCH" | "DELETE";

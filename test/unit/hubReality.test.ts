@@ -10,8 +10,12 @@ import {
   type DockerHubClientOptions,
 } from "../../clients/dockerHub";
 import { readHubRepository } from "../../clients/registryTags";
+import {
+  type HubEmulator,
+  type HubPermission,
+  startHubEmulator,
+} from "../../scripts/hub-emulator/hubEmulator";
 import { exactly } from "../support/exactly";
-import { type HubEmulator, type HubPermission, startHubEmulator } from "../support/hubEmulator";
 
 const USER = "release-bot";
 const TOKEN = "dckr_pat_reality";

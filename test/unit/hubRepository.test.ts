@@ -14,8 +14,8 @@ import {
   type HubRepositoryOutputs,
   type HubRepositoryProvider,
 } from "../../components/hubRepository";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { exactly } from "../support/exactly";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 
 const USER = "battlescope-ci";
 const TOKEN = "dckr_pat_Hq7-PROVIDER-SECRET";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerHubClient } from "../../clients/dockerHub";
 import { hubTagNames } from "../../program";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 
 describe("listing a Docker Hub repository's tags for the tag plan", () => {
   let hub: HubEmulator;

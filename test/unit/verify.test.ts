@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EXIT_USAGE } from "../../cli/shared";
 import { registerVerify, type VerifyDeps } from "../../cli/verify";
 import { fullDescription, shortDescription } from "../../lib/readme";
+import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { findService, type ServiceImage } from "../../services/catalog";
 import { digestOf, FakeRegistry, IMAGE, INDEX } from "../support/fakeRegistry";
-import { type HubEmulator, startHubEmulator } from "../support/hubEmulator";
 import { type CliRun, cli, cliWith } from "../support/runCli";
 
 const REGISTRY = "127.0.0.1:5999";

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackConfig } from "../../lib/config";
 import {
+  DESCRIPTION_LIMITS,
   DIGEST,
   PATH_COMPONENT,
   parseReference,
@@ -15,6 +16,7 @@ import {
   repositoryNameProblem,
 } from "../../lib/vocabulary";
 import * as policy from "../../policy/rules";
+import { EMULATOR_FULL_LIMIT, EMULATOR_SHORT_LIMIT } from "../../scripts/hub-emulator/hubEmulator";
 import { cli } from "../support/runCli";
 
 const root = path.resolve(__dirname, "../..");
@@ -145,5 +147,14 @@ describe("the policy pack's copies of the project's values", () => {
   it("the pull secret is the one the stack creates", async () => {
     const { PULL_SECRET_NAME } = await import("../../components/registryCredentials");
     expect(policy.PULL_SECRET_NAME).toBe(PULL_SECRET_NAME);
+  });
+});
+
+describe("the Docker Hub emulator's limits", () => {
+  it("are the vocabulary's: the emulator stands in for the Hub, so it states them itself", () => {
+    expect({
+      description: EMULATOR_SHORT_LIMIT,
+      fullDescription: EMULATOR_FULL_LIMIT,
+    }).toEqual(DESCRIPTION_LIMITS);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The Docker Hub emulator as a standalone service for the local stack:
  *
- *   tsx test/support/hubEmulatorMain.ts --port 5001 --state-file <path> [--host 127.0.0.1]
+ *   node scripts/hub-emulator/hubEmulatorMain.ts --port 5001 --state-file <path> [--host 127.0.0.1]
  *     [--user name:token[:permission] ...]
  *
  * Users also come from HUB_EMULATOR_USERS (`name:token,name:token`); without either, the
@@ -19,7 +19,7 @@ import {
   type HubEmulatorState,
   type HubPermission,
   startHubEmulator,
-} from "./hubEmulator";
+} from "./hubEmulator.ts";
 
 interface MainOptions {
   port: number;
