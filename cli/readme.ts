@@ -3,7 +3,7 @@
  * `--short` its short description; texts over Docker Hub's limits are bad input.
  */
 import { type Command, Option } from "commander";
-import { checkDescriptionLengths, fullDescription, shortDescription } from "../lib/readme";
+import { checkDescriptionLengths, hubDescriptions } from "../lib/readme";
 import {
   DEFAULT_ORGANIZATION,
   DOCKER_HUB_REGISTRY,
@@ -43,8 +43,7 @@ export function registerReadme(program: Command, io: CliIo): Command {
     )
     .action((name: string, options: ReadmeOptions) => {
       const service = requireService(name);
-      const description = shortDescription(service);
-      const full = fullDescription({
+      const texts = hubDescriptions({
         service,
         registry: options.registry,
         organization: options.organization,
@@ -52,10 +51,7 @@ export function registerReadme(program: Command, io: CliIo): Command {
         existingTags: list(options.existing ?? ""),
         architectures: parsePlatforms(options.platforms).map(platformArchitecture),
       });
-      checkDescriptionLengths(`${options.organization}/${service.name}`, {
-        description,
-        fullDescription: full,
-      });
-      io.stdout(options.short ? `${description}\n` : full);
+      checkDescriptionLengths(`${options.organization}/${service.name}`, texts);
+      io.stdout(options.short ? `${texts.description}\n` : texts.fullDescription);
     });
 }

@@ -37,7 +37,7 @@ import {
   registryApiHost,
 } from "../clients/ociRegistry";
 import { registryClientFromEnv } from "../clients/registryTags";
-import { fullDescription, imageName, shortDescription } from "../lib/readme";
+import { hubDescriptions, imageName, type ReadmeInput } from "../lib/readme";
 import { imageIdDigest, livePodsOf, sameImageNames } from "../lib/rollout";
 import { archTag, planTags, type TagPlan } from "../lib/tagPlan";
 import {
@@ -167,20 +167,16 @@ async function runVerify(
       )),
     );
   }
-  rows.push(
-    ...(await descriptionRows(input.service, options, env, deps, {
-      version: plan.version,
-      existingTags: registry.existingTags,
-      architectures: input.architectures,
-    })),
-  );
-  report(io, rows, {
+  const release: ReadmeInput = {
     service: input.service,
     registry: options.registry,
     organization: options.organization,
     version: plan.version,
-    hubUrl: options.hubUrl,
-  });
+    existingTags: registry.existingTags,
+    architectures: input.architectures,
+  };
+  rows.push(...(await descriptionRows(release, options, env, deps)));
+  report(io, rows, { ...release, hubUrl: options.hubUrl });
 }
 
 // ------------------------------------------------------------------ 1. parse
@@ -528,13 +524,14 @@ async function imagePlatform(
 
 // ------------------------------------------------------------------ Docker Hub
 
+/** The Hub's short and full descriptions are the release's (with Hub credentials and a Hub URL). */
 async function descriptionRows(
-  service: ServiceImage,
+  release: ReadmeInput,
   options: VerifyOptions,
   env: Env,
   deps: VerifyDeps,
-  release: { version: string; existingTags: readonly string[]; architectures: Architecture[] },
 ): Promise<CheckRow[]> {
+  const { service } = release;
   const subject = `${options.organization}/${service.name}`;
   const skip = (detail: string): CheckRow[] => [
     { check: "descriptions", subject, status: "skip", detail },
@@ -566,18 +563,10 @@ async function descriptionRows(
       },
     ];
   }
-  const expectedShort = shortDescription(service);
-  const expectedFull = fullDescription({
-    service,
-    registry: options.registry,
-    organization: options.organization,
-    version: release.version,
-    existingTags: release.existingTags,
-    architectures: release.architectures,
-  });
+  const expected = hubDescriptions(release);
   return [
-    compareText("short description", subject, held.description, expectedShort),
-    compareText("full description", subject, held.fullDescription, expectedFull),
+    compareText("short description", subject, held.description, expected.description),
+    compareText("full description", subject, held.fullDescription, expected.fullDescription),
   ];
 }
 
@@ -646,73 +635,73 @@ interface HintContext {
 
 /** The spec's troubleshooting hints (section 12) for the kinds of failure found. */
 export function hints(failed: readonly CheckRow[], context: HintContext): string {
-  const image = imageName(context);
-  const repository = `${context.organization}/${context.service.name}`;
-  const tagsOf = (kind: FailureKind) =>
-    failed
-      .filter((row) => row.kind === kind)
-      .map((row) => row.subject.slice(row.subject.lastIndexOf(":") + 1));
-  const out: string[] = [];
-  const missing = tagsOf("missing");
-  if (missing.length > 0) {
-    const listTags =
-      context.registry === DOCKER_HUB_REGISTRY
-        ? `curl ${(context.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")}/v2/repositories/${repository}/tags | jq '.results[].name'`
-        : `curl https://${registryApiHost(context.registry)}/v2/${repository}/tags/list | jq '.tags[]'`;
-    out.push(
-      `Image not found: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing.`,
-      "  # Verify the image exists",
-      `  docker pull ${image}:${missing[0]}`,
-      `  # Check the tag exists in the registry`,
-      `  ${listTags}`,
-      "",
-    );
-  }
-  const architecture = tagsOf("architecture");
-  if (architecture.length > 0) {
-    const [first] = architecture as [string];
-    const base = first.replace(/-(amd64|arm64)$/, "");
-    out.push(
-      `Architecture mismatch: ${architecture.join(", ")} ${architecture.length === 1 ? "does" : "do"} not hold the expected platform images.`,
-      "  # Pull the multi-arch manifest (not the architecture-specific tag)",
-      `  docker pull ${image}:${context.version}  # multi-arch manifest`,
-      `  # NOT: ${image}:${context.version}-amd64`,
-      "  # See what the manifest list holds",
-      `  docker buildx imagetools inspect ${image}:${base}`,
-      "",
-    );
-  }
-  const stale = tagsOf("stale");
-  if (stale.length > 0) {
-    out.push(
-      `Floating tag not moved: ${stale.join(", ")} ${stale.length === 1 ? "points" : "point"} at another manifest list than ${context.version}.`,
-      "  # Move it to the release's manifest list (a manifest write, no blob upload)",
-      `  docker buildx imagetools create -t ${image}:${stale[0]} ${image}:${context.version}`,
-      "",
-    );
-  }
-  if (failed.some((row) => row.kind === "description")) {
-    out.push(
+  return HINT_ORDER.flatMap((kind) => {
+    const rows = failed.filter((row) => row.kind === kind);
+    if (rows.length === 0) return [];
+    const tags = rows.map((row) => row.subject.slice(row.subject.lastIndexOf(":") + 1));
+    return [...HINTS[kind](tags as [string, ...string[]], context), ""];
+  }).join("\n");
+}
+
+const HINT_ORDER: readonly FailureKind[] = [
+  "missing",
+  "architecture",
+  "stale",
+  "description",
+  "cluster",
+  "hub",
+];
+
+/** Each kind's hint, given the tags (or subjects' last parts) that failed that way. */
+const HINTS: Record<FailureKind, (tags: [string, ...string[]], context: HintContext) => string[]> =
+  {
+    missing: (missing, context) => {
+      const image = imageName(context);
+      const repository = `${context.organization}/${context.service.name}`;
+      const listTags =
+        context.registry === DOCKER_HUB_REGISTRY
+          ? `curl ${(context.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")}/v2/repositories/${repository}/tags | jq '.results[].name'`
+          : `curl https://${registryApiHost(context.registry)}/v2/${repository}/tags/list | jq '.tags[]'`;
+      return [
+        `Image not found: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing.`,
+        "  # Verify the image exists",
+        `  docker pull ${image}:${missing[0]}`,
+        `  # Check the tag exists in the registry`,
+        `  ${listTags}`,
+      ];
+    },
+    architecture: (architecture, context) => {
+      const image = imageName(context);
+      const base = architecture[0].replace(/-(amd64|arm64)$/, "");
+      return [
+        `Architecture mismatch: ${architecture.join(", ")} ${architecture.length === 1 ? "does" : "do"} not hold the expected platform images.`,
+        "  # Pull the multi-arch manifest (not the architecture-specific tag)",
+        `  docker pull ${image}:${context.version}  # multi-arch manifest`,
+        `  # NOT: ${image}:${context.version}-amd64`,
+        "  # See what the manifest list holds",
+        `  docker buildx imagetools inspect ${image}:${base}`,
+      ];
+    },
+    stale: (stale, context) => {
+      const image = imageName(context);
+      return [
+        `Floating tag not moved: ${stale.join(", ")} ${stale.length === 1 ? "points" : "point"} at another manifest list than ${context.version}.`,
+        "  # Move it to the release's manifest list (a manifest write, no blob upload)",
+        `  docker buildx imagetools create -t ${image}:${stale[0]} ${image}:${context.version}`,
+      ];
+    },
+    description: (_, context) => [
       "Docker Hub description out of date:",
       "  # What the Hub should hold (the release stack writes it when publishDescriptions is true)",
       `  battlescope-images readme ${context.service.name} --version ${context.version} --registry ${context.registry} --organization ${context.organization}`,
-      "",
-    );
-  }
-  if (failed.some((row) => row.kind === "cluster")) {
-    out.push(
+    ],
+    cluster: (_, context) => [
       `Cluster not on ${context.version}: the Deployment is missing or its pods run another image.`,
       "  # Roll it out: the stack's Deployment pins <version>@<manifest list digest>",
       "  pulumi up --stack <stack>",
       `  kubectl rollout status deployment/${context.service.name} --namespace <namespace>`,
-      "",
-    );
-  }
-  if (failed.some((row) => row.kind === "hub")) {
-    out.push(
+    ],
+    hub: () => [
       "Docker Hub not readable: check DOCKER_HUB_USERNAME, DOCKER_HUB_TOKEN and --hub-url.",
-      "",
-    );
-  }
-  return out.join("\n");
-}
+    ],
+  };

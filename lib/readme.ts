@@ -133,6 +133,14 @@ export class DescriptionTooLongError extends Error {
   }
 }
 
+/** A release's two Docker Hub texts, as the Hub names them: short and full description. */
+export function hubDescriptions(input: ReadmeInput): {
+  readonly description: string;
+  readonly fullDescription: string;
+} {
+  return { description: shortDescription(input.service), fullDescription: fullDescription(input) };
+}
+
 /** Over-long texts are refused whole: Docker Hub would cut them, we never do. */
 export function checkDescriptionLengths(
   repository: string,
