@@ -11,6 +11,11 @@ export interface RegistryCredential {
 /** The key the Docker client files Docker Hub's login under. */
 const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
 
+/** The key of a registry's login in a Docker client config (`auths`): Docker Hub's is a URL. */
+export function dockerAuthKey(registry: string): string {
+  return registry === DOCKER_HUB_REGISTRY ? DOCKER_HUB_AUTH_KEY : registry;
+}
+
 /** `${DOCKER_CONFIG:-~/.docker}/config.json`, the file `docker login` writes. */
 export function dockerConfigFile(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -33,8 +38,7 @@ export function credentialsFromDockerConfig(
   } catch {
     return undefined;
   }
-  const key = registry === DOCKER_HUB_REGISTRY ? DOCKER_HUB_AUTH_KEY : registry;
-  const entry = parsed.auths?.[key] ?? parsed.auths?.[`https://${registry}`];
+  const entry = parsed.auths?.[dockerAuthKey(registry)] ?? parsed.auths?.[`https://${registry}`];
   if (entry === undefined) return undefined;
   if (entry.username !== undefined && entry.password !== undefined) {
     return { username: entry.username, password: entry.password };

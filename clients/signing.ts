@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { SourceFacts, SpdxDocument } from "../lib/attestation";
 import { CONFIG_NAMESPACE, ConfigError } from "../lib/config";
+import { dockerAuthKey } from "./dockerConfig";
 
 export interface RegistryAuth {
   readonly registry: string;
@@ -89,7 +90,7 @@ async function withRegistryLogin<T>(
   if (auth?.username === undefined || auth.password === undefined) return work({});
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-login-"));
   try {
-    const key = auth.registry === "docker.io" ? "https://index.docker.io/v1/" : auth.registry;
+    const key = dockerAuthKey(auth.registry);
     const encoded = Buffer.from(`${auth.username}:${auth.password}`).toString("base64");
     fs.writeFileSync(
       path.join(dir, "config.json"),

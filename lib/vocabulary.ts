@@ -116,7 +116,7 @@ export const COMPONENT_TYPES = {
   registryCredentials: "battlescope:kubernetes:RegistryCredentials",
 } as const;
 
-/** The types of the resources the policy pack looks at, as the engine names them. */
+/** The types of the resources the program registers and the policy pack looks at. */
 export const RESOURCE_TYPES = {
   deployment: "kubernetes:apps/v1:Deployment",
   image: "docker-build:index:Image",

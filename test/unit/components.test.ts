@@ -558,7 +558,7 @@ describe("signed releases under mocks", () => {
     ]);
     const attestations = recorded
       .slice(before)
-      .filter((r) => r.type === "pulumi-nodejs:dynamic/battlescope:ReleaseAttestations");
+      .filter((r) => r.type === RESOURCE_TYPES.releaseAttestations);
     expect(attestations.map((r) => r.name).sort()).toEqual(
       SERVICE_NAMES.map((service) => `${service}-v3.3.0-attestations`).sort(),
     );
