@@ -1,6 +1,6 @@
 import semver from "semver";
 
-import { ARCHITECTURES, type Architecture } from "./vocabulary";
+import { ARCHITECTURES, type Architecture, MAX_TAG_LENGTH } from "./vocabulary";
 
 export { ARCHITECTURES, type Architecture } from "./vocabulary";
 
@@ -24,8 +24,9 @@ export const ACCEPTED_VERSION_FORMS =
   "or vMAJOR.MINOR.PATCH-dev-<git short sha> (e.g. v3.0.1-dev-a1b2c3d)";
 
 /** Docker's tag grammar: https://github.com/distribution/reference (tag component). */
-export const DOCKER_TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-export const MAX_TAG_LENGTH = 128;
+export const DOCKER_TAG_PATTERN = new RegExp(
+  `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,${MAX_TAG_LENGTH - 1}}$`,
+);
 
 const DEV_PRERELEASE = /^dev-([0-9a-f]{7,40})$/;
 const ARCH_SUFFIX = new RegExp(`-(${ARCHITECTURES.join("|")})$`);

@@ -10,6 +10,7 @@ import {
   ARCHITECTURES,
   DIGEST,
   lengthProblems,
+  MAX_TAG_LENGTH,
   PLATFORMS,
   parseReference,
   RESOURCE_TYPES,
@@ -117,7 +118,6 @@ const VERSION = new RegExp(
 );
 const FLOATING = new RegExp(`^(?:v${NUMBER}(?:\\.${NUMBER})?|latest)$`);
 const DEV_PRERELEASE = /^dev-[0-9a-f]{7,40}$/;
-const MAX_TAG_LENGTH = 128;
 const ACCEPTED_TAGS =
   "<version>[-<arch>] with <version> vX.Y.Z, vX.Y.Z-<prerelease>, vX.Y.Z-dev-<git sha>, or the floating vX.Y, vX, latest, and <arch> amd64 or arm64";
 

@@ -42,6 +42,9 @@ export const PATH_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const PATH_COMPONENT_FORM =
   "lowercase letters and digits, separated by single '.', '_' or '-'";
 
+/** The longest tag Docker accepts (distribution/reference). */
+export const MAX_TAG_LENGTH = 128;
+
 /** A content digest as registries name manifests and blobs. */
 export const DIGEST = /^sha256:[0-9a-f]{64}$/;
 

@@ -4,10 +4,10 @@ import { allPlannedTags, planTags } from "../../lib/tagPlan";
 import {
   ACCEPTED_VERSION_FORMS,
   DOCKER_TAG_PATTERN,
-  MAX_TAG_LENGTH,
   parseVersion,
   semverCompareTags,
 } from "../../lib/versions";
+import { MAX_TAG_LENGTH } from "../../lib/vocabulary";
 import { exactly } from "../support/exactly";
 
 const twins = (tags: string[]) => ({
