@@ -36,7 +36,15 @@ import {
   RegistryError,
   registryApiHost,
 } from "../clients/ociRegistry";
-import { registryClientFromEnv } from "../clients/registryTags";
+import { registryClientFromEnv, registryLoginFromEnv } from "../clients/registryTags";
+import { type RegistryAuth, verifiedAttestations, verifySignature } from "../clients/signing";
+import {
+  COSIGN_PROVENANCE_TYPE,
+  COSIGN_SPDX_TYPE,
+  provenanceCommit,
+  type SpdxDocument,
+  sbomNames,
+} from "../lib/attestation";
 import { hubDescriptions, imageName, type ReadmeInput } from "../lib/readme";
 import { imageIdDigest, livePodsOf, sameImageNames } from "../lib/rollout";
 import { archTag, planTags, type TagPlan } from "../lib/tagPlan";
@@ -81,12 +89,23 @@ interface VerifyOptions {
   kubeconfig?: string;
   context?: string;
   namespace: string;
+  key?: string;
+  offline?: boolean;
+  commit?: string;
 }
 
 export type CheckStatus = "ok" | "FAIL" | "skip";
 
 /** What a failed check means, to pick the troubleshooting hint. */
-export type FailureKind = "missing" | "architecture" | "stale" | "description" | "hub" | "cluster";
+export type FailureKind =
+  | "missing"
+  | "architecture"
+  | "stale"
+  | "signature"
+  | "attestation"
+  | "description"
+  | "hub"
+  | "cluster";
 
 export interface CheckRow {
   readonly check: string;
@@ -103,6 +122,16 @@ interface VerifyInput {
   readonly platforms: readonly Platform[];
   readonly architectures: Architecture[];
   readonly cluster: KubeTarget | undefined;
+  /** With --key: the public key the release's signature and attestations must verify with. */
+  readonly signing: SignatureCheck | undefined;
+}
+
+interface SignatureCheck {
+  readonly keyFile: string;
+  readonly publicKey: string;
+  readonly transparencyLog: boolean;
+  /** With --commit: the source commit the provenance must name. */
+  readonly commit: string | undefined;
 }
 
 /** The registry, reachable, and the tags the release's repository holds. */
@@ -133,6 +162,15 @@ export function registerVerify(program: Command, io: CliIo, deps: VerifyDeps = {
     )
     .option("--context <name>", "kubeconfig context (default: its current-context)")
     .option("--namespace <namespace>", "namespace of the Deployments", DEFAULT_KUBERNETES_NAMESPACE)
+    .option(
+      "--key <file>",
+      "also check the signature of the version's manifest list, and the SBOM and provenance of it and of each platform image, against this cosign public key (keys/release.pub)",
+    )
+    .option(
+      "--offline",
+      "verify with the key alone, without the transparency log (for stacks with transparencyLog false, like local)",
+    )
+    .option("--commit <sha>", "with --key: the source commit the provenance must name")
     .action(async (service: string, version: string, options: VerifyOptions) => {
       await runVerify(service, version, options, io, deps);
     });
@@ -166,6 +204,11 @@ async function runVerify(
         (digest) => registry.client.getManifest(registry.repository, digest),
       )),
     );
+  }
+  if (input.signing !== undefined) {
+    const auth = { registry: options.registry, ...registryLoginFromEnv(options.registry, env) };
+    const signed = { ...options, repository: registry.repository, version: plan.version, auth };
+    rows.push(...(await signatureRows(input.signing, { ...signed, versionList })));
   }
   const release: ReadmeInput = {
     service: input.service,
@@ -212,7 +255,35 @@ async function parseVerify(
   const platforms = parsePlatforms(options.platforms);
   const architectures = platforms.map(platformArchitecture);
   const cluster = options.kubeconfig === undefined ? undefined : await clusterTarget(options);
-  return { service, version: parsed, platforms, architectures, cluster };
+  const signing = parseSigning(options);
+  return { service, version: parsed, platforms, architectures, cluster, signing };
+}
+
+function parseSigning(options: VerifyOptions): SignatureCheck | undefined {
+  if (options.key === undefined) {
+    if (options.commit !== undefined) throw new UsageError("--commit needs --key");
+    return undefined;
+  }
+  if (!fs.existsSync(options.key)) {
+    throw new UsageError(`invalid --key ${JSON.stringify(options.key)}: no such file`);
+  }
+  const publicKey = fs.readFileSync(options.key, "utf8");
+  if (!publicKey.includes("-----BEGIN PUBLIC KEY-----")) {
+    throw new UsageError(
+      `invalid --key ${JSON.stringify(options.key)}: not a PEM public key (cosign.pub, keys/release.pub)`,
+    );
+  }
+  if (options.commit !== undefined && !/^[0-9a-f]{7,40}$/.test(options.commit)) {
+    throw new UsageError(
+      `invalid --commit ${JSON.stringify(options.commit)}: expected a git commit sha (7 to 40 hex digits)`,
+    );
+  }
+  return {
+    keyFile: options.key,
+    publicKey,
+    transparencyLog: options.offline !== true,
+    commit: options.commit,
+  };
 }
 
 // ------------------------------------------------------------------ 2. read
@@ -266,6 +337,92 @@ async function registryRows(
     }
   }
   return { rows, versionList };
+}
+
+// ------------------------------------------------------------------ signature checks
+
+interface SignedRelease {
+  readonly registry: string;
+  readonly repository: string;
+  readonly version: string;
+  readonly versionList: Manifest | undefined;
+  readonly auth: RegistryAuth;
+}
+
+/** The list's signature; the SBOM and provenance of the list and of each platform image. */
+async function signatureRows(check: SignatureCheck, release: SignedRelease): Promise<CheckRow[]> {
+  const listSubject = `${release.repository}:${release.version}`;
+  const list = release.versionList;
+  if (list === undefined) {
+    return [
+      { check: "signature", subject: listSubject, status: "skip", detail: "no version list" },
+    ];
+  }
+  const ref = (digest: string) => `${release.registry}/${release.repository}@${digest}`;
+  const options = { publicKey: check.publicKey, transparencyLog: check.transparencyLog };
+  const signed = await verifySignature(ref(list.digest), options, release.auth);
+  const rows: CheckRow[] = [
+    signed.verified
+      ? {
+          check: "signature",
+          subject: listSubject,
+          status: "ok",
+          detail: `verifies with ${check.keyFile}`,
+        }
+      : {
+          check: "signature",
+          subject: listSubject,
+          status: "FAIL",
+          detail: `no signature that verifies with ${check.keyFile}: ${signed.detail}`,
+          kind: "signature",
+        },
+  ];
+  const subjects = [
+    { subject: listSubject, digest: list.digest },
+    ...list.manifests.filter(isImageEntry).map((child) => ({
+      subject: `${release.repository}:${release.version}-${child.platform?.architecture}`,
+      digest: child.digest,
+    })),
+  ];
+  for (const { subject, digest } of subjects) {
+    const [sbom, provenance] = await Promise.all([
+      verifiedAttestations(ref(digest), COSIGN_SPDX_TYPE, options, release.auth),
+      verifiedAttestations(ref(digest), COSIGN_PROVENANCE_TYPE, options, release.auth),
+    ]);
+    rows.push(sbomRow(subject, sbom.statements[0]?.predicate, check.keyFile));
+    rows.push(provenanceRow(subject, provenance.statements[0]?.predicate, check));
+  }
+  return rows;
+}
+
+function sbomRow(subject: string, predicate: unknown, keyFile: string): CheckRow {
+  if (predicate === undefined) {
+    const detail = `no SPDX SBOM attestation that verifies with ${keyFile}`;
+    return { check: "sbom", subject, status: "FAIL", detail, kind: "attestation" };
+  }
+  const doc = predicate as SpdxDocument;
+  const { packages, files } = sbomNames(doc);
+  const detail = `${doc.spdxVersion}, ${packages.length} packages, ${files.length} files`;
+  return { check: "sbom", subject, status: "ok", detail };
+}
+
+function provenanceRow(subject: string, predicate: unknown, check: SignatureCheck): CheckRow {
+  const fail = (detail: string): CheckRow => ({
+    check: "provenance",
+    subject,
+    status: "FAIL",
+    detail,
+    kind: "attestation",
+  });
+  if (predicate === undefined) {
+    return fail(`no SLSA provenance that verifies with ${check.keyFile}`);
+  }
+  const commit = provenanceCommit(predicate);
+  if (commit === undefined) return fail("names no source commit");
+  if (check.commit !== undefined && !commit.startsWith(check.commit)) {
+    return fail(`names commit ${commit}, expected ${check.commit}`);
+  }
+  return { check: "provenance", subject, status: "ok", detail: `source commit ${commit}` };
 }
 
 // ------------------------------------------------------------------ cluster checks
@@ -647,6 +804,8 @@ const HINT_ORDER: readonly FailureKind[] = [
   "missing",
   "architecture",
   "stale",
+  "signature",
+  "attestation",
   "description",
   "cluster",
   "hub",
@@ -690,6 +849,21 @@ const HINTS: Record<FailureKind, (tags: [string, ...string[]], context: HintCont
         `  docker buildx imagetools create -t ${image}:${stale[0]} ${image}:${context.version}`,
       ];
     },
+    signature: (_, context) => [
+      `Not signed by this key: ${context.version}'s manifest list carries no signature the key verifies. It was signed with another key (is --key the stack's cosignPublicKey?) or pushed without the stack.`,
+      "  # What is attached to the list, and by which key",
+      `  cosign verify --key <public key> ${imageName(context)}:${context.version}`,
+      "  # The stack attaches what is missing, create-only (nothing published changes)",
+      "  pulumi up --stack <stack>  # with battlescope:sign true and the matching cosignKey",
+    ],
+    attestation: (_, context) => [
+      "SBOM or provenance missing: a platform image or the manifest list lacks an attestation the key verifies.",
+      "  # What is attached",
+      `  cosign verify-attestation --key <public key> --type spdxjson ${imageName(context)}:${context.version}`,
+      `  cosign verify-attestation --key <public key> --type slsaprovenance1 ${imageName(context)}:${context.version}`,
+      "  # The signing stack attaches what is missing, create-only",
+      "  pulumi up --stack <stack>",
+    ],
     description: (_, context) => [
       "Docker Hub description out of date:",
       "  # What the Hub should hold (the release stack writes it when publishDescriptions is true)",

@@ -14,7 +14,7 @@ import {
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { DIGEST, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
-import { dockerConfigCredentials } from "./dockerConfig";
+import { dockerConfigCredentials, type RegistryCredential } from "./dockerConfig";
 import { type DockerHubClient, DockerHubError, type HubTag, retryAfterMs } from "./dockerHub";
 import { isAttestation, type Manifest, OciRegistryClient } from "./ociRegistry";
 
@@ -378,16 +378,26 @@ export async function deleteHubTags(
  * and DOCKER_HUB_TOKEN on docker.io, BATTLESCOPE_REGISTRY_USERNAME and _PASSWORD elsewhere, else
  * the Docker client's login for the registry (as the stack reads it), and rate limits obeyed.
  */
+/**
+ * The command line's registry login: DOCKER_HUB_USERNAME/DOCKER_HUB_TOKEN on Docker Hub,
+ * BATTLESCOPE_REGISTRY_USERNAME/BATTLESCOPE_REGISTRY_PASSWORD elsewhere, else the Docker login.
+ */
+export function registryLoginFromEnv(
+  registry: string,
+  env: Readonly<Record<string, string | undefined>>,
+): RegistryCredential | undefined {
+  const hub = registry === DOCKER_HUB_REGISTRY;
+  const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
+  const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
+  return username && password ? { username, password } : dockerConfigCredentials(registry, env);
+}
+
 export function registryClientFromEnv(
   registry: string,
   env: Readonly<Record<string, string | undefined>>,
   deps: RateLimitOptions,
 ): OciRegistryClient {
-  const hub = registry === DOCKER_HUB_REGISTRY;
-  const username = hub ? env.DOCKER_HUB_USERNAME : env.BATTLESCOPE_REGISTRY_USERNAME;
-  const password = hub ? env.DOCKER_HUB_TOKEN : env.BATTLESCOPE_REGISTRY_PASSWORD;
-  const login =
-    username && password ? { username, password } : dockerConfigCredentials(registry, env);
+  const login = registryLoginFromEnv(registry, env);
   return new OciRegistryClient({
     registry,
     ...(login === undefined ? {} : login),

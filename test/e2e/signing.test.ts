@@ -238,6 +238,139 @@ describe.sequential("signed releases", () => {
     ).rejects.toMatchObject({ code: 1 });
   });
 
+  it("battlescope-images verify checks the signature, and the SBOM and provenance of the list and both platforms", async () => {
+    const { cli } = await import("../support/runCli");
+    const verify = (...more: string[]) =>
+      cli(
+        "verify",
+        "frontend",
+        "v3.0.0",
+        "--registry",
+        REGISTRY,
+        "--organization",
+        e2e.organization,
+        ...more,
+      );
+    const passed = await verify(
+      "--key",
+      LOCAL_PUBLIC_KEY_FILE,
+      "--offline",
+      "--commit",
+      sources.commit,
+    );
+    expect(passed.code, passed.stdout + passed.stderr).toBe(0);
+    const repository = `${e2e.organization}/frontend`;
+    for (const line of [
+      new RegExp(`signature +${repository}:v3\\.0\\.0 +ok +verifies with ${LOCAL_PUBLIC_KEY_FILE}`),
+      ...["v3.0.0", "v3.0.0-amd64", "v3.0.0-arm64"].flatMap((tag) => [
+        new RegExp(
+          `sbom +${repository}:${tag.replaceAll(".", "\\.")} +ok +SPDX-2\\.3, \\d+ packages, \\d+ files`,
+        ),
+        new RegExp(
+          `provenance +${repository}:${tag.replaceAll(".", "\\.")} +ok +source commit ${sources.commit}`,
+        ),
+      ]),
+    ]) {
+      expect(passed.stdout).toMatch(line);
+    }
+
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
+    await run("cosign", ["generate-key-pair"], {
+      cwd: other,
+      env: { ...process.env, COSIGN_PASSWORD: "x" },
+    });
+    const wrongKey = await verify("--key", path.join(other, "cosign.pub"), "--offline");
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toMatch(
+      new RegExp(
+        `signature +${repository}:v3\\.0\\.0 +FAIL +no signature that verifies with ${path.join(other, "cosign.pub")}`,
+      ),
+    );
+    expect(wrongKey.stdout).toContain(
+      "Not signed by this key: v3.0.0's manifest list carries no signature the key verifies.",
+    );
+
+    const wrongCommit = await verify(
+      "--key",
+      LOCAL_PUBLIC_KEY_FILE,
+      "--offline",
+      "--commit",
+      "0000000",
+    );
+    expect(wrongCommit.code).toBe(1);
+    expect(wrongCommit.stdout).toContain(`names commit ${sources.commit}, expected 0000000`);
+  });
+
+  it("verify fails an image pushed out of band without a signature, with the hint", async () => {
+    const outOfBand = `${e2e.organization}x`;
+    for (const tag of ["v3.0.0", "v3.0", "v3", "latest"].flatMap((t) => [
+      t,
+      `${t}-amd64`,
+      `${t}-arm64`,
+    ])) {
+      await run("skopeo", [
+        "copy",
+        "--all",
+        "--quiet",
+        `docker://${REGISTRY}/${e2e.organization}/init:${tag}`,
+        `docker://${REGISTRY}/${outOfBand}/init:${tag}`,
+      ]);
+    }
+    const { cli } = await import("../support/runCli");
+    const result = await cli(
+      "verify",
+      "init",
+      "v3.0.0",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      outOfBand,
+      "--key",
+      LOCAL_PUBLIC_KEY_FILE,
+      "--offline",
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(new RegExp(`signature +${outOfBand}/init:v3\\.0\\.0 +FAIL`));
+    expect(result.stdout).toMatch(
+      new RegExp(`sbom +${outOfBand}/init:v3\\.0\\.0-amd64 +FAIL +no SPDX SBOM attestation`),
+    );
+    expect(result.stdout).toContain("SBOM or provenance missing");
+    // The tags themselves are all there: only what proves them is missing.
+    expect(result.stdout).not.toMatch(/tag exists .* FAIL/);
+  });
+
+  it("verify refuses a --key that is not a public key file, reading nothing", async () => {
+    const { cli } = await import("../support/runCli");
+    const mark = accessLogMark();
+    const missing = await cli(
+      "verify",
+      "init",
+      "v3.0.0",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      e2e.organization,
+      "--key",
+      "/nowhere/cosign.pub",
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('invalid --key "/nowhere/cosign.pub": no such file');
+    const notPem = await cli(
+      "verify",
+      "init",
+      "v3.0.0",
+      "--registry",
+      REGISTRY,
+      "--organization",
+      e2e.organization,
+      "--key",
+      path.join(REPO_ROOT, "package.json"),
+    );
+    expect(notPem.code).toBe(2);
+    expect(notPem.stderr).toContain("not a PEM public key");
+    expect(accessLogSince(mark, e2e.organization)).toEqual([]);
+  });
+
   it("a rerun of the same release, even from a lost state, adds no signature or attestation", async () => {
     const before = await attachments(e2e.organization);
     // Every subject: 9 lists and 18 platform images, each with its own referrers tag.
