@@ -124,6 +124,41 @@ describe("GitHub Actions workflows", () => {
     for (const step of pulumis) expect(step.with["pulumi-version"], step.where).toBe(pulumi);
   });
 
+  it("install cosign and syft at the toolchain's versions wherever a stack signs, with the key from secrets", () => {
+    const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
+    const cosign = /^COSIGN_VERSION=(\S+)$/m.exec(env)?.[1];
+    const syft = /^SYFT_VERSION=(\S+)$/m.exec(env)?.[1];
+    expect(cosign, "scripts/versions.env pins COSIGN_VERSION").toMatch(/^v\d+\.\d+\.\d+$/);
+    expect(syft, "scripts/versions.env pins SYFT_VERSION").toMatch(/^v\d+\.\d+\.\d+$/);
+    const setups = workflowFiles.flatMap((file) => setupSteps(file));
+    const cosigns = setups.filter((step) => step.action === "sigstore/cosign-installer");
+    const syfts = setups.filter((step) => step.action === "anchore/sbom-action/download-syft");
+    for (const step of cosigns) expect(step.with["cosign-release"], step.where).toBe(cosign);
+    for (const step of syfts) expect(step.with["syft-version"], step.where).toBe(syft);
+    // Every job that sets the signing key installs both tools.
+    for (const file of workflowFiles) {
+      const workflow = parse(fs.readFileSync(path.join(WORKFLOWS, file), "utf8")) as {
+        jobs?: Record<string, { steps?: Array<{ uses?: string; run?: string; env?: unknown }> }>;
+      };
+      const signing = Object.entries(workflow.jobs ?? {}).filter(([, job]) =>
+        (job.steps ?? []).some((step) => step.run?.includes("battlescope:cosignKey")),
+      );
+      for (const [name, job] of signing) {
+        const uses = (job.steps ?? []).map((step) => step.uses?.split("@")[0]);
+        expect(uses, `${file}: jobs.${name} installs cosign`).toContain(
+          "sigstore/cosign-installer",
+        );
+        expect(uses, `${file}: jobs.${name} installs syft`).toContain(
+          "anchore/sbom-action/download-syft",
+        );
+        expect(JSON.stringify(job.steps)).toContain("secrets.COSIGN_PRIVATE_KEY");
+      }
+      if (["dev.yml", "release.yml", "preview.yml"].includes(file)) {
+        expect(signing.length, `${file} sets the signing key`).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it("actionlint does fail a broken workflow (the check is not vacuous)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "actionlint-"));
     try {
