@@ -204,6 +204,23 @@ describe("loadStackConfig", () => {
         'invalid config "battlescope:moveFloatingTags": "yes" is not accepted; expected true or false',
     },
     {
+      name: "sign that is not a boolean",
+      values: { ...base, sign: "always" },
+      message: 'invalid config "battlescope:sign": "always" is not accepted; expected true or false',
+    },
+    {
+      name: "transparencyLog that is not a boolean",
+      values: { ...base, transparencyLog: "offline" },
+      message:
+        'invalid config "battlescope:transparencyLog": "offline" is not accepted; expected true or false',
+    },
+    {
+      name: "empty public key path",
+      values: { ...base, cosignPublicKey: " " },
+      message:
+        'invalid config "battlescope:cosignPublicKey": " " is not accepted; expected the path of a cosign public key file',
+    },
+    {
       name: "missing source root",
       values: { version: "v3.0.0" },
       message:
