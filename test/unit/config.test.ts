@@ -206,7 +206,8 @@ describe("loadStackConfig", () => {
     {
       name: "sign that is not a boolean",
       values: { ...base, sign: "always" },
-      message: 'invalid config "battlescope:sign": "always" is not accepted; expected true or false',
+      message:
+        'invalid config "battlescope:sign": "always" is not accepted; expected true or false',
     },
     {
       name: "transparencyLog that is not a boolean",
