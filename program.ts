@@ -137,7 +137,7 @@ function checkInputs(
         `invalid config "${CONFIG_NAMESPACE}:sourceRoot": ${JSON.stringify(config.sourceRoot)} has no build context for ${service.name} (looked for ${path.join(context, "Dockerfile")})`,
       );
     } else {
-      // The image rules (spec section 8), one line per violation with its file and line.
+      // The image rules (docs/rules.md#image-rules), one line per violation with its file and line.
       const dockerfile = path.join(context, "Dockerfile");
       const text = inputs.readFile(dockerfile);
       if (text !== undefined)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The baseline of `npm run bench`: the shell procedure of the registry spec's section 2, per
-# service, scripted as faithfully as this machine allows (it has the docker CLI and buildx with a
-# BuildKit builder, but no Docker engine). See bench/RESULTS.md, "The baseline", for why each
-# substitution is the closest equivalent.
+# The baseline of `npm run bench`: the shell procedure of
+# docs/reference.md#the-bench-baseline-procedure, per service, scripted as faithfully as this
+# machine allows (it has the docker CLI and buildx with a BuildKit builder, but no Docker engine).
+# See bench/RESULTS.md, "The baseline", for why each substitution is the closest equivalent.
 #
 #   bench/baseline.sh --org <org> --version <vX.Y.Z> --source <dir> [--registry <host:port>]
 #                     [--builder <name>] [--platforms amd64,arm64] [service...]
 #
-# Per service (one after another, as the spec's sequence is written):
+# Per service (one after another, as the procedure is written):
 #   1. `docker build --platform linux/<arch> -t <repo>:<v>-<arch> .` for amd64, then arm64:
 #      `docker buildx build` with no output, so the result stays in the builder (the engine's
-#      image store in the spec); no registry write.
+#      image store in the procedure); no registry write.
 #   2. `docker tag` x3 per arch: a name in the engine's local store, no registry traffic and no
 #      equivalent without an engine; the extra names come into being with step 3's pushes.
 #   3. `docker push` of the eight tags, one command each: a cached rebuild of the same build with

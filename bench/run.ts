@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: release speed and registry traffic of the stack against the spec's shell
- * procedure (bench/baseline.sh), on the same machine, builder and registry, in one run.
+ * `npm run bench`: release speed and registry traffic of the stack against the manual shell
+ * procedure (docs/reference.md#the-bench-baseline-procedure, scripted in bench/baseline.sh), on the
+ * same machine, builder and registry, in one run.
  *
  * Per run (BENCH_RUNS, default 3), these series, in alternating order from run to run:
  * - baseline: cold (empty build cache, fresh organization) v3.0.0, patch v3.0.1 with one

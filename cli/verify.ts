@@ -13,8 +13,8 @@
  *   list or one of its platform images (the digest its container status reports).
  *
  * Prints a table (check, subject, status, detail). Exit code 0 when every check passes, 1 when one
- * fails (the spec's troubleshooting hints for the failures follow the table), 2 for bad input
- * (one line on stderr, nothing read).
+ * fails (the troubleshooting hints for the failures follow the table:
+ * docs/reference.md#troubleshooting-hints), 2 for bad input (one line on stderr, nothing read).
  */
 
 import * as fs from "node:fs";
@@ -790,7 +790,7 @@ interface HintContext {
   readonly hubUrl: string | undefined;
 }
 
-/** The spec's troubleshooting hints (section 12) for the kinds of failure found. */
+/** The hints (docs/reference.md#troubleshooting-hints) for the kinds of failure found. */
 export function hints(failed: readonly CheckRow[], context: HintContext): string {
   return HINT_ORDER.flatMap((kind) => {
     const rows = failed.filter((row) => row.kind === kind);

@@ -1,10 +1,11 @@
 /**
  * The Docker Hub repository of one image, as a Pulumi dynamic provider wrapped in a component.
  *
- * Behaviour (DESIGN.md rule 8): create the repository (public) when it is missing, otherwise
- * adopt it; write the descriptions only when the text on the Hub really differs; never delete the
- * repository. Over-long texts are an error at preview, never cut. The access token is a secret:
- * it is stored only as an encrypted input, never in the outputs, a log line or an error message.
+ * Behaviour (docs/rules.md#docker-hub-descriptions): create the repository (public) when
+ * missing, otherwise adopt it; write the descriptions only when the text on the Hub really
+ * differs; never delete the repository. Over-long texts are an error at preview, never cut.
+ * The access token is a secret: it is stored only as an encrypted input, never in the outputs, a
+ * log line or an error message.
  *
  * Serialization: Pulumi stores a dynamic provider as the source text of a closure and runs it in
  * a separate Node process (`pulumi-resource-pulumi-nodejs`), where local TypeScript modules are

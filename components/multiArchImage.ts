@@ -16,7 +16,7 @@ export interface RegistryLogin {
 export interface MultiArchImageArgs {
   /** Fully qualified repository without a tag, e.g. `docker.io/battlescope/frontend`. */
   readonly repository: string;
-  /** The tags this release claims (rule 3); every one is written, no other. */
+  /** The tags this release claims (docs/rules.md#the-tag-plan); every one is written, no other. */
   readonly plan: TagPlan;
   /** Platforms built, one image each; the manifest lists reference exactly these. */
   readonly platforms: readonly Platform[];
@@ -84,7 +84,8 @@ export function buildCacheRef(repository: string, arch: string): string {
  *
  * Everything that carries a tag is retained on delete: docker-build removes pushed digests when
  * a resource is deleted or replaced, and a release must survive version bumps and
- * `pulumi destroy` (rule 5). Only the retention command deletes.
+ * `pulumi destroy` (docs/rules.md#nothing-published-is-deleted-by-the-stack). Only the retention
+ * command deletes.
  */
 export class MultiArchImage extends pulumi.ComponentResource {
   /** Digest of the version's manifest list. */
@@ -219,8 +220,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
       );
     }
 
-    // Floating tags move only once the version exists (rule 6), all as copies: the version's list
-    // read once and written under each floating tag, and the arch twins likewise.
+    // Floating tags move only once the version exists (docs/rules.md#publishing-order), all as
+    // copies: the version's list read once and written under each floating tag, and the arch twins
+    // likewise.
     if (floatingTags.length > 0) {
       new RegistryTagSet(
         `${name}-floating-tags`,

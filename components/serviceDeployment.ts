@@ -53,7 +53,7 @@ export function assertPinnedImage(image: string, version: string): void {
   }
 }
 
-/** The Deployment and Service of one BattleScope service (rule 7). */
+/** The Deployment and Service of one BattleScope service (docs/rules.md#deployments). */
 export class ServiceDeployment extends pulumi.ComponentResource {
   public readonly deploymentName: pulumi.Output<string>;
   public readonly image: pulumi.Output<string>;

@@ -7,9 +7,10 @@ import {
 } from "dockerfile-ast";
 
 /**
- * The image rules every build context's Dockerfile must follow (spec section 8), checked at
- * preview before anything is built. The structure (instructions, stages, flags, ARGs) comes from
- * the `dockerfile-ast` parser; only image references and `$VAR` substitutions are read as text.
+ * The image rules every build context's Dockerfile must follow (docs/rules.md#image-rules),
+ * checked at preview before anything is built. The structure (instructions, stages, flags, ARGs)
+ * comes from the `dockerfile-ast` parser; only image references and `$VAR` substitutions are read
+ * as text.
  */
 export const DOCKERFILE_RULES = [
   "multi-stage",

@@ -53,7 +53,7 @@ function tagList(tags: readonly string[]): string {
   return tags.map((tag) => `\`${tag}\``).join(", ");
 }
 
-/** The Docker Hub full description, from the spec's README template (section 5). */
+/** The Docker Hub full description (docs/rules.md#docker-hub-descriptions). */
 export function fullDescription(input: ReadmeInput): string {
   const { service } = input;
   const plan = advertisedPlan(input);

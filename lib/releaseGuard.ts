@@ -74,8 +74,9 @@ export interface GuardInput {
 }
 
 /**
- * Rule 4: version tags are create-only. Absent -> push; present from the same sources -> nothing
- * to rebuild; present with other content (or pushed out of band) -> refuse before any push.
+ * Version tags are create-only (docs/rules.md#create-only-versions). Absent -> push; present from
+ * the same sources -> nothing to rebuild; present with other content (or pushed out of band) ->
+ * refuse before any push.
  */
 export function guardVersion(input: GuardInput): GuardDecision {
   const { published } = input;

@@ -1,5 +1,5 @@
 /**
- * Retention (spec section 9, DESIGN.md rule 9) as a pure planner: tags in, a keep/delete
+ * Retention (docs/rules.md#retention) as a pure planner: tags in, a keep/delete
  * decision with its reason for every tag out. Nothing here reads a registry or the clock: the
  * caller passes the tags, their push dates and digests, and `now`.
  *

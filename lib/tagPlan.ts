@@ -56,8 +56,9 @@ export function archTag(tag: string, arch: Architecture): string {
 }
 
 /**
- * Rule 3: a stable release claims its own tag, then each floating tag only when it is the
- * highest stable release of that tag's group, so floating tags never move backwards.
+ * A stable release claims its own tag, then each floating tag only when it is the highest stable
+ * release of that tag's group, so floating tags never move backwards
+ * (docs/rules.md#the-tag-plan, docs/rules.md#forward-only-floating-tags).
  */
 export function planTags(input: TagPlanInput): TagPlan {
   const version = typeof input.version === "string" ? parseVersion(input.version) : input.version;

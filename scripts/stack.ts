@@ -1,7 +1,8 @@
 /**
- * Runs the release stack through the Pulumi Automation API with the program inline, so the
- * engine needs no Node.js language host binary (the one piece of the toolchain that cannot be
- * built offline here: see README). Same engine, providers, config files and state as the CLI.
+ * Runs the release stack through the Pulumi Automation API with the program inline: the engine
+ * starts no Node.js language host for it (the CLI's `pulumi up` runs the program through ours,
+ * which scripts/toolchain.sh builds from scripts/toolchain/language-host). Same engine,
+ * providers, config files and state as the CLI.
  *
  *   tsx scripts/stack.ts <preview|up|destroy|refresh|outputs> --stack <name> [--cwd <dir>]
  */

@@ -11,7 +11,7 @@ export interface ServiceImage {
   readonly name: string;
   /** Human name used in descriptions: "BattleScope V3 - <displayName> - ...". */
   readonly displayName: string;
-  /** One line, from the spec's service table. */
+  /** One line, the end of the Docker Hub short description (docs/reference.md#the-images). */
   readonly description: string;
   /** The longer overview for the Docker Hub README. */
   readonly overview: string;
@@ -61,7 +61,7 @@ function service(
   };
 }
 
-/** The nine BattleScope V3 images of the spec (section 3), in release order. */
+/** The nine BattleScope V3 images (docs/reference.md#the-images), in release order. */
 export const SERVICES: readonly ServiceImage[] = [
   service({
     name: "ingestion-service",

@@ -1,7 +1,7 @@
 /**
- * A local emulator of the Docker Hub API endpoints this project speaks (TOOLCHAIN.md, "Docker
- * Hub"), with in-memory state. Used by unit tests in-process and, through hubEmulatorMain.ts, as
- * the local stack's Docker Hub.
+ * A local emulator of the Docker Hub API endpoints this project speaks
+ * (docs/reference.md#the-docker-hub-api), with in-memory state. Used by unit tests in-process
+ * and, through hubEmulatorMain.ts, as the local stack's Docker Hub.
  *
  * Endpoints:
  * - `POST /v2/auth/token` `{identifier, secret}` -> `{access_token}` (JWT, 10 minutes)

@@ -6,7 +6,8 @@
  * - the release workflow's two stages (.github/workflows/release.yml): the version alone first
  *   (floating tags, descriptions and Deployments left as they are), which verify reports as not
  *   promoted, then the promotion, after which verify passes and the stack has nothing left to do;
- * - an arch tag that is gone fails with the spec's "image not found" hint;
+ * - an arch tag that is gone fails with the "image not found" hint
+ *   (docs/reference.md#troubleshooting-hints);
  * - a manifest list that lacks a platform fails with the "architecture mismatch" hint.
  */
 import { execFile } from "node:child_process";

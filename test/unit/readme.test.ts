@@ -23,7 +23,7 @@ describe("short description", () => {
     },
   );
 
-  it("follows the spec's pattern", () => {
+  it("follows the pattern of docs/rules.md#docker-hub-descriptions", () => {
     expect(shortDescription(ingestion)).toBe(
       "BattleScope V3 - Ingestion Service - Raw killmail acquisition",
     );
