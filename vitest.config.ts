@@ -12,6 +12,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Checks of the repository's text, no behaviour: tsc, Biome, actionlint on the
+          // workflows, the documents comments cite.
+          name: "static",
+          include: ["test/static/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           // One real engine, builder and registry: suites run one after another.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: every test. Installs what is missing (dependencies, the offline toolchain), starts the
-# local registry, BuildKit and the Docker Hub emulator, then runs the unit and end-to-end suites.
+# local registry, BuildKit and the Docker Hub emulator, then runs every vitest project: unit, static
+# (tsc, Biome, actionlint) and end-to-end.
 # Extra arguments go to vitest (e.g. `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
