@@ -6,8 +6,8 @@
  *
  * Create-only, like the version tags: each attachment is written only when none that verifies
  * with the key is there, so a re-run, a reused image or a lost state adds nothing. Delete does
- * nothing: attachments go with their subject, by the retention command (docs/rules.md
- * "Signed releases").
+ * nothing: attachments go with their subject, by the retention command
+ * (docs/rules.md#signed-releases).
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";

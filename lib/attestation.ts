@@ -2,7 +2,7 @@
  * What a signed release attaches to its images, as pure data: the SLSA provenance predicate of
  * each platform image and version list, the version list's SBOM (its platforms' SBOMs in one
  * SPDX document), the names under which the registry keeps attachments, and the readers `verify`
- * uses on what it finds. See docs/rules.md "Signed releases".
+ * uses on what it finds. See docs/rules.md#signed-releases.
  */
 
 /** in-toto predicate types, as `cosign attest --type` writes them. */

@@ -25,7 +25,7 @@ export { PLATFORMS, type Platform, platformArchitecture } from "./vocabulary";
 export const DEV_CHANNEL = "dev";
 const ACCEPTED_STACK_VERSIONS = `${ACCEPTED_VERSION_FORMS}, or "${DEV_CHANNEL}" for the dev channel`;
 
-/** The release signing key's public half, in the repository (keys/README.md). */
+/** The release signing key's public half, in the repository (docs/rules.md#signed-releases). */
 export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
 
 /** The Pulumi project name, and so the namespace of every config key. */
@@ -74,8 +74,8 @@ export interface StackConfig {
   /** A stable release needs an entry for its version in the source root's CHANGELOG.md. */
   readonly requireChangelog: boolean;
   /**
-   * Sign every release with cosign and attach SBOMs and provenance (docs/rules.md "Signed
-   * releases"); needs the secrets `cosignKey` and `cosignPassword`.
+   * Sign every release with cosign and attach SBOMs and provenance
+   * (docs/rules.md#signed-releases); needs the secrets `cosignKey` and `cosignPassword`.
    */
   readonly sign: boolean;
   /** The public half of the signing key, a file in the repository; checked against the key. */

@@ -389,7 +389,7 @@ step_registry() {
   link registry "$REGISTRY_VERSION" registry
 }
 
-# cosign signs and attests releases, syft writes their SBOMs (docs/rules.md "Signed releases").
+# cosign signs and attests releases, syft writes their SBOMs (docs/rules.md#signed-releases).
 step_cosign() {
   STEP="cosign $COSIGN_VERSION"
   if built cosign "$COSIGN_VERSION"; then
