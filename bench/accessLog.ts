@@ -1,6 +1,6 @@
 /**
- * The registry's access log (Apache combined format, one line per HTTP request) read between two
- * byte marks, classified by method and path kind, and the bytes the uploads carried.
+ * The registry's access log entries of a scenario (scripts/registryAccessLog.ts reads them),
+ * classified by method and path kind, and the bytes the uploads carried.
  *
  * The log holds method, path, status, response bytes and user agent, but no request body size.
  * Bytes uploaded are therefore derived: every blob upload the registry completed (`PUT
@@ -9,54 +9,10 @@
  * reference (a tag is read after the scenario, when it still holds what was written). Cross-
  * repository mounts (`POST ...?mount=`) move no bytes and are counted apart.
  */
-import * as fs from "node:fs";
-
-export interface LogEntry {
-  readonly method: string;
-  /** Request path with its query string. */
-  readonly path: string;
-  readonly status: number;
-  readonly agent: string;
-}
+import type { LogEntry } from "../scripts/registryAccessLog";
 
 export const PATH_KINDS = ["manifests", "uploads", "blobs", "tags", "other"] as const;
 export type PathKind = (typeof PATH_KINDS)[number];
-
-const LINE = /"([A-Z]+) (\S+) HTTP\/[0-9.]+" (\d{3}) \S+ "[^"]*" "([^"]*)"/;
-
-export function logSize(file: string): number {
-  return fs.statSync(file).size;
-}
-
-export function readLog(file: string, start: number, end: number): LogEntry[] {
-  const length = Math.max(0, end - start);
-  const buffer = Buffer.alloc(length);
-  const fd = fs.openSync(file, "r");
-  try {
-    fs.readSync(fd, buffer, 0, length, start);
-  } finally {
-    fs.closeSync(fd);
-  }
-  const entries: LogEntry[] = [];
-  for (const line of buffer.toString("utf8").split("\n")) {
-    const match = LINE.exec(line);
-    if (match === null) continue;
-    const [, method, path, status, agent] = match as unknown as [
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    entries.push({ method, path, status: Number(status), agent });
-  }
-  return entries;
-}
-
-/** Requests to the organization's repositories: the only ones a scenario can be charged with. */
-export function inOrganization(entries: readonly LogEntry[], organization: string): LogEntry[] {
-  return entries.filter((entry) => entry.path.startsWith(`/v2/${organization}/`));
-}
 
 /**
  * Requests in the same window that name no repository of any organization (`/v2/` pings) or the

@@ -7,7 +7,7 @@
  * the fixture build contexts prepared here under the copies' names. BENCH_SCALING_NOCKPT=1 adds a
  * cold up with PULUMI_SKIP_CHECKPOINTS=true per N, which measures the checkpoints' cost.
  *
- * bench/run.ts owns the measuring (it passes its helpers in, {@link ScalingDeps}); this module
+ * bench/scenarios.ts owns the measuring (it passes its helpers in, {@link ScalingDeps}); this module
  * prepares the sources, names the scenarios, writes the section of bench/RESULTS.md and draws
  * bench/scaling.png with bench/plot_scaling.py (matplotlib, installed on first use into
  * bench/out/plot-venv).
@@ -17,6 +17,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SERVICES, type ServiceImage, withSyntheticCopies } from "../services/catalog";
+import { markdownTable } from "./format";
+import * as text from "./reportText";
 
 export const SCALING_NS: readonly number[] = (process.env.BENCH_SCALING_NS ?? "9,18,36")
   .split(",")
@@ -27,9 +29,9 @@ const COLD_VERSION = "v3.0.0";
 /** matplotlib for the plot, pinned; installed into a venv under bench/out when missing. */
 const MATPLOTLIB = "matplotlib==3.11.2";
 
-// ------------------------------------------------------------------ what run.ts passes in
+// ------------------------------------------------------------------ what scenarios.ts passes in
 
-/** The parts of run.ts's Profile this module reads. */
+/** The parts of measure.ts's Profile this module reads. */
 export interface ScalingProfile {
   readonly firstEvent: number;
   readonly firstResource: number;
@@ -44,7 +46,7 @@ export interface ScalingProfile {
   readonly ops: Record<string, number>;
 }
 
-/** The parts of run.ts's Sample this module reads. */
+/** The parts of measure.ts's Sample this module reads. */
 export interface ScalingSample {
   readonly scenario: string;
   readonly wallMs: number;
@@ -163,7 +165,7 @@ function checkpointBytes(backendDir: string): number {
   return bytes;
 }
 
-interface Extra {
+export interface Extra {
   readonly n: number;
   readonly checkpointBytes: number;
 }
@@ -369,6 +371,17 @@ export function scalingSection(
     plot = `(plot not drawn: ${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
     process.stderr.write(`bench: ${plot}\n`);
   }
+  return renderScalingSection(samples, extras, plot);
+}
+
+/** The scaling section's text, from the samples, the checkpoint sizes and the plot's line. */
+export function renderScalingSection(
+  samples: readonly ScalingSample[],
+  extras: readonly Extra[],
+  plot: string,
+): string {
+  const all = points(samples);
+  if (all.length === 0) return "";
   const ns = [...new Set(all.map((p) => p.n))].sort((a, b) => a - b);
   const find = (side: Side, phase: Phase, n: number) =>
     all.find((p) => p.side === side && p.phase === phase && p.n === n);
@@ -403,14 +416,28 @@ export function scalingSection(
           ? "slightly worse than linear"
           : "worse than linear";
     return [
-      `- ${side} ${phase}: ${(fit.small.wall_s / fit.small.n).toFixed(2)} s per service at N=${fit.small.n}, ${(fit.large.wall_s / fit.large.n).toFixed(2)} s at N=${fit.large.n} (${fit.perServiceRatio.toFixed(2)}x): **${verdict}**; each service past N=${fit.small.n} added ${fit.marginalS.toFixed(2)} s.`,
+      text.scalingVerdict({
+        line: `${side} ${phase}`,
+        small: fit.small.n,
+        large: fit.large.n,
+        smallPerService: (fit.small.wall_s / fit.small.n).toFixed(2),
+        largePerService: (fit.large.wall_s / fit.large.n).toFixed(2),
+        ratio: fit.perServiceRatio.toFixed(2),
+        verdict,
+        marginal: fit.marginalS.toFixed(2),
+      }),
     ];
   });
   const coldFit = linearity(all, "stack", "cold");
   const goal =
     coldFit === undefined
-      ? "Goal (stack cold per service at the largest N no worse than at N=9): not measured."
-      : `Goal (stack cold per service at N=${coldFit.large.n} no worse than at N=${coldFit.small.n}): ${coldFit.perServiceRatio <= 1 ? "**met**" : "**not met**"} (${coldFit.perServiceRatio.toFixed(2)}x).`;
+      ? text.SCALING_GOAL_NOT_MEASURED
+      : text.scalingGoal({
+          small: coldFit.small.n,
+          large: coldFit.large.n,
+          met: coldFit.perServiceRatio <= 1 ? "**met**" : "**not met**",
+          ratio: coldFit.perServiceRatio.toFixed(2),
+        });
   const bySample = new Map(samples.map((sample) => [sample.scenario, sample]));
   const engine = ns.flatMap((n) =>
     (["stack cold", "stack[nockpt] cold", "stack no-op", "stack preview"] as const).flatMap(
@@ -431,30 +458,13 @@ export function scalingSection(
       ? []
       : [`N=${n}: ${(shipped.wall_s - skipped.wall_s).toFixed(1)} s`];
   });
-  const table = (header: string[], body: string[][]) =>
-    [
-      `| ${header.join(" | ")} |`,
-      `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
-      ...body.map((row) => `| ${row.join(" | ")} |`),
-    ].join("\n");
-  return [
-    "## Scaling: N services (one run per N)",
-    "",
-    `\`BENCH_SCALING=1 npm run bench\` (or \`npm run bench:scaling\`): N = ${ns.join(", ")} services, the catalog's nine and synthetic copies of them (\`<name>-s<k>\`, each with its own \`SERVICE_NAME\` and a script comment, so each builds and pushes a layer of its own; stack config \`benchServiceCount\`), released cold (empty build cache, fresh organization) then again with nothing changed, by the stack (then a no-op \`pulumi preview\`) and by the baseline. One run per N: the figures carry the machine's noise, unlike the medians above.`,
-    "",
+  return text.scalingSection({
+    ns: ns.join(", "),
     plot,
-    "",
-    table(["", ...ns.map((n) => `N=${n}`)], rows),
-    "",
+    table: markdownTable(["", ...ns.map((n) => `N=${n}`)], rows),
     goal,
-    "",
-    ...verdicts,
-    "",
-    "### The engine's own time per N (event stream)",
-    "",
-    "`to 1st event`: the command's start to the engine's first event (CLI start, plugins and the language runtime loaded, the inline program connected). `program`: first event to first resource step (the program's config and registry reads: tags and published releases of every service, then its first registrations). `steps`: first step's start to last step's end. `tail`: last step to the engine's summary (final checkpoint, plugin shutdown). `after`: summary to the command's return (the Automation API reads outputs and history). `steps`: resource steps, and the median span of the `same` steps (engine time per unchanged resource: diff plus its checkpoint handling). `checkpoint`: the state files' size after the cold up; the engine rewrites it on every step.",
-    "",
-    table(
+    verdicts: verdicts.map((line) => `\n${line}`).join(""),
+    engine: markdownTable(
       [
         "N, scenario",
         "wall s",
@@ -468,14 +478,9 @@ export function scalingSection(
       ],
       engine,
     ),
-    "",
-    ...(checkpointCost.length === 0
-      ? [
-          "Checkpoint cost not measured (BENCH_SCALING_NOCKPT=1 adds a cold up with PULUMI_SKIP_CHECKPOINTS=true per N).",
-        ]
-      : [
-          `Checkpoint cost, cold up as shipped minus with PULUMI_SKIP_CHECKPOINTS=true: ${checkpointCost.join("; ")}.`,
-        ]),
-    "",
-  ].join("\n");
+    checkpoint:
+      checkpointCost.length === 0
+        ? text.CHECKPOINT_COST_NOT_MEASURED
+        : text.checkpointCost(checkpointCost.join("; ")),
+  });
 }

@@ -1,130 +1,43 @@
+/**
+ * What the end-to-end suites share: the stacks and the registry's access log come from
+ * scripts/e2eStack.ts and scripts/registryAccessLog.ts (the benchmarks release and measure with
+ * them too); the rest reads what a release left behind.
+ */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import type { Stack } from "@pulumi/pulumi/automation";
 import { parseAllDocuments } from "yaml";
+import type { Manifest } from "../../clients/ociRegistry";
+import type { E2eStack } from "../../scripts/e2eStack";
+
+export type { LogEntry } from "../../scripts/registryAccessLog";
+
 import {
-  dockerConfigCredentials,
-  dockerConfigFile,
-  type RegistryCredential,
-} from "../../clients/dockerConfig";
-import { type Manifest, OciRegistryClient } from "../../clients/ociRegistry";
-import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
-import { openStack, REPO_ROOT } from "../../scripts/stack";
+  ACCESS_LOG,
+  inOrganization,
+  type LogEntry,
+  logSize,
+  readLog,
+} from "../../scripts/registryAccessLog";
+import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICES } from "../../services/catalog";
 
-export const REGISTRY = process.env.BATTLESCOPE_REGISTRY ?? "127.0.0.1:5000";
-export const BUILDER = process.env.BATTLESCOPE_BUILDER ?? "battlescope";
-export const FIXTURES = path.join(REPO_ROOT, "fixtures/battlescope");
-export const HUB_USER = "e2e-release-bot";
-export const HUB_TOKEN = "dckr_pat_e2e-hub-token-4f1c9a";
-/**
- * The local registry requires its generated login (scripts/local-services.sh writes it as the
- * Docker login for the registry): the stacks push and pull with it, the tests read with it.
- */
-export const REGISTRY_LOGIN = requireRegistryLogin();
-export const REGISTRY_USERNAME = REGISTRY_LOGIN.username;
-export const REGISTRY_PASSWORD = REGISTRY_LOGIN.password;
-
-function requireRegistryLogin(): RegistryCredential {
-  const login = dockerConfigCredentials(REGISTRY);
-  if (login === undefined) {
-    throw new Error(
-      `no Docker login for ${REGISTRY} in ${dockerConfigFile()}: start the local services (bash scripts/local-services.sh start)`,
-    );
-  }
-  return login;
-}
-
-/** A client of the local registry with its login. */
-export function registryClient(): OciRegistryClient {
-  return new OciRegistryClient({ registry: REGISTRY, ...REGISTRY_LOGIN });
-}
-
-export interface E2eStack {
-  readonly stack: Stack;
-  readonly organization: string;
-  readonly workDir: string;
-  readonly backendDir: string;
-  readonly manifestsDir: string;
-  readonly hub: HubEmulator;
-  readonly registry: OciRegistryClient;
-  close(): Promise<void>;
-}
-
-/** A fresh organization per run, so every test starts from an empty set of repositories. */
-export function uniqueOrganization(prefix: string): string {
-  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-}
-
-/**
- * A stack of the real program on the real engine, with its own backend, work dir, Hub emulator
- * and registry organization. Config starts as the local stack's and can be changed per test.
- */
-export async function createE2eStack(
-  prefix: string,
-  config: Record<string, string | undefined> = {},
-  stackName = "e2e",
-): Promise<E2eStack> {
-  const organization = uniqueOrganization(prefix);
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `battlescope-${prefix}-`));
-  const backendDir = path.join(workDir, "backend");
-  const manifestsDir = path.join(workDir, "manifests");
-  fs.mkdirSync(backendDir);
-  fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
-  // Dynamic providers run in a Node process started in the work dir: it resolves the SDK there.
-  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(workDir, "node_modules"));
-  const hub = await startHubEmulator({ users: { [HUB_USER]: HUB_TOKEN } });
-
-  const stack = await openStack({
-    stackName,
-    workDir,
-    envVars: {
-      PULUMI_BACKEND_URL: `file://${backendDir}`,
-      PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
-    },
-  });
-  // A key given as undefined is left unset (e.g. renderManifestsTo, for stacks on the cluster).
-  const plain: Record<string, string | undefined> = {
-    registry: REGISTRY,
-    organization,
-    version: "v3.0.0",
-    sourceRoot: FIXTURES,
-    builder: BUILDER,
-    dockerHubUrl: hub.url,
-    renderManifestsTo: manifestsDir,
-    replicas: "1",
-    ...config,
-  };
-  await stack.setAllConfig({
-    ...Object.fromEntries(
-      Object.entries(plain).flatMap(([key, value]) =>
-        value === undefined ? [] : [[`battlescope:${key}`, { value }]],
-      ),
-    ),
-    "battlescope:dockerHubUsername": { value: HUB_USER, secret: true },
-    "battlescope:dockerHubToken": { value: HUB_TOKEN, secret: true },
-    "battlescope:registryUsername": { value: REGISTRY_USERNAME, secret: true },
-    "battlescope:registryPassword": { value: REGISTRY_PASSWORD, secret: true },
-  });
-  return {
-    stack,
-    organization,
-    workDir,
-    backendDir,
-    manifestsDir,
-    hub,
-    registry: registryClient(),
-    async close() {
-      await hub.close();
-    },
-  };
-}
-
-export async function setVersion(e2e: E2eStack, version: string): Promise<void> {
-  await e2e.stack.setConfig("battlescope:version", { value: version });
-}
+export {
+  BUILDER,
+  copyFixtures,
+  createE2eStack,
+  type E2eStack,
+  FIXTURES,
+  HUB_TOKEN,
+  HUB_USER,
+  REGISTRY,
+  REGISTRY_LOGIN,
+  REGISTRY_PASSWORD,
+  REGISTRY_USERNAME,
+  registryClient,
+  setVersion,
+  uniqueOrganization,
+} from "../../scripts/e2eStack";
 
 /** Every release tag of every image in the organization, with the digest it resolves to. */
 export async function tagDigests(e2e: E2eStack): Promise<Record<string, string>> {
@@ -151,39 +64,22 @@ export function indexPlatforms(index: Manifest): string[] {
     .sort();
 }
 
-export interface AccessLogEntry {
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-}
-
-const ACCESS_LOG = process.env.BATTLESCOPE_REGISTRY_ACCESS_LOG ?? "";
-
 /** Marks the registry's access log, to read what a step sent afterwards. */
 export function accessLogMark(): number {
-  return fs.statSync(ACCESS_LOG).size;
+  return logSize(ACCESS_LOG);
 }
 
-export function accessLogSince(mark: number, organization: string): AccessLogEntry[] {
-  const text = fs.readFileSync(ACCESS_LOG).subarray(mark).toString("utf8");
-  const entries: AccessLogEntry[] = [];
-  for (const line of text.split("\n")) {
-    const match = /"([A-Z]+) (\S+) HTTP\/[0-9.]+" (\d{3})/.exec(line);
-    if (match === null) continue;
-    const [, method, requestPath, status] = match as unknown as [string, string, string, string];
-    if (requestPath.startsWith(`/v2/${organization}/`)) {
-      entries.push({ method, path: requestPath, status: Number(status) });
-    }
-  }
-  return entries;
+/** What the organization's repositories were sent since the mark. */
+export function accessLogSince(mark: number, organization: string): LogEntry[] {
+  return inOrganization(readLog(ACCESS_LOG, mark, logSize(ACCESS_LOG)), organization);
 }
 
 /** Writes to the registry: blob uploads and manifest pushes. */
-export function pushes(entries: readonly AccessLogEntry[]): AccessLogEntry[] {
+export function pushes(entries: readonly LogEntry[]): LogEntry[] {
   return entries.filter((entry) => ["PUT", "POST", "PATCH"].includes(entry.method));
 }
 
-export function blobUploads(entries: readonly AccessLogEntry[]): AccessLogEntry[] {
+export function blobUploads(entries: readonly LogEntry[]): LogEntry[] {
   return entries.filter((entry) => entry.path.includes("/blobs/uploads/"));
 }
 
@@ -218,13 +114,6 @@ export function backendText(backendDir: string): string {
   };
   walk(backendDir);
   return parts.join("\n");
-}
-
-/** A writable copy of the fixtures' source root, for tests that change sources. */
-export function copyFixtures(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-src-"));
-  fs.cpSync(FIXTURES, dir, { recursive: true });
-  return dir;
 }
 
 /** Runs the Automation API runner (`npm run stack`) on an e2e stack, as a release engineer would. */

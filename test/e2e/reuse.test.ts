@@ -9,13 +9,13 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SERVICES } from "../../services/catalog";
 import {
-  type AccessLogEntry,
   accessLogMark,
   accessLogSince,
   blobUploads,
   copyFixtures,
   createE2eStack,
   type E2eStack,
+  type LogEntry,
   setVersion,
 } from "./harness";
 
@@ -55,7 +55,7 @@ async function children(e2e: E2eStack, service: string, version: string) {
 }
 
 /** Requests the registry answered with an error the client sees (auth challenges and misses aside). */
-function registryErrors(entries: readonly AccessLogEntry[]): AccessLogEntry[] {
+function registryErrors(entries: readonly LogEntry[]): LogEntry[] {
   return entries.filter((entry) => entry.status >= 500 || entry.status === 400);
 }
 
