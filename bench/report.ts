@@ -189,13 +189,18 @@ function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFi
   const add = (goal: string, value: number, limit: number, figure: string) => {
     list.push({ goal, figure, met: Number.isNaN(value) ? undefined : value <= limit });
   };
-  const coldWall = ratio("stack cold", "baseline cold", wall);
-  add(
-    "Cold release: at most half the baseline's wall time",
-    coldWall.median,
-    0.5,
-    `stack/baseline ${x(coldWall.median)} (${(medianOf("stack cold", wall) / 1000).toFixed(1)} s vs ${(medianOf("baseline cold", wall) / 1000).toFixed(1)} s)`,
-  );
+  const seconds = (scenario: string) => (medianOf(scenario, wall) / 1000).toFixed(1);
+  /** The stack's wall time over the baseline's in the same release, at most `limit`. */
+  const wallGoal = (goal: string, release: string, limit: number) => {
+    const r = ratio(`stack ${release}`, `baseline ${release}`, wall);
+    add(
+      goal,
+      r.median,
+      limit,
+      `stack/baseline ${x(r.median)} (${seconds(`stack ${release}`)} s vs ${seconds(`baseline ${release}`)} s)`,
+    );
+  };
+  wallGoal("Cold release: at most half the baseline's wall time", "cold", 0.5);
   const coldRequests = ratio("stack cold", "baseline cold", requests);
   add(
     "Cold release: registry requests at most half",
@@ -203,12 +208,10 @@ function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFi
     0.5,
     `stack/baseline ${x(coldRequests.median)} (${medianOf("stack cold", requests)} vs ${medianOf("baseline cold", requests)})`,
   );
-  const patchWall = ratio("stack patch", "baseline patch", wall);
-  add(
+  wallGoal(
     "Patch release, one service changed: at most a quarter of the baseline's wall time",
-    patchWall.median,
+    "patch",
     0.25,
-    `stack/baseline ${x(patchWall.median)} (${(medianOf("stack patch", wall) / 1000).toFixed(1)} s vs ${(medianOf("baseline patch", wall) / 1000).toFixed(1)} s)`,
   );
   const moved = of("stack patch").map(floatingMoveUploads);
   add(
@@ -235,7 +238,7 @@ function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFi
     "Multi-arch over single-arch at most 1.3x",
     arch.median,
     1.3,
-    `${x(arch.median)} (cold up, ${(medianOf("stack cold", wall) / 1000).toFixed(1)} s vs ${(medianOf("stack cold amd64 only", wall) / 1000).toFixed(1)} s)`,
+    `${x(arch.median)} (cold up, ${seconds("stack cold")} s vs ${seconds("stack cold amd64 only")} s)`,
   );
   return list;
 }
@@ -247,38 +250,23 @@ function floatingMoveUploads(sample: Sample): number {
     .reduce((sum, [, row]) => sum + row.blobUploads, 0);
 }
 
-const RATIOS: ReadonlyArray<{
+interface Comparison {
   label: string;
   top: string;
   bottom: string;
   pick: (sample: Sample) => number;
-}> = [
-  { label: "cold wall time", top: "stack cold", bottom: "baseline cold", pick: (s) => s.wallMs },
-  {
-    label: "cold requests",
-    top: "stack cold",
-    bottom: "baseline cold",
-    pick: (s) => s.totalRequests,
-  },
-  { label: "patch wall time", top: "stack patch", bottom: "baseline patch", pick: (s) => s.wallMs },
-  {
-    label: "patch requests",
-    top: "stack patch",
-    bottom: "baseline patch",
-    pick: (s) => s.totalRequests,
-  },
-  {
-    label: "no-op wall time",
-    top: "stack no-op up",
-    bottom: "baseline no-op",
-    pick: (s) => s.wallMs,
-  },
-  {
-    label: "no-op requests",
-    top: "stack no-op up",
-    bottom: "baseline no-op",
-    pick: (s) => s.totalRequests,
-  },
+}
+
+/** Wall time and registry requests of one scenario against another. */
+const wallAndRequests = (label: string, top: string, bottom: string): Comparison[] => [
+  { label: `${label} wall time`, top, bottom, pick: (s) => s.wallMs },
+  { label: `${label} requests`, top, bottom, pick: (s) => s.totalRequests },
+];
+
+const RATIOS: readonly Comparison[] = [
+  ...wallAndRequests("cold", "stack cold", "baseline cold"),
+  ...wallAndRequests("patch", "stack patch", "baseline patch"),
+  ...wallAndRequests("no-op", "stack no-op up", "baseline no-op"),
   {
     label: "multi-arch / amd64-only cold up",
     top: "stack cold",

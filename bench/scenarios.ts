@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { planRetention } from "../lib/retention";
 import {
   BUILDER,
@@ -141,42 +142,37 @@ const NO_CHECKPOINTS: Variant = {
 /** `pulumi up` from the CLI without `--parallel`: the engine's default, 4 per core. */
 const CLI_DEFAULT: Variant = { label: "stack[p8]", env: {} };
 
-async function up(
+/** `pulumi up` or `pulumi preview` of the stack with the variant's settings, its events watched. */
+async function engine(
+  operation: "up" | "preview",
   e2e: E2eStack,
   variant: Variant,
   logName: string,
   trace?: string,
 ): Promise<Profile> {
   const watch = profiler();
-  const result = await e2e.stack.up({
-    color: "never",
+  const options = {
+    color: "never" as const,
     onOutput: engineLog(logName),
-    onEvent: (event) => watch.onEvent(event),
+    onEvent: (event: EngineEvent) => watch.onEvent(event),
     ...(trace === undefined ? {} : { tracing: `file:${trace}` }),
     ...(variant.parallel === undefined ? {} : { parallel: variant.parallel }),
-  });
-  if (result.summary.result !== "succeeded") {
-    throw new Error(`pulumi up ${result.summary.result}; see bench/out/${logName}`);
+  };
+  if (operation === "preview") {
+    await e2e.stack.preview(options);
+  } else {
+    const result = await e2e.stack.up(options);
+    if (result.summary.result !== "succeeded") {
+      throw new Error(`pulumi up ${result.summary.result}; see bench/out/${logName}`);
+    }
   }
   return watch.profile();
 }
 
-async function preview(
-  e2e: E2eStack,
-  variant: Variant,
-  logName: string,
-  trace?: string,
-): Promise<Profile> {
-  const watch = profiler();
-  await e2e.stack.preview({
-    ...(variant.parallel === undefined ? {} : { parallel: variant.parallel }),
-    color: "never",
-    onOutput: engineLog(logName),
-    onEvent: (event) => watch.onEvent(event),
-    ...(trace === undefined ? {} : { tracing: `file:${trace}` }),
-  });
-  return watch.profile();
-}
+const up = (e2e: E2eStack, variant: Variant, logName: string, trace?: string) =>
+  engine("up", e2e, variant, logName, trace);
+const preview = (e2e: E2eStack, variant: Variant, logName: string, trace?: string) =>
+  engine("preview", e2e, variant, logName, trace);
 
 async function withStack(
   prefix: string,
