@@ -4,9 +4,10 @@
 // Usage:
 //   npx tsx scripts/long-functions.ts            # functions longer than 60 lines
 //   npx tsx scripts/long-functions.ts 40         # longer than 40 lines
+//   npx tsx scripts/long-functions.ts --rev main # as they are at a commit
 //
-// The files are the repository's TypeScript sources (`git ls-files '*.ts'`, so node_modules and
-// untracked output stay out). A function's length counts its lines from the first to the last,
+// The files are the repository's TypeScript sources (`git ls-files '*.ts'`, or those of the
+// commit, so node_modules and untracked output stay out). A function's length counts its lines from the first to the last,
 // both included; a nested function is listed on its own and also counts inside the one around it.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -22,10 +23,25 @@ export interface LongFunction {
 
 const root = path.resolve(__dirname, "..");
 
-function projectFiles(): string[] {
-  return execFileSync("git", ["ls-files", "-z", "--", "*.ts"], { cwd: root, encoding: "utf8" })
+const git = (args: string[]) =>
+  execFileSync("git", args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+
+/** The TypeScript files of the work tree, or of a commit. */
+function projectFiles(rev: string | undefined): string[] {
+  const listed =
+    rev === undefined
+      ? git(["ls-files", "-z", "--", "*.ts"])
+      : git(["ls-tree", "-r", "-z", "--name-only", rev]);
+  return listed
     .split("\0")
-    .filter((file) => file !== "" && !file.split("/").includes("node_modules"));
+    .filter((file) => file.endsWith(".ts") && !file.split("/").includes("node_modules"));
+}
+
+/** A file's text in the work tree, or at a commit. */
+function fileText(file: string, rev: string | undefined): string {
+  return rev === undefined
+    ? readFileSync(path.join(root, file), "utf8")
+    : git(["show", `${rev}:${file}`]);
 }
 
 function isFunction(node: ts.Node): node is ts.SignatureDeclaration & { body?: ts.Node } {
@@ -96,10 +112,14 @@ function functionName(node: ts.Node, source: ts.SourceFile): string {
   return "<anonymous>";
 }
 
-export function longFunctions(files: string[], minimum: number): LongFunction[] {
+export function longFunctions(
+  files: string[],
+  minimum: number,
+  read: (file: string) => string,
+): LongFunction[] {
   const found: LongFunction[] = [];
   for (const file of files) {
-    const text = readFileSync(path.join(root, file), "utf8");
+    const text = read(file);
     const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
     const visit = (node: ts.Node): void => {
       if (isFunction(node) && node.body) {
@@ -118,13 +138,18 @@ export function longFunctions(files: string[], minimum: number): LongFunction[] 
 }
 
 function main(): void {
-  const minimum = Number(process.argv[2] ?? 60);
-  if (!Number.isInteger(minimum) || minimum < 0) {
-    console.error("usage: npx tsx scripts/long-functions.ts [minimum-lines]");
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--rev");
+  const rev = at === -1 ? undefined : args.splice(at, 2)[1];
+  const minimum = Number(args[0] ?? 60);
+  if (!Number.isInteger(minimum) || minimum < 0 || (at !== -1 && rev === undefined)) {
+    console.error("usage: npx tsx scripts/long-functions.ts [minimum-lines] [--rev <commit>]");
     process.exit(2);
   }
-  const rows = longFunctions(projectFiles(), minimum);
-  console.log(`Functions longer than ${minimum} lines: ${rows.length}\n`);
+  const rows = longFunctions(projectFiles(rev), minimum, (file) => fileText(file, rev));
+  console.log(
+    `Functions longer than ${minimum} lines${rev === undefined ? "" : ` at ${rev}`}: ${rows.length}\n`,
+  );
   console.log("| lines | file:line | function |");
   console.log("| ---: | --- | --- |");
   for (const row of rows) {
