@@ -24,7 +24,7 @@ export const UNKNOWN: unique symbol = Symbol.for("battlescope.policy.unknown");
 export const PULL_SECRET_NAME = "docker-hub-creds";
 export const PULL_POLICY = "IfNotPresent";
 
-/** Stacks whose releases must be signed and attested (docs/rules.md "Signed releases"). */
+/** Stacks whose releases must be signed and attested (docs/rules.md#signed-releases). */
 export const SIGNED_STACKS = ["prod"] as const;
 
 /** One resource as a rule sees it: plain properties, unknowns as {@link UNKNOWN}. */

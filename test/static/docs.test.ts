@@ -71,6 +71,19 @@ describe("cited documents", () => {
     expect(broken).toEqual([]);
   });
 
+  it("every repository path the docs pages name exists", () => {
+    const missing: string[] = [];
+    for (const page of files.filter((file) => /^docs\/.+\.md$/.test(file))) {
+      for (const [, named] of (texts.get(page) ?? "").matchAll(/`([\w.-]+(?:\/[\w.-]+)+)`/g)) {
+        const file = named as string;
+        if (/\.\w+$/.test(file) && !fs.existsSync(path.join(REPO_ROOT, file))) {
+          missing.push(`${page}: ${file}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it("no file cites a design document the repository does not have", () => {
     const missing = /\b(DESIGN|TOOLCHAIN|KUBERNETES|SPEC)\.md\b/;
     const citing = [...texts]
