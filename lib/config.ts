@@ -25,7 +25,7 @@ export { PLATFORMS, type Platform, platformArchitecture } from "./vocabulary";
 export const DEV_CHANNEL = "dev";
 const ACCEPTED_STACK_VERSIONS = `${ACCEPTED_VERSION_FORMS}, or "${DEV_CHANNEL}" for the dev channel`;
 
-/** The release signing key's public half, in the repository (docs/rules.md#signed-releases). */
+/** The release signing key's public half, in the repository (keys/README.md). */
 export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
 
 /** The Pulumi project name, and so the namespace of every config key. */

@@ -1,6 +1,7 @@
 /**
- * The documents the code cites exist: every `docs/<page>.md#<section>` named anywhere in the
- * repository is a heading of that page, and no file cites a document the repository does not have.
+ * The documents the code cites exist: every `docs/<page>.md#<section>` (or `README.md#<section>`)
+ * named anywhere in the repository is a heading of that page, every path the docs pages name
+ * exists, and no file cites a document the repository does not have.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -36,14 +37,16 @@ const texts = new Map(
 );
 
 describe("cited documents", () => {
-  it("every docs/<page>.md#<section> cited is a heading of that page", () => {
+  it("every docs/<page>.md#<section> and README.md#<section> cited is a heading of that page", () => {
     const pages = new Map<string, Set<string>>();
     const broken: string[] = [];
     let cited = 0;
     for (const [file, text] of texts) {
-      for (const [citation, page, anchor] of text.matchAll(/\bdocs\/([\w-]+\.md)#([\w-]+)/g)) {
+      for (const [citation, page, anchor] of text.matchAll(
+        /\b((?:docs\/[\w-]+|README)\.md)#([\w-]+)/g,
+      )) {
         cited += 1;
-        const target = `docs/${page}`;
+        const target = page as string;
         if (!pages.has(target)) {
           pages.set(
             target,
