@@ -181,11 +181,12 @@ interface Goal {
   readonly met: boolean | undefined;
 }
 
+const wall = (sample: Sample) => sample.wallMs;
+const requests = (sample: Sample) => sample.totalRequests;
+const x = (value: number) => `${value.toFixed(2)}x`;
+
 function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFigure[]): Goal[] {
   const list: Goal[] = [];
-  const wall = (sample: Sample) => sample.wallMs;
-  const requests = (sample: Sample) => sample.totalRequests;
-  const x = (value: number) => `${value.toFixed(2)}x`;
   const add = (goal: string, value: number, limit: number, figure: string) => {
     list.push({ goal, figure, met: Number.isNaN(value) ? undefined : value <= limit });
   };
@@ -259,8 +260,8 @@ interface Comparison {
 
 /** Wall time and registry requests of one scenario against another. */
 const wallAndRequests = (label: string, top: string, bottom: string): Comparison[] => [
-  { label: `${label} wall time`, top, bottom, pick: (s) => s.wallMs },
-  { label: `${label} requests`, top, bottom, pick: (s) => s.totalRequests },
+  { label: `${label} wall time`, top, bottom, pick: wall },
+  { label: `${label} requests`, top, bottom, pick: requests },
 ];
 
 const RATIOS: readonly Comparison[] = [
@@ -271,27 +272,27 @@ const RATIOS: readonly Comparison[] = [
     label: "multi-arch / amd64-only cold up",
     top: "stack cold",
     bottom: "stack cold amd64 only",
-    pick: (s) => s.wallMs,
+    pick: wall,
   },
   ...[NO_CHECKPOINTS, CLI_DEFAULT].flatMap((variant) => [
     {
       label: `${variant}: cold wall time`,
       top: `${variant} cold`,
       bottom: "baseline cold",
-      pick: (s: Sample) => s.wallMs,
+      pick: wall,
     },
     {
       label: `${variant}: patch wall time`,
       top: `${variant} patch`,
       bottom: "baseline patch",
-      pick: (s: Sample) => s.wallMs,
+      pick: wall,
     },
   ]),
   {
     label: "stack[nockpt]: multi-arch / amd64-only cold up",
     top: "stack[nockpt] cold",
     bottom: "stack[nockpt] cold amd64 only",
-    pick: (s) => s.wallMs,
+    pick: wall,
   },
 ];
 
@@ -413,6 +414,51 @@ function perRunTable({ scenarios, of }: Figures, samples: readonly Sample[]): st
   return markdownTable(["scenario", ...runs.map((run) => `run ${run} (wall / requests)`)], body);
 }
 
+function goalsTable(figured: Figures, retention: readonly RetentionFigure[]): string {
+  return markdownTable(
+    ["goal", "figure", "met"],
+    goals(figured, retention).map((goal) => [
+      goal.goal,
+      goal.figure,
+      goal.met === undefined ? "not measured" : goal.met ? "**met**" : "**not met**",
+    ]),
+  );
+}
+
+function ratiosTable(figured: Figures): string {
+  return markdownTable(
+    ["comparison", "median", "per run"],
+    RATIOS.map(({ label, top, bottom, pick }) => {
+      const r = figured.ratio(top, bottom, pick);
+      return [label, `${r.median.toFixed(2)}x`, r.runs.map((value) => value.toFixed(2)).join(", ")];
+    }),
+  );
+}
+
+function failuresTable(failures: readonly Failure[]): string {
+  return failures.length === 0
+    ? text.NO_FAILURES
+    : markdownTable(
+        ["series", "run", "error"],
+        failures.map((failure) => [
+          failure.series,
+          String(failure.run),
+          failure.error.replace(/\|/g, "\\|"),
+        ]),
+      );
+}
+
+function retentionTable(retention: readonly RetentionFigure[]): string {
+  return markdownTable(
+    ["tags", "plan time (median)", "runs"],
+    retention.map((figure) => [
+      figure.tags.toLocaleString("en-US"),
+      `${figure.medianMs.toFixed(1)} ms`,
+      String(figure.runs),
+    ]),
+  );
+}
+
 // ------------------------------------------------------------------ the report
 
 /** bench/RESULTS.md, and the scenario table the terminal shows. */
@@ -426,50 +472,16 @@ export function renderReport(input: ReportInput): { markdown: string; table: str
     finished: finished.toISOString(),
     minutes: ((finished.getTime() - started.getTime()) / 60000).toFixed(1),
     machine: markdownTable(["", ""], [...input.machine, ["load", loadSummary(input.loads)]]),
-    goals: markdownTable(
-      ["goal", "figure", "met"],
-      goals(figured, input.retention).map((goal) => [
-        goal.goal,
-        goal.figure,
-        goal.met === undefined ? "not measured" : goal.met ? "**met**" : "**not met**",
-      ]),
-    ),
+    goals: goalsTable(figured, input.retention),
     scenarios: markdownTable(
       Object.values(HEADERS),
       table.map((row) => Object.values(row)),
     ),
-    ratios: markdownTable(
-      ["comparison", "median", "per run"],
-      RATIOS.map(({ label, top, bottom, pick }) => {
-        const r = figured.ratio(top, bottom, pick);
-        return [
-          label,
-          `${r.median.toFixed(2)}x`,
-          r.runs.map((value) => value.toFixed(2)).join(", "),
-        ];
-      }),
-    ),
+    ratios: ratiosTable(figured),
     perRun: perRunTable(figured, input.samples),
     scaling: input.scaling,
-    failures:
-      input.failures.length === 0
-        ? text.NO_FAILURES
-        : markdownTable(
-            ["series", "run", "error"],
-            input.failures.map((failure) => [
-              failure.series,
-              String(failure.run),
-              failure.error.replace(/\|/g, "\\|"),
-            ]),
-          ),
-    retention: markdownTable(
-      ["tags", "plan time (median)", "runs"],
-      input.retention.map((figure) => [
-        figure.tags.toLocaleString("en-US"),
-        `${figure.medianMs.toFixed(1)} ms`,
-        String(figure.runs),
-      ]),
-    ),
+    failures: failuresTable(input.failures),
+    retention: retentionTable(input.retention),
     changedService: input.changedService,
     patchVersion: input.patchVersion,
     parallelism: input.parallelism,

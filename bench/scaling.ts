@@ -374,32 +374,9 @@ export function scalingSection(
   return renderScalingSection(samples, extras, plot);
 }
 
-/** The scaling section's text, from the samples, the checkpoint sizes and the plot's line. */
-export function renderScalingSection(
-  samples: readonly ScalingSample[],
-  extras: readonly Extra[],
-  plot: string,
-): string {
-  const all = points(samples);
-  if (all.length === 0) return "";
-  const ns = [...new Set(all.map((p) => p.n))].sort((a, b) => a - b);
-  const find = (side: Side, phase: Phase, n: number) =>
-    all.find((p) => p.side === side && p.phase === phase && p.n === n);
-  const cell = (p: Point | undefined) =>
-    p === undefined
-      ? "-"
-      : `${p.wall_s.toFixed(1)} s (${(p.wall_s / p.n).toFixed(2)}/svc), ${p.requests} req (${(p.requests / p.n).toFixed(0)}/svc)`;
-  const sides: Side[] = [
-    "stack",
-    "baseline",
-    ...(all.some((p) => p.side === "stack[nockpt]") ? (["stack[nockpt]"] as Side[]) : []),
-  ];
-  const rows = sides.flatMap((side) =>
-    (["cold", "no-op", "preview"] as Phase[])
-      .filter((phase) => ns.some((n) => find(side, phase, n) !== undefined))
-      .map((phase) => [`${side} ${phase}`, ...ns.map((n) => cell(find(side, phase, n)))]),
-  );
-  const verdicts = (
+/** Whether the cost per service stays flat from the smallest N to the largest, per line. */
+function verdicts(all: readonly Point[]): string[] {
+  return (
     [
       ["stack", "cold"],
       ["stack", "no-op"],
@@ -428,16 +405,14 @@ export function renderScalingSection(
       }),
     ];
   });
-  const coldFit = linearity(all, "stack", "cold");
-  const goal =
-    coldFit === undefined
-      ? text.SCALING_GOAL_NOT_MEASURED
-      : text.scalingGoal({
-          small: coldFit.small.n,
-          large: coldFit.large.n,
-          met: coldFit.perServiceRatio <= 1 ? "**met**" : "**not met**",
-          ratio: coldFit.perServiceRatio.toFixed(2),
-        });
+}
+
+/** The engine's own time per N and scenario, from the samples' event streams. */
+function engineTable(
+  samples: readonly ScalingSample[],
+  ns: readonly number[],
+  extras: readonly Extra[],
+): string {
   const bySample = new Map(samples.map((sample) => [sample.scenario, sample]));
   const engine = ns.flatMap((n) =>
     (["stack cold", "stack[nockpt] cold", "stack no-op", "stack preview"] as const).flatMap(
@@ -451,6 +426,57 @@ export function renderScalingSection(
       },
     ),
   );
+  return markdownTable(
+    [
+      "N, scenario",
+      "wall s",
+      "to 1st event s",
+      "program s",
+      "steps s",
+      "tail s",
+      "after s",
+      "steps",
+      "checkpoint",
+    ],
+    engine,
+  );
+}
+
+/** The scaling section's text, from the samples, the checkpoint sizes and the plot's line. */
+export function renderScalingSection(
+  samples: readonly ScalingSample[],
+  extras: readonly Extra[],
+  plot: string,
+): string {
+  const all = points(samples);
+  if (all.length === 0) return "";
+  const ns = [...new Set(all.map((p) => p.n))].sort((a, b) => a - b);
+  const find = (side: Side, phase: Phase, n: number) =>
+    all.find((p) => p.side === side && p.phase === phase && p.n === n);
+  const cell = (p: Point | undefined) =>
+    p === undefined
+      ? "-"
+      : `${p.wall_s.toFixed(1)} s (${(p.wall_s / p.n).toFixed(2)}/svc), ${p.requests} req (${(p.requests / p.n).toFixed(0)}/svc)`;
+  const sides: Side[] = [
+    "stack",
+    "baseline",
+    ...(all.some((p) => p.side === "stack[nockpt]") ? (["stack[nockpt]"] as Side[]) : []),
+  ];
+  const rows = sides.flatMap((side) =>
+    (["cold", "no-op", "preview"] as Phase[])
+      .filter((phase) => ns.some((n) => find(side, phase, n) !== undefined))
+      .map((phase) => [`${side} ${phase}`, ...ns.map((n) => cell(find(side, phase, n)))]),
+  );
+  const coldFit = linearity(all, "stack", "cold");
+  const goal =
+    coldFit === undefined
+      ? text.SCALING_GOAL_NOT_MEASURED
+      : text.scalingGoal({
+          small: coldFit.small.n,
+          large: coldFit.large.n,
+          met: coldFit.perServiceRatio <= 1 ? "**met**" : "**not met**",
+          ratio: coldFit.perServiceRatio.toFixed(2),
+        });
   const checkpointCost = ns.flatMap((n) => {
     const shipped = find("stack", "cold", n);
     const skipped = find("stack[nockpt]", "cold", n);
@@ -463,21 +489,10 @@ export function renderScalingSection(
     plot,
     table: markdownTable(["", ...ns.map((n) => `N=${n}`)], rows),
     goal,
-    verdicts: verdicts.map((line) => `\n${line}`).join(""),
-    engine: markdownTable(
-      [
-        "N, scenario",
-        "wall s",
-        "to 1st event s",
-        "program s",
-        "steps s",
-        "tail s",
-        "after s",
-        "steps",
-        "checkpoint",
-      ],
-      engine,
-    ),
+    verdicts: verdicts(all)
+      .map((line) => `\n${line}`)
+      .join(""),
+    engine: engineTable(samples, ns, extras),
     checkpoint:
       checkpointCost.length === 0
         ? text.CHECKPOINT_COST_NOT_MEASURED

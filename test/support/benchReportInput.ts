@@ -17,6 +17,49 @@ const span = (type: string, op: string, name: string, start: number, end: number
   end,
 });
 
+/** An engine timeline: components and the stack span their children and are not counted. */
+function profile(run: number, index: number): NonNullable<Sample["profile"]> {
+  return {
+    firstEvent: 812 + run,
+    firstResource: 2_344 + index,
+    lastResource: 30_118 + index * 40,
+    summary: 31_002 + index * 40,
+    end: 33_560 + index * 40,
+    spans: [
+      span("pulumi:pulumi:Stack", "same", "images-e2e", 900, 31_000),
+      span("battlescope:images:MultiArchImage", "create", "frontend", 2_400, 29_000),
+      span("docker-build:index:Image", "create", "frontend-amd64", 2_500, 20_100 + run),
+      span("docker-build:index:Image", "create", "frontend-arm64", 2_510, 22_900 + index),
+      span(
+        "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
+        "create",
+        "frontend-v3.0.0-tags",
+        22_950,
+        23_400,
+      ),
+      span("kubernetes:apps/v1:Deployment", "same", "frontend", 23_500, 23_540),
+      span("kubernetes:core/v1:Service", "same", "frontend", 23_500, 23_520),
+    ],
+    ops: { create: 3 + index, same: 4, ...(run === 1 ? { update: 1 } : {}) },
+  };
+}
+
+/** Who sent the requests: BuildKit, and the stack's node process or the docker CLI. */
+function clients(run: number, index: number, scenario: string, stack: boolean, uploads: number) {
+  return {
+    "buildkit (builds, cache)": { requests: 40 + index, blobUploads: uploads, manifestPuts: 2 },
+    ...(stack
+      ? {
+          "node (program reads, RegistryTagSet)": {
+            requests: 25 + run,
+            blobUploads: scenario.endsWith("patch") && run === 2 ? 1 : 0,
+            manifestPuts: 2 + run,
+          },
+        }
+      : { "docker CLI": { requests: 12 + run, blobUploads: 0, manifestPuts: 0 } }),
+  };
+}
+
 function sample(run: number, scenario: string, index: number): Sample {
   const scale = 1 + index / 10 + run / 100;
   const stack = scenario.startsWith("stack") || scenario.startsWith("scaling stack");
@@ -42,45 +85,8 @@ function sample(run: number, scenario: string, index: number): Sample {
       manifestPuts: 4 + run,
       mounts: index % 4,
     },
-    clients: {
-      "buildkit (builds, cache)": { requests: 40 + index, blobUploads: uploads, manifestPuts: 2 },
-      ...(stack
-        ? {
-            "node (program reads, RegistryTagSet)": {
-              requests: 25 + run,
-              blobUploads: scenario.endsWith("patch") && run === 2 ? 1 : 0,
-              manifestPuts: 2 + run,
-            },
-          }
-        : { "docker CLI": { requests: 12 + run, blobUploads: 0, manifestPuts: 0 } }),
-    },
-    ...(stack
-      ? {
-          profile: {
-            firstEvent: 812 + run,
-            firstResource: 2_344 + index,
-            lastResource: 30_118 + index * 40,
-            summary: 31_002 + index * 40,
-            end: 33_560 + index * 40,
-            spans: [
-              span("pulumi:pulumi:Stack", "same", "images-e2e", 900, 31_000),
-              span("battlescope:images:MultiArchImage", "create", "frontend", 2_400, 29_000),
-              span("docker-build:index:Image", "create", "frontend-amd64", 2_500, 20_100 + run),
-              span("docker-build:index:Image", "create", "frontend-arm64", 2_510, 22_900 + index),
-              span(
-                "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
-                "create",
-                "frontend-v3.0.0-tags",
-                22_950,
-                23_400,
-              ),
-              span("kubernetes:apps/v1:Deployment", "same", "frontend", 23_500, 23_540),
-              span("kubernetes:core/v1:Service", "same", "frontend", 23_500, 23_520),
-            ],
-            ops: { create: 3 + index, same: 4, ...(run === 1 ? { update: 1 } : {}) },
-          },
-        }
-      : {}),
+    clients: clients(run, index, scenario, stack, uploads),
+    ...(stack ? { profile: profile(run, index) } : {}),
     cpu: {
       bench: 3.25 * scale,
       tools: 17.5 * scale + run,
