@@ -17,6 +17,7 @@ import {
   createE2eStack,
   type E2eStack,
   FIXTURES,
+  localSigningConfig,
   REGISTRY,
   setVersion,
   uniqueOrganization,
@@ -30,7 +31,7 @@ import { syntheticTags } from "./retention";
 import type { ScalingDeps } from "./scaling";
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? "3");
-export const SERIES = (process.env.BENCH_SERIES ?? "baseline,stack,single,knobs").split(",");
+export const SERIES = (process.env.BENCH_SERIES ?? "baseline,stack,single,signed,knobs").split(",");
 const TRACE = process.env.BENCH_TRACE === "1";
 /** Extra stack config (JSON object of battlescope: keys without the prefix), for profiling. */
 const EXTRA_CONFIG = JSON.parse(process.env.BENCH_STACK_CONFIG ?? "{}") as Record<string, string>;
@@ -139,6 +140,8 @@ const NO_CHECKPOINTS: Variant = {
   env: { PULUMI_SKIP_CHECKPOINTS: "true" },
   parallel: SHIPPED.parallel,
 };
+/** As shipped, on a stack that signs and attests (the local key pair, offline). */
+const SIGNED: Variant = { label: "stack[signed]", env: {}, parallel: SHIPPED.parallel };
 /** `pulumi up` from the CLI without `--parallel`: the engine's default, 4 per core. */
 const CLI_DEFAULT: Variant = { label: "stack[p8]", env: {} };
 
@@ -197,11 +200,15 @@ async function stackSeries(run: number, variant: Variant): Promise<void> {
   await withStack("benchs", variant, config, async (e2e) => {
     const log = `run${run}-${variant.label}.log`;
     const org = e2e.organization;
+    if (variant === SIGNED) await e2e.stack.setAllConfig(await localSigningConfig());
     pruneBuildCache();
     await measure(run, `${variant.label} cold`, org, () => up(e2e, variant, log));
     changeSource(sourceRoot, PATCH_VERSION);
     await setVersion(e2e, PATCH_VERSION);
     await measure(run, `${variant.label} patch`, org, () => up(e2e, variant, log));
+    if (variant === SIGNED) {
+      await measure(run, `${variant.label} no-op up`, org, () => up(e2e, variant, log));
+    }
     if (variant !== SHIPPED) return;
     await measure(run, "stack no-op up", org, () => up(e2e, variant, log));
     await measure(run, "stack preview", org, () => preview(e2e, variant, log));
@@ -230,6 +237,7 @@ export const series: Record<string, (run: number) => Promise<void>> = {
   baseline: baselineSeries,
   stack: (run) => stackSeries(run, SHIPPED),
   single: (run) => singleArchSeries(run, SHIPPED),
+  signed: (run) => stackSeries(run, SIGNED),
   knobs: async (run) => {
     await stackSeries(run, NO_CHECKPOINTS);
     await singleArchSeries(run, NO_CHECKPOINTS);

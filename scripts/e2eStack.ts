@@ -134,3 +134,42 @@ export function copyFixtures(prefix = "battlescope-src-"): string {
   fs.cpSync(FIXTURES, dir, { recursive: true });
   return dir;
 }
+
+/** The local stack's signing key and password, decrypted from Pulumi.local.yaml. */
+export async function localSigningKey(): Promise<{ key: string; password: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-localkey-"));
+  fs.mkdirSync(path.join(dir, "backend"));
+  for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
+    fs.copyFileSync(path.join(REPO_ROOT, file), path.join(dir, file));
+  }
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  const stack = await openStack({
+    stackName: "local",
+    workDir: dir,
+    envVars: {
+      PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`,
+      PULUMI_CONFIG_PASSPHRASE: "battlescope-local",
+    },
+  });
+  const key = (await stack.getConfig("battlescope:cosignKey")).value;
+  const password = (await stack.getConfig("battlescope:cosignPassword")).value;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { key, password };
+}
+
+/**
+ * The config of a stack that signs with the local key pair (keys/local.pub), offline: plain keys
+ * and the two secrets, for `setAllConfig`.
+ */
+export async function localSigningConfig(): Promise<
+  Record<string, { value: string; secret?: boolean }>
+> {
+  const { key, password } = await localSigningKey();
+  return {
+    "battlescope:sign": { value: "true" },
+    "battlescope:cosignPublicKey": { value: path.join(REPO_ROOT, "keys/local.pub") },
+    "battlescope:transparencyLog": { value: "false" },
+    "battlescope:cosignKey": { value: key, secret: true },
+    "battlescope:cosignPassword": { value: password, secret: true },
+  };
+}

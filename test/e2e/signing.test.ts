@@ -15,7 +15,8 @@ import {
   verifySignature,
 } from "../../clients/signing";
 import { provenanceCommit, type SpdxDocument, sbomNames } from "../../lib/attestation";
-import { openStack, REPO_ROOT } from "../../scripts/stack";
+import { localSigningKey } from "../../scripts/e2eStack";
+import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICE_NAMES } from "../../services/catalog";
 import {
   accessLogMark,
@@ -43,28 +44,6 @@ const AUTH: RegistryAuth = {
 };
 const OFFLINE = { publicKey: LOCAL_PUBLIC_KEY, transparencyLog: false };
 const registry = registryClient();
-
-/** The local stack's signing key and password, decrypted from Pulumi.local.yaml. */
-async function localSigningKey(): Promise<{ key: string; password: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-localkey-"));
-  fs.mkdirSync(path.join(dir, "backend"));
-  for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
-    fs.copyFileSync(path.join(REPO_ROOT, file), path.join(dir, file));
-  }
-  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
-  const stack = await openStack({
-    stackName: "local",
-    workDir: dir,
-    envVars: {
-      PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`,
-      PULUMI_CONFIG_PASSPHRASE: "battlescope-local",
-    },
-  });
-  const key = (await stack.getConfig("battlescope:cosignKey")).value;
-  const password = (await stack.getConfig("battlescope:cosignPassword")).value;
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { key, password };
-}
 
 /** A writable git checkout of the fixtures: the provenance names its commit. */
 function gitSources(): { dir: string; commit: string } {
