@@ -118,231 +118,281 @@ function problem(key: string, value: unknown, accepted: string): string {
   return `invalid config "${CONFIG_NAMESPACE}:${key}": ${JSON.stringify(value)} is not accepted; expected ${accepted}`;
 }
 
-/**
- * Validates the whole stack config before any resource is declared, and reports every bad
- * key at once, each with its value and what is accepted.
- */
-export function loadStackConfig(read: ConfigReader): StackConfig {
+/** Reads keys and collects what is wrong with them, in the order they are read. */
+interface KeyReader {
+  readonly read: ConfigReader;
+  readonly problems: string[];
+  /** A value matching `pattern`, else the fallback when unset. */
+  text(key: string, fallback: string, pattern: RegExp, accepted: string): string;
+  bool(key: string, fallback: boolean): boolean;
+  /** A structured value (a list or map), parsed; a plain string stays one, for the caller to report. */
+  json(key: string): unknown;
+  /** A whole number from `min` to `max`, else the fallback when unset. */
+  count(key: string, fallback: string, min: number, max: number, accepted: string): number;
+}
+
+function keyReader(read: ConfigReader): KeyReader {
   const problems: string[] = [];
-
-  function text(key: string, fallback: string, pattern: RegExp, accepted: string): string {
-    const value = read(key) ?? fallback;
-    if (!pattern.test(value)) problems.push(problem(key, value, accepted));
-    return value;
-  }
-
-  function bool(key: string, fallback: boolean): boolean {
-    const value = read(key);
-    if (value === undefined) return fallback;
-    if (value === "true") return true;
-    if (value === "false") return false;
-    problems.push(problem(key, value, "true or false"));
-    return fallback;
-  }
-
-  function json(key: string): unknown {
-    const value = read(key);
-    if (value === undefined) return undefined;
-    try {
-      return JSON.parse(value);
-    } catch {
-      // A plain string where a list or map is expected: reported by the caller with the value.
+  return {
+    read,
+    problems,
+    text(key, fallback, pattern, accepted) {
+      const value = read(key) ?? fallback;
+      if (!pattern.test(value)) problems.push(problem(key, value, accepted));
       return value;
-    }
-  }
+    },
+    bool(key, fallback) {
+      const value = read(key);
+      if (value === undefined) return fallback;
+      if (value === "true") return true;
+      if (value === "false") return false;
+      problems.push(problem(key, value, "true or false"));
+      return fallback;
+    },
+    json(key) {
+      const value = read(key);
+      if (value === undefined) return undefined;
+      try {
+        return JSON.parse(value);
+      } catch {
+        return value;
+      }
+    },
+    count(key, fallback, min, max, accepted) {
+      const raw = read(key) ?? fallback;
+      const value = Number(raw);
+      if (!/^[0-9]+$/.test(raw) || value < min || value > max) {
+        problems.push(problem(key, raw, accepted));
+      }
+      return value;
+    },
+  };
+}
 
-  function checkVersion(key: string, value: string): void {
-    const parsed = tryParseVersion(value);
-    if (parsed instanceof InvalidVersionError)
-      problems.push(problem(key, value, ACCEPTED_VERSION_FORMS));
-  }
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
-  const registry = text("registry", DOCKER_HUB_REGISTRY, REGISTRY_HOST, REGISTRY_HOST_FORM);
-  const organization = text(
-    "organization",
-    DEFAULT_ORGANIZATION,
-    PATH_COMPONENT,
-    PATH_COMPONENT_FORM,
-  );
+/** Where the images go: `registry` and `organization`. */
+function registryKeys(keys: KeyReader): Pick<StackConfig, "registry" | "organization"> {
+  return {
+    registry: keys.text("registry", DOCKER_HUB_REGISTRY, REGISTRY_HOST, REGISTRY_HOST_FORM),
+    organization: keys.text(
+      "organization",
+      DEFAULT_ORGANIZATION,
+      PATH_COMPONENT,
+      PATH_COMPONENT_FORM,
+    ),
+  };
+}
 
-  const version = read("version");
+/** What is released: `version`, and `versions` per image. */
+function versionKeys(keys: KeyReader): Pick<StackConfig, "version" | "versions"> {
+  const version = keys.read("version");
   if (version === undefined) {
-    problems.push(
+    keys.problems.push(
       `missing config "${CONFIG_NAMESPACE}:version": expected ${ACCEPTED_STACK_VERSIONS}`,
     );
   } else if (version !== DEV_CHANNEL && tryParseVersion(version) instanceof InvalidVersionError) {
-    problems.push(problem("version", version, ACCEPTED_STACK_VERSIONS));
+    keys.problems.push(problem("version", version, ACCEPTED_STACK_VERSIONS));
   }
-
   const versions: Record<string, string> = {};
-  const rawVersions = json("versions");
-  if (rawVersions !== undefined) {
-    if (typeof rawVersions !== "object" || rawVersions === null || Array.isArray(rawVersions)) {
-      problems.push(problem("versions", rawVersions, "a map of image name to version"));
-    } else {
-      for (const [service, override] of Object.entries(rawVersions)) {
-        if (!SERVICE_NAMES.includes(service)) {
-          problems.push(
-            `invalid config "${CONFIG_NAMESPACE}:versions": ${JSON.stringify(service)} is not a BattleScope image; expected one of ${SERVICE_NAMES.join(", ")}`,
-          );
-        } else if (typeof override !== "string") {
-          problems.push(problem(`versions.${service}`, override, ACCEPTED_VERSION_FORMS));
-        } else {
-          checkVersion(`versions.${service}`, override);
-          versions[service] = override;
-        }
-      }
-    }
+  const raw = keys.json("versions");
+  if (raw !== undefined && !isMap(raw)) {
+    keys.problems.push(problem("versions", raw, "a map of image name to version"));
   }
-
-  let platforms: Platform[] = [...PLATFORMS];
-  const rawPlatforms = json("platforms");
-  if (rawPlatforms !== undefined) {
-    const accepted = `a non-empty list of distinct platforms among ${PLATFORMS.join(", ")}`;
-    if (!Array.isArray(rawPlatforms) || rawPlatforms.length === 0) {
-      problems.push(problem("platforms", rawPlatforms, accepted));
-    } else {
-      const bad = rawPlatforms.filter((p) => !(PLATFORMS as readonly unknown[]).includes(p));
-      if (bad.length > 0) {
-        for (const platform of bad)
-          problems.push(problem("platforms", platform, `one of ${PLATFORMS.join(", ")}`));
-      } else if (new Set(rawPlatforms).size !== rawPlatforms.length) {
-        problems.push(problem("platforms", rawPlatforms, accepted));
-      } else {
-        platforms = PLATFORMS.filter((p) => rawPlatforms.includes(p));
-      }
-    }
-  }
-
-  const namespace = text(
-    "namespace",
-    DEFAULT_KUBERNETES_NAMESPACE,
-    DNS_LABEL,
-    "a Kubernetes namespace name (DNS label)",
-  );
-
-  const rawReplicas = read("replicas") ?? "2";
-  const replicas = Number(rawReplicas);
-  if (!/^[0-9]+$/.test(rawReplicas) || replicas < 1 || replicas > 100) {
-    problems.push(problem("replicas", rawReplicas, "a whole number from 1 to 100"));
-  }
-
-  const rawTimeout = read("rolloutTimeout") ?? "300";
-  const rolloutTimeoutSeconds = Number(rawTimeout);
-  if (!/^[0-9]+$/.test(rawTimeout) || rolloutTimeoutSeconds < 10 || rolloutTimeoutSeconds > 3600) {
-    problems.push(
-      problem("rolloutTimeout", rawTimeout, "a whole number of seconds from 10 to 3600"),
-    );
-  }
-
-  const healthPaths: Record<string, string> = {};
-  const rawHealthPaths = json("healthPaths");
-  if (rawHealthPaths !== undefined) {
-    if (
-      typeof rawHealthPaths !== "object" ||
-      rawHealthPaths === null ||
-      Array.isArray(rawHealthPaths)
+  for (const [service, override] of Object.entries(isMap(raw) ? raw : {})) {
+    if (!SERVICE_NAMES.includes(service)) {
+      keys.problems.push(
+        `invalid config "${CONFIG_NAMESPACE}:versions": ${JSON.stringify(service)} is not a BattleScope image; expected one of ${SERVICE_NAMES.join(", ")}`,
+      );
+    } else if (
+      typeof override !== "string" ||
+      tryParseVersion(override) instanceof InvalidVersionError
     ) {
-      problems.push(
-        problem("healthPaths", rawHealthPaths, "a map of service name to an HTTP path"),
+      keys.problems.push(problem(`versions.${service}`, override, ACCEPTED_VERSION_FORMS));
+    } else {
+      versions[service] = override;
+    }
+  }
+  return { version: version ?? "", versions };
+}
+
+/** The platforms built: `platforms`, a non-empty list of distinct known platforms. */
+function platformKeys(keys: KeyReader): Pick<StackConfig, "platforms"> {
+  const all = { platforms: [...PLATFORMS] };
+  const raw = keys.json("platforms");
+  if (raw === undefined) return all;
+  const accepted = `a non-empty list of distinct platforms among ${PLATFORMS.join(", ")}`;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    keys.problems.push(problem("platforms", raw, accepted));
+    return all;
+  }
+  const bad = raw.filter((p) => !(PLATFORMS as readonly unknown[]).includes(p));
+  for (const platform of bad) {
+    keys.problems.push(problem("platforms", platform, `one of ${PLATFORMS.join(", ")}`));
+  }
+  if (bad.length > 0) return all;
+  if (new Set(raw).size !== raw.length) {
+    keys.problems.push(problem("platforms", raw, accepted));
+    return all;
+  }
+  return { platforms: PLATFORMS.filter((p) => raw.includes(p)) };
+}
+
+/** How the Deployments run: namespace, replicas, rollout timeout and probes. */
+function deploymentKeys(
+  keys: KeyReader,
+): Pick<StackConfig, "namespace" | "replicas" | "rolloutTimeoutSeconds" | "healthPaths"> {
+  return {
+    namespace: keys.text(
+      "namespace",
+      DEFAULT_KUBERNETES_NAMESPACE,
+      DNS_LABEL,
+      "a Kubernetes namespace name (DNS label)",
+    ),
+    replicas: keys.count("replicas", "2", 1, 100, "a whole number from 1 to 100"),
+    rolloutTimeoutSeconds: keys.count(
+      "rolloutTimeout",
+      "300",
+      10,
+      3600,
+      "a whole number of seconds from 10 to 3600",
+    ),
+    healthPaths: healthPathKeys(keys),
+  };
+}
+
+/** `healthPaths`: per running service, the HTTP path both probes request. */
+function healthPathKeys(keys: KeyReader): Record<string, string> {
+  const healthPaths: Record<string, string> = {};
+  const raw = keys.json("healthPaths");
+  if (raw !== undefined && !isMap(raw)) {
+    keys.problems.push(problem("healthPaths", raw, "a map of service name to an HTTP path"));
+  }
+  for (const [service, healthPath] of Object.entries(isMap(raw) ? raw : {})) {
+    if (!DEPLOYED_SERVICE_NAMES.includes(service)) {
+      keys.problems.push(
+        `invalid config "${CONFIG_NAMESPACE}:healthPaths": ${JSON.stringify(service)} is not a BattleScope service that runs; expected one of ${DEPLOYED_SERVICE_NAMES.join(", ")}`,
+      );
+    } else if (typeof healthPath !== "string" || !HTTP_PATH.test(healthPath)) {
+      keys.problems.push(
+        problem(`healthPaths.${service}`, healthPath, "an absolute HTTP path such as /health"),
       );
     } else {
-      for (const [service, healthPath] of Object.entries(rawHealthPaths)) {
-        if (!DEPLOYED_SERVICE_NAMES.includes(service)) {
-          problems.push(
-            `invalid config "${CONFIG_NAMESPACE}:healthPaths": ${JSON.stringify(service)} is not a BattleScope service that runs; expected one of ${DEPLOYED_SERVICE_NAMES.join(", ")}`,
-          );
-        } else if (typeof healthPath !== "string" || !HTTP_PATH.test(healthPath)) {
-          problems.push(
-            problem(`healthPaths.${service}`, healthPath, "an absolute HTTP path such as /health"),
-          );
-        } else {
-          healthPaths[service] = healthPath;
-        }
-      }
+      healthPaths[service] = healthPath;
     }
   }
+  return healthPaths;
+}
 
-  const kubeContext = read("kubeContext");
+/** Which cluster: `kubeContext` and `kubeconfigPath` (the kubeconfig itself is a secret). */
+function clusterKeys(keys: KeyReader): Pick<StackConfig, "kubeContext" | "kubeconfigPath"> {
+  const kubeContext = keys.read("kubeContext");
   if (kubeContext !== undefined && !KUBE_NAME.test(kubeContext)) {
-    problems.push(problem("kubeContext", kubeContext, "a kubeconfig context name"));
+    keys.problems.push(problem("kubeContext", kubeContext, "a kubeconfig context name"));
   }
-  const kubeconfigPath = read("kubeconfigPath");
+  const kubeconfigPath = keys.read("kubeconfigPath");
   if (kubeconfigPath !== undefined && kubeconfigPath.trim() === "") {
-    problems.push(problem("kubeconfigPath", kubeconfigPath, "the path of a kubeconfig file"));
+    keys.problems.push(problem("kubeconfigPath", kubeconfigPath, "the path of a kubeconfig file"));
   }
+  return {
+    ...(kubeContext === undefined ? {} : { kubeContext }),
+    ...(kubeconfigPath === undefined ? {} : { kubeconfigPath }),
+  };
+}
 
-  const sourceRoot = read("sourceRoot");
+type PathKeys = "sourceRoot" | "dockerHubUrl" | "builder" | "renderManifestsTo" | "cosignPublicKey";
+
+/** Where things are: the sources, the Hub, the builder, the manifests and the public key. */
+function pathKeys(keys: KeyReader): Pick<StackConfig, PathKeys> {
+  const sourceRoot = keys.read("sourceRoot");
   if (sourceRoot === undefined || sourceRoot.trim() === "") {
-    problems.push(
+    keys.problems.push(
       `missing config "${CONFIG_NAMESPACE}:sourceRoot": expected the folder holding one build context per image`,
     );
   }
-
-  const dockerHubUrl = text(
-    "dockerHubUrl",
-    DEFAULT_HUB_URL,
-    /^https?:\/\/[^\s/]+(?:\/[^\s]*)?$/,
-    `an http(s) URL such as ${DEFAULT_HUB_URL}`,
-  ).replace(/\/+$/, "");
-
-  const builder = read("builder");
+  const dockerHubUrl = keys
+    .text(
+      "dockerHubUrl",
+      DEFAULT_HUB_URL,
+      /^https?:\/\/[^\s/]+(?:\/[^\s]*)?$/,
+      `an http(s) URL such as ${DEFAULT_HUB_URL}`,
+    )
+    .replace(/\/+$/, "");
+  const builder = keys.read("builder");
   if (builder !== undefined && !BUILDER_NAME.test(builder)) {
-    problems.push(problem("builder", builder, "a buildx builder name"));
+    keys.problems.push(problem("builder", builder, "a buildx builder name"));
   }
-  const renderManifestsTo = read("renderManifestsTo");
-  const cosignPublicKey = read("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY;
+  const renderManifestsTo = keys.read("renderManifestsTo");
+  const cosignPublicKey = keys.read("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY;
   if (cosignPublicKey.trim() === "") {
-    problems.push(
+    keys.problems.push(
       problem("cosignPublicKey", cosignPublicKey, "the path of a cosign public key file"),
     );
   }
-
-  const rawServiceCount = read("benchServiceCount");
-  const benchServiceCount = rawServiceCount === undefined ? undefined : Number(rawServiceCount);
-  if (
-    rawServiceCount !== undefined &&
-    (!/^[0-9]+$/.test(rawServiceCount) ||
-      (benchServiceCount as number) < SERVICES.length ||
-      (benchServiceCount as number) > MAX_BENCH_SERVICES)
-  ) {
-    problems.push(
-      problem(
-        "benchServiceCount",
-        rawServiceCount,
-        `a whole number from ${SERVICES.length} to ${MAX_BENCH_SERVICES} (benchmarks only)`,
-      ),
-    );
-  }
-
-  const config: StackConfig = {
-    registry,
-    organization,
-    version: version ?? "",
-    versions,
-    platforms,
-    namespace,
-    replicas,
+  return {
     sourceRoot: sourceRoot ?? "",
-    moveFloatingTags: bool("moveFloatingTags", true),
-    publishDescriptions: bool("publishDescriptions", true),
     dockerHubUrl,
-    buildOnPreview: bool("buildOnPreview", false),
-    deploy: bool("deploy", true),
-    registryCache: bool("registryCache", true),
-    requireChangelog: bool("requireChangelog", true),
-    sign: bool("sign", false),
     cosignPublicKey,
-    transparencyLog: bool("transparencyLog", true),
     ...(builder === undefined ? {} : { builder }),
     ...(renderManifestsTo === undefined ? {} : { renderManifestsTo }),
-    ...(kubeconfigPath === undefined ? {} : { kubeconfigPath }),
-    ...(kubeContext === undefined ? {} : { kubeContext }),
-    ...(benchServiceCount === undefined ? {} : { benchServiceCount }),
-    rolloutTimeoutSeconds,
-    healthPaths,
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** `benchServiceCount`: benchmarks only. */
+function benchKeys(keys: KeyReader): Pick<StackConfig, "benchServiceCount"> {
+  if (keys.read("benchServiceCount") === undefined) return {};
+  const benchServiceCount = keys.count(
+    "benchServiceCount",
+    "",
+    SERVICES.length,
+    MAX_BENCH_SERVICES,
+    `a whole number from ${SERVICES.length} to ${MAX_BENCH_SERVICES} (benchmarks only)`,
+  );
+  return { benchServiceCount };
+}
+
+type Switches =
+  | "moveFloatingTags"
+  | "publishDescriptions"
+  | "buildOnPreview"
+  | "deploy"
+  | "registryCache"
+  | "requireChangelog"
+  | "sign"
+  | "transparencyLog";
+
+/** The stack's switches, each true or false. */
+function switchKeys(keys: KeyReader): Pick<StackConfig, Switches> {
+  return {
+    moveFloatingTags: keys.bool("moveFloatingTags", true),
+    publishDescriptions: keys.bool("publishDescriptions", true),
+    buildOnPreview: keys.bool("buildOnPreview", false),
+    deploy: keys.bool("deploy", true),
+    registryCache: keys.bool("registryCache", true),
+    requireChangelog: keys.bool("requireChangelog", true),
+    sign: keys.bool("sign", false),
+    transparencyLog: keys.bool("transparencyLog", true),
+  };
+}
+
+/**
+ * Validates the whole stack config before any resource is declared, and reports every bad
+ * key at once, each with its value and what is accepted, in the order of the groups below.
+ */
+export function loadStackConfig(read: ConfigReader): StackConfig {
+  const keys = keyReader(read);
+  const config: StackConfig = {
+    ...registryKeys(keys),
+    ...versionKeys(keys),
+    ...platformKeys(keys),
+    ...deploymentKeys(keys),
+    ...clusterKeys(keys),
+    ...pathKeys(keys),
+    ...benchKeys(keys),
+    ...switchKeys(keys),
+  };
+  if (keys.problems.length > 0) throw new ConfigError(keys.problems);
   return config;
 }
 

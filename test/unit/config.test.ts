@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadStackConfig, serviceVersion } from "../../lib/config";
+import { ConfigError, loadStackConfig, serviceVersion } from "../../lib/config";
 import { ACCEPTED_VERSION_FORMS } from "../../lib/versions";
 import { exactly } from "../support/exactly";
 
@@ -235,6 +235,74 @@ describe("loadStackConfig", () => {
     },
   ])("refuses $name", ({ values, message }) => {
     expect(() => loadStackConfig(reader(values))).toThrow(exactly(message));
+  });
+
+  it("reports one problem per bad key, in the order of the keys' groups", () => {
+    const bad: Record<string, string> = {
+      registry: "Not A Host",
+      organization: "Bad Org",
+      version: "latest",
+      versions: '{"nope":"v1.0.0","frontend":3,"init":"x"}',
+      platforms: '["linux/s390x"]',
+      namespace: "Bad_NS",
+      replicas: "0",
+      rolloutTimeout: "5",
+      healthPaths: '{"init":"/x","frontend":"nope"}',
+      kubeContext: "has space",
+      kubeconfigPath: " ",
+      sourceRoot: " ",
+      dockerHubUrl: "ftp://x",
+      builder: "-bad",
+      cosignPublicKey: " ",
+      benchServiceCount: "3",
+      moveFloatingTags: "yes",
+      publishDescriptions: "no",
+      buildOnPreview: "1",
+      deploy: "0",
+      registryCache: "y",
+      requireChangelog: "n",
+      sign: "maybe",
+      transparencyLog: "off",
+    };
+    let refusal: unknown;
+    try {
+      loadStackConfig(reader(bad));
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(ConfigError);
+    const keys = (refusal as ConfigError).problems.map(
+      (problem) => /^(?:invalid|missing) config "battlescope:([^"]+)"/.exec(problem)?.[1],
+    );
+    expect(keys).toEqual([
+      "registry",
+      "organization",
+      "version",
+      "versions",
+      "versions.frontend",
+      "versions.init",
+      "platforms",
+      "namespace",
+      "replicas",
+      "rolloutTimeout",
+      "healthPaths",
+      "healthPaths.frontend",
+      "kubeContext",
+      "kubeconfigPath",
+      "sourceRoot",
+      "dockerHubUrl",
+      "builder",
+      "cosignPublicKey",
+      "benchServiceCount",
+      "moveFloatingTags",
+      "publishDescriptions",
+      "buildOnPreview",
+      "deploy",
+      "registryCache",
+      "requireChangelog",
+      "sign",
+      "transparencyLog",
+    ]);
   });
 
   it("reports every bad key at once", () => {
