@@ -1,26 +1,25 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-
-export const PULL_SECRET_NAME = "docker-hub-creds";
+import { dockerAuthKey } from "../clients/dockerConfig";
+import { PULL_SECRET_NAME } from "../lib/config";
 
 export interface RegistryCredentialsArgs {
   readonly namespace: pulumi.Input<string>;
-  /** Registry host the kubelet pulls from, e.g. `docker.io`. */
+  /** Registry host the kubelet pulls from, e.g. `docker.io` or `127.0.0.1:5000`. */
   readonly registry: string;
   readonly username: pulumi.Input<string>;
   readonly password: pulumi.Input<string>;
 }
 
-/** The key kubelets look up: Docker Hub's credentials live under its classic index URL. */
-export function dockerConfigServer(registry: string): string {
-  return registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
-}
-
-/** The `.dockerconfigjson` payload, as `kubectl create secret docker-registry` writes it. */
+/**
+ * The `.dockerconfigjson` payload, as `kubectl create secret docker-registry` writes it: under the
+ * key the Docker client files the registry's login (Docker Hub's is its classic index URL), the
+ * one kubelets look up.
+ */
 export function dockerConfigJson(registry: string, username: string, password: string): string {
   const auth = Buffer.from(`${username}:${password}`).toString("base64");
   return JSON.stringify({
-    auths: { [dockerConfigServer(registry)]: { username, password, auth } },
+    auths: { [dockerAuthKey(registry)]: { username, password, auth } },
   });
 }
 

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type Platform, platformArchitecture } from "../lib/config";
 import { fullDescription, shortDescription } from "../lib/readme";
 import { type Reuse, SOURCE_HASH_LABEL } from "../lib/releaseGuard";
-import { planTags, type TagPlan } from "../lib/tagPlan";
+import type { TagPlan } from "../lib/tagPlan";
 import type { ServiceImage } from "../services/catalog";
 import { DockerHubRepository } from "./hubRepository";
 import { type ImageSigning, MultiArchImage, type RegistryLogin } from "./multiArchImage";
@@ -42,7 +42,8 @@ export interface ServiceReleaseArgs {
   readonly sourceHash: string;
   /** An earlier release built from the same sources: its images get this version's tags. */
   readonly reuse?: Reuse;
-  readonly moveFloatingTags: boolean;
+  /** The tags this release writes and moves (`planTags`, from the existing tags and the reuse). */
+  readonly tagPlan: TagPlan;
   readonly platforms: readonly Platform[];
   /** Absolute path of the service's build context. */
   readonly context: string;
@@ -69,13 +70,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
     super("battlescope:release:ServiceRelease", name, {}, opts);
     const { service } = args;
     const architectures = args.platforms.map(platformArchitecture);
-    this.plan = planTags({
-      version: args.version,
-      existingTags: args.existingTags,
-      architectures,
-      moveFloatingTags: args.moveFloatingTags,
-      ...(args.reuse === undefined ? {} : { reusesFrom: args.reuse.from }),
-    });
+    this.plan = args.tagPlan;
     const repository = `${args.registry}/${args.organization}/${service.name}`;
     // What the images' labels and the version list's annotations both say of the service.
     const describing = {

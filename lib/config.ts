@@ -31,6 +31,12 @@ export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
 /** The Pulumi project name, and so the namespace of every config key. */
 export const CONFIG_NAMESPACE = "battlescope";
 
+/**
+ * The image pull secret the stack declares and every Deployment names; it holds the registry
+ * credentials (registryUsername and registryPassword, or what stands for them).
+ */
+export const PULL_SECRET_NAME = "docker-hub-creds";
+
 export interface StackConfig {
   /** Registry host the images are pushed to, e.g. `docker.io` or `127.0.0.1:5000`. */
   readonly registry: string;

@@ -7,23 +7,18 @@
  *   tsx scripts/stack.ts <preview|up|destroy|refresh|outputs> --stack <name> [--cwd <dir>]
  */
 
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
-import { dockerConfigCredentials } from "../clients/dockerConfig";
-import {
-  expandPath,
-  type KubeTarget,
-  kubeTargetFromFile,
-  readWorkloads,
-  resolveKubeTarget,
-} from "../clients/kubernetes";
+import { type KubeTarget, readWorkloads } from "../clients/kubernetes";
 import { OciRegistryClient } from "../clients/ociRegistry";
-import { PULL_SECRET_NAME } from "../components/registryCredentials";
-import { ConfigError, loadStackConfig, probedPaths, type StackConfig } from "../lib/config";
+import { ConfigError, PULL_SECRET_NAME, probedPaths } from "../lib/config";
 import { publicationReport, splitReference, type TagWrite } from "../lib/publicationReport";
 import { diagnoseRollouts, rolloutRows } from "../lib/rollout";
 import { releaseProgram } from "../program";
+import { registryLogin } from "../release/plan";
+import { readKubeconfig, readStackConfig, type StackSettings } from "../release/read";
 
 export const PROJECT_NAME = "battlescope";
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -164,16 +159,9 @@ export interface StackCluster {
   readonly healthPaths: Record<string, string>;
 }
 
-/** A stack's config as the program validates it, and its raw values (secrets among them). */
-interface StackSettings {
-  readonly config: StackConfig;
-  readonly read: (key: string) => string | undefined;
-}
-
+/** A stack's config and secrets, read by the program's read step. */
 async function stackSettings(stack: Stack): Promise<StackSettings> {
-  const values = await stack.getAllConfig();
-  const read = (key: string) => values[`${PROJECT_NAME}:${key}`]?.value;
-  return { config: loadStackConfig(read), read };
+  return readStackConfig(await stack.getAllConfig());
 }
 
 /**
@@ -192,19 +180,12 @@ export async function stackCluster(stack: Stack): Promise<StackCluster | undefin
   return clusterOf(settings);
 }
 
-function clusterOf({ config, read }: StackSettings): StackCluster | undefined {
+function clusterOf({ config, secrets }: StackSettings): StackCluster | undefined {
   if (!config.deploy || config.renderManifestsTo !== undefined) return undefined;
-  const kubeconfig = read("kubeconfig");
-  const target =
-    config.kubeconfigPath !== undefined
-      ? kubeTargetFromFile(
-          path.resolve(REPO_ROOT, expandPath(config.kubeconfigPath)),
-          config.kubeContext,
-        )
-      : kubeconfig === undefined
-        ? undefined
-        : resolveKubeTarget(kubeconfig, config.kubeContext);
-  if (target === undefined) return undefined;
+  if (config.kubeconfigPath === undefined && secrets.kubeconfig === undefined) return undefined;
+  const readFile = (file: string) =>
+    fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+  const { target } = readKubeconfig(config, REPO_ROOT, readFile, secrets.kubeconfig);
   return {
     target,
     namespace: config.namespace,
@@ -240,8 +221,12 @@ export async function publishedTable(stack: Stack): Promise<string> {
   const releases = (outputs.releases?.value ?? {}) as Record<string, ReleaseOutput>;
   const settings = await stackSettings(stack);
   const { registry, organization } = settings.config;
-  const login = dockerConfigCredentials(registry);
-  const client = new OciRegistryClient({ registry, ...(login === undefined ? {} : login) });
+  // The credentials the program pushed with, by the same rule.
+  const login = registryLogin(registry, settings.secrets);
+  const client = new OciRegistryClient({
+    registry,
+    ...(login === undefined ? {} : { username: login.username, password: login.password }),
+  });
   const rows = [["service", "version", "tags", "manifest list digest", "platforms"]];
   for (const [service, release] of Object.entries(releases)) {
     const index = await client.getManifest(`${organization}/${service}`, release.version);

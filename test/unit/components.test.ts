@@ -7,48 +7,27 @@ import { COMPONENT_TYPES, RESOURCE_TYPES } from "../../lib/vocabulary";
 import { PULL_POLICY } from "../../policy/rules";
 import type { ProgramInputs } from "../../program";
 import { SERVICE_NAMES } from "../../services/catalog";
+import { mockRuntime, outputValue, secretValue } from "../support/pulumiMocks";
 
-interface Recorded {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-
-const recorded: Recorded[] = [];
 const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === "docker-build:index:Image") {
-        state.digest = sha(args.name);
-        state.ref = `${args.name}@${state.digest}`;
-      }
-      if (args.type === "pulumi-nodejs:dynamic/battlescope:RegistryTagSet") {
-        // A manifest list's digest stands for its children and annotations, as in a registry.
-        const targets = args.inputs.tags as Array<{
-          tag: string;
-          digest?: string;
-          index?: unknown;
-        }>;
-        state.digests = Object.fromEntries(
-          targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
-        );
-      }
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  "battlescope",
-  "test",
-  false,
-);
-
-function output<T>(value: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => value.apply(resolve));
-}
+const runtime = mockRuntime((args) => {
+  if (args.type === "docker-build:index:Image") {
+    const digest = sha(args.name);
+    return { digest, ref: `${args.name}@${digest}` };
+  }
+  if (args.type === "pulumi-nodejs:dynamic/battlescope:RegistryTagSet") {
+    // A manifest list's digest stands for its children and annotations, as in a registry.
+    const targets = args.inputs.tags as Array<{ tag: string; digest?: string; index?: unknown }>;
+    return {
+      digests: Object.fromEntries(
+        targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
+      ),
+    };
+  }
+  return {};
+});
+const { recorded } = runtime;
 
 const baseConfig: Record<string, string> = {
   version: "v3.1.0",
@@ -126,15 +105,6 @@ function inputs(
   };
 }
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-/** Pulumi hands mocks secrets wrapped in a signature object; this tells them apart. */
-function secretValue(value: unknown): unknown {
-  const wrapped = value as Record<string, unknown> | undefined;
-  if (wrapped?.[SECRET_SIG] === undefined)
-    throw new Error(`expected a secret, got ${JSON.stringify(value)}`);
-  return wrapped.value;
-}
-
 function defined<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`no ${what} was declared`);
   return value;
@@ -149,8 +119,7 @@ describe("the release stack under mocks", () => {
   beforeAll(async () => {
     program = await import("../../program");
     outputs = await program.declareRelease(inputs());
-    // Let every registered resource reach the mocks.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await runtime.settled();
   });
 
   it("declares one component of each kind per image", () => {
@@ -298,7 +267,9 @@ describe("the release stack under mocks", () => {
         (spec.containers as Array<Record<string, unknown>>)[0],
         "container",
       );
-      const digest = await output((releases[name] as { digest: pulumi.Output<string> }).digest);
+      const digest = await outputValue(
+        (releases[name] as { digest: pulumi.Output<string> }).digest,
+      );
       expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(container.image).toBe(`docker.io/battlescope/${name}:v3.1.0@${digest}`);
       expect(container.image).not.toContain("latest");
@@ -414,6 +385,14 @@ describe("the release stack under mocks", () => {
       message: 'invalid config "battlescope:kubeconfigPath": /nowhere/kubeconfig does not exist',
     },
     {
+      // Docker Hub's credentials stand for registry credentials on docker.io alone: no pull
+      // secret (and no push login) from them for another registry.
+      name: "a registry other than Docker Hub with only the Hub's credentials",
+      change: (): ProgramInputs => inputs({ config: { registry: "127.0.0.1:5000" } }),
+      message:
+        'missing secret config "battlescope:registryUsername": required because deploy is true and the docker-hub-creds pull secret needs registry credentials; set it with `pulumi config set --secret battlescope:registryUsername <value>`',
+    },
+    {
       name: "a Docker Hub token that cannot write descriptions",
       change: (base: ProgramInputs): ProgramInputs => ({
         ...base,
@@ -436,6 +415,7 @@ describe("the release stack under mocks", () => {
   ])("refuses $name before declaring anything", async ({ change, message }) => {
     const before = recorded.length;
     await expect(program.declareRelease(change(inputs()))).rejects.toThrow(message);
+    await runtime.settled();
     expect(recorded.length).toBe(before);
   });
 
@@ -465,6 +445,7 @@ describe("the release stack under mocks", () => {
     ).rejects.toThrow(
       'invalid config "battlescope:sourceRoot": "src" has no build context for init (looked for /work/project/src/init/Dockerfile)',
     );
+    await runtime.settled();
     expect(recorded.length).toBe(before);
   });
 });
@@ -539,6 +520,7 @@ describe("signed releases under mocks", () => {
   ])("refuses $name before declaring anything", async ({ change, message }) => {
     const before = recorded.length;
     await expect(program.declareRelease(change(signing()))).rejects.toThrow(message);
+    await runtime.settled();
     expect(recorded.length).toBe(before);
   });
 
@@ -548,7 +530,7 @@ describe("signed releases under mocks", () => {
     await program.declareRelease(
       signing({}, { version: "v3.3.0", requireChangelog: "false", transparencyLog: "false" }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await runtime.settled();
     expect(checked).toEqual([
       {
         key: "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----",

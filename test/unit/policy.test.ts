@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { shortDescription } from "../../lib/readme";
+import { planTags } from "../../lib/tagPlan";
 import { InvalidVersionError, tryParseVersion } from "../../lib/versions";
 import { parseReference, RESOURCE_TYPES } from "../../lib/vocabulary";
 import {
@@ -867,7 +868,12 @@ describe("the release's resources under mocks pass every rule", () => {
         version: "v3.1.0",
         existingTags: ["v3.0.0", "v3.0", "v3", "latest"],
         sourceHash: sha(service.name),
-        moveFloatingTags: true,
+        tagPlan: planTags({
+          version: "v3.1.0",
+          existingTags: ["v3.0.0", "v3.0", "v3", "latest"],
+          architectures: ["amd64", "arm64"],
+          moveFloatingTags: true,
+        }),
         platforms: ["linux/amd64", "linux/arm64"],
         context: path.join(__dirname, "../../fixtures/battlescope", service.buildContext),
         registryCache: true,
@@ -876,8 +882,9 @@ describe("the release's resources under mocks pass every rule", () => {
         deployment: { namespace: "battlescope", replicas: 2, pullSecretName: "docker-hub-creds" },
       });
     }
-    // Let every registered resource, down to the Deployments' resolved images, reach the mocks.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Every registered resource, down to the Deployments' resolved images, reaches the mocks:
+    // disconnecting waits for the runtime's queue of registrations to drain.
+    await pulumi.runtime.disconnect();
   });
 
   it("declares what the rules look at", () => {

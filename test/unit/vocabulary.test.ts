@@ -145,7 +145,7 @@ describe("the policy pack's copies of the project's values", () => {
   });
 
   it("the pull secret is the one the stack creates", async () => {
-    const { PULL_SECRET_NAME } = await import("../../components/registryCredentials");
+    const { PULL_SECRET_NAME } = await import("../../lib/config");
     expect(policy.PULL_SECRET_NAME).toBe(PULL_SECRET_NAME);
   });
 });

@@ -1,0 +1,433 @@
+/**
+ * The read step of the release program (program.ts): the only code that touches `pulumi.Config`,
+ * the secrets, the files and the registries' clients. It reads in the order the checks need and
+ * runs the plan's checks (plan.ts, pure) on the way, so nothing more is read once one fails: the
+ * config, the sources on this machine, the registry, the Hub token, the signing key, the cluster.
+ * The Automation API runner (scripts/stack.ts) reads a stack's config and secrets through it too.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { readBuildContext } from "../clients/buildContext";
+import { dockerConfigCredentials } from "../clients/dockerConfig";
+import { assertTokenCanWrite, DockerHubClient } from "../clients/dockerHub";
+import {
+  checkReachable,
+  expandPath,
+  KubeconfigError,
+  type KubeTarget,
+  resolveKubeTarget,
+} from "../clients/kubernetes";
+import { OciRegistryClient } from "../clients/ociRegistry";
+import { readPublishedRelease } from "../clients/publishedRelease";
+import { checkSigningKey, readSourceFacts, type SigningKey } from "../clients/signing";
+import type { SourceFacts } from "../lib/attestation";
+import {
+  CONFIG_NAMESPACE,
+  ConfigError,
+  type ConfigReader,
+  DEFAULT_COSIGN_PUBLIC_KEY,
+  DEV_CHANNEL,
+  loadStackConfig,
+  platformArchitecture,
+  releasedServices,
+  type StackConfig,
+} from "../lib/config";
+import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
+import type { Architecture } from "../lib/versions";
+import { DEFAULT_HUB_URL, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
+import {
+  type ClusterFacts,
+  checkSources,
+  type LocalSources,
+  planServices,
+  publishedToRead,
+  type RegistryFacts,
+  type ReleaseFacts,
+  registryLogin,
+  releaseVersions,
+  type SourcePaths,
+  type StackSecrets,
+  sourcePaths,
+} from "./plan";
+
+/** What the program reads from the world; tests give their own. */
+export interface ProgramInputs {
+  readonly readConfig: ConfigReader;
+  /** Secret config values, absent when unset (`readSecrets`). */
+  readonly secrets: StackSecrets<pulumi.Output<string>>;
+  /**
+   * Fails unless the key opens with the password and is the private half of the public key
+   * (PEM text); the messages name the config keys.
+   */
+  readonly checkSigningKey: (key: SigningKey, publicKey: string) => Promise<void>;
+  /** Where the source root's files come from (its git commit and remote), for the provenance. */
+  readonly readSourceFacts: (sourceRoot: string) => SourceFacts;
+  /** Fails unless the chosen kubeconfig context's API server answers. */
+  readonly checkKubernetesApi: (target: KubeTarget, configKey: string) => Promise<void>;
+  /** Fails when the Docker Hub token cannot write descriptions (where the Hub tells). */
+  readonly checkHubToken?: () => Promise<void>;
+  /** Tags each repository already holds (`<org>/<service>`), as the registry lists them. */
+  readonly listTags: (repository: string) => Promise<string[]>;
+  /** What the registry holds under a version (`<org>/<service>`), read before anything is built. */
+  readonly readPublished: (
+    repository: string,
+    version: string,
+    architectures: readonly Architecture[],
+  ) => Promise<PublishedRelease>;
+  /** The hash of a build context's files and of the other inputs that decide the image. */
+  readonly hashSources: (contextDir: string, extra: Readonly<Record<string, string>>) => string;
+  /** The source root's git short sha, for dev versions; undefined outside a git checkout. */
+  readonly gitShortSha: (sourceRoot: string) => string | undefined;
+  /** Directory relative config paths are resolved against (the project root). */
+  readonly projectDir: string;
+  readonly buildContextExists: (contextPath: string) => boolean;
+  /** A file's text, undefined when it does not exist: each Dockerfile and the source root's CHANGELOG. */
+  readonly readFile: (file: string) => string | undefined;
+}
+
+/**
+ * Reads everything the plan decides from, checking as it goes: the config first, then the
+ * sources and secrets, before the registry is asked anything; a version tag holding other
+ * content refuses the release before the Hub is asked; the signing key and the cluster are
+ * checked before anything is declared.
+ */
+export async function readRelease(
+  inputs: ProgramInputs,
+): Promise<ReleaseFacts<pulumi.Output<string>>> {
+  const config = loadStackConfig(inputs.readConfig);
+  const paths = sourcePaths(config, inputs.projectDir);
+  const sources = readSources(config, paths, inputs);
+  checkSources(config, paths, sources, inputs.secrets);
+  const registry = await readRegistry(config, paths, sources.gitShortSha, inputs);
+  planServices(config, paths, sources.gitShortSha, registry);
+  // A token that cannot write descriptions fails the preview here, after the config and the
+  // registry are checked and before any image is built.
+  if (config.publishDescriptions && inputs.secrets.dockerHubToken !== undefined) {
+    await inputs.checkHubToken?.();
+  }
+  const provenance = config.sign ? await readSigning(paths, sources, inputs) : undefined;
+  const cluster =
+    config.deploy && config.renderManifestsTo === undefined
+      ? await readCluster(config, inputs)
+      : undefined;
+  return {
+    readConfig: inputs.readConfig,
+    projectDir: inputs.projectDir,
+    secrets: inputs.secrets,
+    sources,
+    registry,
+    ...(cluster === undefined ? {} : { cluster }),
+    ...(provenance === undefined ? {} : { provenance }),
+  };
+}
+
+/** The files the checks read: each Dockerfile, the CHANGELOG, the public key; the git commit. */
+function readSources(config: StackConfig, paths: SourcePaths, inputs: ProgramInputs): LocalSources {
+  const dockerfiles = Object.fromEntries(
+    Object.entries(paths.contexts).map(([service, context]) => [
+      service,
+      inputs.buildContextExists(context)
+        ? inputs.readFile(path.join(context, "Dockerfile"))
+        : undefined,
+    ]),
+  );
+  const changelog = config.requireChangelog ? inputs.readFile(paths.changelog) : undefined;
+  const publicKey = config.sign ? inputs.readFile(paths.publicKey) : undefined;
+  // The dev channel's version comes from the source root's commit, read once.
+  const gitShortSha =
+    config.version === DEV_CHANNEL ? inputs.gitShortSha(paths.sourceRoot) : undefined;
+  return {
+    dockerfiles,
+    ...(changelog === undefined ? {} : { changelog }),
+    ...(publicKey === undefined ? {} : { publicKey }),
+    ...(gitShortSha === undefined ? {} : { gitShortSha }),
+  };
+}
+
+/**
+ * Each image's tags, the hash of its sources, and what the registry holds under the versions
+ * the plan looks at (`publishedToRead`), read before anything is built.
+ */
+async function readRegistry(
+  config: StackConfig,
+  paths: SourcePaths,
+  gitShortSha: string | undefined,
+  inputs: ProgramInputs,
+): Promise<Record<string, RegistryFacts>> {
+  const architectures = config.platforms.map(platformArchitecture);
+  const services = releasedServices(config).map((service) => service.name);
+  const repository = (service: string) => `${config.organization}/${service}`;
+  const listed = await Promise.all(services.map((service) => inputs.listTags(repository(service))));
+  const tagsByService = Object.fromEntries(
+    services.map((service, i) => [service, listed[i] ?? []]),
+  );
+  const versions = releaseVersions(config, tagsByService, gitShortSha);
+  const facts = await Promise.all(
+    services.map(async (service): Promise<[string, RegistryFacts]> => {
+      const tags = tagsByService[service] ?? [];
+      const hash = inputs.hashSources(paths.contexts[service] as string, {
+        platforms: config.platforms.join(","),
+      });
+      const read = publishedToRead(versions[service] as string, tags);
+      const published = await Promise.all(
+        read.map((version) => inputs.readPublished(repository(service), version, architectures)),
+      );
+      return [
+        service,
+        {
+          tags,
+          sourceHash: hash,
+          published: Object.fromEntries(
+            read.map((version, i) => [version, published[i] as PublishedRelease]),
+          ),
+        },
+      ];
+    }),
+  );
+  return Object.fromEntries(facts);
+}
+
+/** The signing key, checked against the repository's public key; the provenance's source. */
+async function readSigning(
+  paths: SourcePaths,
+  sources: LocalSources,
+  inputs: ProgramInputs,
+): Promise<SourceFacts> {
+  const [key, password] = await Promise.all([
+    plainSecret(inputs.secrets.cosignKey),
+    plainSecret(inputs.secrets.cosignPassword),
+  ]);
+  await inputs.checkSigningKey(
+    { privateKey: key ?? "", password: password ?? "" },
+    sources.publicKey ?? "",
+  );
+  return inputs.readSourceFacts(paths.sourceRoot);
+}
+
+/** The kubeconfig a cluster stack applies with, its API server checked to answer. */
+async function readCluster(config: StackConfig, inputs: ProgramInputs): Promise<ClusterFacts> {
+  const secret =
+    config.kubeconfigPath === undefined ? await plainSecret(inputs.secrets.kubeconfig) : undefined;
+  const kubeconfig = readKubeconfig(config, inputs.projectDir, inputs.readFile, secret);
+  await inputs.checkKubernetesApi(kubeconfig.target, kubeconfig.source);
+  return {
+    kubeconfig: kubeconfig.text,
+    context: kubeconfig.target.context,
+    server: kubeconfig.target.server,
+  };
+}
+
+export interface Kubeconfig {
+  readonly text: string;
+  readonly target: KubeTarget;
+  /** The config key it came from. */
+  readonly source: string;
+}
+
+/**
+ * The kubeconfig a cluster stack applies with: the file `kubeconfigPath` names, else the secret
+ * `kubeconfig`; the program and the runner read it alike. Refused with the config key's name.
+ */
+export function readKubeconfig(
+  config: StackConfig,
+  projectDir: string,
+  readFile: (file: string) => string | undefined,
+  secret: string | undefined,
+): Kubeconfig {
+  const source =
+    config.kubeconfigPath === undefined
+      ? `${CONFIG_NAMESPACE}:kubeconfig`
+      : `${CONFIG_NAMESPACE}:kubeconfigPath`;
+  try {
+    if (config.kubeconfigPath !== undefined) {
+      const file = path.resolve(projectDir, expandPath(config.kubeconfigPath));
+      const text = readFile(file);
+      if (text === undefined) throw new KubeconfigError(`${file} does not exist`);
+      return {
+        text,
+        target: resolveKubeTarget(text, config.kubeContext, path.dirname(file)),
+        source,
+      };
+    }
+    if (secret === undefined) {
+      throw new ConfigError([
+        `missing secret config "${CONFIG_NAMESPACE}:kubeconfig": required because deploy is true and renderManifestsTo is unset, so the stack applies to a cluster; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:kubeconfig < kubeconfig.yaml\` (or set ${CONFIG_NAMESPACE}:kubeconfigPath, or ${CONFIG_NAMESPACE}:renderManifestsTo to render the manifests to a folder instead)`,
+      ]);
+    }
+    return { text: secret, target: resolveKubeTarget(secret, config.kubeContext), source };
+  } catch (error) {
+    if (error instanceof KubeconfigError) {
+      throw new ConfigError([`invalid config "${source}": ${error.message}`]);
+    }
+    throw error;
+  }
+}
+
+/** The secret config keys, in the order `StackSecrets` lists them. */
+const SECRET_KEYS = [
+  "dockerHubUsername",
+  "dockerHubToken",
+  "registryUsername",
+  "registryPassword",
+  "kubeconfig",
+  "serviceConfig",
+  "cosignKey",
+  "cosignPassword",
+] as const satisfies ReadonlyArray<keyof StackSecrets<unknown>>;
+
+/**
+ * A stack's secrets, read alike by the program (as Outputs) and the runner (plain): those set,
+ * and the Docker client's login for the registry (what `docker login` and the local services
+ * write) as registryUsername and registryPassword when the stack sets neither.
+ */
+export function readSecrets<S>(
+  registry: string,
+  secret: (key: string) => S | undefined,
+  fromPlain: (value: string) => S,
+): StackSecrets<S> {
+  const secrets: { -readonly [K in keyof StackSecrets<S>]: S } = {};
+  for (const key of SECRET_KEYS) {
+    const value = secret(key);
+    if (value !== undefined) secrets[key] = value;
+  }
+  if (secrets.registryUsername === undefined && secrets.registryPassword === undefined) {
+    const login = dockerConfigCredentials(registry);
+    if (login !== undefined) {
+      secrets.registryUsername = fromPlain(login.username);
+      secrets.registryPassword = fromPlain(login.password);
+    }
+  }
+  return secrets;
+}
+
+/** A stack's config as the runner reads it (plain values, secrets decrypted), as the program does. */
+export interface StackSettings {
+  readonly config: StackConfig;
+  readonly secrets: StackSecrets<string>;
+}
+
+/**
+ * A stack's config from its values (`<namespace>:<key>` to value, as the Automation API's
+ * `getAllConfig` gives them): validated as the program validates it, the secrets by its rules.
+ */
+export function readStackConfig(
+  values: Readonly<Record<string, { readonly value: string }>>,
+): StackSettings {
+  const read = (key: string) => values[`${CONFIG_NAMESPACE}:${key}`]?.value;
+  const config = loadStackConfig(read);
+  return { config, secrets: readSecrets(config.registry, read, (value) => value) };
+}
+
+/** The stack's program inputs: its config and secrets, the files, git, and the registries. */
+export function programInputs(projectDir: string): ProgramInputs {
+  const config = new pulumi.Config();
+  const registry = config.get("registry") ?? DOCKER_HUB_REGISTRY;
+  // Secrets stay Outputs and are handed to providers as such; read once for push and pull.
+  const secrets = readSecrets<pulumi.Output<string>>(
+    registry,
+    (key) => config.getSecret(key),
+    (value) => pulumi.secret(value),
+  );
+  const clients = registryClients(registry, config.get("dockerHubUrl") ?? DEFAULT_HUB_URL, secrets);
+  return {
+    readConfig: (key) => config.get(key),
+    secrets,
+    listTags: clients.listTags,
+    readPublished: async (repository, version, architectures) =>
+      readPublishedRelease(await clients.registry(), repository, version, architectures),
+    hashSources: (contextDir, extra) => sourceHash(readBuildContext(contextDir), extra),
+    gitShortSha,
+    projectDir,
+    buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
+    readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
+    checkKubernetesApi: checkReachable,
+    checkSigningKey: (key, publicKey) =>
+      checkSigningKey(key, publicKey, config.get("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY),
+    readSourceFacts,
+    checkHubToken: async () => {
+      await assertTokenCanWrite(await clients.hub());
+    },
+  };
+}
+
+/**
+ * The registry's client, made on first use with the credentials of `registryLogin` (the rule the
+ * push and the pull secret follow), and on Docker Hub the Hub's, whose tags API lists tags
+ * without touching the registry's rate limits.
+ */
+function registryClients(
+  registry: string,
+  hubUrl: string,
+  secrets: StackSecrets<pulumi.Output<string>>,
+) {
+  let registryClient: Promise<OciRegistryClient> | undefined;
+  const client = () => {
+    const login = registryLogin(registry, secrets);
+    registryClient ??= Promise.all([
+      plainSecret(login?.username),
+      plainSecret(login?.password),
+    ]).then(async ([username, password]) => {
+      const created = new OciRegistryClient({ registry, username, password });
+      // One clear error up front when the registry is down, before any tag is listed.
+      await created.ping();
+      return created;
+    });
+    return registryClient;
+  };
+  let hubClient: Promise<DockerHubClient> | undefined;
+  const hub = () => {
+    hubClient ??= Promise.all([
+      plainSecret(secrets.dockerHubUsername),
+      plainSecret(secrets.dockerHubToken),
+    ]).then(
+      ([username, token]) =>
+        new DockerHubClient({ baseUrl: hubUrl, username: username ?? "", token: token ?? "" }),
+    );
+    return hubClient;
+  };
+  return {
+    registry: client,
+    hub,
+    listTags: async (repository: string): Promise<string[]> => {
+      if (registry !== DOCKER_HUB_REGISTRY || secrets.dockerHubToken === undefined) {
+        return (await client()).listTags(repository);
+      }
+      await client();
+      return hubTagNames(await hub(), repository);
+    },
+  };
+}
+
+/** Tags of `<namespace>/<name>` through the Hub API; none while the repository does not exist. */
+export async function hubTagNames(
+  hub: Pick<DockerHubClient, "getRepository" | "listTags">,
+  repository: string,
+): Promise<string[]> {
+  const [namespace, name] = repository.split("/") as [string, string];
+  if ((await hub.getRepository(namespace, name)) === undefined) return [];
+  return (await hub.listTags(namespace, name)).map((tag) => tag.name);
+}
+
+/** Credentials are needed as plain text to call the registry; they never leave this process. */
+function plainSecret(value: pulumi.Output<string> | undefined): Promise<string | undefined> {
+  if (value === undefined) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    pulumi.unsecret(value).apply((plain) => {
+      resolve(plain);
+      return plain;
+    });
+  });
+}
+
+function gitShortSha(dir: string): string | undefined {
+  try {
+    return execFileSync("git", ["-C", dir, "rev-parse", "--short=7", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
