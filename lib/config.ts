@@ -178,6 +178,37 @@ function keyReader(read: ConfigReader): KeyReader {
 const isMap = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** A key holding a map of service name to a string value, and how each part is judged. */
+interface ServiceMapSpec {
+  /** What the key holds, for a value that is no map. */
+  readonly map: string;
+  readonly names: readonly string[];
+  /** What a name must be, for one that is not among `names`. */
+  readonly namesAre: string;
+  /** What a value must be, for one that is not `valid`. */
+  readonly accepted: string;
+  readonly valid: (value: string) => boolean;
+}
+
+/** A map keyed by service (`versions`, `healthPaths`): its good entries, a problem per bad one. */
+function serviceMap(keys: KeyReader, key: string, spec: ServiceMapSpec): Record<string, string> {
+  const entries: Record<string, string> = {};
+  const raw = keys.json(key);
+  if (raw !== undefined && !isMap(raw)) keys.problems.push(problem(key, raw, spec.map));
+  for (const [name, value] of Object.entries(isMap(raw) ? raw : {})) {
+    if (!spec.names.includes(name)) {
+      keys.problems.push(
+        `invalid config "${CONFIG_NAMESPACE}:${key}": ${JSON.stringify(name)} is not ${spec.namesAre}; expected one of ${spec.names.join(", ")}`,
+      );
+    } else if (typeof value !== "string" || !spec.valid(value)) {
+      keys.problems.push(problem(`${key}.${name}`, value, spec.accepted));
+    } else {
+      entries[name] = value;
+    }
+  }
+  return entries;
+}
+
 /** Where the images go: `registry` and `organization`. */
 function registryKeys(keys: KeyReader): Pick<StackConfig, "registry" | "organization"> {
   return {
@@ -201,25 +232,13 @@ function versionKeys(keys: KeyReader): Pick<StackConfig, "version" | "versions">
   } else if (version !== DEV_CHANNEL && tryParseVersion(version) instanceof InvalidVersionError) {
     keys.problems.push(problem("version", version, ACCEPTED_STACK_VERSIONS));
   }
-  const versions: Record<string, string> = {};
-  const raw = keys.json("versions");
-  if (raw !== undefined && !isMap(raw)) {
-    keys.problems.push(problem("versions", raw, "a map of image name to version"));
-  }
-  for (const [service, override] of Object.entries(isMap(raw) ? raw : {})) {
-    if (!SERVICE_NAMES.includes(service)) {
-      keys.problems.push(
-        `invalid config "${CONFIG_NAMESPACE}:versions": ${JSON.stringify(service)} is not a BattleScope image; expected one of ${SERVICE_NAMES.join(", ")}`,
-      );
-    } else if (
-      typeof override !== "string" ||
-      tryParseVersion(override) instanceof InvalidVersionError
-    ) {
-      keys.problems.push(problem(`versions.${service}`, override, ACCEPTED_VERSION_FORMS));
-    } else {
-      versions[service] = override;
-    }
-  }
+  const versions = serviceMap(keys, "versions", {
+    map: "a map of image name to version",
+    names: SERVICE_NAMES,
+    namesAre: "a BattleScope image",
+    accepted: ACCEPTED_VERSION_FORMS,
+    valid: (value) => !(tryParseVersion(value) instanceof InvalidVersionError),
+  });
   return { version: version ?? "", versions };
 }
 
@@ -264,31 +283,14 @@ function deploymentKeys(
       3600,
       "a whole number of seconds from 10 to 3600",
     ),
-    healthPaths: healthPathKeys(keys),
+    healthPaths: serviceMap(keys, "healthPaths", {
+      map: "a map of service name to an HTTP path",
+      names: DEPLOYED_SERVICE_NAMES,
+      namesAre: "a BattleScope service that runs",
+      accepted: "an absolute HTTP path such as /health",
+      valid: (value) => HTTP_PATH.test(value),
+    }),
   };
-}
-
-/** `healthPaths`: per running service, the HTTP path both probes request. */
-function healthPathKeys(keys: KeyReader): Record<string, string> {
-  const healthPaths: Record<string, string> = {};
-  const raw = keys.json("healthPaths");
-  if (raw !== undefined && !isMap(raw)) {
-    keys.problems.push(problem("healthPaths", raw, "a map of service name to an HTTP path"));
-  }
-  for (const [service, healthPath] of Object.entries(isMap(raw) ? raw : {})) {
-    if (!DEPLOYED_SERVICE_NAMES.includes(service)) {
-      keys.problems.push(
-        `invalid config "${CONFIG_NAMESPACE}:healthPaths": ${JSON.stringify(service)} is not a BattleScope service that runs; expected one of ${DEPLOYED_SERVICE_NAMES.join(", ")}`,
-      );
-    } else if (typeof healthPath !== "string" || !HTTP_PATH.test(healthPath)) {
-      keys.problems.push(
-        problem(`healthPaths.${service}`, healthPath, "an absolute HTTP path such as /health"),
-      );
-    } else {
-      healthPaths[service] = healthPath;
-    }
-  }
-  return healthPaths;
 }
 
 /** Which cluster: `kubeContext` and `kubeconfigPath` (the kubeconfig itself is a secret). */

@@ -116,15 +116,19 @@ export function backendText(backendDir: string): string {
   return parts.join("\n");
 }
 
-/** Runs the Automation API runner (`npm run stack`) on an e2e stack, as a release engineer would. */
+/**
+ * Runs the Automation API runner (`npm run stack`) on an e2e stack, as a release engineer would:
+ * this checkout's, or that of another checkout of the project (`projectRoot`), with its program.
+ */
 export function runStackCommand(
   e2e: E2eStack,
   command: string,
+  projectRoot = REPO_ROOT,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       path.join(REPO_ROOT, "node_modules/.bin/tsx"),
-      [path.join(REPO_ROOT, "scripts/stack.ts"), command, "--stack", "e2e", "--cwd", e2e.workDir],
+      [path.join(projectRoot, "scripts/stack.ts"), command, "--stack", "e2e", "--cwd", e2e.workDir],
       {
         env: {
           ...process.env,

@@ -2,7 +2,9 @@
  * Pulumi's runtime under mocks for unit tests: every resource registered is recorded, with the
  * outputs a provider would fill in (`state`), and tests wait on outputs, never on a timer.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { RESOURCE_TYPES } from "../../lib/vocabulary";
 
 export interface Recorded {
   readonly type: string;
@@ -64,4 +66,27 @@ export function secretValue(value: unknown): unknown {
   if (wrapped?.[SECRET_SIG] === undefined)
     throw new Error(`expected a secret, got ${JSON.stringify(value)}`);
   return wrapped.value;
+}
+
+/** A digest standing for `text`. */
+export const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+/**
+ * What a build and a registry give under mocks: an image's digest from its resource name, and a
+ * tag set's digest per tag, a manifest list's standing for its children and annotations.
+ */
+export function registryOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+  if (args.type === RESOURCE_TYPES.image) {
+    const digest = sha(args.name);
+    return { digest, ref: `${args.name}@${digest}` };
+  }
+  if (args.type === RESOURCE_TYPES.registryTagSet) {
+    const targets = args.inputs.tags as Array<{ tag: string; digest?: string; index?: unknown }>;
+    return {
+      digests: Object.fromEntries(
+        targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
+      ),
+    };
+  }
+  return {};
 }

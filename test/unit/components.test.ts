@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -7,26 +6,15 @@ import { COMPONENT_TYPES, RESOURCE_TYPES } from "../../lib/vocabulary";
 import { PULL_POLICY } from "../../policy/rules";
 import type { ProgramInputs } from "../../program";
 import { SERVICE_NAMES } from "../../services/catalog";
-import { mockRuntime, outputValue, secretValue } from "../support/pulumiMocks";
+import {
+  mockRuntime,
+  outputValue,
+  registryOutputs,
+  secretValue,
+  sha,
+} from "../support/pulumiMocks";
 
-const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
-
-const runtime = mockRuntime((args) => {
-  if (args.type === "docker-build:index:Image") {
-    const digest = sha(args.name);
-    return { digest, ref: `${args.name}@${digest}` };
-  }
-  if (args.type === "pulumi-nodejs:dynamic/battlescope:RegistryTagSet") {
-    // A manifest list's digest stands for its children and annotations, as in a registry.
-    const targets = args.inputs.tags as Array<{ tag: string; digest?: string; index?: unknown }>;
-    return {
-      digests: Object.fromEntries(
-        targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
-      ),
-    };
-  }
-  return {};
-});
+const runtime = mockRuntime(registryOutputs);
 const { recorded } = runtime;
 
 const baseConfig: Record<string, string> = {
@@ -76,10 +64,7 @@ function inputs(
     listTags: async (repository) =>
       repository.endsWith("/frontend") ? ["v3.2.0", "v3.2", "v3", "latest"] : ["v3.0.0"],
     readPublished: async () => ({ platforms: {} }),
-    hashSources: (contextDir, extra) =>
-      `sha256:${createHash("sha256")
-        .update(contextDir + JSON.stringify(extra))
-        .digest("hex")}`,
+    hashSources: (contextDir, extra) => sha(contextDir + JSON.stringify(extra)),
     gitShortSha: () => "abcdef1",
     checkSigningKey: async () => {},
     readSourceFacts: () => ({

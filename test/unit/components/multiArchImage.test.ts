@@ -1,26 +1,18 @@
 /** MultiArchImage alone under mocks: its outputs, awaited (the awsx `ecr/repository.test.ts` shape). */
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { MultiArchImage } from "../../../components/multiArchImage";
 import { planTags } from "../../../lib/tagPlan";
 import { RESOURCE_TYPES } from "../../../lib/vocabulary";
-import { mockRuntime, outputValue, secretValue } from "../../support/pulumiMocks";
+import {
+  mockRuntime,
+  outputValue,
+  registryOutputs,
+  secretValue,
+  sha,
+} from "../../support/pulumiMocks";
 
-const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
-
-const runtime = mockRuntime((args) => {
-  if (args.type === RESOURCE_TYPES.image) return { digest: sha(args.name) };
-  if (args.type === RESOURCE_TYPES.registryTagSet) {
-    const targets = args.inputs.tags as Array<{ tag: string; digest?: string; index?: unknown }>;
-    return {
-      digests: Object.fromEntries(
-        targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
-      ),
-    };
-  }
-  return {};
-});
+const runtime = mockRuntime(registryOutputs);
 
 const REPOSITORY = "127.0.0.1:5000/battlescope/frontend";
 const plan = (reusesFrom?: string) =>

@@ -1,29 +1,17 @@
 /** ServiceRelease alone under mocks: its outputs, awaited, and the components it is made of. */
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { ServiceRelease } from "../../../components/serviceRelease";
 import { planTags } from "../../../lib/tagPlan";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../../../lib/vocabulary";
 import { SERVICES } from "../../../services/catalog";
-import { mockRuntime, outputValue } from "../../support/pulumiMocks";
+import { mockRuntime, outputValue, registryOutputs, sha } from "../../support/pulumiMocks";
 
-const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
-const runtime = mockRuntime((args) => {
-  if (args.type === RESOURCE_TYPES.image) return { digest: sha(args.name) };
-  if (args.type === RESOURCE_TYPES.registryTagSet) {
-    const targets = args.inputs.tags as Array<{ tag: string; digest?: string; index?: unknown }>;
-    return {
-      digests: Object.fromEntries(
-        targets.map(({ tag, digest, index }) => [tag, digest ?? sha(JSON.stringify(index))]),
-      ),
-    };
-  }
-  if (args.type === RESOURCE_TYPES.hubRepository) {
-    return { fullName: `${args.inputs.namespace}/${args.inputs.repository}`, created: true };
-  }
-  return {};
-});
+const runtime = mockRuntime((args) =>
+  args.type === RESOURCE_TYPES.hubRepository
+    ? { fullName: `${args.inputs.namespace}/${args.inputs.repository}`, created: true }
+    : registryOutputs(args),
+);
 
 const frontend = SERVICES.find((service) => service.name === "frontend");
 
