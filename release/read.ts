@@ -101,6 +101,8 @@ export async function readRelease(
   const sources = readSources(config, paths, inputs);
   checkSources(config, paths, sources, inputs.secrets);
   const registry = await readRegistry(config, paths, sources.gitShortSha, inputs);
+  // A version tag holding other content refuses the release here, before the Hub is asked
+  // (planRelease decides the same again from these facts: the checks are pure and cheap).
   planServices(config, paths, sources.gitShortSha, registry);
   // A token that cannot write descriptions fails the preview here, after the config and the
   // registry are checked and before any image is built.
