@@ -326,8 +326,11 @@ export function planServices(
   gitShortSha: string | undefined,
   registry: Readonly<Record<string, RegistryFacts>>,
 ): ServicePlan[] {
-  const facts = (name: string): RegistryFacts =>
-    registry[name] ?? { tags: [], sourceHash: "", published: {} };
+  const facts = (name: string): RegistryFacts => {
+    const found = registry[name];
+    if (found === undefined) throw new Error(`the read step found nothing of ${name}`);
+    return found;
+  };
   const tagsByService = Object.fromEntries(
     releasedServices(config).map((service) => [service.name, facts(service.name).tags]),
   );
