@@ -16,7 +16,7 @@ import { backendText, createE2eStack, type E2eStack, runStackCommand } from "./h
 
 /** The last commit whose program.ts held the whole program; another one can be given. */
 const BEFORE_SPLIT =
-  process.env.BATTLESCOPE_STATE_COMPAT_REV ?? "5e6de0187b6da894963c0fa67b343f0bd67796d5";
+  process.env.BATTLESCOPE_STATE_COMPAT_REV ?? "2388669bfd44ef04149b84c07665985f75cbbc48";
 
 /** The project's files at a commit, in a folder of their own, running on this checkout's modules. */
 function checkoutAt(rev: string): string {
