@@ -59,48 +59,57 @@ function resolvedSource(source: SourceFacts) {
   ];
 }
 
-/** SLSA v1 provenance of one platform image: no version, the image is shared across versions. */
-export function imageProvenance(input: ImageProvenanceInput): Record<string, unknown> {
+/** A SLSA v1 provenance predicate of our build type. */
+function provenance(
+  input: { readonly builder: string; readonly sourceHash: string },
+  externalParameters: Record<string, unknown>,
+  resolvedDependencies: readonly unknown[],
+): Record<string, unknown> {
   return {
     buildDefinition: {
       buildType: BUILD_TYPE,
-      externalParameters: {
-        source: input.source.uri,
-        context: input.context,
-        dockerfile: "Dockerfile",
-        platform: input.platform,
-        buildArgs: { ...input.buildArgs },
-      },
+      externalParameters,
       internalParameters: { sourceHash: input.sourceHash },
-      resolvedDependencies: resolvedSource(input.source),
+      resolvedDependencies,
     },
     runDetails: { builder: { id: input.builder } },
   };
 }
 
+/** SLSA v1 provenance of one platform image: no version, the image is shared across versions. */
+export function imageProvenance(input: ImageProvenanceInput): Record<string, unknown> {
+  return provenance(
+    input,
+    {
+      source: input.source.uri,
+      context: input.context,
+      dockerfile: "Dockerfile",
+      platform: input.platform,
+      buildArgs: { ...input.buildArgs },
+    },
+    resolvedSource(input.source),
+  );
+}
+
 /** SLSA v1 provenance of a version's manifest list: the version and the images it names. */
 export function listProvenance(input: ListProvenanceInput): Record<string, unknown> {
-  return {
-    buildDefinition: {
-      buildType: BUILD_TYPE,
-      externalParameters: {
-        source: input.source.uri,
-        context: input.context,
-        version: input.version,
-        platforms: Object.keys(input.images),
-      },
-      internalParameters: { sourceHash: input.sourceHash },
-      resolvedDependencies: [
-        ...resolvedSource(input.source),
-        ...Object.entries(input.images).map(([platform, digest]) => ({
-          name: platform,
-          uri: `oci://${input.repository}@${digest}`,
-          digest: { sha256: digest.replace(/^sha256:/, "") },
-        })),
-      ],
+  return provenance(
+    input,
+    {
+      source: input.source.uri,
+      context: input.context,
+      version: input.version,
+      platforms: Object.keys(input.images),
     },
-    runDetails: { builder: { id: input.builder } },
-  };
+    [
+      ...resolvedSource(input.source),
+      ...Object.entries(input.images).map(([platform, digest]) => ({
+        name: platform,
+        uri: `oci://${input.repository}@${digest}`,
+        digest: { sha256: digest.replace(/^sha256:/, "") },
+      })),
+    ],
+  );
 }
 
 /** An SPDX 2.3 JSON document, as far as this module reads and writes it. */

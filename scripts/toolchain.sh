@@ -361,61 +361,47 @@ step_kubernetes() {
   provider_install kubernetes "$ver" "$TOOLS/kubernetes-$KUBERNETES_VERSION/pulumi-resource-kubernetes"
 }
 
-step_actionlint() {
-  STEP="actionlint $ACTIONLINT_VERSION"
-  if built actionlint "$ACTIONLINT_VERSION"; then
-    say "actionlint $ACTIONLINT_VERSION: cached"
+# version_<tool> BINARY: the version a built tool reports, as versions.env writes it
+version_actionlint() { "$1" -version | head -n 1; }
+version_registry() { "$1" --version | awk '{print $3}'; }
+version_cosign() { "$1" version --json 2>/dev/null | jq -r .gitVersion; }
+version_syft() { echo "v$("$1" version -o json 2>/dev/null | jq -r .version)"; }
+
+# go_tool TOOL VERSION MODULE PACKAGE LDFLAGS: one Go binary built from its module (unless
+# cached), checked to report VERSION (version_<TOOL>), and linked into $BIN
+go_tool() {
+  local tool=$1 version=$2 module=$3 package=$4 ldflags=$5
+  STEP="$tool $version"
+  if built "$tool" "$version"; then
+    say "$tool $version: cached"
   else
-    begin_build actionlint "$ACTIONLINT_VERSION"
-    modsrc github.com/rhysd/actionlint "$ACTIONLINT_VERSION"
-    gobuild "$OUT/actionlint" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ./cmd/actionlint
-    [[ "$("$OUT/actionlint" -version | head -n 1)" == "$ACTIONLINT_VERSION" ]]
-    finish_build actionlint "$ACTIONLINT_VERSION"
+    begin_build "$tool" "$version"
+    modsrc "$module" "$version"
+    gobuild "$OUT/$tool" "$ldflags" "$package"
+    [[ "$("version_$tool" "$OUT/$tool")" == "$version" ]]
+    finish_build "$tool" "$version"
   fi
-  link actionlint "$ACTIONLINT_VERSION" actionlint
+  link "$tool" "$version" "$tool"
+}
+
+step_actionlint() {
+  go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint ./cmd/actionlint \
+    "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
 }
 
 step_registry() {
-  STEP="registry $REGISTRY_VERSION"
-  if built registry "$REGISTRY_VERSION"; then
-    say "registry $REGISTRY_VERSION: cached"
-  else
-    begin_build registry "$REGISTRY_VERSION"
-    modsrc github.com/distribution/distribution/v3 "$REGISTRY_VERSION"
-    gobuild "$OUT/registry" "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" ./cmd/registry
-    [[ "$("$OUT/registry" --version | awk '{print $3}')" == "$REGISTRY_VERSION" ]]
-    finish_build registry "$REGISTRY_VERSION"
-  fi
-  link registry "$REGISTRY_VERSION" registry
+  go_tool registry "$REGISTRY_VERSION" github.com/distribution/distribution/v3 ./cmd/registry \
+    "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION"
 }
 
 # cosign signs and attests releases, syft writes their SBOMs (docs/rules.md#signed-releases).
 step_cosign() {
-  STEP="cosign $COSIGN_VERSION"
-  if built cosign "$COSIGN_VERSION"; then
-    say "cosign $COSIGN_VERSION: cached"
-  else
-    begin_build cosign "$COSIGN_VERSION"
-    modsrc github.com/sigstore/cosign/v3 "$COSIGN_VERSION"
-    gobuild "$OUT/cosign" "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" ./cmd/cosign
-    [[ "$("$OUT/cosign" version --json 2>/dev/null | jq -r .gitVersion)" == "$COSIGN_VERSION" ]]
-    finish_build cosign "$COSIGN_VERSION"
-  fi
-  link cosign "$COSIGN_VERSION" cosign
+  go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3 ./cmd/cosign \
+    "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
 }
 
 step_syft() {
-  STEP="syft $SYFT_VERSION"
-  if built syft "$SYFT_VERSION"; then
-    say "syft $SYFT_VERSION: cached"
-  else
-    begin_build syft "$SYFT_VERSION"
-    modsrc github.com/anchore/syft "$SYFT_VERSION"
-    gobuild "$OUT/syft" "-X main.version=${SYFT_VERSION#v}" ./cmd/syft
-    [[ "$("$OUT/syft" version -o json 2>/dev/null | jq -r .version)" == "${SYFT_VERSION#v}" ]]
-    finish_build syft "$SYFT_VERSION"
-  fi
-  link syft "$SYFT_VERSION" syft
+  go_tool syft "$SYFT_VERSION" github.com/anchore/syft ./cmd/syft "-X main.version=${SYFT_VERSION#v}"
 }
 
 # The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
@@ -475,10 +461,10 @@ summary() {
   echo "  language host  $LANGHOST"
   echo "  docker-build   ${DOCKER_BUILD_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
-  echo "  actionlint     $("$BIN/actionlint" -version | head -n 1) ($BIN/actionlint)"
-  echo "  registry       $("$BIN/registry" --version | awk '{print $3}') ($BIN/registry)"
-  echo "  cosign         $("$BIN/cosign" version --json 2>/dev/null | jq -r .gitVersion) ($BIN/cosign)"
-  echo "  syft           $("$BIN/syft" version -o json 2>/dev/null | jq -r .version) ($BIN/syft)"
+  local tool
+  for tool in actionlint registry cosign syft; do
+    printf '  %-14s %s (%s)\n' "$tool" "$("version_$tool" "$BIN/$tool")" "$BIN/$tool"
+  done
   echo "  cluster        kubernetes $K8S_VERSION, etcd $ETCD_VERSION, containerd $CONTAINERD_VERSION ($CLUSTER_DIR)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'

@@ -424,18 +424,13 @@ describe.sequential("signed releases", () => {
       expect(entries?.length).toBeGreaterThanOrEqual(2);
 
     const { cli } = await import("../support/runCli");
-    const dryRun = await cli(
-      "cleanup",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--service",
-      "frontend",
-      "--keep-patches",
-      "1",
-      "--json",
-    );
+    const cleanup = (mode: string) =>
+      cli(
+        "cleanup",
+        ...["--registry", REGISTRY, "--organization", e2e.organization, "--service", "frontend"],
+        ...["--keep-patches", "1", mode],
+      );
+    const dryRun = await cleanup("--json");
     expect(dryRun.code, dryRun.stderr).toBe(0);
     const plan = JSON.parse(dryRun.stdout) as { delete: Array<{ tag: string; reason: string }> };
     expect(plan.delete.map(({ tag }) => tag).sort()).toEqual(
@@ -450,18 +445,7 @@ describe.sequential("signed releases", () => {
     expect(plan.delete.find(({ tag }) => tag === referrers(oldList))?.reason).toBe(
       `attached to ${oldList}, deleted with it`,
     );
-    const applied = await cli(
-      "cleanup",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--service",
-      "frontend",
-      "--keep-patches",
-      "1",
-      "--apply",
-    );
+    const applied = await cleanup("--apply");
     expect(applied.code, applied.stderr).toBe(0);
     const after = await attachments(e2e.organization);
     for (const digest of [oldList, ...oldImages]) {
