@@ -321,30 +321,15 @@ describe.sequential("signed releases", () => {
   it("verify refuses a --key that is not a public key file, reading nothing", async () => {
     const { cli } = await import("../support/runCli");
     const mark = accessLogMark();
-    const missing = await cli(
-      "verify",
-      "init",
-      "v3.0.0",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--key",
-      "/nowhere/cosign.pub",
-    );
+    const verifyWithKey = (key: string) =>
+      cli(
+        ...["verify", "init", "v3.0.0", "--registry", REGISTRY],
+        ...["--organization", e2e.organization, "--key", key],
+      );
+    const missing = await verifyWithKey("/nowhere/cosign.pub");
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('invalid --key "/nowhere/cosign.pub": no such file');
-    const notPem = await cli(
-      "verify",
-      "init",
-      "v3.0.0",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--key",
-      path.join(REPO_ROOT, "package.json"),
-    );
+    const notPem = await verifyWithKey(path.join(REPO_ROOT, "package.json"));
     expect(notPem.code).toBe(2);
     expect(notPem.stderr).toContain("not a PEM public key");
     expect(accessLogSince(mark, e2e.organization)).toEqual([]);
