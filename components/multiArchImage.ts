@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SourceFacts } from "../lib/attestation";
 import { type Platform, platformArchitecture } from "../lib/config";
 import { archTag, type TagPlan } from "../lib/tagPlan";
-import { RegistryTagSet } from "./registryTagSet";
+import type { Architecture } from "../lib/versions";
+import { RegistryTagSet, type RegistryTagSetArgs } from "./registryTagSet";
 import { ReleaseAttestations } from "./releaseAttestations";
 
 export interface RegistryLogin {
@@ -99,154 +100,29 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("battlescope:images:MultiArchImage", name, {}, opts);
-    const registries = args.login === undefined ? undefined : [args.login];
-    const builder = args.builder === undefined ? undefined : { name: args.builder };
-
-    // The platforms build at the same time. They often share layers (reproducible COPY layers are
-    // byte-identical), so their pushes upload the same blob into one repository at once: the
-    // registry must write blob links atomically (distribution v3.1.1 or later; 2.8 fails one
-    // platform's manifest, bench/RESULTS.md "Registry race").
-    const images = args.platforms.map((platform) => {
-      const arch = platformArchitecture(platform);
-      const reused = args.reuse?.[arch];
-      if (args.reuse !== undefined) {
-        if (reused === undefined) throw new Error(`no ${arch} image to reuse for ${name}`);
-        return { arch, digest: pulumi.output(reused) };
-      }
-      const cacheRef = buildCacheRef(args.repository, arch);
-      const image = new dockerBuild.Image(
-        `${name}-${arch}`,
-        {
-          push: false,
-          exports: [{ raw: imageExport(args.repository) }],
-          platforms: [platform as dockerBuild.Platform],
-          context: { location: args.context },
-          buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
-          labels: args.labels,
-          buildOnPreview: args.buildOnPreview,
-          builder,
-          registries,
-          cacheFrom: args.registryCache ? [{ registry: { ref: cacheRef } }] : undefined,
-          cacheTo: args.registryCache
-            ? [
-                {
-                  registry: {
-                    ref: cacheRef,
-                    mode: dockerBuild.CacheMode.Max,
-                    imageManifest: true,
-                    ociMediaTypes: true,
-                  },
-                },
-              ]
-            : undefined,
-        },
-        { parent: this, retainOnDelete: true },
-      );
-      return { arch, digest: image.digest };
-    });
-
+    const images = platformImages(this, name, args);
     const [registryHost, ...repositoryPath] = args.repository.split("/");
-    const [versionTag, ...floatingTags] = args.plan.manifestTags;
-    const tagArgs = {
+    const tagArgs: TagArgs = {
       registry: registryHost as string,
       repository: repositoryPath.join("/"),
       ...(args.login === undefined
         ? {}
         : { username: args.login.username, password: args.login.password }),
     };
-
-    // The version's tags are claimed create-only, right before they are written: the check the
-    // program made at startup is repeated at the last moment, so a concurrent release of the same
-    // version with other sources fails here instead of overwriting. Its manifest list is written
-    // with them, from the same image manifests.
-    const versionTags = new RegistryTagSet(
-      `${name}-${versionTag}-tags`,
-      {
-        ...tagArgs,
-        tags: [
-          ...images.map(({ arch, digest }) => ({
-            tag: archTag(versionTag as string, arch),
-            digest,
-          })),
-          {
-            tag: versionTag as string,
-            index: {
-              children: images.map(({ arch, digest }) => ({
-                digest,
-                os: "linux",
-                architecture: arch,
-              })),
-              annotations: args.annotations,
-            },
-          },
-        ],
-        createOnly: true,
-      },
-      { parent: this },
+    const versionTags = writeVersionTags(this, name, args, images, tagArgs);
+    const listDigest = versionTags.digests.apply(
+      (digests) => digests[versionTagOf(args.plan)] ?? "",
     );
-    const listDigest = versionTags.digests.apply((digests) => digests[versionTag as string] ?? "");
-
     // The version is signed and attested before any floating tag points at it.
     const signed: pulumi.Resource[] = [versionTags];
     if (args.signing !== undefined) {
-      const platformOf = new Map(
-        args.platforms.map((platform) => [platformArchitecture(platform), platform]),
-      );
-      signed.push(
-        new ReleaseAttestations(
-          `${name}-${versionTag}-attestations`,
-          {
-            ...tagArgs,
-            privateKey: args.signing.privateKey,
-            keyPassword: args.signing.keyPassword,
-            transparencyLog: args.signing.transparencyLog,
-            version: args.plan.version,
-            listDigest,
-            images: pulumi
-              .all(images.map(({ digest }) => digest))
-              .apply((digests) =>
-                Object.fromEntries(
-                  images.map(({ arch }, i) => [platformOf.get(arch) as string, digests[i] ?? ""]),
-                ),
-              ),
-            source: args.signing.source,
-            context: args.signing.context,
-            buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
-            builder: args.signing.builder,
-            sourceHash: args.signing.sourceHash,
-          },
-          { parent: this, dependsOn: [versionTags] },
-        ),
-      );
+      signed.push(attest(this, name, args, args.signing, images, tagArgs, listDigest, versionTags));
     }
-
-    // Floating tags move only once the version exists (docs/rules.md#publishing-order), all as
-    // copies: the version's list read once and written under each floating tag, and the arch twins
-    // likewise.
-    if (floatingTags.length > 0) {
-      new RegistryTagSet(
-        `${name}-floating-tags`,
-        {
-          ...tagArgs,
-          tags: [
-            ...floatingTags.map((tag) => ({ tag, digest: listDigest })),
-            ...floatingTags.flatMap((tag) =>
-              images.map(({ arch, digest }) => ({ tag: archTag(tag, arch), digest })),
-            ),
-          ],
-          createOnly: false,
-        },
-        { parent: this, dependsOn: signed },
-      );
-    }
+    writeFloatingTags(this, name, args, images, tagArgs, listDigest, signed);
 
     this.digest = listDigest;
     this.ref = pulumi.interpolate`${args.repository}:${args.plan.version}@${this.digest}`;
-    this.platformDigests = pulumi
-      .all(images.map(({ digest }) => digest))
-      .apply((digests) =>
-        Object.fromEntries(images.map(({ arch }, i) => [arch, digests[i] ?? ""])),
-      );
+    this.platformDigests = digestsByArch(images, (arch) => arch);
     this.manifestTags = args.plan.manifestTags.map((tag) => `${args.repository}:${tag}`);
     this.registerOutputs({
       digest: this.digest,
@@ -255,4 +131,181 @@ export class MultiArchImage extends pulumi.ComponentResource {
       manifestTags: this.manifestTags,
     });
   }
+}
+
+/** The version's own manifest tag: the plan's first (the floating ones follow). */
+function versionTagOf(plan: TagPlan): string {
+  return plan.manifestTags[0] as string;
+}
+
+interface PlatformImage {
+  readonly arch: Architecture;
+  readonly digest: pulumi.Output<string>;
+}
+
+/** Where the tag sets write: the registry, the repository and its login. */
+type TagArgs = Pick<RegistryTagSetArgs, "registry" | "repository" | "username" | "password">;
+
+/** The images' digests keyed by `key(arch)`. */
+function digestsByArch(
+  images: readonly PlatformImage[],
+  key: (arch: Architecture) => string,
+): pulumi.Output<Record<string, string>> {
+  return pulumi
+    .all(images.map(({ digest }) => digest))
+    .apply((digests) =>
+      Object.fromEntries(images.map(({ arch }, i) => [key(arch), digests[i] ?? ""])),
+    );
+}
+
+/**
+ * One image per platform, built at the same time, or an earlier release's. They often share
+ * layers (reproducible COPY layers are byte-identical), so their pushes upload the same blob into
+ * one repository at once: the registry must write blob links atomically (distribution v3.1.1 or
+ * later; 2.8 fails one platform's manifest, bench/RESULTS.md "Registry race").
+ */
+function platformImages(
+  parent: pulumi.Resource,
+  name: string,
+  args: MultiArchImageArgs,
+): PlatformImage[] {
+  const registries = args.login === undefined ? undefined : [args.login];
+  const builder = args.builder === undefined ? undefined : { name: args.builder };
+  return args.platforms.map((platform) => {
+    const arch = platformArchitecture(platform);
+    if (args.reuse !== undefined) {
+      const reused = args.reuse[arch];
+      if (reused === undefined) throw new Error(`no ${arch} image to reuse for ${name}`);
+      return { arch, digest: pulumi.output(reused) };
+    }
+    const cacheRef = buildCacheRef(args.repository, arch);
+    const cache = {
+      ref: cacheRef,
+      mode: dockerBuild.CacheMode.Max,
+      imageManifest: true,
+      ociMediaTypes: true,
+    };
+    const image = new dockerBuild.Image(
+      `${name}-${arch}`,
+      {
+        push: false,
+        exports: [{ raw: imageExport(args.repository) }],
+        platforms: [platform as dockerBuild.Platform],
+        context: { location: args.context },
+        buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
+        labels: args.labels,
+        buildOnPreview: args.buildOnPreview,
+        builder,
+        registries,
+        cacheFrom: args.registryCache ? [{ registry: { ref: cacheRef } }] : undefined,
+        cacheTo: args.registryCache ? [{ registry: cache }] : undefined,
+      },
+      { parent, retainOnDelete: true },
+    );
+    return { arch, digest: image.digest };
+  });
+}
+
+/**
+ * The version's tags, claimed create-only right before they are written: the check the program
+ * made at startup is repeated at the last moment, so a concurrent release of the same version with
+ * other sources fails here instead of overwriting. Its manifest list is written with them, from
+ * the same image manifests.
+ */
+function writeVersionTags(
+  parent: pulumi.Resource,
+  name: string,
+  args: MultiArchImageArgs,
+  images: readonly PlatformImage[],
+  tagArgs: TagArgs,
+): RegistryTagSet {
+  const version = versionTagOf(args.plan);
+  return new RegistryTagSet(
+    `${name}-${version}-tags`,
+    {
+      ...tagArgs,
+      tags: [
+        ...images.map(({ arch, digest }) => ({ tag: archTag(version, arch), digest })),
+        {
+          tag: version,
+          index: {
+            children: images.map(({ arch, digest }) => ({
+              digest,
+              os: "linux",
+              architecture: arch,
+            })),
+            annotations: args.annotations,
+          },
+        },
+      ],
+      createOnly: true,
+    },
+    { parent },
+  );
+}
+
+/** The version's SBOMs, provenance and signature, once its tags exist. */
+function attest(
+  parent: pulumi.Resource,
+  name: string,
+  args: MultiArchImageArgs,
+  signing: ImageSigning,
+  images: readonly PlatformImage[],
+  tagArgs: TagArgs,
+  listDigest: pulumi.Output<string>,
+  versionTags: RegistryTagSet,
+): ReleaseAttestations {
+  const platformOf = new Map(
+    args.platforms.map((platform) => [platformArchitecture(platform), platform]),
+  );
+  return new ReleaseAttestations(
+    `${name}-${versionTagOf(args.plan)}-attestations`,
+    {
+      ...tagArgs,
+      privateKey: signing.privateKey,
+      keyPassword: signing.keyPassword,
+      transparencyLog: signing.transparencyLog,
+      version: args.plan.version,
+      listDigest,
+      images: digestsByArch(images, (arch) => platformOf.get(arch) as string),
+      source: signing.source,
+      context: signing.context,
+      buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
+      builder: signing.builder,
+      sourceHash: signing.sourceHash,
+    },
+    { parent, dependsOn: [versionTags] },
+  );
+}
+
+/**
+ * Floating tags move only once the version exists, signed when the stack signs
+ * (docs/rules.md#publishing-order), all as copies: the version's list read once and written under
+ * each floating tag, and the arch twins likewise.
+ */
+function writeFloatingTags(
+  parent: pulumi.Resource,
+  name: string,
+  args: MultiArchImageArgs,
+  images: readonly PlatformImage[],
+  tagArgs: TagArgs,
+  listDigest: pulumi.Output<string>,
+  after: pulumi.Resource[],
+): void {
+  const floatingTags = args.plan.manifestTags.slice(1);
+  if (floatingTags.length === 0) return;
+  new RegistryTagSet(
+    `${name}-floating-tags`,
+    {
+      ...tagArgs,
+      tags: [
+        ...floatingTags.map((tag) => ({ tag, digest: listDigest })),
+        ...floatingTags.flatMap((tag) =>
+          images.map(({ arch, digest }) => ({ tag: archTag(tag, arch), digest })),
+        ),
+      ],
+      createOnly: false,
+    },
+    { parent, dependsOn: after },
+  );
 }

@@ -69,6 +69,93 @@ function sameTargets(a: readonly TagTarget[], b: readonly TagTarget[]): boolean 
   );
 }
 
+/** What one write puts under one tag: a source's exact bytes, or the index built from them. */
+interface TagWrite {
+  readonly tag: string;
+  readonly digest: string;
+  readonly raw: string;
+  readonly mediaType: string;
+  readonly isIndex: boolean;
+}
+
+/**
+ * What the tags point at now and every source manifest, each read once before anything is
+ * written. Reads and writes of one repository go at the same time: the registry writes links to a
+ * temporary file and renames it (distribution v3.1.1 or later; bench/RESULTS.md "Registry race").
+ */
+async function readTargets(client: OciRegistryClient, inputs: RegistryTagSetInputs) {
+  const wanted = [
+    ...new Set(
+      inputs.tags.flatMap(({ digest, index }) =>
+        digest !== undefined ? [digest] : (index?.children ?? []).map((child) => child.digest),
+      ),
+    ),
+  ];
+  const [current, read] = await Promise.all([
+    Promise.all(inputs.tags.map(({ tag }) => client.headManifest(inputs.repository, tag))),
+    Promise.all(wanted.map((digest) => client.getManifest(inputs.repository, digest))),
+  ]);
+  const sources = new Map<string, Manifest>();
+  read.forEach((manifest, i) => {
+    if (manifest !== undefined) sources.set(wanted[i] as string, manifest);
+  });
+  const previousDigests: Record<string, string> = {};
+  inputs.tags.forEach(({ tag }, i) => {
+    const found = current[i];
+    if (found !== undefined) previousDigests[tag] = found.digest;
+  });
+  return { sources, previousDigests };
+}
+
+/** The write for one target, from sources already read; a missing source fails it. */
+function tagWrite(
+  target: TagTarget,
+  sources: ReadonlyMap<string, Manifest>,
+  where: (tag: string) => string,
+  repository: string,
+): TagWrite {
+  const needed =
+    target.digest !== undefined
+      ? [target.digest]
+      : (target.index?.children ?? []).map((child) => child.digest);
+  const absent = needed.filter((digest) => !sources.has(digest));
+  if (absent.length > 0) {
+    throw new Error(
+      `cannot tag ${where(target.tag)}: ${absent.join(", ")} ${absent.length === 1 ? "is" : "are"} not in ${repository}`,
+    );
+  }
+  if (target.digest !== undefined) {
+    const { raw, mediaType } = sources.get(target.digest) as Manifest;
+    return { tag: target.tag, digest: target.digest, raw, mediaType, isIndex: false };
+  }
+  const built = indexManifest(
+    (target.index?.children ?? []).map((child) => ({
+      ...child,
+      manifest: sources.get(child.digest) as Manifest,
+    })),
+    target.index?.annotations ?? {},
+  );
+  return { tag: target.tag, ...built, isIndex: true };
+}
+
+/** Create-only tag sets refuse, all at once, every tag that would move. */
+function refuseOverwrites(
+  pending: readonly TagWrite[],
+  previousDigests: Readonly<Record<string, string>>,
+  where: (tag: string) => string,
+): void {
+  const taken = pending.filter(({ tag }) => previousDigests[tag] !== undefined);
+  if (taken.length === 0) return;
+  throw new Error(
+    taken
+      .map(
+        ({ tag, digest }) =>
+          `refusing to overwrite ${where(tag)}: it already holds ${previousDigests[tag]}, not ${digest}; version tags are create-only`,
+      )
+      .join("\n"),
+  );
+}
+
 export function createRegistryTagSetProvider(
   clientFor: (inputs: RegistryTagSetInputs) => OciRegistryClient = (inputs) =>
     new OciRegistryClient({
@@ -80,75 +167,12 @@ export function createRegistryTagSetProvider(
   async function write(inputs: RegistryTagSetInputs): Promise<RegistryTagSetOutputs> {
     const client = clientFor(inputs);
     const where = (tag: string) => `${inputs.registry}/${inputs.repository}:${tag}`;
-    // Reads and writes of one repository go at the same time: the registry writes links to a
-    // temporary file and renames it (distribution v3.1.1 or later; bench/RESULTS.md "Registry race").
-    // Every source is read, once, before anything is written.
-    const wanted = [
-      ...new Set(
-        inputs.tags.flatMap(({ digest, index }) =>
-          digest !== undefined ? [digest] : (index?.children ?? []).map((child) => child.digest),
-        ),
-      ),
-    ];
-    const [current, read] = await Promise.all([
-      Promise.all(inputs.tags.map(({ tag }) => client.headManifest(inputs.repository, tag))),
-      Promise.all(wanted.map((digest) => client.getManifest(inputs.repository, digest))),
-    ]);
-    const sources = new Map<string, Manifest>();
-    read.forEach((manifest, i) => {
-      if (manifest !== undefined) sources.set(wanted[i] as string, manifest);
-    });
-    const previousDigests: Record<string, string> = {};
-    inputs.tags.forEach(({ tag }, i) => {
-      const found = current[i];
-      if (found !== undefined) previousDigests[tag] = found.digest;
-    });
-    const missing = (digests: string[]) => digests.filter((digest) => !sources.has(digest));
-    const writes = inputs.tags.map((target) => {
-      const needed =
-        target.digest !== undefined
-          ? [target.digest]
-          : (target.index?.children ?? []).map((child) => child.digest);
-      const absent = missing(needed);
-      if (absent.length > 0) {
-        throw new Error(
-          `cannot tag ${where(target.tag)}: ${absent.join(", ")} ${absent.length === 1 ? "is" : "are"} not in ${inputs.registry}/${inputs.repository}`,
-        );
-      }
-      if (target.digest !== undefined) {
-        const source = sources.get(target.digest) as Manifest;
-        return {
-          tag: target.tag,
-          digest: target.digest,
-          raw: source.raw,
-          mediaType: source.mediaType,
-          isIndex: false,
-        };
-      }
-      const built = indexManifest(
-        (target.index?.children ?? []).map((child) => ({
-          ...child,
-          manifest: sources.get(child.digest) as Manifest,
-        })),
-        target.index?.annotations ?? {},
-      );
-      return { tag: target.tag, ...built, isIndex: true };
-    });
+    const { sources, previousDigests } = await readTargets(client, inputs);
+    const repository = `${inputs.registry}/${inputs.repository}`;
+    const writes = inputs.tags.map((target) => tagWrite(target, sources, where, repository));
     const pending = writes.filter(({ tag, digest }) => previousDigests[tag] !== digest);
-    if (inputs.createOnly) {
-      const taken = pending.filter(({ tag }) => previousDigests[tag] !== undefined);
-      if (taken.length > 0) {
-        throw new Error(
-          taken
-            .map(
-              ({ tag, digest }) =>
-                `refusing to overwrite ${where(tag)}: it already holds ${previousDigests[tag]}, not ${digest}; version tags are create-only`,
-            )
-            .join("\n"),
-        );
-      }
-    }
-    const put = async ({ tag, digest, raw, mediaType }: (typeof pending)[number]) => {
+    if (inputs.createOnly) refuseOverwrites(pending, previousDigests, where);
+    const put = async ({ tag, digest, raw, mediaType }: TagWrite) => {
       const written = await client.putManifest(inputs.repository, tag, raw, mediaType);
       if (written !== "" && written !== digest) {
         throw new Error(`the registry stored ${where(tag)} as ${written}, expected ${digest}`);

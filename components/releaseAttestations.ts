@@ -18,6 +18,7 @@ import {
   type RegistryAuth,
   type SigningSettings,
   signDigest,
+  type VerifyOptions,
   verifiedAttestations,
   verifySignature,
 } from "../clients/signing";
@@ -80,93 +81,114 @@ function sameImages(a: Record<string, string>, b: Record<string, string>): boole
   );
 }
 
-export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProvider {
-  async function attach(inputs: ReleaseAttestationsInputs): Promise<ReleaseAttestationsOutputs> {
-    const settings: SigningSettings = {
-      key: { privateKey: inputs.privateKey, password: inputs.keyPassword },
-      transparencyLog: inputs.transparencyLog,
-    };
-    const auth: RegistryAuth = {
-      registry: inputs.registry,
-      username: inputs.username,
-      password: inputs.password,
-    };
-    const verify = {
-      publicKey: await publicKeyOf(settings.key),
-      transparencyLog: inputs.transparencyLog,
-    };
-    const written: Record<string, string[]> = {};
-    const refOf = (digest: string) => `${inputs.registry}/${inputs.repository}@${digest}`;
-    const note = (digest: string, kind: string) => {
-      written[digest] = [...(written[digest] ?? []), kind];
-    };
-    /** The verified predicate of `type` on the digest, else what `make` returns, attested. */
-    const ensure = async <T>(digest: string, type: string, make: () => Promise<T>): Promise<T> => {
-      const found = await verifiedAttestations(refOf(digest), type, verify, auth);
-      const existing = found.statements[0]?.predicate;
-      if (existing !== undefined) return existing as T;
-      const predicate = await make();
-      await attestDigest(refOf(digest), type, predicate, settings, auth);
-      note(digest, type);
-      return predicate;
-    };
+/** One release's attaching: who signs, where, and what this run wrote. */
+interface Attaching {
+  readonly inputs: ReleaseAttestationsInputs;
+  readonly settings: SigningSettings;
+  readonly auth: RegistryAuth;
+  readonly verify: VerifyOptions;
+  readonly written: Record<string, string[]>;
+}
 
-    // Each subject's attachments are written one after another (they share its referrers tag);
-    // the platform images go at the same time.
-    const platforms = await Promise.all(
-      Object.entries(inputs.images).map(async ([platform, digest]) => {
-        const sbom = await ensure(digest, COSIGN_SPDX_TYPE, () => imageSbom(refOf(digest), auth));
-        await ensure(digest, COSIGN_PROVENANCE_TYPE, async () =>
-          imageProvenance({
-            source: inputs.source,
-            context: inputs.context,
-            platform,
-            buildArgs: inputs.buildArgs,
-            builder: inputs.builder,
-            sourceHash: inputs.sourceHash,
-          }),
-        );
-        return [platform, { digest, sbom: sbom as SpdxDocument }] as const;
-      }),
-    );
-    const list = inputs.listDigest;
-    await ensure(list, COSIGN_SPDX_TYPE, async () =>
-      listSbom({
-        repository: `${inputs.registry}/${inputs.repository}`,
-        version: inputs.version,
-        listDigest: list,
-        created: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-        platforms: Object.fromEntries(platforms),
-      }),
-    );
-    await ensure(list, COSIGN_PROVENANCE_TYPE, async () =>
-      listProvenance({
-        source: inputs.source,
-        repository: `${inputs.registry}/${inputs.repository}`,
-        context: inputs.context,
-        version: inputs.version,
-        builder: inputs.builder,
-        sourceHash: inputs.sourceHash,
-        images: inputs.images,
-      }),
-    );
-    // The signature last: a signed list has its attestations.
-    if (!(await verifySignature(refOf(list), verify, auth)).verified) {
-      await signDigest(refOf(list), settings, auth);
-      note(list, "signature");
-    }
-    return {
-      registry: inputs.registry,
-      repository: inputs.repository,
-      transparencyLog: inputs.transparencyLog,
+const refOf = ({ inputs }: Attaching, digest: string) =>
+  `${inputs.registry}/${inputs.repository}@${digest}`;
+
+function noteWritten({ written }: Attaching, digest: string, kind: string): void {
+  written[digest] = [...(written[digest] ?? []), kind];
+}
+
+/** The verified predicate of `type` on the digest, else what `make` returns, attested. */
+async function ensure<T>(
+  run: Attaching,
+  digest: string,
+  type: string,
+  make: () => Promise<T>,
+): Promise<T> {
+  const found = await verifiedAttestations(refOf(run, digest), type, run.verify, run.auth);
+  const existing = found.statements[0]?.predicate;
+  if (existing !== undefined) return existing as T;
+  const predicate = await make();
+  await attestDigest(refOf(run, digest), type, predicate, run.settings, run.auth);
+  noteWritten(run, digest, type);
+  return predicate;
+}
+
+/** A platform image's SBOM and provenance; its SBOM, for the list's. */
+async function attachImage(run: Attaching, platform: string, digest: string) {
+  const { inputs } = run;
+  const sbom = await ensure(run, digest, COSIGN_SPDX_TYPE, () =>
+    imageSbom(refOf(run, digest), run.auth),
+  );
+  await ensure(run, digest, COSIGN_PROVENANCE_TYPE, async () =>
+    imageProvenance({
+      source: inputs.source,
+      context: inputs.context,
+      platform,
+      buildArgs: inputs.buildArgs,
+      builder: inputs.builder,
+      sourceHash: inputs.sourceHash,
+    }),
+  );
+  return [platform, { digest, sbom: sbom as SpdxDocument }] as const;
+}
+
+/** The list's SBOM and provenance, then, last, its signature: a signed list has them all. */
+async function attachList(
+  run: Attaching,
+  platforms: Record<string, { digest: string; sbom: SpdxDocument }>,
+): Promise<void> {
+  const { inputs } = run;
+  const list = inputs.listDigest;
+  const repository = `${inputs.registry}/${inputs.repository}`;
+  await ensure(run, list, COSIGN_SPDX_TYPE, async () =>
+    listSbom({
+      repository,
       version: inputs.version,
       listDigest: list,
-      images: inputs.images,
-      keyFingerprint: keyFingerprint(inputs.privateKey),
-      written,
-    };
+      created: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      platforms,
+    }),
+  );
+  await ensure(run, list, COSIGN_PROVENANCE_TYPE, async () =>
+    listProvenance({ ...inputs, repository, images: inputs.images }),
+  );
+  if (!(await verifySignature(refOf(run, list), run.verify, run.auth)).verified) {
+    await signDigest(refOf(run, list), run.settings, run.auth);
+    noteWritten(run, list, "signature");
   }
+}
 
+async function attach(inputs: ReleaseAttestationsInputs): Promise<ReleaseAttestationsOutputs> {
+  const settings: SigningSettings = {
+    key: { privateKey: inputs.privateKey, password: inputs.keyPassword },
+    transparencyLog: inputs.transparencyLog,
+  };
+  const run: Attaching = {
+    inputs,
+    settings,
+    auth: { registry: inputs.registry, username: inputs.username, password: inputs.password },
+    verify: { publicKey: await publicKeyOf(settings.key), transparencyLog: inputs.transparencyLog },
+    written: {},
+  };
+  // Each subject's attachments are written one after another (they share its referrers tag);
+  // the platform images go at the same time.
+  const platforms = await Promise.all(
+    Object.entries(inputs.images).map(([platform, digest]) => attachImage(run, platform, digest)),
+  );
+  await attachList(run, Object.fromEntries(platforms));
+  return {
+    registry: inputs.registry,
+    repository: inputs.repository,
+    transparencyLog: inputs.transparencyLog,
+    version: inputs.version,
+    listDigest: inputs.listDigest,
+    images: inputs.images,
+    keyFingerprint: keyFingerprint(inputs.privateKey),
+    written: run.written,
+  };
+}
+
+export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProvider {
   return {
     async diff(_id, olds: ReleaseAttestationsOutputs, news: ReleaseAttestationsInputs) {
       const replaces = (["registry", "repository"] as const).filter(

@@ -76,14 +76,6 @@ export class ServiceDeployment extends pulumi.ComponentResource {
       if (!pulumi.runtime.isDryRun() || /@sha256:/.test(ref)) assertPinnedImage(ref, args.version);
       return ref;
     });
-    const probe = (initialDelaySeconds: number) => ({
-      httpGet: { path: healthPath, port: "http" },
-      initialDelaySeconds,
-      periodSeconds: 10,
-      timeoutSeconds: 3,
-      failureThreshold: 3,
-    });
-
     const configSecret =
       args.configValues === undefined
         ? undefined
@@ -122,37 +114,7 @@ export class ServiceDeployment extends pulumi.ComponentResource {
                 fsGroup: RUN_AS_USER,
                 seccompProfile: { type: "RuntimeDefault" },
               },
-              containers: [
-                {
-                  name: service.name,
-                  image,
-                  imagePullPolicy: "IfNotPresent",
-                  ports: [{ name: "http", containerPort: service.port, protocol: "TCP" }],
-                  env: [
-                    { name: SERVICE_VERSION_ENV, value: args.version },
-                    ...service.env.map((env) =>
-                      env.default === "required"
-                        ? {
-                            name: env.name,
-                            valueFrom: {
-                              secretKeyRef: { name: configSecretName(service), key: env.name },
-                            },
-                          }
-                        : { name: env.name, value: env.default },
-                    ),
-                  ],
-                  readinessProbe: probe(2),
-                  livenessProbe: probe(15),
-                  resources: CONTAINER_RESOURCES,
-                  securityContext: {
-                    runAsNonRoot: true,
-                    runAsUser: RUN_AS_USER,
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"] },
-                  },
-                },
-              ],
+              containers: [container(service, service.port, image, args.version, healthPath)],
             },
           },
         },
@@ -180,4 +142,52 @@ export class ServiceDeployment extends pulumi.ComponentResource {
     this.image = image;
     this.registerOutputs({ deploymentName: this.deploymentName, image: this.image });
   }
+}
+
+/** A probe of the service's health path (readiness and liveness differ in their first delay). */
+function probe(healthPath: string, initialDelaySeconds: number) {
+  return {
+    httpGet: { path: healthPath, port: "http" },
+    initialDelaySeconds,
+    periodSeconds: 10,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  };
+}
+
+/** The service's one container: its pinned image, port, variables, probes and limits, non-root. */
+function container(
+  service: ServiceImage,
+  port: number,
+  image: pulumi.Output<string>,
+  version: string,
+  healthPath: string,
+): k8s.types.input.core.v1.Container {
+  return {
+    name: service.name,
+    image,
+    imagePullPolicy: "IfNotPresent",
+    ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
+    env: [
+      { name: SERVICE_VERSION_ENV, value: version },
+      ...service.env.map((env) =>
+        env.default === "required"
+          ? {
+              name: env.name,
+              valueFrom: { secretKeyRef: { name: configSecretName(service), key: env.name } },
+            }
+          : { name: env.name, value: env.default },
+      ),
+    ],
+    readinessProbe: probe(healthPath, 2),
+    livenessProbe: probe(healthPath, 15),
+    resources: CONTAINER_RESOURCES,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
 }

@@ -69,7 +69,6 @@ export class ServiceRelease extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("battlescope:release:ServiceRelease", name, {}, opts);
     const { service } = args;
-    const architectures = args.platforms.map(platformArchitecture);
     this.plan = args.tagPlan;
     const repository = `${args.registry}/${args.organization}/${service.name}`;
     // What the images' labels and the version list's annotations both say of the service.
@@ -110,59 +109,81 @@ export class ServiceRelease extends pulumi.ComponentResource {
     );
     this.pinnedRef = this.image.ref;
 
-    if (args.dockerHub !== undefined) {
-      const readme = {
-        service,
-        registry: args.registry,
-        organization: args.organization,
-        version: args.version,
-        existingTags: args.existingTags,
-        architectures,
-      };
-      new DockerHubRepository(
-        name,
-        {
-          organization: args.organization,
-          repository: service.name,
-          description: shortDescription(service),
-          fullDescription: fullDescription(readme),
-          hubUrl: args.dockerHub.url,
-          username: args.dockerHub.username,
-          token: args.dockerHub.token,
-        },
-        // The page describes tags that exist only once the manifest lists are pushed.
-        { parent: this, dependsOn: [this.image] },
-      );
-    }
-
-    const deployment = args.deployment;
-    if (deployment !== undefined && service.deploy) {
-      const healthPath = deployment.healthPaths?.[service.name];
-      new ServiceDeployment(
-        name,
-        {
-          service,
-          namespace: deployment.namespace,
-          replicas: deployment.replicas,
-          image: this.image.ref,
-          version: args.version,
-          pullSecretName: deployment.pullSecretName,
-          ...(deployment.rolloutTimeoutSeconds === undefined
-            ? {}
-            : { rolloutTimeoutSeconds: deployment.rolloutTimeoutSeconds }),
-          ...(healthPath === undefined ? {} : { healthPath }),
-          // Only services with required variables read a config Secret.
-          ...(deployment.serviceConfig === undefined ||
-          !service.env.some((env) => env.default === "required")
-            ? {}
-            : { configValues: deployment.serviceConfig.apply((all) => all[service.name] ?? {}) }),
-        },
-        // The rollout starts once every tag of the release is published, so a rollout that
-        // fails leaves the release complete in the registry and the next `up` only rolls out.
-        { parent: this, dependsOn: [this.image, ...(deployment.dependsOn ?? [])] },
-      );
+    if (args.dockerHub !== undefined) hubPage(this, name, args, args.dockerHub, this.image);
+    if (args.deployment !== undefined && service.deploy) {
+      rollout(this, name, args, args.deployment, this.image);
     }
 
     this.registerOutputs({ plan: this.plan, pinnedRef: this.pinnedRef });
   }
+}
+
+/** The service's Docker Hub page, once the tags it describes are published. */
+function hubPage(
+  parent: pulumi.Resource,
+  name: string,
+  args: ServiceReleaseArgs,
+  hub: DockerHubSettings,
+  image: MultiArchImage,
+): void {
+  const { service } = args;
+  const readme = {
+    service,
+    registry: args.registry,
+    organization: args.organization,
+    version: args.version,
+    existingTags: args.existingTags,
+    architectures: args.platforms.map(platformArchitecture),
+  };
+  new DockerHubRepository(
+    name,
+    {
+      organization: args.organization,
+      repository: service.name,
+      description: shortDescription(service),
+      fullDescription: fullDescription(readme),
+      hubUrl: hub.url,
+      username: hub.username,
+      token: hub.token,
+    },
+    { parent, dependsOn: [image] },
+  );
+}
+
+/**
+ * The service's Deployment, pinned to the release. The rollout starts once every tag of the
+ * release is published, so a rollout that fails leaves the release complete in the registry and
+ * the next `up` only rolls out.
+ */
+function rollout(
+  parent: pulumi.Resource,
+  name: string,
+  args: ServiceReleaseArgs,
+  deployment: DeploymentSettings,
+  image: MultiArchImage,
+): void {
+  const { service } = args;
+  const healthPath = deployment.healthPaths?.[service.name];
+  // Only services with required variables read a config Secret.
+  const readsConfig =
+    deployment.serviceConfig !== undefined && service.env.some((env) => env.default === "required");
+  new ServiceDeployment(
+    name,
+    {
+      service,
+      namespace: deployment.namespace,
+      replicas: deployment.replicas,
+      image: image.ref,
+      version: args.version,
+      pullSecretName: deployment.pullSecretName,
+      ...(deployment.rolloutTimeoutSeconds === undefined
+        ? {}
+        : { rolloutTimeoutSeconds: deployment.rolloutTimeoutSeconds }),
+      ...(healthPath === undefined ? {} : { healthPath }),
+      ...(readsConfig
+        ? { configValues: deployment.serviceConfig?.apply((all) => all[service.name] ?? {}) }
+        : {}),
+    },
+    { parent, dependsOn: [image, ...(deployment.dependsOn ?? [])] },
+  );
 }

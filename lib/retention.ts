@@ -246,24 +246,22 @@ function newest(count: number, one: string, many: string): string {
 
 const kindLabel = (version: Version) => (version.kind === "dev" ? "dev build" : "prerelease");
 
-/** Plans what to keep and delete; every input tag appears exactly once in the result. */
-export function planRetention(input: RetentionInput): RetentionPlan {
-  const policy = retentionPolicy(input.policy);
-  const now = typeof input.now === "number" ? input.now : input.now.getTime();
-  if (Number.isNaN(now)) throw new RangeError("retention needs a valid clock (now)");
-  const protect = new Set(input.protect ?? []);
-  const deployed = new Map<string, string>();
-  for (const ref of input.deployed ?? []) {
-    if (!deployed.has(ref.tag)) deployed.set(ref.tag, `deployed by ${ref.source}`);
-  }
+/** Why each stable release is kept or deleted, by the policy's counts. */
+interface StableReasons {
+  readonly keep: Map<VersionGroup, string>;
+  readonly delete: Map<VersionGroup, string>;
+}
 
-  const groups = groupTags(input.tags).sort(compareGroups);
-  const stable = groups.filter(
-    (group): group is VersionGroup => group.kind === "version" && group.version.kind === "stable",
-  );
-  // Highest first: the first of each major, minor or line met is its newest.
+/**
+ * The stable releases' reasons, highest first: the first of each major, minor or line met is its
+ * newest. The current major and minor are the highest release's.
+ */
+function stableReasons(stable: readonly VersionGroup[], policy: RetentionPolicy): StableReasons {
   const keepReason = new Map<VersionGroup, string>();
   const deleteReason = new Map<VersionGroup, string>();
+  const keepOnce = (group: VersionGroup, reason: string) => {
+    if (!keepReason.has(group)) keepReason.set(group, reason);
+  };
   const top = stable[0]?.version;
   const newestOfMajor = new Map<number, VersionGroup>();
   const newestOfMinor = new Map<string, VersionGroup>();
@@ -274,89 +272,104 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   for (const group of stable) {
     const { major, minor } = group.version;
     const line = `v${major}.${minor}`;
-    if (!newestOfMajor.has(major)) {
-      newestOfMajor.set(major, group);
-      keepReason.set(group, `newest release of v${major}`);
-    }
+    if (!newestOfMajor.has(major)) newestOfMajor.set(major, group);
+    keepOnce(newestOfMajor.get(major) as VersionGroup, `newest release of v${major}`);
     const firstOfMinor = !newestOfMinor.has(line);
     if (firstOfMinor) newestOfMinor.set(line, group);
     if (top === undefined || major !== top.major) {
+      const newestBase = (newestOfMajor.get(major) as VersionGroup).base;
       if (!keepReason.has(group)) {
-        const newest = newestOfMajor.get(major) as VersionGroup;
-        deleteReason.set(group, `superseded by ${newest.base}, the newest release of v${major}`);
+        deleteReason.set(group, `superseded by ${newestBase}, the newest release of v${major}`);
       }
       continue;
     }
     if (firstOfMinor) currentMinors.push(minor);
-    const minorRank = currentMinors.indexOf(minor);
-    const inMinorWindow = minorRank < policy.keepMinors;
-    if (firstOfMinor && inMinorWindow && !keepReason.has(group)) {
-      keepReason.set(group, `newest patch of ${line}, one of the ${minors} of v${major}`);
+    const inMinorWindow = currentMinors.indexOf(minor) < policy.keepMinors;
+    if (firstOfMinor && inMinorWindow) {
+      keepOnce(group, `newest patch of ${line}, one of the ${minors} of v${major}`);
     }
     if (minor === top.minor) {
       currentPatches += 1;
-      if (currentPatches <= policy.keepPatches) {
-        if (!keepReason.has(group)) {
-          keepReason.set(group, `one of the ${patches} of ${line}`);
-        }
-      } else if (!keepReason.has(group)) {
+      if (currentPatches <= policy.keepPatches) keepOnce(group, `one of the ${patches} of ${line}`);
+      else if (!keepReason.has(group))
         deleteReason.set(group, `older than the ${patches} of ${line}`);
-      }
       continue;
     }
     if (keepReason.has(group)) continue;
-    if (!inMinorWindow) {
-      deleteReason.set(group, `${line} is older than the ${minors} of v${major}`);
-    } else {
-      const newest = newestOfMinor.get(line) as VersionGroup;
-      deleteReason.set(group, `superseded by ${newest.base}, the newest patch of ${line}`);
-    }
+    const newestBase = (newestOfMinor.get(line) as VersionGroup).base;
+    deleteReason.set(
+      group,
+      inMinorWindow
+        ? `superseded by ${newestBase}, the newest patch of ${line}`
+        : `${line} is older than the ${minors} of v${major}`,
+    );
   }
+  return { keep: keepReason, delete: deleteReason };
+}
 
-  const maxAgeMs = policy.maxAgeDays * DAY_MS;
+interface Judging {
+  readonly policy: RetentionPolicy;
+  readonly now: number;
+  readonly protect: ReadonlySet<string>;
+  readonly deployed: ReadonlyMap<string, string>;
+  readonly stable: StableReasons;
+}
+
+/** A release group's fate (its arch twins follow it unless protected or deployed themselves). */
+function judge(group: Group, judging: Judging): { keep: boolean; reason: string } {
+  const { protect, deployed, policy } = judging;
+  const explicit = protect.has(group.base) ? "protected by --protect" : deployed.get(group.base);
+  if (group.kind === "latest") return { keep: true, reason: "latest" };
+  if (group.kind === "floating") return { keep: true, reason: "floating tag" };
+  if (explicit !== undefined) return { keep: true, reason: explicit };
+  if (group.kind === "other") {
+    const subject = attachmentSubject(group.base);
+    return {
+      keep: true,
+      reason:
+        subject === undefined
+          ? "not a release tag: left alone"
+          : `attached to ${subject}: kept while it is`,
+    };
+  }
+  if (group.version.kind === "stable") {
+    const kept = judging.stable.keep.get(group);
+    return kept === undefined
+      ? { keep: false, reason: judging.stable.delete.get(group) ?? "superseded" }
+      : { keep: true, reason: kept };
+  }
+  const label = kindLabel(group.version);
+  if (group.newest === undefined) return { keep: true, reason: `${label} of unknown age` };
+  if (judging.now - group.newest > policy.maxAgeDays * DAY_MS) {
+    return { keep: false, reason: `${label} older than ${policy.maxAgeDays} days` };
+  }
+  return { keep: true, reason: `${label} from the last ${policy.maxAgeDays} days` };
+}
+
+/** Plans what to keep and delete; every input tag appears exactly once in the result. */
+export function planRetention(input: RetentionInput): RetentionPlan {
+  const policy = retentionPolicy(input.policy);
+  const now = typeof input.now === "number" ? input.now : input.now.getTime();
+  if (Number.isNaN(now)) throw new RangeError("retention needs a valid clock (now)");
+  const protect = new Set(input.protect ?? []);
+  const deployed = new Map<string, string>();
+  for (const ref of input.deployed ?? []) {
+    if (!deployed.has(ref.tag)) deployed.set(ref.tag, `deployed by ${ref.source}`);
+  }
+  const groups = groupTags(input.tags).sort(compareGroups);
+  const stable = groups.filter(
+    (group): group is VersionGroup => group.kind === "version" && group.version.kind === "stable",
+  );
+  const judging = { policy, now, protect, deployed, stable: stableReasons(stable, policy) };
   const keep: TagDecision[] = [];
   const remove: TagDecision[] = [];
   for (const group of groups) {
-    let decision: { keep: boolean; reason: string };
-    const explicit = protect.has(group.base) ? "protected by --protect" : deployed.get(group.base);
-    if (group.kind === "latest") decision = { keep: true, reason: "latest" };
-    else if (group.kind === "floating") decision = { keep: true, reason: "floating tag" };
-    else if (explicit !== undefined) decision = { keep: true, reason: explicit };
-    else if (group.kind === "other") {
-      const subject = attachmentSubject(group.base);
-      decision = {
-        keep: true,
-        reason:
-          subject === undefined
-            ? "not a release tag: left alone"
-            : `attached to ${subject}: kept while it is`,
-      };
-    } else if (group.version.kind === "stable") {
-      const kept = keepReason.get(group);
-      decision =
-        kept === undefined
-          ? { keep: false, reason: deleteReason.get(group) ?? "superseded" }
-          : { keep: true, reason: kept };
-    } else {
-      const label = kindLabel(group.version);
-      if (group.newest === undefined) {
-        decision = { keep: true, reason: `${label} of unknown age` };
-      } else if (now - group.newest > maxAgeMs) {
-        decision = { keep: false, reason: `${label} older than ${policy.maxAgeDays} days` };
-      } else {
-        decision = { keep: true, reason: `${label} from the last ${policy.maxAgeDays} days` };
-      }
-    }
+    const decision = judge(group, judging);
     for (const tag of orderWithinGroup(group)) {
-      if (!decision.keep) {
-        // A per-arch tag follows its release, unless it is protected or deployed itself.
-        const own = protect.has(tag) ? "protected by --protect" : deployed.get(tag);
-        if (own !== undefined) {
-          keep.push({ tag, reason: own });
-          continue;
-        }
-      }
-      (decision.keep ? keep : remove).push({ tag, reason: decision.reason });
+      // A per-arch tag follows its release, unless it is protected or deployed itself.
+      const own = protect.has(tag) ? "protected by --protect" : deployed.get(tag);
+      if (!decision.keep && own !== undefined) keep.push({ tag, reason: own });
+      else (decision.keep ? keep : remove).push({ tag, reason: decision.reason });
     }
   }
   return { keep, delete: remove };
@@ -466,15 +479,36 @@ export function planManifests(input: ManifestPlanInput): ManifestPlan {
       shared.push({ tag, reason: `its manifest is also reached by ${by}` });
       continue;
     }
-    const tags = rootTags.get(digest) ?? [];
-    tags.push(tag);
-    rootTags.set(digest, tags);
+    rootTags.set(digest, [...(rootTags.get(digest) ?? []), tag]);
   }
+  const units = deletionUnits(rootTags, input.manifests, reachedBy);
+  const { attachments, attachmentUnits } = planAttachments(
+    input,
+    attachmentTags,
+    units,
+    mark,
+    reachedBy,
+  );
+  return {
+    units: [...attachmentUnits, ...units],
+    shared,
+    reached: new Set(reachedBy.keys()),
+    attachments,
+  };
+}
 
-  // A deleted root inside another deleted root's tree joins that unit as a member.
+/**
+ * One unit per deleted root with what it alone reaches; a deleted root inside another deleted
+ * root's tree joins that unit as a member.
+ */
+function deletionUnits(
+  rootTags: ReadonlyMap<string, string[]>,
+  manifests: ReadonlyMap<string, ManifestInfo>,
+  reachedBy: ReadonlyMap<string, string>,
+): ManifestUnit[] {
   const descendants = new Map<string, Set<string>>();
   for (const root of rootTags.keys()) {
-    const tree = reachable([root], input.manifests);
+    const tree = reachable([root], manifests);
     tree.delete(root);
     descendants.set(root, tree);
   }
@@ -493,19 +527,7 @@ export function planManifests(input: ManifestPlanInput): ManifestPlan {
     }
     units.push({ digest: root, tags: memberTags, children });
   }
-  const { attachments, attachmentUnits } = planAttachments(
-    input,
-    attachmentTags,
-    units,
-    mark,
-    reachedBy,
-  );
-  return {
-    units: [...attachmentUnits, ...units],
-    shared,
-    reached: new Set(reachedBy.keys()),
-    attachments,
-  };
+  return units;
 }
 
 /**
