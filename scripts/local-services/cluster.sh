@@ -392,11 +392,14 @@ $mounts
 # its root folder: the node gets none, so only a pod's pull secret can authenticate a pull.
 export HOME='$NODE/home'
 cd "\$HOME"
-# A containerd killed earlier leaves its socket: ready means it answers, not that the file exists.
+# Ready is this start's "successfully booted" line, written once the CRI serves (a killed
+# containerd leaves its socket behind, and the socket answers before the CRI does, which the
+# kubelet checks once and exits on).
 rm -f '$NODE/containerd.sock'
+offset=\$(stat -c %s '$LOGS/containerd.log' 2>/dev/null || echo 0)
 '$b/containerd' --config '$NODE/containerd.toml' >>'$LOGS/containerd.log' 2>&1 &
-for _ in \$(seq 1 600); do
-  '$b/ctr' --address '$NODE/containerd.sock' version >/dev/null 2>&1 && break
+for _ in \$(seq 1 1200); do
+  [[ "\$(tail -c +\$((offset + 1)) '$LOGS/containerd.log')" == *'containerd successfully booted'* ]] && break
   sleep 0.1
 done
 '$b/ctr' --address '$NODE/containerd.sock' -n k8s.io images import --platform linux/amd64 \
