@@ -125,6 +125,23 @@ describe.sequential("signed releases", () => {
     await e2e.stack.setConfig("battlescope:cosignKey", { value: signingKey.key, secret: true });
   });
 
+  it("refuses a key its password does not open at preview, naming both keys; nothing is pushed", async () => {
+    await e2e.stack.setConfig("battlescope:cosignPassword", {
+      value: "not-the-password",
+      secret: true,
+    });
+    const mark = accessLogMark();
+    const failure = await failureOf(e2e.stack.preview());
+    expect(failure).toContain(
+      'invalid secret config "battlescope:cosignKey": cosign cannot open it with battlescope:cosignPassword',
+    );
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+    await e2e.stack.setConfig("battlescope:cosignPassword", {
+      value: signingKey.password,
+      secret: true,
+    });
+  });
+
   it("refuses a key that is not the public key's private half at preview; nothing is pushed", async () => {
     const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
     await run("cosign", ["generate-key-pair"], {
