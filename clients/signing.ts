@@ -191,8 +191,14 @@ export function readSourceFacts(sourceRoot: string): SourceFacts {
   };
 }
 
-/** Signs `<repository>@<digest>` with the key (the signature is attached to that digest). */
-export async function signDigest(
+/**
+ * `cosign <command> --yes --key <the key> <args> <ref>`, signing with the stack's key; a failure
+ * says `cosign <what> failed`.
+ */
+async function cosignSigning(
+  what: string,
+  command: string,
+  args: readonly string[],
   ref: string,
   settings: SigningSettings,
   auth: RegistryAuth | undefined,
@@ -201,17 +207,27 @@ export async function signDigest(
     run(
       "cosign",
       [
-        "sign",
+        command,
         "--yes",
         "--key",
         `env://${KEY_ENV}`,
+        ...args,
         ...offlineSignFlags(settings.transparencyLog),
         ref,
       ],
       { ...env, ...keyEnv(settings.key) },
     ),
   );
-  if (result.code !== 0) throw failure("cosign", `sign ${ref}`, result);
+  if (result.code !== 0) throw failure("cosign", what, result);
+}
+
+/** Signs `<repository>@<digest>` with the key (the signature is attached to that digest). */
+export function signDigest(
+  ref: string,
+  settings: SigningSettings,
+  auth: RegistryAuth | undefined,
+): Promise<void> {
+  return cosignSigning(`sign ${ref}`, "sign", [], ref, settings, auth);
 }
 
 /** Attaches a signed in-toto attestation of `type` (`spdxjson`, `slsaprovenance1`) to a digest. */
@@ -226,25 +242,8 @@ export async function attestDigest(
   try {
     const file = path.join(dir, "predicate.json");
     fs.writeFileSync(file, JSON.stringify(predicate));
-    const result = await withRegistryLogin(auth, (env) =>
-      run(
-        "cosign",
-        [
-          "attest",
-          "--yes",
-          "--key",
-          `env://${KEY_ENV}`,
-          "--type",
-          type,
-          "--predicate",
-          file,
-          ...offlineSignFlags(settings.transparencyLog),
-          ref,
-        ],
-        { ...env, ...keyEnv(settings.key) },
-      ),
-    );
-    if (result.code !== 0) throw failure("cosign", `attest --type ${type} ${ref}`, result);
+    const args = ["--type", type, "--predicate", file];
+    await cosignSigning(`attest --type ${type} ${ref}`, "attest", args, ref, settings, auth);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -255,25 +254,37 @@ export interface VerifyOptions {
   readonly transparencyLog: boolean;
 }
 
-/** Whether a signature by this public key is attached to the digest (cosign verify). */
-export async function verifySignature(
+/** `cosign <command> --key <the public key> <args> <ref>`, verifying what is attached. */
+function cosignVerifying(
+  command: string,
+  args: readonly string[],
   ref: string,
   options: VerifyOptions,
   auth: RegistryAuth | undefined,
-): Promise<{ verified: boolean; detail: string }> {
-  const result = await withRegistryLogin(auth, (env) =>
+): Promise<RunResult> {
+  return withRegistryLogin(auth, (env) =>
     run(
       "cosign",
       [
-        "verify",
+        command,
         "--key",
         `env://${PUBLIC_KEY_ENV}`,
+        ...args,
         ...offlineVerifyFlags(options.transparencyLog),
         ref,
       ],
       { ...env, [PUBLIC_KEY_ENV]: options.publicKey },
     ),
   );
+}
+
+/** Whether a signature by this public key is attached to the digest (cosign verify). */
+export async function verifySignature(
+  ref: string,
+  options: VerifyOptions,
+  auth: RegistryAuth | undefined,
+): Promise<{ verified: boolean; detail: string }> {
+  const result = await cosignVerifying("verify", [], ref, options, auth);
   if (result.code !== 0) return { verified: false, detail: lastLines(result) };
   // cosign v3 verifies any bundle attached to the digest, attestations too: a signature is an
   // entry of the cosign signature type.
@@ -318,21 +329,7 @@ export async function verifiedAttestations(
   options: VerifyOptions,
   auth: RegistryAuth | undefined,
 ): Promise<{ statements: Statement[]; detail: string }> {
-  const result = await withRegistryLogin(auth, (env) =>
-    run(
-      "cosign",
-      [
-        "verify-attestation",
-        "--key",
-        `env://${PUBLIC_KEY_ENV}`,
-        "--type",
-        type,
-        ...offlineVerifyFlags(options.transparencyLog),
-        ref,
-      ],
-      { ...env, [PUBLIC_KEY_ENV]: options.publicKey },
-    ),
-  );
+  const result = await cosignVerifying("verify-attestation", ["--type", type], ref, options, auth);
   if (result.code !== 0) return { statements: [], detail: lastLines(result) };
   return { statements: parseVerifiedStatements(result.stdout), detail: "" };
 }
