@@ -86,24 +86,9 @@ die() { say "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- helpers
 
-# pid_alive <pidfile> <pattern in /proc/pid/cmdline>
-pid_alive() {
-  local pid
-  [[ -s "$1" ]] || return 1
-  pid="$(cat "$1")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
-}
-
-# spawn <pidfile> <logfile> <cmd...>: detached from this shell's session, survives the caller.
-spawn() {
-  local pidfile="$1" log="$2"
-  shift 2
-  # A subshell of a non-interactive shell is not a process-group leader, so setsid execs in place
-  # and $! is the daemon's own pid.
-  (exec setsid "$@" </dev/null >>"$log" 2>&1) &
-  echo $! >"$pidfile"
-}
+# daemon_start, daemon_alive, daemon_wait, probe_http: one way to start and judge every service
+# shellcheck source-path=SCRIPTDIR source=local-services/daemon.sh
+source "$HERE/daemon.sh"
 
 # stop_pids <name> <pidfile> <pattern> [<name> <pidfile> <pattern> ...]: signals them all, then
 # waits (10 s, then SIGKILL). Each service leads its own session/process group (setsid): the
@@ -112,8 +97,8 @@ stop_pids() {
   local -a names=() pids=() files=()
   local i pid
   while (($# >= 3)); do
-    if pid_alive "$2" "$3"; then
-      pid="$(cat "$2")"
+    if daemon_alive "$2" "$3"; then
+      pid="$(daemon_pid "$2")"
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
       names+=("$1") pids+=("$pid")
     else
@@ -141,13 +126,6 @@ stop_pids() {
 stop_pid() { stop_pids "$@"; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-fail_with_log() {
-  local name="$1" log="$2"
-  say "$name did not become ready within ${TIMEOUT}s; last lines of $log:"
-  tail -n 30 "$log" >&2 2>/dev/null || true
-  exit 1
-}
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
@@ -265,10 +243,11 @@ write_registry_config() {
   replace_if_changed "$tmp" "$REG_CONFIG"
 }
 
+# Prints what the registry answered (the readiness report's "last probe").
 registry_ready() {
-  local code
-  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$CA_CERT" "https://$REGISTRY_ADDR/v2/" 2>/dev/null)" || true
-  [[ "$code" == 200 || ( "$AUTH" == htpasswd && "$code" == 401 ) ]]
+  local want=200
+  [[ "$AUTH" == htpasswd ]] && want="200|401"
+  probe_http "$want" --cacert "$CA_CERT" "https://$REGISTRY_ADDR/v2/"
 }
 
 start_registry() {
@@ -277,33 +256,28 @@ start_registry() {
   registry_auth_setup
   local changed="$CERT_CHANGED"
   write_registry_config && changed=1
-  if pid_alive "$REG_PID" "$REG_PATTERN"; then
+  if daemon_alive "$REG_PID" "$REG_PATTERN"; then
     local exe want
-    exe="$(readlink "/proc/$(cat "$REG_PID")/exe" 2>/dev/null)" || true
+    exe="$(readlink "/proc/$(daemon_pid "$REG_PID")/exe" 2>/dev/null)" || true
     want="$(readlink -f "$(command -v registry)")"
     if ((changed)) || [[ -n "$exe" && "$exe" != "$want" ]]; then
       say "registry configuration, certificate or binary changed, restarting"
       stop_pid registry "$REG_PID" "$REG_PATTERN"
-    elif registry_ready; then
-      say "registry already running on https://$REGISTRY_ADDR (pid $(cat "$REG_PID"))"
+    elif registry_ready >/dev/null; then
+      say "registry already running on https://$REGISTRY_ADDR (pid $(daemon_pid "$REG_PID"))"
       return 0
     fi
   fi
-  if ! pid_alive "$REG_PID" "$REG_PATTERN"; then
+  if ! daemon_alive "$REG_PID" "$REG_PATTERN"; then
     port_busy "$REGISTRY_PORT" && die "port $REGISTRY_PORT is in use by another process: $(ss -ltnpH "sport = :$REGISTRY_PORT" 2>/dev/null)"
     # stdout: the access log (one combined-format line per HTTP request); stderr: application log
     # (json). v3 exports OpenTelemetry traces to localhost:4318 unless told not to, and logs every
     # failed export.
-    (OTEL_TRACES_EXPORTER=none exec setsid registry serve "$REG_CONFIG" </dev/null >>"$REG_ACCESS_LOG" 2>>"$REG_LOG") &
-    echo $! >"$REG_PID"
-    say "registry starting (pid $(cat "$REG_PID")), logs $REG_LOG"
+    daemon_start "$REG_PID" - env OTEL_TRACES_EXPORTER=none registry serve "$REG_CONFIG" \
+      >>"$REG_ACCESS_LOG" 2>>"$REG_LOG"
+    say "registry starting (pid $(daemon_pid "$REG_PID")), logs $REG_LOG"
   fi
-  local deadline=$((SECONDS + TIMEOUT))
-  until registry_ready; do
-    pid_alive "$REG_PID" "$REG_PATTERN" || fail_with_log registry "$REG_LOG"
-    ((SECONDS < deadline)) || fail_with_log registry "$REG_LOG"
-    sleep 0.2
-  done
+  daemon_wait registry "$REG_PID" "$REG_LOG" "$TIMEOUT" registry_ready
   say "registry ready on https://$REGISTRY_ADDR"
 }
 
@@ -340,7 +314,7 @@ write_buildkitd_config() {
   replace_if_changed "$tmp" "$BK_CONFIG"
 }
 
-buildkitd_ready() { buildctl --addr "$BK_ADDR" --timeout 3 debug workers >/dev/null 2>&1; }
+buildkitd_ready() { buildctl --addr "$BK_ADDR" --timeout 3 debug workers >/dev/null; }
 
 start_buildkitd() {
   { need buildkitd && need buildctl; } ||
@@ -349,32 +323,27 @@ start_buildkitd() {
   mkdir -p "$BK_DIR/root"
   local changed="$CERT_CHANGED"
   write_buildkitd_config && changed=1
-  if pid_alive "$BK_PID" buildkitd; then
+  if daemon_alive "$BK_PID" buildkitd; then
     local exe want
-    exe="$(readlink "/proc/$(cat "$BK_PID")/exe" 2>/dev/null)" || true
+    exe="$(readlink "/proc/$(daemon_pid "$BK_PID")/exe" 2>/dev/null)" || true
     want="$(readlink -f "$(command -v buildkitd)")"
     if ((changed)) || [[ -n "$exe" && "$exe" != "$want" ]]; then
       say "buildkitd configuration, CA or binary changed, restarting"
       stop_pid buildkitd "$BK_PID" buildkitd
-    elif buildkitd_ready; then
-      say "buildkitd already running on $BK_ADDR (pid $(cat "$BK_PID"))"
+    elif buildkitd_ready >/dev/null; then
+      say "buildkitd already running on $BK_ADDR (pid $(daemon_pid "$BK_PID"))"
       return 0
     fi
   fi
-  if ! pid_alive "$BK_PID" buildkitd; then
-    if buildkitd_ready; then
+  if ! daemon_alive "$BK_PID" buildkitd; then
+    if buildkitd_ready >/dev/null 2>&1; then
       die "another buildkitd answers on $BK_ADDR but is not ours (no valid $BK_PID); stop it first"
     fi
     rm -f "$BK_SOCK"
-    spawn "$BK_PID" "$BK_LOG" buildkitd --config "$BK_CONFIG"
-    say "buildkitd starting (pid $(cat "$BK_PID")), log $BK_LOG"
+    daemon_start "$BK_PID" "$BK_LOG" buildkitd --config "$BK_CONFIG"
+    say "buildkitd starting (pid $(daemon_pid "$BK_PID")), log $BK_LOG"
   fi
-  local deadline=$((SECONDS + TIMEOUT))
-  until buildkitd_ready; do
-    pid_alive "$BK_PID" buildkitd || fail_with_log buildkitd "$BK_LOG"
-    ((SECONDS < deadline)) || fail_with_log buildkitd "$BK_LOG"
-    sleep 0.3
-  done
+  daemon_wait buildkitd "$BK_PID" "$BK_LOG" "$TIMEOUT" buildkitd_ready
   say "buildkitd ready on $BK_ADDR ($(cat "$BK_DIR/snapshotter") snapshotter)"
 }
 
@@ -421,11 +390,7 @@ registry_settings_builder() {
 
 # ---------------------------------------------------------------- Docker Hub emulator
 
-hub_ready() {
-  local code
-  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$HUB_PORT/_emulator/state" 2>/dev/null)" || true
-  [[ "$code" =~ ^[24][0-9][0-9]$ ]]
-}
+hub_ready() { probe_http '[24][0-9][0-9]' "http://127.0.0.1:$HUB_PORT/_emulator/state"; }
 
 start_hub() {
   if [[ ! -f "$HUB_MAIN" ]]; then
@@ -433,19 +398,19 @@ start_hub() {
     return 0
   fi
   mkdir -p "$HUB_DIR"
-  if pid_alive "$HUB_PID" hubEmulatorMain; then
+  if daemon_alive "$HUB_PID" hubEmulatorMain; then
     if [[ "$(cat "$HUB_DIR/main" 2>/dev/null)" != "$HUB_MAIN" ]]; then
       say "hub emulator runs from another checkout ($(cat "$HUB_DIR/main" 2>/dev/null)), restarting from this one"
       stop_pid hub "$HUB_PID" hubEmulatorMain
     elif [[ -n "$(find "$(dirname "$HUB_MAIN")" -name '*.ts' -newer "$HUB_PID" -print -quit 2>/dev/null)" ]]; then
       say "hub emulator sources changed since it started, restarting"
       stop_pid hub "$HUB_PID" hubEmulatorMain
-    elif hub_ready; then
-      say "hub emulator already running on http://127.0.0.1:$HUB_PORT (pid $(cat "$HUB_PID"))"
+    elif hub_ready >/dev/null; then
+      say "hub emulator already running on http://127.0.0.1:$HUB_PORT (pid $(daemon_pid "$HUB_PID"))"
       return 0
     fi
   fi
-  if ! pid_alive "$HUB_PID" hubEmulatorMain; then
+  if ! daemon_alive "$HUB_PID" hubEmulatorMain; then
     port_busy "$HUB_PORT" && die "port $HUB_PORT is in use by another process: $(ss -ltnpH "sport = :$HUB_PORT" 2>/dev/null)"
     # The pinned Node runs the emulator's TypeScript itself (type stripping): no tsx, no compile
     # step, so it listens within a second even on a loaded machine with cold caches.
@@ -453,17 +418,11 @@ start_hub() {
     node_dir="$(bash "$REPO_ROOT/scripts/node.sh")" || die "no pinned Node for the hub emulator (scripts/node.sh)"
     node="${node_dir:+$node_dir/}node"
     echo "$HUB_MAIN" >"$HUB_DIR/main"
-    (cd "$REPO_ROOT" && exec setsid "$node" "$HUB_MAIN" --port "$HUB_PORT" --state-file "$HUB_STATE_FILE" \
-      </dev/null >>"$HUB_LOG" 2>&1) &
-    echo $! >"$HUB_PID"
-    say "hub emulator starting (pid $(cat "$HUB_PID")), log $HUB_LOG"
+    daemon_start "$HUB_PID" "$HUB_LOG" env -C "$REPO_ROOT" "$node" "$HUB_MAIN" --port "$HUB_PORT" \
+      --state-file "$HUB_STATE_FILE"
+    say "hub emulator starting (pid $(daemon_pid "$HUB_PID")), log $HUB_LOG"
   fi
-  local deadline=$((SECONDS + TIMEOUT))
-  until hub_ready; do
-    pid_alive "$HUB_PID" hubEmulatorMain || fail_with_log "hub emulator" "$HUB_LOG"
-    ((SECONDS < deadline)) || fail_with_log "hub emulator" "$HUB_LOG"
-    sleep 0.3
-  done
+  daemon_wait "hub emulator" "$HUB_PID" "$HUB_LOG" "$TIMEOUT" hub_ready
   say "hub emulator ready on http://127.0.0.1:$HUB_PORT (state $HUB_STATE_FILE)"
 }
 
@@ -517,20 +476,20 @@ cmd_start() {
 
 cmd_status() {
   local rc=0
-  if pid_alive "$REG_PID" "$REG_PATTERN" && registry_ready; then
-    echo "registry   up    https://$REGISTRY_ADDR (pid $(cat "$REG_PID"), access log $REG_ACCESS_LOG)"
+  if daemon_alive "$REG_PID" "$REG_PATTERN" && registry_ready >/dev/null; then
+    echo "registry   up    https://$REGISTRY_ADDR (pid $(daemon_pid "$REG_PID"), access log $REG_ACCESS_LOG)"
   else
     echo "registry   down  https://$REGISTRY_ADDR"
     rc=1
   fi
-  if pid_alive "$BK_PID" buildkitd && buildkitd_ready; then
-    echo "buildkitd  up    $BK_ADDR (pid $(cat "$BK_PID"), buildx builder $BUILDER)"
+  if daemon_alive "$BK_PID" buildkitd && buildkitd_ready >/dev/null 2>&1; then
+    echo "buildkitd  up    $BK_ADDR (pid $(daemon_pid "$BK_PID"), buildx builder $BUILDER)"
   else
     echo "buildkitd  down  $BK_ADDR"
     rc=1
   fi
-  if pid_alive "$HUB_PID" hubEmulatorMain && hub_ready; then
-    echo "hub        up    http://127.0.0.1:$HUB_PORT (pid $(cat "$HUB_PID"), state $HUB_STATE_FILE)"
+  if daemon_alive "$HUB_PID" hubEmulatorMain && hub_ready >/dev/null; then
+    echo "hub        up    http://127.0.0.1:$HUB_PORT (pid $(daemon_pid "$HUB_PID"), state $HUB_STATE_FILE)"
   elif [[ -f "$HUB_MAIN" ]]; then
     echo "hub        down  http://127.0.0.1:$HUB_PORT"
     rc=1
@@ -558,7 +517,7 @@ cmd_stop() {
 cmd_gc() {
   [[ -s "$REG_CONFIG" ]] || die "no registry configuration at $REG_CONFIG (never started)"
   local was_up=0
-  pid_alive "$REG_PID" "$REG_PATTERN" && was_up=1
+  daemon_alive "$REG_PID" "$REG_PATTERN" && was_up=1
   ((was_up)) && stop_pid registry "$REG_PID" "$REG_PATTERN"
   say "registry garbage-collect $REG_CONFIG"
   local ok=1

@@ -130,4 +130,4 @@ main() {
   fi
 }
 
-main "$@"
+main "$@"; exit

@@ -82,6 +82,12 @@ print_env() {
 say() { echo "toolchain: $*"; }
 warn() { echo "toolchain: WARNING: $*" >&2; }
 
+# duration_text, expected_text, ticker_start/ticker_stop, progress_record: what a cold build is
+# expected to take and a line at least every minute while it runs
+PROGRESS_RECORD="$LOGS/cold-build-times.tsv"
+# shellcheck source-path=SCRIPTDIR source=toolchain/progress.sh
+source "$HERE/toolchain/progress.sh"
+
 on_error() {
   local rc=$?
   echo "toolchain: FAILED at step '$STEP' (exit $rc)" >&2
@@ -104,7 +110,10 @@ begin_build() {
   mkdir -p "$OUT"
   : >"$LOG"
   T0=$SECONDS
-  say "building $1 $2 (cold, takes minutes; log $LOG)…"
+  local expected
+  expected="$(expected_text "$1" "$2")"
+  say "building $1 $2 (cold: $expected; log $LOG)…"
+  ticker_start "$1 $2" "$expected"
 }
 
 # finish_build TOOL VERSION: publish $OUT as the cached build
@@ -114,7 +123,9 @@ finish_build() {
   touch "$OUT/.complete"
   rm -rf "$dir"
   mv "$OUT" "$dir"
-  say "$1 $2: built in $((SECONDS - T0))s"
+  ticker_stop
+  progress_record "$1" "$2" $((SECONDS - T0))
+  say "$1 $2: built in $(duration_text $((SECONDS - T0)))"
   LOG=""
 }
 
@@ -409,15 +420,34 @@ step_syft() {
 # the other builds share the cores with it; it is awaited at the end.
 start_cluster_build() {
   CLUSTER_LOG="$LOGS/cluster-build.out"
+  CLUSTER_NAME="cluster-$K8S_VERSION-$ETCD_VERSION-$CONTAINERD_VERSION"
+  CLUSTER_T0=$SECONDS
+  CLUSTER_EXPECTED=""
+  if [[ ! -f "$TOOLS/$CLUSTER_NAME/.complete" ]]; then
+    CLUSTER_EXPECTED="$(expected_text cluster "$K8S_VERSION")"
+    say "building the cluster binaries (Kubernetes $K8S_VERSION, etcd, containerd) in the background, beside the other steps (cold: $CLUSTER_EXPECTED; log $LOGS/$CLUSTER_NAME.log)…"
+  fi
   bash "$HERE/toolchain/kubernetes/build.sh" >"$CLUSTER_LOG" 2>&1 &
   CLUSTER_PID=$!
 }
 
 step_cluster() {
   STEP="cluster binaries (scripts/toolchain/kubernetes)"
+  local ticker=""
+  if [[ -n "$CLUSTER_EXPECTED" ]] && kill -0 "$CLUSTER_PID" 2>/dev/null; then
+    say "waiting for the cluster binaries: $(duration_text $((SECONDS - CLUSTER_T0))) so far (cold: $CLUSTER_EXPECTED)"
+    ticker_start "cluster binaries" "$CLUSTER_EXPECTED" "$CLUSTER_T0"
+    ticker="$TICKER_PID"
+  fi
   if ! wait "$CLUSTER_PID"; then
+    ticker_stop "$ticker"
     LOG="$CLUSTER_LOG"
     false
+  fi
+  ticker_stop "$ticker"
+  if [[ -n "$CLUSTER_EXPECTED" ]]; then
+    progress_record cluster "$K8S_VERSION" $((SECONDS - CLUSTER_T0))
+    say "cluster binaries: built in $(duration_text $((SECONDS - CLUSTER_T0)))"
   fi
   CLUSTER_DIR="$(tail -n 1 "$CLUSTER_LOG")"
   [[ -x "$CLUSTER_DIR/kube-apiserver" ]]
@@ -490,6 +520,7 @@ main() {
   esac
 
   trap on_error ERR
+  trap tickers_stop_all EXIT
   mkdir -p "$BIN" "$TOOLS" "$LOGS" "$PULUMI_HOME"
   PATH="$(path_with_bin)"
   export PATH
@@ -529,5 +560,6 @@ main() {
   summary
 }
 
-# Everything runs from main, after bash has read the whole file (safe to edit while running).
-main "$@"
+# Everything runs from main, and the line that calls it also exits: bash reads a script as it runs
+# it, so an edit (a git pull) during a 30-minute build must not be read after main returns.
+main "$@"; exit

@@ -69,33 +69,22 @@ bin_dir() {
   echo "$CLUSTER_BIN"
 }
 
-pid_alive() { # pid_alive <pidfile> <pattern>
-  local pid
-  [[ -s "$1" ]] || return 1
-  pid="$(cat "$1")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
-}
+# daemon_start, daemon_alive, daemon_wait, probe_http: the one way every local service starts
+# shellcheck source-path=SCRIPTDIR source=daemon.sh
+source "$REPO_ROOT/scripts/local-services/daemon.sh"
 
-spawn() { # spawn <name> <cmd...>: detached, own session; pid in $RUN/<name>.pid
+pid_alive() { daemon_alive "$RUN/$1.pid" "$1"; } # pid_alive <component>
+
+spawn() { # spawn <name> <cmd...>: detached, own session; pid in $RUN/<name>.pid, log $LOGS/<name>.log
   local name="$1"
   shift
-  (exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1) &
-  echo $! >"$RUN/$name.pid"
+  daemon_start "$RUN/$name.pid" "$LOGS/$name.log" "$@"
 }
 
-wait_for() { # wait_for <what> <log> <pidfile> <pattern> <command...>
-  local what="$1" log="$2" pidfile="$3" pattern="$4"
-  shift 4
-  local deadline=$((SECONDS + TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    if ! pid_alive "$pidfile" "$pattern" || ((SECONDS >= deadline)); then
-      say "$what did not become ready within ${TIMEOUT}s (waited for: $*); last lines of $log:"
-      tail -n 25 "$log" >&2 || true
-      exit 1
-    fi
-    sleep 0.3
-  done
+wait_for() { # wait_for <component> <what> <probe...>: its log is $LOGS/<component>.log
+  local name="$1" what="$2"
+  shift 2
+  daemon_wait "$what" "$RUN/$name.pid" "$LOGS/$name.log" "$TIMEOUT" "$@"
 }
 
 # ---------------------------------------------------------------- certificates and kubeconfigs
@@ -172,11 +161,10 @@ ensure_pki() {
 
 # ---------------------------------------------------------------- control plane
 
-etcd_ready() { curl -sf --max-time 2 http://127.0.0.1:2379/health | grep -q '"health":"true"'; }
-apiserver_ready() {
-  curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$API/readyz" >/dev/null
-}
-component_ready() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
+# The probes print what they got (the readiness report's "last probe").
+etcd_ready() { probe_http 200 http://127.0.0.1:2379/health; }
+apiserver_ready() { probe_http 200 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$API/readyz"; }
+component_ready() { probe_http 200 -k "https://127.0.0.1:$1/healthz"; }
 
 start_etcd() {
   mkdir -p "$DIR/etcd"
@@ -189,14 +177,14 @@ start_etcd() {
 
 start_control_plane() {
   local b="$1"
-  if ! pid_alive "$RUN/etcd.pid" etcd; then
+  if ! pid_alive etcd; then
     start_etcd "$b"
     # etcd runs without fsync (a local cluster): after the machine or the session was killed its
     # data can be torn, and etcd exits at once. The cluster's state is disposable: set the data
     # aside and start empty (the local stack's next `up --refresh` recreates what it declares).
     local t=0
-    while ((t < 50)) && ! etcd_ready; do
-      if ! pid_alive "$RUN/etcd.pid" etcd; then
+    while ((t < 50)) && ! etcd_ready >/dev/null; do
+      if ! pid_alive etcd; then
         local aside
         aside="$DIR/etcd.unreadable-$(date +%s)"
         say "etcd exited at start (see $LOGS/etcd.log); moving its data to $aside and starting empty"
@@ -208,9 +196,9 @@ start_control_plane() {
       t=$((t + 1))
     done
   fi
-  wait_for etcd "$LOGS/etcd.log" "$RUN/etcd.pid" etcd etcd_ready
+  wait_for etcd etcd etcd_ready
 
-  if ! pid_alive "$RUN/kube-apiserver.pid" kube-apiserver; then
+  if ! pid_alive kube-apiserver; then
     spawn kube-apiserver "$b/kube-apiserver" --bind-address=127.0.0.1 --secure-port=6443 \
       --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
       --etcd-servers=http://127.0.0.1:2379 --service-cluster-ip-range="$SERVICE_RANGE" \
@@ -225,9 +213,9 @@ start_control_plane() {
       --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
       --profiling=false
   fi
-  wait_for kube-apiserver "$LOGS/kube-apiserver.log" "$RUN/kube-apiserver.pid" kube-apiserver apiserver_ready
+  wait_for kube-apiserver kube-apiserver apiserver_ready
 
-  if ! pid_alive "$RUN/kube-controller-manager.pid" kube-controller-manager; then
+  if ! pid_alive kube-controller-manager; then
     mkdir -p "$DIR/flexvolume"
     spawn kube-controller-manager "$b/kube-controller-manager" \
       --kubeconfig="$DIR/controller-manager.kubeconfig" \
@@ -238,15 +226,14 @@ start_control_plane() {
       --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
       --flex-volume-plugin-dir="$DIR/flexvolume" --allocate-node-cidrs=false --profiling=false
   fi
-  if ! pid_alive "$RUN/kube-scheduler.pid" kube-scheduler; then
+  if ! pid_alive kube-scheduler; then
     spawn kube-scheduler "$b/kube-scheduler" --kubeconfig="$DIR/scheduler.kubeconfig" \
       --authentication-kubeconfig="$DIR/scheduler.kubeconfig" \
       --authorization-kubeconfig="$DIR/scheduler.kubeconfig" \
       --leader-elect=false --bind-address=127.0.0.1 --profiling=false
   fi
-  wait_for kube-controller-manager "$LOGS/kube-controller-manager.log" "$RUN/kube-controller-manager.pid" \
-    kube-controller-manager component_ready 10257
-  wait_for kube-scheduler "$LOGS/kube-scheduler.log" "$RUN/kube-scheduler.pid" kube-scheduler component_ready 10259
+  wait_for kube-controller-manager kube-controller-manager component_ready 10257
+  wait_for kube-scheduler kube-scheduler component_ready 10259
 }
 
 # ---------------------------------------------------------------- node
@@ -385,8 +372,11 @@ write_node_script() {
   done
   cat >"$NODE/node.sh" <<EOF
 #!/usr/bin/env bash
-# Generated by scripts/local-services/cluster.sh: containerd and the kubelet of the node.
+# Generated by scripts/local-services/cluster.sh: containerd and the kubelet of the node. Its log
+# ($LOGS/node.log) says which of them failed to start or ended, and why.
 set -euo pipefail
+say() { printf 'node: %s\\n' "\$*" >&2; }
+source '$REPO_ROOT/scripts/local-services/daemon.sh'
 $mounts
 # The kubelet also pulls with any Docker login it finds in \$HOME/.docker, the working folder or
 # its root folder: the node gets none, so only a pod's pull secret can authenticate a pull.
@@ -397,18 +387,29 @@ cd "\$HOME"
 # kubelet checks once and exits on).
 rm -f '$NODE/containerd.sock'
 offset=\$(stat -c %s '$LOGS/containerd.log' 2>/dev/null || echo 0)
-'$b/containerd' --config '$NODE/containerd.toml' >>'$LOGS/containerd.log' 2>&1 &
-for _ in \$(seq 1 1200); do
-  [[ "\$(tail -c +\$((offset + 1)) '$LOGS/containerd.log')" == *'containerd successfully booted'* ]] && break
-  sleep 0.1
-done
+containerd_booted() {
+  [[ "\$(tail -c +\$((offset + 1)) '$LOGS/containerd.log')" == *'containerd successfully booted'* ]] && return 0
+  echo "no 'containerd successfully booted' line in its log yet"
+  return 1
+}
+daemon_start '$RUN/containerd.pid' '$LOGS/containerd.log' '$b/containerd' --config '$NODE/containerd.toml'
+daemon_wait containerd '$RUN/containerd.pid' '$LOGS/containerd.log' $TIMEOUT containerd_booted
 '$b/ctr' --address '$NODE/containerd.sock' -n k8s.io images import --platform linux/amd64 \
   '$NODE/pause.tar' >>'$LOGS/containerd.log' 2>&1
-'$b/kubelet' --config='$NODE/kubelet.yaml' --kubeconfig='$DIR/kubelet.kubeconfig' \
-  --hostname-override=$NODE_NAME --root-dir=/var/lib/kubelet \
-  --cert-dir='$NODE/kubelet-certs' >>'$LOGS/kubelet.log' 2>&1 &
-echo \$! >'$RUN/kubelet.inner.pid'
-wait -n
+daemon_start '$RUN/kubelet.pid' '$LOGS/kubelet.log' '$b/kubelet' --config='$NODE/kubelet.yaml' \
+  --kubeconfig='$DIR/kubelet.kubeconfig' --hostname-override=$NODE_NAME --root-dir=/var/lib/kubelet \
+  --cert-dir='$NODE/kubelet-certs'
+daemon_wait kubelet '$RUN/kubelet.pid' '$LOGS/kubelet.log' $TIMEOUT probe_http 200 http://127.0.0.1:10248/healthz
+# The node lives as long as both do: say which one ended, how, and its last lines.
+status=0
+wait -n -p ended || status=\$?
+for name in containerd kubelet; do
+  if [[ "\$(daemon_pid '$RUN/'\$name.pid)" == "\$ended" ]]; then
+    say "\$name exited with status \$status; last lines of $LOGS/\$name.log:"
+    daemon_log_tail '$LOGS/'\$name.log >&2
+  fi
+done
+exit 1
 EOF
   chmod +x "$NODE/node.sh"
 }
@@ -451,13 +452,25 @@ kubectl_admin() { "$CLUSTER_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 # Ready as reported by this start's kubelet: the Node object kept in etcd still says Ready from
 # the last run until the node controller notices, so the kubelet must answer and have sent a
 # heartbeat since the node started.
+# Prints what is still missing (the readiness report's "last probe").
 node_ready() {
-  curl -sf --max-time 2 http://127.0.0.1:10248/healthz >/dev/null || return 1
-  local ready
-  ready="$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" ||
+  local answer ready
+  answer="$(probe_http 200 http://127.0.0.1:10248/healthz)" || {
+    echo "kubelet healthz: $answer"
     return 1
-  [[ "${ready%% *}" == True ]] || return 1
-  (($(date -d "${ready#* }" +%s) >= ${NODE_STARTED:-0}))
+  }
+  ready="$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || {
+    echo "node $NODE_NAME is not registered yet"
+    return 1
+  }
+  [[ "${ready%% *}" == True ]] || {
+    echo "node $NODE_NAME Ready=${ready%% *}"
+    return 1
+  }
+  (($(date -d "${ready#* }" +%s) >= ${NODE_STARTED:-0})) || {
+    echo "node $NODE_NAME has no heartbeat from this start's kubelet yet"
+    return 1
+  }
 }
 default_service_account() { kubectl_admin -n default get serviceaccount default; }
 
@@ -465,7 +478,7 @@ start_node() {
   local b="$1" path
   [[ -x "$(command -v runc)" ]] || die "runc is missing: run 'bash scripts/toolchain.sh'"
   [[ -x /usr/lib/cni/bridge ]] || die "/usr/lib/cni/bridge is missing: run 'bash scripts/toolchain.sh' (Debian containernetworking-plugins)"
-  pid_alive "$RUN/node.pid" node.sh && return 0
+  daemon_alive "$RUN/node.pid" node.sh && return 0
   # A node that died leaves its processes' cgroups and bridge: clear them first.
   clean_node
   write_node_config
@@ -480,9 +493,9 @@ start_node() {
   done
   NODE_STARTED="$(date +%s)"
   spawn node unshare --mount --propagation private "$NODE/node.sh"
-  wait_for "node (containerd + kubelet)" "$LOGS/kubelet.log" "$RUN/node.pid" node.sh node_ready
+  wait_for node "node (containerd + kubelet)" node_ready
   # Once the node runs, its pid is in the new mount namespace: stop finds the node's processes by it.
-  readlink "/proc/$(cat "$RUN/node.pid")/ns/mnt" >"$RUN/node.mntns"
+  readlink "/proc/$(daemon_pid "$RUN/node.pid")/ns/mnt" >"$RUN/node.mntns"
 }
 
 # ---------------------------------------------------------------- stop
@@ -522,14 +535,14 @@ clean_node() {
     while read -r path; do rmdir "$path" 2>/dev/null || true; done <"$DIR/created-paths"
     rm -f "$DIR/created-paths"
   fi
-  rm -f "$RUN/node.mntns" "$RUN/kubelet.inner.pid"
+  rm -f "$RUN/node.mntns" "$RUN/kubelet.pid" "$RUN/containerd.pid" "$RUN/kubelet.inner.pid"
 }
 
 stop_node() {
   local pids kubelet deadline
   pids="$(node_pids | sort -u)"
   # The kubelet first, so that it restarts nothing while the rest goes.
-  kubelet="$(cat "$RUN/kubelet.inner.pid" 2>/dev/null || true)"
+  kubelet="$(daemon_pid "$RUN/kubelet.pid")"
   if [[ -n "$kubelet" ]]; then kill -TERM "$kubelet" 2>/dev/null || true; fi
   if [[ -n "$pids" ]]; then
     # shellcheck disable=SC2086 # a list of pids
@@ -552,8 +565,8 @@ stop_components() {
   local name pid deadline
   local -a pids=() names=()
   for name in "$@"; do
-    if pid_alive "$RUN/$name.pid" "$name"; then
-      pid="$(cat "$RUN/$name.pid")"
+    if pid_alive "$name"; then
+      pid="$(daemon_pid "$RUN/$name.pid")"
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid") names+=("$name")
     fi
@@ -577,8 +590,7 @@ cmd_start() {
   ensure_pki
   start_control_plane "$CLUSTER_BIN"
   start_node "$CLUSTER_BIN"
-  wait_for "the default ServiceAccount" "$LOGS/kube-controller-manager.log" "$RUN/kube-controller-manager.pid" \
-    kube-controller-manager default_service_account
+  wait_for kube-controller-manager "the default ServiceAccount" default_service_account
   say "ready in $((SECONDS - t0))s: $API (kubeconfig $KUBECONFIG_FILE), node $NODE_NAME Ready"
 }
 
@@ -593,18 +605,18 @@ cmd_stop() {
 cmd_status() {
   local rc=0 c
   for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
-    if pid_alive "$RUN/$c.pid" "$c"; then
-      printf '%-24s up    pid %s\n' "$c" "$(cat "$RUN/$c.pid")"
+    if pid_alive "$c"; then
+      printf '%-24s up    pid %s\n' "$c" "$(daemon_pid "$RUN/$c.pid")"
     else
       printf '%-24s down\n' "$c"
       rc=1
     fi
   done
-  if pid_alive "$RUN/node.pid" node.sh; then
+  if daemon_alive "$RUN/node.pid" node.sh; then
     local ready
-    ready="$(node_ready && echo Ready || echo NotReady)"
+    ready="$(node_ready >/dev/null && echo Ready || echo NotReady)"
     printf '%-24s up    pid %s, node %s %s, kubeconfig %s\n' "node (containerd+kubelet)" \
-      "$(cat "$RUN/node.pid")" "$NODE_NAME" "$ready" "$KUBECONFIG_FILE"
+      "$(daemon_pid "$RUN/node.pid")" "$NODE_NAME" "$ready" "$KUBECONFIG_FILE"
   else
     printf '%-24s down\n' "node (containerd+kubelet)"
     rc=1
@@ -612,7 +624,8 @@ cmd_status() {
   return "$rc"
 }
 
-# Everything runs from main, after bash has read the whole file (safe to edit while running).
+# Everything runs from main, and the line that calls it also exits: bash reads a script as it runs
+# it, so an edit (a git pull) during a 30-minute build must not be read after main returns.
 main() {
   bin_dir >/dev/null
   case "${1:-}" in
@@ -626,4 +639,4 @@ main() {
   esac
 }
 
-main "$@"
+main "$@"; exit

@@ -21,7 +21,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../../versions.env
 source "$HERE/../../versions.env"
 
-# Everything runs from main, after bash has read the whole file (safe to edit while running).
+# Everything runs from main, and the line that calls it also exits: bash reads a script as it runs
+# it, so an edit (a git pull) during a 30-minute build must not be read after main returns.
 main() {
   FORCE=0
   case "${1:-}" in
@@ -110,4 +111,4 @@ main() {
   echo "$DEST"
 }
 
-main "$@"
+main "$@"; exit
