@@ -61,7 +61,8 @@ function readyTimes(text: string): Record<string, number> {
   for (const match of text.matchAll(
     /^(?:local-services|cluster|node): (.+) ready in (\d+\.\d)s$/gm,
   )) {
-    ready[match[1]] = Number(match[2]);
+    const [, name = "", seconds = ""] = match;
+    ready[name] = Number(seconds);
   }
   return ready;
 }

@@ -125,7 +125,7 @@ describe("the recorded cold builds", () => {
     const script = fs.readFileSync(TOOLCHAIN, "utf8");
     // begin_build <tool> "$<VERSION>" and go_tool <tool> "$<VERSION>"
     const built = [...script.matchAll(/(?:begin_build|go_tool) ([a-z-]+) "\$([A-Z0-9_]+)"/g)].map(
-      (match) => [match[1], versions[match[2]]] as const,
+      ([, tool = "", variable = ""]) => [tool, versions[variable]] as const,
     );
     built.push(["cluster", versions.K8S_VERSION]);
     const recorded = new Set(
