@@ -5,6 +5,8 @@ import {
   type ServiceImage,
   withSyntheticCopies,
 } from "../services/catalog";
+import { Refusal } from "./refusal";
+import { nearestWord } from "./spelling";
 import { ACCEPTED_VERSION_FORMS, InvalidVersionError, tryParseVersion } from "./versions";
 import {
   DEFAULT_HUB_URL,
@@ -98,7 +100,7 @@ export interface StackConfig {
   readonly benchServiceCount?: number;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends Refusal {
   constructor(readonly problems: readonly string[]) {
     super(
       problems.length === 1
@@ -128,6 +130,8 @@ function problem(key: string, value: unknown, accepted: string): string {
 interface KeyReader {
   readonly read: ConfigReader;
   readonly problems: string[];
+  /** Every key asked for, set or not: the settings (`STACK_SETTINGS`). */
+  readonly asked: Set<string>;
   /** A value matching `pattern`, else the fallback when unset. */
   text(key: string, fallback: string, pattern: RegExp, accepted: string): string;
   bool(key: string, fallback: boolean): boolean;
@@ -137,11 +141,17 @@ interface KeyReader {
   count(key: string, fallback: string, min: number, max: number, accepted: string): number;
 }
 
-function keyReader(read: ConfigReader): KeyReader {
+function keyReader(readValue: ConfigReader): KeyReader {
   const problems: string[] = [];
+  const asked = new Set<string>();
+  const read = (key: string) => {
+    asked.add(key);
+    return readValue(key);
+  };
   return {
     read,
     problems,
+    asked,
     text(key, fallback, pattern, accepted) {
       const value = read(key) ?? fallback;
       if (!pattern.test(value)) problems.push(problem(key, value, accepted));
@@ -384,13 +394,9 @@ function switchKeys(keys: KeyReader): Pick<StackConfig, Switches> {
   };
 }
 
-/**
- * Validates the whole stack config before any resource is declared, and reports every bad
- * key at once, each with its value and what is accepted, in the order of the groups below.
- */
-export function loadStackConfig(read: ConfigReader): StackConfig {
-  const keys = keyReader(read);
-  const config: StackConfig = {
+/** Every plain key, read and judged group by group. */
+function readKeys(keys: KeyReader): StackConfig {
+  return {
     ...registryKeys(keys),
     ...versionKeys(keys),
     ...platformKeys(keys),
@@ -400,7 +406,58 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     ...benchKeys(keys),
     ...switchKeys(keys),
   };
-  if (keys.problems.length > 0) throw new ConfigError(keys.problems);
+}
+
+/** The secret config keys, in the order `StackSecrets` (release/plan.ts) lists them. */
+export const SECRET_KEYS = [
+  "dockerHubUsername",
+  "dockerHubToken",
+  "registryUsername",
+  "registryPassword",
+  "kubeconfig",
+  "serviceConfig",
+  "cosignKey",
+  "cosignPassword",
+] as const;
+
+/**
+ * Every key of the namespace the program reads: the plain keys the groups above ask for (asked
+ * of an empty config, so a key a group starts reading is a setting without being listed again;
+ * each group asks for its keys whatever the values), then the secrets.
+ */
+export const STACK_SETTINGS: readonly string[] = (() => {
+  const keys = keyReader(() => undefined);
+  readKeys(keys);
+  return [...keys.asked, ...SECRET_KEYS];
+})();
+
+/**
+ * A problem for each key of the namespace that is no setting, with the setting it most likely
+ * meant: a misspelt key would otherwise leave the setting at its default without a word.
+ * `configKeys` are the stack's keys with their namespace; other namespaces' are not ours.
+ */
+export function unknownKeyProblems(configKeys: readonly string[]): string[] {
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return configKeys
+    .filter((key) => key.startsWith(prefix) && !STACK_SETTINGS.includes(key.slice(prefix.length)))
+    .map((key) => {
+      const meant = nearestWord(key.slice(prefix.length), STACK_SETTINGS);
+      return meant === undefined
+        ? `${key} is not a setting (none is close; README.md#stacks-and-their-secrets lists them)`
+        : `${key} is not a setting; did you mean ${meant}?`;
+    });
+}
+
+/**
+ * Validates the whole stack config before any resource is declared, and reports every bad
+ * key at once, each with its value and what is accepted, in the order of the groups above;
+ * then each key the stack sets that is no setting (`configKeys`, with their namespace).
+ */
+export function loadStackConfig(read: ConfigReader, configKeys: readonly string[]): StackConfig {
+  const keys = keyReader(read);
+  const config = readKeys(keys);
+  const problems = [...keys.problems, ...unknownKeyProblems(configKeys)];
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 

@@ -48,6 +48,7 @@ function inputs(
   const config = { ...baseConfig, ...overrides.config };
   return {
     readConfig: (key) => config[key],
+    configKeys: Object.keys(config).map((key) => `battlescope:${key}`),
     secrets: {
       dockerHubUsername: pulumi.secret("release-bot"),
       dockerHubToken: pulumi.secret("dckr_pat_not-a-real-token"),
