@@ -432,14 +432,15 @@ export const STACK_SETTINGS: readonly string[] = (() => {
 })();
 
 /**
- * A problem for each key of the namespace that is no setting, with the setting it most likely
- * meant: a misspelt key would otherwise leave the setting at its default without a word.
- * `configKeys` are the stack's keys with their namespace; other namespaces' are not ours.
+ * A problem for each key of the namespace that is no setting, in key order, with the setting it
+ * most likely meant: a misspelt key would otherwise leave the setting at its default without a
+ * word. `configKeys` are the stack's keys with their namespace; other namespaces' are not ours.
  */
 export function unknownKeyProblems(configKeys: readonly string[]): string[] {
   const prefix = `${CONFIG_NAMESPACE}:`;
   return configKeys
     .filter((key) => key.startsWith(prefix) && !STACK_SETTINGS.includes(key.slice(prefix.length)))
+    .sort()
     .map((key) => {
       const meant = nearestWord(key.slice(prefix.length), STACK_SETTINGS);
       return meant === undefined

@@ -362,14 +362,14 @@ describe("keys that are not settings", () => {
     expect(() => load(values)).toThrow(exactly(message));
   });
 
-  it("refuses each of them with the config's other problems, after them", () => {
+  it("refuses each of them, in key order, after the config's other problems", () => {
     expect(() => load({ ...base, replicas: "0", scan: "true", failOn: "high" })).toThrow(
       exactly(
         [
           "invalid stack config:",
           '  - invalid config "battlescope:replicas": "0" is not accepted; expected a whole number from 1 to 100',
-          `  - battlescope:scan is not a setting ${SETTINGS_DOC}`,
           `  - battlescope:failOn is not a setting ${SETTINGS_DOC}`,
+          `  - battlescope:scan is not a setting ${SETTINGS_DOC}`,
         ].join("\n"),
       ),
     );
