@@ -59,20 +59,21 @@ function setConfig(values: Record<string, string>): void {
 }
 
 /**
- * The preview's whole output, but the progress line: its dots depend on timing
- * (`@ previewing update....`).
+ * The preview's whole output, but what depends on timing: the progress line (`@ previewing
+ * update....`, printed again every second or so) and how many blank lines end it.
  */
-async function preview(): Promise<{ code: number; out: string }> {
+async function preview(...flags: string[]): Promise<{ code: number; out: string }> {
   const { code, out } = await pulumi([
     "preview",
     "--stack",
     STACK,
+    ...flags,
     "--color",
     "never",
     "--config-file",
     configFile,
   ]);
-  return { code, out: out.replace(/^@ previewing update\.*\n/m, "") };
+  return { code, out: out.replace(/^@ previewing update\.*\n/gm, "").replace(/\n+$/, "\n") };
 }
 
 /** What a refusal prints: the summary lines, then one error with the problems. */
@@ -95,7 +96,6 @@ function refusalOutput(problems: readonly string[]): string {
     "Resources:",
     "    + 1 to create",
     "    1 errored",
-    "",
     "",
   ].join("\n");
 }
@@ -147,19 +147,39 @@ describe("a refusal, through the CLI: one Pulumi error, each problem once", () =
     if (workDir !== undefined) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
+  const freshDevProblems = (sourceRoot: string) => [
+    `invalid config "battlescope:sourceRoot": ${JSON.stringify(sourceRoot)} has no build context for ingestion-service, enrichment-service, battle-service, search-service, notification-service, frontend-bff, frontend, db-migrator and init (looked for ${sourceRoot}/<service>/Dockerfile)`,
+    'missing secret config "battlescope:dockerHubUsername": required because deploy is true and the docker-hub-creds pull secret needs registry credentials; set it with `pulumi config set --secret battlescope:dockerHubUsername <value>`',
+    'missing secret config "battlescope:cosignKey": required because sign is true; set it with `pulumi config set --secret battlescope:cosignKey < cosign.key` (the private half of keys/release.pub)',
+    'missing secret config "battlescope:cosignPassword": required because sign is true (the password of cosignKey); set it with `pulumi config set --secret battlescope:cosignPassword <value>`',
+    `invalid config "battlescope:version": "dev" needs the source root ${sourceRoot} to be a git checkout with a commit`,
+  ];
+
   it("a fresh clone of the dev stack: every missing piece, nine missing build contexts as one", async () => {
     const sourceRoot = path.join(workDir, "battle-monitor/services");
     setConfig(freshDev(sourceRoot));
     const { code, out } = await preview();
     expectNoCrash(out);
+    expect(out).toBe(refusalOutput(freshDevProblems(sourceRoot)));
+    expect(code).toBe(1);
+  });
+
+  it("the same with --diff, as the pull-request check previews (.github/workflows/preview.yml)", async () => {
+    const sourceRoot = path.join(workDir, "battle-monitor/services");
+    setConfig(freshDev(sourceRoot));
+    const { code, out } = await preview("--diff");
+    expectNoCrash(out);
     expect(out).toBe(
-      refusalOutput([
-        `invalid config "battlescope:sourceRoot": ${JSON.stringify(sourceRoot)} has no build context for ingestion-service, enrichment-service, battle-service, search-service, notification-service, frontend-bff, frontend, db-migrator and init (looked for ${sourceRoot}/<service>/Dockerfile)`,
-        'missing secret config "battlescope:dockerHubUsername": required because deploy is true and the docker-hub-creds pull secret needs registry credentials; set it with `pulumi config set --secret battlescope:dockerHubUsername <value>`',
-        'missing secret config "battlescope:cosignKey": required because sign is true; set it with `pulumi config set --secret battlescope:cosignKey < cosign.key` (the private half of keys/release.pub)',
-        'missing secret config "battlescope:cosignPassword": required because sign is true (the password of cosignKey); set it with `pulumi config set --secret battlescope:cosignPassword <value>`',
-        `invalid config "battlescope:version": "dev" needs the source root ${sourceRoot} to be a git checkout with a commit`,
-      ]),
+      [
+        `Previewing update (${STACK}):`,
+        "+ pulumi:pulumi:Stack: (create)",
+        `    [urn=urn:pulumi:${STACK}::battlescope::pulumi:pulumi:Stack::battlescope-${STACK}]`,
+        "error: invalid stack config:",
+        ...freshDevProblems(sourceRoot).map((problem) => `  - ${problem}`),
+        "Resources:",
+        "    + 1 to create",
+        "",
+      ].join("\n"),
     );
     expect(code).toBe(1);
   });
