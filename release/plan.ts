@@ -170,21 +170,24 @@ function secretProblems<S>(
   secrets: StackSecrets<S>,
   sources: LocalSources,
 ): string[] {
-  const problems: string[] = [];
+  // A secret two switches need is one problem giving both reasons.
+  const needed = new Map<string, string[]>();
+  const need = (key: string, why: string) => needed.set(key, [...(needed.get(key) ?? []), why]);
   if (config.publishDescriptions && secrets.dockerHubToken === undefined) {
-    problems.push(secretMissing("dockerHubToken", "publishDescriptions is true"));
+    need("dockerHubToken", "publishDescriptions is true");
   }
   if (config.publishDescriptions && secrets.dockerHubUsername === undefined) {
-    problems.push(secretMissing("dockerHubUsername", "publishDescriptions is true"));
+    need("dockerHubUsername", "publishDescriptions is true");
   }
   if (config.deploy && registryLogin(config.registry, secrets) === undefined) {
-    problems.push(
-      secretMissing(
-        missingCredential(config.registry, secrets),
-        `deploy is true and the ${PULL_SECRET_NAME} pull secret needs registry credentials`,
-      ),
+    need(
+      missingCredential(config.registry, secrets),
+      `deploy is true and the ${PULL_SECRET_NAME} pull secret needs registry credentials`,
     );
   }
+  const problems = [...needed].map(([key, whys]) =>
+    secretMissing(key, whys.join(", and because ")),
+  );
   if (config.sign) {
     if (secrets.cosignKey === undefined) {
       problems.push(

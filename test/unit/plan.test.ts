@@ -268,6 +268,16 @@ describe("planRelease: refusals, with the program's messages", () => {
         'invalid config "battlescope:version": "dev" needs the source root /project/src to be a git checkout with a commit',
     },
     {
+      name: "Docker Hub without credentials on a stack that publishes descriptions: one problem per secret",
+      change: { secrets: {} },
+      error: ConfigError,
+      message: [
+        "invalid stack config:",
+        '  - missing secret config "battlescope:dockerHubToken": required because publishDescriptions is true; set it with `pulumi config set --secret battlescope:dockerHubToken <value>`',
+        '  - missing secret config "battlescope:dockerHubUsername": required because publishDescriptions is true, and because deploy is true and the docker-hub-creds pull secret needs registry credentials; set it with `pulumi config set --secret battlescope:dockerHubUsername <value>`',
+      ].join("\n"),
+    },
+    {
       name: "signing without a key",
       change: { config: { sign: "true" }, secrets: { ...HUB, cosignPassword: "pw" } },
       error: ConfigError,
