@@ -132,6 +132,8 @@ interface KeyReader {
   readonly problems: string[];
   /** Every key asked for, set or not: the settings (`STACK_SETTINGS`). */
   readonly asked: Set<string>;
+  /** The keys asked for as structured values (maps and lists). */
+  readonly structured: Set<string>;
   /** A value matching `pattern`, else the fallback when unset. */
   text(key: string, fallback: string, pattern: RegExp, accepted: string): string;
   bool(key: string, fallback: boolean): boolean;
@@ -144,6 +146,7 @@ interface KeyReader {
 function keyReader(readValue: ConfigReader): KeyReader {
   const problems: string[] = [];
   const asked = new Set<string>();
+  const structured = new Set<string>();
   const read = (key: string) => {
     asked.add(key);
     return readValue(key);
@@ -152,6 +155,7 @@ function keyReader(readValue: ConfigReader): KeyReader {
     read,
     problems,
     asked,
+    structured,
     text(key, fallback, pattern, accepted) {
       const value = read(key) ?? fallback;
       if (!pattern.test(value)) problems.push(problem(key, value, accepted));
@@ -166,6 +170,7 @@ function keyReader(readValue: ConfigReader): KeyReader {
       return fallback;
     },
     json(key) {
+      structured.add(key);
       const value = read(key);
       if (value === undefined) return undefined;
       try {
@@ -421,15 +426,20 @@ export const SECRET_KEYS = [
 ] as const;
 
 /**
- * Every key of the namespace the program reads: the plain keys the groups above ask for (asked
- * of an empty config, so a key a group starts reading is a setting without being listed again;
- * each group asks for its keys whatever the values), then the secrets.
+ * The groups above asked for their keys by an empty config: a key a group starts reading is a
+ * setting without being listed again (each group asks for its keys whatever the values).
  */
-export const STACK_SETTINGS: readonly string[] = (() => {
+const EMPTY_READ = (() => {
   const keys = keyReader(() => undefined);
   readKeys(keys);
-  return [...keys.asked, ...SECRET_KEYS];
+  return keys;
 })();
+
+/** Every key of the namespace the program reads: the plain keys, then the secrets. */
+export const STACK_SETTINGS: readonly string[] = [...EMPTY_READ.asked, ...SECRET_KEYS];
+
+/** The settings that hold a map or a list, whose entries `pulumi config set --path` sets. */
+const STRUCTURED_SETTINGS: readonly string[] = [...EMPTY_READ.structured];
 
 /**
  * A problem for each key of the namespace that is no setting, in key order, with the setting it
@@ -442,7 +452,14 @@ export function unknownKeyProblems(configKeys: readonly string[]): string[] {
     .filter((key) => key.startsWith(prefix) && !STACK_SETTINGS.includes(key.slice(prefix.length)))
     .sort()
     .map((key) => {
-      const meant = nearestWord(key.slice(prefix.length), STACK_SETTINGS);
+      const name = key.slice(prefix.length);
+      // `pulumi config set battlescope:healthPaths.frontend /x` without --path names a key
+      // "healthPaths.frontend"; with it, the entry of the map healthPaths.
+      const head = name.split(".")[0] as string;
+      if (name.includes(".") && STRUCTURED_SETTINGS.includes(head)) {
+        return `${key} is not a setting; to set an entry of ${head}, use \`pulumi config set --path '${key}' <value>\``;
+      }
+      const meant = nearestWord(name, STACK_SETTINGS);
       return meant === undefined
         ? `${key} is not a setting (none is close; README.md#stacks-and-their-secrets lists them)`
         : `${key} is not a setting; did you mean ${meant}?`;

@@ -354,6 +354,17 @@ describe("keys that are not settings", () => {
       message: `battlescope:vulnerabilityDb is not a setting ${SETTINGS_DOC}`,
     },
     {
+      name: "a map's entry set without --path",
+      values: { ...base, "healthPaths.frontend": "/healthz" },
+      message:
+        "battlescope:healthPaths.frontend is not a setting; to set an entry of healthPaths, use `pulumi config set --path 'battlescope:healthPaths.frontend' <value>`",
+    },
+    {
+      name: "a dotted key under a setting that holds no map: no --path hint",
+      values: { ...base, "replicas.min": "1" },
+      message: "battlescope:replicas.min is not a setting; did you mean replicas?",
+    },
+    {
       name: "a short one two edits from a setting (scan, sign): no suggestion",
       values: { ...base, scan: "true" },
       message: `battlescope:scan is not a setting ${SETTINGS_DOC}`,
