@@ -162,6 +162,7 @@ describe("a refusal, through the CLI: one Pulumi error, each problem once", () =
     expectNoCrash(out);
     expect(out).toBe(refusalOutput(freshDevProblems(sourceRoot)));
     expect(code).toBe(1);
+    expect(fs.existsSync(path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`))).toBe(false);
   });
 
   it("the same with --diff, as the pull-request check previews (.github/workflows/preview.yml)", async () => {
