@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { declarePlan } from "./release/declare";
 import { planRelease } from "./release/plan";
 import { type ProgramInputs, programInputs, readRelease } from "./release/read";
+import { asPulumiError } from "./release/refusal";
 
 export type { ProgramInputs } from "./release/read";
 
@@ -21,7 +22,15 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
   return declarePlan(planRelease(facts));
 }
 
-/** The stack's program: relative config paths resolve against the project root. */
+/**
+ * The stack's program: relative config paths resolve against the project root. A refusal (bad
+ * config, a Dockerfile rule, a version tag holding other content) ends it as a Pulumi error
+ * naming the problems, without a stack trace (release/refusal.ts).
+ */
 export async function releaseProgram(): Promise<Record<string, unknown>> {
-  return declareRelease(programInputs(path.resolve(__dirname)));
+  try {
+    return await declareRelease(programInputs(path.resolve(__dirname)));
+  } catch (error) {
+    throw asPulumiError(error);
+  }
 }

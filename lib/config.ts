@@ -5,6 +5,8 @@ import {
   type ServiceImage,
   withSyntheticCopies,
 } from "../services/catalog";
+import { Refusal } from "./refusal";
+import { nearestWord } from "./spelling";
 import { ACCEPTED_VERSION_FORMS, InvalidVersionError, tryParseVersion } from "./versions";
 import {
   DEFAULT_HUB_URL,
@@ -98,7 +100,7 @@ export interface StackConfig {
   readonly benchServiceCount?: number;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends Refusal {
   constructor(readonly problems: readonly string[]) {
     super(
       problems.length === 1
@@ -128,6 +130,10 @@ function problem(key: string, value: unknown, accepted: string): string {
 interface KeyReader {
   readonly read: ConfigReader;
   readonly problems: string[];
+  /** Every key asked for, set or not: the settings (`STACK_SETTINGS`). */
+  readonly asked: Set<string>;
+  /** The keys asked for as structured values (maps and lists). */
+  readonly structured: Set<string>;
   /** A value matching `pattern`, else the fallback when unset. */
   text(key: string, fallback: string, pattern: RegExp, accepted: string): string;
   bool(key: string, fallback: boolean): boolean;
@@ -137,11 +143,19 @@ interface KeyReader {
   count(key: string, fallback: string, min: number, max: number, accepted: string): number;
 }
 
-function keyReader(read: ConfigReader): KeyReader {
+function keyReader(readValue: ConfigReader): KeyReader {
   const problems: string[] = [];
+  const asked = new Set<string>();
+  const structured = new Set<string>();
+  const read = (key: string) => {
+    asked.add(key);
+    return readValue(key);
+  };
   return {
     read,
     problems,
+    asked,
+    structured,
     text(key, fallback, pattern, accepted) {
       const value = read(key) ?? fallback;
       if (!pattern.test(value)) problems.push(problem(key, value, accepted));
@@ -156,6 +170,7 @@ function keyReader(read: ConfigReader): KeyReader {
       return fallback;
     },
     json(key) {
+      structured.add(key);
       const value = read(key);
       if (value === undefined) return undefined;
       try {
@@ -384,13 +399,9 @@ function switchKeys(keys: KeyReader): Pick<StackConfig, Switches> {
   };
 }
 
-/**
- * Validates the whole stack config before any resource is declared, and reports every bad
- * key at once, each with its value and what is accepted, in the order of the groups below.
- */
-export function loadStackConfig(read: ConfigReader): StackConfig {
-  const keys = keyReader(read);
-  const config: StackConfig = {
+/** Every plain key, read and judged group by group. */
+function readKeys(keys: KeyReader): StackConfig {
+  return {
     ...registryKeys(keys),
     ...versionKeys(keys),
     ...platformKeys(keys),
@@ -400,7 +411,71 @@ export function loadStackConfig(read: ConfigReader): StackConfig {
     ...benchKeys(keys),
     ...switchKeys(keys),
   };
-  if (keys.problems.length > 0) throw new ConfigError(keys.problems);
+}
+
+/** The secret config keys, in the order `StackSecrets` (release/plan.ts) lists them. */
+export const SECRET_KEYS = [
+  "dockerHubUsername",
+  "dockerHubToken",
+  "registryUsername",
+  "registryPassword",
+  "kubeconfig",
+  "serviceConfig",
+  "cosignKey",
+  "cosignPassword",
+] as const;
+
+/**
+ * The groups above asked for their keys by an empty config: a key a group starts reading is a
+ * setting without being listed again (each group asks for its keys whatever the values).
+ */
+const EMPTY_READ = (() => {
+  const keys = keyReader(() => undefined);
+  readKeys(keys);
+  return keys;
+})();
+
+/** Every key of the namespace the program reads: the plain keys, then the secrets. */
+export const STACK_SETTINGS: readonly string[] = [...EMPTY_READ.asked, ...SECRET_KEYS];
+
+/** The settings that hold a map or a list, whose entries `pulumi config set --path` sets. */
+const STRUCTURED_SETTINGS: readonly string[] = [...EMPTY_READ.structured];
+
+/**
+ * A problem for each key of the namespace that is no setting, in key order, with the setting it
+ * most likely meant: a misspelt key would otherwise leave the setting at its default without a
+ * word. `configKeys` are the stack's keys with their namespace; other namespaces' are not ours.
+ */
+export function unknownKeyProblems(configKeys: readonly string[]): string[] {
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return configKeys
+    .filter((key) => key.startsWith(prefix) && !STACK_SETTINGS.includes(key.slice(prefix.length)))
+    .sort()
+    .map((key) => {
+      const name = key.slice(prefix.length);
+      // `pulumi config set battlescope:healthPaths.frontend /x` without --path names a key
+      // "healthPaths.frontend"; with it, the entry of the map healthPaths.
+      const head = name.split(".")[0] as string;
+      if (name.includes(".") && STRUCTURED_SETTINGS.includes(head)) {
+        return `${key} is not a setting; to set an entry of ${head}, use \`pulumi config set --path '${key}' <value>\``;
+      }
+      const meant = nearestWord(name, STACK_SETTINGS);
+      return meant === undefined
+        ? `${key} is not a setting (none is close; README.md#stacks-and-their-secrets lists them)`
+        : `${key} is not a setting; did you mean ${meant}?`;
+    });
+}
+
+/**
+ * Validates the whole stack config before any resource is declared, and reports every bad
+ * key at once, each with its value and what is accepted, in the order of the groups above;
+ * then each key the stack sets that is no setting (`configKeys`, with their namespace).
+ */
+export function loadStackConfig(read: ConfigReader, configKeys: readonly string[]): StackConfig {
+  const keys = keyReader(read);
+  const config = readKeys(keys);
+  const problems = [...keys.problems, ...unknownKeyProblems(configKeys)];
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 

@@ -8,6 +8,7 @@ import { RegistryCredentials } from "../components/registryCredentials";
 import { type DeploymentSettings, ServiceRelease } from "../components/serviceRelease";
 import { describePlan } from "../lib/tagPlan";
 import { type DeploymentPlan, parseServiceConfig, type ReleasePlan } from "./plan";
+import { reportingRefusals } from "./refusal";
 
 type Secret = pulumi.Output<string>;
 
@@ -132,7 +133,7 @@ function declareCluster(deployment: DeploymentPlan<Secret>): {
       // The secret is parsed where its value is known; a bad one fails the update there.
       ...(deployment.serviceConfig === undefined
         ? {}
-        : { serviceConfig: deployment.serviceConfig.apply(parseServiceConfig) }),
+        : { serviceConfig: deployment.serviceConfig.apply(reportingRefusals(parseServiceConfig)) }),
       dependsOn,
     },
   };

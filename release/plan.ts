@@ -23,6 +23,7 @@ import {
   serviceVersion,
 } from "../lib/config";
 import { checkDockerfile, formatViolation } from "../lib/dockerfileRules";
+import { foldServiceProblems, Refusal, type ServiceProblem } from "../lib/refusal";
 import {
   guardVersion,
   highestReleaseBelow,
@@ -36,7 +37,7 @@ import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { SERVICES, type ServiceImage } from "../services/catalog";
 
 /** A release that would overwrite a version tag: refused before anything is built or pushed. */
-export class ReleaseRefusedError extends Error {
+export class ReleaseRefusedError extends Refusal {
   constructor(readonly conflicts: readonly string[]) {
     super(conflicts.join("\n"));
     this.name = "ReleaseRefusedError";
@@ -133,22 +134,29 @@ function secretMissing(key: string, why: string): string {
   return `missing secret config "${CONFIG_NAMESPACE}:${key}": required because ${why}; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value>\``;
 }
 
-/** The build contexts and their Dockerfiles' rules (docs/rules.md#image-rules), then the CHANGELOG. */
+/**
+ * The build contexts and their Dockerfiles' rules (docs/rules.md#image-rules), a problem found
+ * in several services told once; then the CHANGELOG.
+ */
 function sourceProblems(config: StackConfig, paths: SourcePaths, sources: LocalSources): string[] {
-  const problems: string[] = [];
+  const found: ServiceProblem[] = [];
   const services = releasedServices(config);
-  for (const service of services) {
-    const dockerfile = path.join(paths.contexts[service.name] as string, "Dockerfile");
-    const text = sources.dockerfiles[service.name];
+  for (const { name: service } of services) {
+    const dockerfile = path.join(paths.contexts[service] as string, "Dockerfile");
+    const text = sources.dockerfiles[service];
     if (text === undefined) {
-      problems.push(
-        `invalid config "${CONFIG_NAMESPACE}:sourceRoot": ${JSON.stringify(config.sourceRoot)} has no build context for ${service.name} (looked for ${dockerfile})`,
-      );
+      found.push({
+        service,
+        text: `invalid config "${CONFIG_NAMESPACE}:sourceRoot": ${JSON.stringify(config.sourceRoot)} has no build context for ${service} (looked for ${dockerfile})`,
+      });
     } else {
       // One line per violation with its file and line.
-      problems.push(...checkDockerfile(dockerfile, text).map(formatViolation));
+      for (const violation of checkDockerfile(dockerfile, text)) {
+        found.push({ service, text: formatViolation(violation) });
+      }
     }
   }
+  const problems = foldServiceProblems(found);
   if (config.requireChangelog) {
     const versions = services.map((service) => serviceVersion(config, service.name));
     problems.push(...checkChangelog(paths.changelog, sources.changelog, versions));
@@ -162,21 +170,24 @@ function secretProblems<S>(
   secrets: StackSecrets<S>,
   sources: LocalSources,
 ): string[] {
-  const problems: string[] = [];
+  // A secret two switches need is one problem giving both reasons.
+  const needed = new Map<string, string[]>();
+  const need = (key: string, why: string) => needed.set(key, [...(needed.get(key) ?? []), why]);
   if (config.publishDescriptions && secrets.dockerHubToken === undefined) {
-    problems.push(secretMissing("dockerHubToken", "publishDescriptions is true"));
+    need("dockerHubToken", "publishDescriptions is true");
   }
   if (config.publishDescriptions && secrets.dockerHubUsername === undefined) {
-    problems.push(secretMissing("dockerHubUsername", "publishDescriptions is true"));
+    need("dockerHubUsername", "publishDescriptions is true");
   }
   if (config.deploy && registryLogin(config.registry, secrets) === undefined) {
-    problems.push(
-      secretMissing(
-        missingCredential(config.registry, secrets),
-        `deploy is true and the ${PULL_SECRET_NAME} pull secret needs registry credentials`,
-      ),
+    need(
+      missingCredential(config.registry, secrets),
+      `deploy is true and the ${PULL_SECRET_NAME} pull secret needs registry credentials`,
     );
   }
+  const problems = [...needed].map(([key, whys]) =>
+    secretMissing(key, whys.join(", and because ")),
+  );
   if (config.sign) {
     if (secrets.cosignKey === undefined) {
       problems.push(
@@ -335,16 +346,16 @@ export function planServices(
     releasedServices(config).map((service) => [service.name, facts(service.name).tags]),
   );
   const versions = releaseVersions(config, tagsByService, gitShortSha);
-  const conflicts: string[] = [];
+  const conflicts: ServiceProblem[] = [];
   const planned = releasedServices(config).map((service) => {
     const { plan, conflict } = planService(config, service, versions[service.name] as string, {
       ...facts(service.name),
       context: paths.contexts[service.name] as string,
     });
-    if (conflict !== undefined) conflicts.push(conflict);
+    if (conflict !== undefined) conflicts.push({ service: service.name, text: conflict });
     return plan;
   });
-  if (conflicts.length > 0) throw new ReleaseRefusedError(conflicts);
+  if (conflicts.length > 0) throw new ReleaseRefusedError(foldServiceProblems(conflicts));
   return planned;
 }
 
@@ -359,6 +370,8 @@ export interface ClusterFacts {
 export interface ReleaseFacts<S> {
   /** The stack's plain config values. */
   readonly readConfig: ConfigReader;
+  /** Every config key the stack sets, with its namespace (`battlescope:version`). */
+  readonly configKeys: readonly string[];
   /** Directory relative config paths are resolved against (the project root). */
   readonly projectDir: string;
   readonly secrets: StackSecrets<S>;
@@ -454,7 +467,7 @@ function deploymentPlan<S>(
  * secrets checked, each image's version guarded against the registry, then the settings.
  */
 export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
-  const config = loadStackConfig(facts.readConfig);
+  const config = loadStackConfig(facts.readConfig, facts.configKeys);
   const paths = sourcePaths(config, facts.projectDir);
   checkSources(config, paths, facts.sources, facts.secrets);
   const services = planServices(config, paths, facts.sources.gitShortSha, facts.registry);

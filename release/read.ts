@@ -32,6 +32,7 @@ import {
   loadStackConfig,
   platformArchitecture,
   releasedServices,
+  SECRET_KEYS,
   type StackConfig,
 } from "../lib/config";
 import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
@@ -55,6 +56,8 @@ import {
 /** What the program reads from the world; tests give their own. */
 export interface ProgramInputs {
   readonly readConfig: ConfigReader;
+  /** Every config key the stack sets, with its namespace (`battlescope:version`). */
+  readonly configKeys: readonly string[];
   /** Secret config values, absent when unset (`readSecrets`). */
   readonly secrets: StackSecrets<pulumi.Output<string>>;
   /**
@@ -96,7 +99,7 @@ export interface ProgramInputs {
 export async function readRelease(
   inputs: ProgramInputs,
 ): Promise<ReleaseFacts<pulumi.Output<string>>> {
-  const config = loadStackConfig(inputs.readConfig);
+  const config = loadStackConfig(inputs.readConfig, inputs.configKeys);
   const paths = sourcePaths(config, inputs.projectDir);
   const sources = readSources(config, paths, inputs);
   checkSources(config, paths, sources, inputs.secrets);
@@ -116,6 +119,7 @@ export async function readRelease(
       : undefined;
   return {
     readConfig: inputs.readConfig,
+    configKeys: inputs.configKeys,
     projectDir: inputs.projectDir,
     secrets: inputs.secrets,
     sources,
@@ -267,18 +271,6 @@ export function readKubeconfig(
   }
 }
 
-/** The secret config keys, in the order `StackSecrets` lists them. */
-const SECRET_KEYS = [
-  "dockerHubUsername",
-  "dockerHubToken",
-  "registryUsername",
-  "registryPassword",
-  "kubeconfig",
-  "serviceConfig",
-  "cosignKey",
-  "cosignPassword",
-] as const satisfies ReadonlyArray<keyof StackSecrets<unknown>>;
-
 /**
  * A stack's secrets, read alike by the program (as Outputs) and the runner (plain): those set,
  * and the Docker client's login for the registry (what `docker login` and the local services
@@ -318,7 +310,7 @@ export function readStackConfig(
   values: Readonly<Record<string, { readonly value: string }>>,
 ): StackSettings {
   const read = (key: string) => values[`${CONFIG_NAMESPACE}:${key}`]?.value;
-  const config = loadStackConfig(read);
+  const config = loadStackConfig(read, Object.keys(values));
   return { config, secrets: readSecrets(config.registry, read, (value) => value) };
 }
 
@@ -335,6 +327,7 @@ export function programInputs(projectDir: string): ProgramInputs {
   const clients = registryClients(registry, config.get("dockerHubUrl") ?? DEFAULT_HUB_URL, secrets);
   return {
     readConfig: (key) => config.get(key),
+    configKeys: Object.keys(pulumi.runtime.allConfig()),
     secrets,
     listTags: clients.listTags,
     readPublished: async (repository, version, architectures) =>

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { STACK_SETTINGS } from "../../lib/config";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 
@@ -93,5 +94,19 @@ describe("cited documents", () => {
       .filter(([file, text]) => file !== "test/static/docs.test.ts" && missing.test(text))
       .map(([file]) => file);
     expect(citing).toEqual([]);
+  });
+});
+
+describe("README's table of config keys", () => {
+  it("lists every setting and no other (a key that is none is refused, pointing at it)", () => {
+    const readme = texts.get("README.md") ?? "";
+    const table = readme.slice(readme.indexOf("Config keys (namespace `battlescope:`)"));
+    const rows = table.slice(table.indexOf("\n|"), table.indexOf("\n\n", table.indexOf("\n|")));
+    const listed = rows
+      .split("\n")
+      .slice(3) // the blank before, the header and the rule
+      .flatMap((row) => [...(row.split("|")[1] ?? "").matchAll(/`(\w+)`/g)].map(([, key]) => key));
+    expect(listed.length).toBeGreaterThan(20);
+    expect([...listed].sort()).toEqual([...STACK_SETTINGS].sort());
   });
 });

@@ -56,15 +56,19 @@ describe("withSyntheticCopies", () => {
 
 describe("releasedServices", () => {
   const base = { version: "v3.0.0", sourceRoot: "src" };
-  const reader = (values: Record<string, string>) => (key: string) => values[key];
+  const load = (values: Record<string, string>) =>
+    loadStackConfig(
+      (key) => values[key],
+      Object.keys(values).map((key) => `battlescope:${key}`),
+    );
 
   it("is the catalog itself on a stack without benchServiceCount", () => {
-    expect(releasedServices(loadStackConfig(reader(base)))).toBe(SERVICES);
+    expect(releasedServices(load(base))).toBe(SERVICES);
     expect(SERVICE_NAMES).toHaveLength(9);
   });
 
   it.each([9, 18, 36])("releases %s services on a bench stack", (count) => {
-    const config = loadStackConfig(reader({ ...base, benchServiceCount: String(count) }));
+    const config = load({ ...base, benchServiceCount: String(count) });
     expect(config.benchServiceCount).toBe(count);
     expect(releasedServices(config)).toHaveLength(count);
   });

@@ -48,6 +48,7 @@ function inputs(
   const config = { ...baseConfig, ...overrides.config };
   return {
     readConfig: (key) => config[key],
+    configKeys: Object.keys(config).map((key) => `battlescope:${key}`),
     secrets: {
       dockerHubUsername: pulumi.secret("release-bot"),
       dockerHubToken: pulumi.secret("dckr_pat_not-a-real-token"),
@@ -423,7 +424,7 @@ describe("the release stack under mocks", () => {
     await expect(
       program.declareRelease({ ...inputs(), secrets: { dockerHubUsername: pulumi.output("bot") } }),
     ).rejects.toThrow(
-      'missing secret config "battlescope:dockerHubToken": required because publishDescriptions is true; set it with `pulumi config set --secret battlescope:dockerHubToken <value>`',
+      'missing secret config "battlescope:dockerHubToken": required because publishDescriptions is true, and because deploy is true and the docker-hub-creds pull secret needs registry credentials; set it with `pulumi config set --secret battlescope:dockerHubToken <value>`',
     );
     await expect(
       program.declareRelease(inputs({ buildContextExists: (p) => !p.endsWith("/init") })),

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadStackConfig, serviceVersion } from "../../lib/config";
+import {
+  ConfigError,
+  loadStackConfig,
+  SECRET_KEYS,
+  STACK_SETTINGS,
+  serviceVersion,
+} from "../../lib/config";
 import { ACCEPTED_VERSION_FORMS } from "../../lib/versions";
 import { exactly } from "../support/exactly";
 
@@ -7,11 +13,45 @@ const base: Record<string, string> = {
   version: "v3.0.0",
   sourceRoot: "../battle-monitor/services",
 };
-const reader = (values: Record<string, string | undefined>) => (key: string) => values[key];
+/** A valid value for every plain key but benchServiceCount, each other than its default. */
+const EVERY_KEY: Record<string, string> = {
+  ...base,
+  registry: "127.0.0.1:5000",
+  organization: "battle-scope",
+  versions: JSON.stringify({ frontend: "v3.0.1" }),
+  platforms: JSON.stringify(["linux/arm64"]),
+  namespace: "battlescope-dev",
+  replicas: "1",
+  moveFloatingTags: "false",
+  publishDescriptions: "false",
+  dockerHubUrl: "http://127.0.0.1:5001/",
+  buildOnPreview: "true",
+  builder: "battlescope",
+  deploy: "false",
+  renderManifestsTo: ".local/manifests",
+  registryCache: "false",
+  requireChangelog: "false",
+  kubeconfigPath: "$BATTLESCOPE_STATE/kubeconfig",
+  kubeContext: "battlescope-local",
+  rolloutTimeout: "90",
+  healthPaths: JSON.stringify({ frontend: "/healthz" }),
+  sign: "true",
+  cosignPublicKey: "keys/local.pub",
+  transparencyLog: "false",
+};
+
+/** The config a stack with these keys set loads (undefined: unset). */
+const load = (values: Record<string, string | undefined>) =>
+  loadStackConfig(
+    (key) => values[key],
+    Object.entries(values).flatMap(([key, value]) =>
+      value === undefined ? [] : [`battlescope:${key}`],
+    ),
+  );
 
 describe("loadStackConfig", () => {
   it("fills the defaults", () => {
-    expect(loadStackConfig(reader(base))).toEqual({
+    expect(load(base)).toEqual({
       registry: "docker.io",
       organization: "battlescope",
       version: "v3.0.0",
@@ -36,30 +76,7 @@ describe("loadStackConfig", () => {
   });
 
   it("reads every key", () => {
-    const config = loadStackConfig(
-      reader({
-        ...base,
-        registry: "127.0.0.1:5000",
-        organization: "battle-scope",
-        versions: JSON.stringify({ frontend: "v3.0.1" }),
-        platforms: JSON.stringify(["linux/arm64"]),
-        namespace: "battlescope-dev",
-        replicas: "1",
-        moveFloatingTags: "false",
-        publishDescriptions: "false",
-        dockerHubUrl: "http://127.0.0.1:5001/",
-        buildOnPreview: "true",
-        builder: "battlescope",
-        deploy: "false",
-        renderManifestsTo: ".local/manifests",
-        registryCache: "false",
-        requireChangelog: "false",
-        kubeconfigPath: "$BATTLESCOPE_STATE/kubeconfig",
-        kubeContext: "battlescope-local",
-        rolloutTimeout: "90",
-        healthPaths: JSON.stringify({ frontend: "/healthz" }),
-      }),
-    );
+    const config = load(EVERY_KEY);
     expect(config).toMatchObject({
       registry: "127.0.0.1:5000",
       organization: "battle-scope",
@@ -234,7 +251,7 @@ describe("loadStackConfig", () => {
         'invalid config "battlescope:dockerHubUrl": "hub.docker.com" is not accepted; expected an http(s) URL such as https://hub.docker.com',
     },
   ])("refuses $name", ({ values, message }) => {
-    expect(() => loadStackConfig(reader(values))).toThrow(exactly(message));
+    expect(() => load(values)).toThrow(exactly(message));
   });
 
   it("reports one problem per bad key, in the order of the keys' groups", () => {
@@ -266,7 +283,7 @@ describe("loadStackConfig", () => {
     };
     let refusal: unknown;
     try {
-      loadStackConfig(reader(bad));
+      load(bad);
     } catch (error) {
       refusal = error;
     }
@@ -306,7 +323,7 @@ describe("loadStackConfig", () => {
   });
 
   it("reports every bad key at once", () => {
-    expect(() => loadStackConfig(reader({ ...base, version: "latest", replicas: "many" }))).toThrow(
+    expect(() => load({ ...base, version: "latest", replicas: "many" })).toThrow(
       exactly(
         [
           "invalid stack config:",
@@ -315,5 +332,84 @@ describe("loadStackConfig", () => {
         ].join("\n"),
       ),
     );
+  });
+});
+
+describe("keys that are not settings", () => {
+  const SETTINGS_DOC = "(none is close; README.md#stacks-and-their-secrets lists them)";
+  it.each([
+    {
+      name: "a misspelt setting, with the setting it likely meant",
+      values: { ...base, rolloutTimout: "120" },
+      message: "battlescope:rolloutTimout is not a setting; did you mean rolloutTimeout?",
+    },
+    {
+      name: "a misspelt secret: secrets are settings too",
+      values: { ...base, cosignkey: "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----" },
+      message: "battlescope:cosignkey is not a setting; did you mean cosignKey?",
+    },
+    {
+      name: "a setting that does not exist, far from any",
+      values: { ...base, vulnerabilityDb: "https://db.example" },
+      message: `battlescope:vulnerabilityDb is not a setting ${SETTINGS_DOC}`,
+    },
+    {
+      name: "a map's entry set without --path",
+      values: { ...base, "healthPaths.frontend": "/healthz" },
+      message:
+        "battlescope:healthPaths.frontend is not a setting; to set an entry of healthPaths, use `pulumi config set --path 'battlescope:healthPaths.frontend' <value>`",
+    },
+    {
+      name: "a dotted key under a setting that holds no map: no --path hint",
+      values: { ...base, "replicas.min": "1" },
+      message: "battlescope:replicas.min is not a setting; did you mean replicas?",
+    },
+    {
+      name: "a short one two edits from a setting (scan, sign): no suggestion",
+      values: { ...base, scan: "true" },
+      message: `battlescope:scan is not a setting ${SETTINGS_DOC}`,
+    },
+  ])("refuses $name", ({ values, message }) => {
+    expect(() => load(values)).toThrow(exactly(message));
+  });
+
+  it("refuses each of them, in key order, after the config's other problems", () => {
+    expect(() => load({ ...base, replicas: "0", scan: "true", failOn: "high" })).toThrow(
+      exactly(
+        [
+          "invalid stack config:",
+          '  - invalid config "battlescope:replicas": "0" is not accepted; expected a whole number from 1 to 100',
+          `  - battlescope:failOn is not a setting ${SETTINGS_DOC}`,
+          `  - battlescope:scan is not a setting ${SETTINGS_DOC}`,
+        ].join("\n"),
+      ),
+    );
+  });
+
+  it("leaves other namespaces' keys to their owners", () => {
+    const read = (key: string) => base[key];
+    const keys = [
+      "battlescope:version",
+      "battlescope:sourceRoot",
+      "kubernetes:context",
+      "aws:region",
+    ];
+    expect(loadStackConfig(read, keys).version).toBe("v3.0.0");
+  });
+
+  it("knows every key the validation reads, plain or secret, and no other", () => {
+    // Every key set, so a key read only when another is set would be asked here and fail this.
+    const everything: Record<string, string> = { ...EVERY_KEY, benchServiceCount: "9" };
+    const asked = new Set<string>();
+    loadStackConfig((key) => {
+      asked.add(key);
+      return everything[key];
+    }, []);
+    expect(new Set(STACK_SETTINGS)).toEqual(new Set([...asked, ...SECRET_KEYS]));
+    expect(STACK_SETTINGS).toHaveLength(asked.size + SECRET_KEYS.length);
+    // The secrets the read step reads (release/read.ts) are settings: a stack setting all of them passes.
+    expect(() =>
+      load({ ...base, ...Object.fromEntries(SECRET_KEYS.map((key) => [key, "x"])) }),
+    ).not.toThrow();
   });
 });

@@ -241,21 +241,29 @@ describe("at preview", () => {
   const inputs = (
     config: Record<string, string>,
     readFile: (file: string) => string | undefined,
-  ): ProgramInputs => ({
-    readConfig: (key) =>
-      ({ sourceRoot: "src", publishDescriptions: "false", deploy: "false", ...config })[key],
-    secrets: {},
-    listTags: () => Promise.reject(new Error("the registry is not read before the checks pass")),
-    readPublished: () => Promise.reject(new Error("not read")),
-    hashSources: () => "sha256:0",
-    gitShortSha: () => "abcdef1",
-    projectDir: "/work/project",
-    buildContextExists: () => true,
-    readFile,
-    checkKubernetesApi: async () => {},
-    checkSigningKey: async () => {},
-    readSourceFacts: () => ({ uri: "file:///work/project/src", dirty: false }),
-  });
+  ): ProgramInputs => {
+    const values: Record<string, string> = {
+      sourceRoot: "src",
+      publishDescriptions: "false",
+      deploy: "false",
+      ...config,
+    };
+    return {
+      readConfig: (key) => values[key],
+      configKeys: Object.keys(values).map((key) => `battlescope:${key}`),
+      secrets: {},
+      listTags: () => Promise.reject(new Error("the registry is not read before the checks pass")),
+      readPublished: () => Promise.reject(new Error("not read")),
+      hashSources: () => "sha256:0",
+      gitShortSha: () => "abcdef1",
+      projectDir: "/work/project",
+      buildContextExists: () => true,
+      readFile,
+      checkKubernetesApi: async () => {},
+      checkSigningKey: async () => {},
+      readSourceFacts: () => ({ uri: "file:///work/project/src", dirty: false }),
+    };
+  };
 
   it("refuses every broken Dockerfile and a stable version missing from the CHANGELOG at once", async () => {
     const refusal = await declareRelease(

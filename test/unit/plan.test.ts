@@ -19,6 +19,7 @@ import {
   type StackSecrets,
 } from "../../release/plan";
 import { SERVICES } from "../../services/catalog";
+import { exactly } from "../support/exactly";
 
 const root = path.resolve(__dirname, "../..");
 const FIXTURES = path.join(root, "fixtures/battlescope");
@@ -69,6 +70,9 @@ function facts(change: Change = {}): ReleaseFacts<string> {
   };
   return {
     readConfig: (key) => config[key],
+    configKeys: Object.entries(config).flatMap(([key, value]) =>
+      value === undefined ? [] : [`battlescope:${key}`],
+    ),
     projectDir: "/project",
     secrets: change.secrets ?? HUB,
     sources: { dockerfiles: DOCKERFILES, changelog: CHANGELOG, ...change.sources },
@@ -264,6 +268,16 @@ describe("planRelease: refusals, with the program's messages", () => {
         'invalid config "battlescope:version": "dev" needs the source root /project/src to be a git checkout with a commit',
     },
     {
+      name: "Docker Hub without credentials on a stack that publishes descriptions: one problem per secret",
+      change: { secrets: {} },
+      error: ConfigError,
+      message: [
+        "invalid stack config:",
+        '  - missing secret config "battlescope:dockerHubToken": required because publishDescriptions is true; set it with `pulumi config set --secret battlescope:dockerHubToken <value>`',
+        '  - missing secret config "battlescope:dockerHubUsername": required because publishDescriptions is true, and because deploy is true and the docker-hub-creds pull secret needs registry credentials; set it with `pulumi config set --secret battlescope:dockerHubUsername <value>`',
+      ].join("\n"),
+    },
+    {
       name: "signing without a key",
       change: { config: { sign: "true" }, secrets: { ...HUB, cosignPassword: "pw" } },
       error: ConfigError,
@@ -272,6 +286,54 @@ describe("planRelease: refusals, with the program's messages", () => {
   ])("refuses $name", ({ change, error, message }) => {
     expect(() => planRelease(facts(change))).toThrow(error);
     expect(() => planRelease(facts(change))).toThrow(message);
+  });
+});
+
+describe("planRelease: a problem of several services told once", () => {
+  const NO_CONTEXTS = Object.fromEntries(SERVICES.map((entry) => [entry.name, undefined]));
+  it.each<{ name: string; change: Change; message: string }>([
+    {
+      name: "a source root without any build context: one problem naming the nine",
+      change: { sources: { dockerfiles: NO_CONTEXTS } },
+      message:
+        'invalid config "battlescope:sourceRoot": "src" has no build context for ingestion-service, enrichment-service, battle-service, search-service, notification-service, frontend-bff, frontend, db-migrator and init (looked for /project/src/<service>/Dockerfile)',
+    },
+    {
+      name: "two Dockerfiles that break the same rules on the same lines",
+      change: {
+        sources: {
+          dockerfiles: {
+            ...DOCKERFILES,
+            "db-migrator": "FROM busybox:1.36\n",
+            init: "FROM busybox:1.36\n",
+          },
+        },
+      },
+      message: [
+        "invalid stack config:",
+        "  - /project/src/<service>/Dockerfile:1: multi-stage: only one stage (one FROM); build in a first stage (FROM <image>:<version> AS build) and COPY --from=build only what the image runs into a final stage (<service>: db-migrator and init)",
+        "  - /project/src/<service>/Dockerfile:1: non-root-user: the final stage sets no USER, so the container runs as root; add a non-root USER (e.g. USER 10001:10001) after its last step that needs root (<service>: db-migrator and init)",
+      ].join("\n"),
+    },
+    {
+      name: "Dockerfiles that break a rule on different lines: each told",
+      change: {
+        sources: {
+          dockerfiles: {
+            ...DOCKERFILES,
+            frontend: "FROM busybox:1.36 AS build\nFROM busybox:1.36\n",
+            init: "FROM busybox:1.36 AS build\n\nFROM busybox:1.36\n",
+          },
+        },
+      },
+      message: [
+        "invalid stack config:",
+        "  - /project/src/frontend/Dockerfile:2: non-root-user: the final stage sets no USER, so the container runs as root; add a non-root USER (e.g. USER 10001:10001) after its last step that needs root",
+        "  - /project/src/init/Dockerfile:3: non-root-user: the final stage sets no USER, so the container runs as root; add a non-root USER (e.g. USER 10001:10001) after its last step that needs root",
+      ].join("\n"),
+    },
+  ])("$name", ({ change, message }) => {
+    expect(() => planRelease(facts(change))).toThrow(exactly(message));
   });
 });
 

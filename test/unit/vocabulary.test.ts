@@ -25,7 +25,10 @@ const root = path.resolve(__dirname, "../..");
 function configAccepts(values: { registry?: string; organization?: string }): boolean {
   const read = { version: "v3.0.0", sourceRoot: "src", ...values };
   try {
-    loadStackConfig((key) => read[key as keyof typeof read]);
+    loadStackConfig(
+      (key) => read[key as keyof typeof read],
+      Object.keys(read).map((key) => `battlescope:${key}`),
+    );
     return true;
   } catch {
     return false;
