@@ -40,10 +40,13 @@ function readProcesses(): ProcessInfo[] {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
       // pid (comm) state ppid ...: comm may hold spaces and parentheses.
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const command = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+      const argv = fs
+        .readFileSync(`/proc/${pid}/cmdline`, "utf8")
+        .split("\0")
+        .filter((arg) => arg !== "");
       const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
       const tmpdir = environ.find((entry) => entry.startsWith("TMPDIR="))?.slice(7) || "/tmp";
-      return [{ pid: Number(pid), ppid, command, tmpdir: path.resolve(tmpdir) }];
+      return [{ pid: Number(pid), ppid, argv, tmpdir: path.resolve(tmpdir) }];
     } catch {
       return [];
     }

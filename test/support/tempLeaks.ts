@@ -11,13 +11,24 @@ export interface TempEntry {
 export interface ProcessInfo {
   readonly pid: number;
   readonly ppid: number;
-  readonly command: string;
+  readonly argv: readonly string[];
   /** The temporary directory the process uses (its TMPDIR, or /tmp). */
   readonly tmpdir: string;
 }
 
-/** Processes that make `battlescope-*` entries: test runs, and Pulumi engines (signing's scratch). */
-const MAKERS = /vitest|pulumi/;
+/** A vitest command, package, binary or worker, as a word of a command line. */
+const VITEST_WORD = /^(?:.*\/)?vitest(?:\.mjs)?$|\/vitest\/dist\//;
+
+/**
+ * Processes that make `battlescope-*` entries: test runs (vitest, or a shell running it) and Pulumi
+ * engines (signing's scratch; the program and plugins are the CLI's children).
+ */
+function makesTempEntries(argv: readonly string[]): boolean {
+  return (
+    argv[0]?.split("/").pop() === "pulumi" ||
+    argv.some((arg) => arg.split(/\s+/).some((word) => VITEST_WORD.test(word)))
+  );
+}
 
 /** The entries of `after` that `before` did not hold, sorted. */
 export function newEntries(before: readonly string[], after: readonly string[]): string[] {
@@ -55,7 +66,7 @@ export function otherRuns(
       !family.has(process.pid) &&
       !isDescendant(process) &&
       process.tmpdir === tmpdir &&
-      MAKERS.test(process.command),
+      makesTempEntries(process.argv),
   );
 }
 
@@ -101,7 +112,7 @@ export function leakVerdict(
       ].join("\n"),
     };
   }
-  const running = others.map((process) => `pid ${process.pid} ${shorten(process.command)}`);
+  const running = others.map((process) => `pid ${process.pid} ${shorten(process.argv.join(" "))}`);
   return {
     fails: false,
     message: [

@@ -48,47 +48,56 @@ describe("formatBytes", () => {
 });
 
 describe("otherRuns", () => {
-  // init(1) -> bash(10) -> npx(11) -> vitest main(12, self) -> worker(13) -> pulumi(14)
-  const mine: ProcessInfo[] = [
-    { pid: 1, ppid: 0, command: "/sbin/init", tmpdir: "/tmp" },
-    { pid: 10, ppid: 1, command: "bash -c npx vitest run --project unit", tmpdir: "/tmp" },
-    { pid: 11, ppid: 10, command: "npm exec vitest run --project unit", tmpdir: "/tmp" },
-    { pid: 12, ppid: 11, command: "node node_modules/.bin/vitest run", tmpdir: "/tmp" },
-    {
-      pid: 13,
-      ppid: 12,
-      command: "node node_modules/vitest/dist/workers/forks.js",
-      tmpdir: "/tmp",
-    },
-    { pid: 14, ppid: 13, command: "pulumi up --stack e2e", tmpdir: "/tmp" },
-  ];
-  const other = (pid: number, command: string, tmpdir = "/tmp"): ProcessInfo => ({
+  const proc = (pid: number, ppid: number, command: string, tmpdir = "/tmp"): ProcessInfo => ({
     pid,
-    ppid: 1,
-    command,
+    ppid,
+    argv: command.split(" "),
     tmpdir,
   });
+  // init(1) -> bash(10) -> npx(11) -> vitest main(12, self) -> worker(13) -> pulumi(14)
+  const mine: ProcessInfo[] = [
+    proc(1, 0, "/sbin/init"),
+    { pid: 10, ppid: 1, argv: ["bash", "-c", "npx vitest run --project unit"], tmpdir: "/tmp" },
+    proc(11, 10, "npm exec vitest run --project unit"),
+    proc(12, 11, "node /work/main/node_modules/.bin/vitest run"),
+    proc(13, 12, "node /work/main/node_modules/vitest/dist/workers/forks.js"),
+    proc(14, 13, "/root/.cache/battlescope/toolchain/bin/pulumi up --stack e2e"),
+  ];
 
   it.each([
     { name: "the run itself, its ancestors and descendants are not others", extra: [], pids: [] },
     {
       name: "another vitest run on the same temporary directory is",
-      extra: [other(20, "node node_modules/.bin/vitest run --project e2e")],
-      pids: [20],
+      extra: [
+        proc(20, 1, "node /work/wt/x/node_modules/.bin/vitest run --project e2e"),
+        proc(21, 1, "node /work/wt/x/node_modules/vitest/vitest.mjs run"),
+        proc(22, 1, "node /work/wt/x/node_modules/vitest/dist/workers/forks.js"),
+        proc(23, 1, "npm exec vitest run"),
+        { pid: 24, ppid: 1, argv: ["bash", "-c", "cd /w && npx vitest run"], tmpdir: "/tmp" },
+      ],
+      pids: [20, 21, 22, 23, 24],
     },
     {
       name: "a Pulumi engine outside the run (npm run local, signing) is",
-      extra: [other(30, "/root/.cache/battlescope/toolchain/bin/pulumi up --stack local")],
+      extra: [proc(30, 1, "/root/.cache/battlescope/toolchain/bin/pulumi up --stack local")],
       pids: [30],
     },
     {
       name: "a run on another temporary directory is not",
-      extra: [other(40, "node node_modules/.bin/vitest run", "/tmp/battlescope-private-1")],
+      extra: [proc(40, 1, "node node_modules/.bin/vitest run", "/tmp/battlescope-private-1")],
       pids: [],
     },
     {
-      name: "an unrelated process is not",
-      extra: [other(50, "/usr/bin/buildkitd --root /var/lib/buildkit")],
+      name: "a process that only names pulumi or vitest in a path is not",
+      extra: [
+        proc(
+          50,
+          1,
+          "go -C /root/.cache/battlescope/toolchain/.tmp-pulumi-v3.276.0-2542/.src build",
+        ),
+        proc(51, 1, "vim /work/main/vitest.config.ts"),
+        proc(52, 1, "/usr/bin/buildkitd --root /var/lib/buildkit"),
+      ],
       pids: [],
     },
   ])("$name", ({ extra, pids }) => {
@@ -96,10 +105,7 @@ describe("otherRuns", () => {
   });
 
   it("ends on a parent cycle (a pid reused while /proc was read)", () => {
-    const cycle: ProcessInfo[] = [
-      { pid: 60, ppid: 61, command: "vitest", tmpdir: "/tmp" },
-      { pid: 61, ppid: 60, command: "vitest", tmpdir: "/tmp" },
-    ];
+    const cycle = [proc(60, 61, "npm exec vitest"), proc(61, 60, "npm exec vitest")];
     expect(otherRuns([...mine, ...cycle], 12, "/tmp").map((process) => process.pid)).toEqual([
       60, 61,
     ]);
@@ -136,18 +142,13 @@ describe("leakVerdict", () => {
 
   it("only warns, naming them, when another run or engine used the directory meanwhile", () => {
     const others = [
-      {
-        pid: 20,
-        ppid: 1,
-        command: "node node_modules/.bin/vitest run --project e2e",
-        tmpdir: "/tmp",
-      },
-      { pid: 30, ppid: 1, command: `pulumi up ${"x".repeat(100)}`, tmpdir: "/tmp" },
+      { pid: 20, ppid: 1, argv: ["node", "node_modules/.bin/vitest", "run"], tmpdir: "/tmp" },
+      { pid: 30, ppid: 1, argv: ["pulumi", "up", "x".repeat(100)], tmpdir: "/tmp" },
     ];
     expect(leakVerdict("/tmp", left.slice(1), others)).toEqual({
       fails: false,
       message: [
-        `warning: 1 entry in /tmp appeared during the test run, not counted as left by it: other test runs or Pulumi engines used /tmp meanwhile and may have made them (pid 20 node node_modules/.bin/vitest run --project e2e; pid 30 pulumi up ${"x".repeat(67)}...):`,
+        `warning: 1 entry in /tmp appeared during the test run, not counted as left by it: other test runs or Pulumi engines used /tmp meanwhile and may have made them (pid 20 node node_modules/.bin/vitest run; pid 30 pulumi up ${"x".repeat(67)}...):`,
         "  /tmp/battlescope-src-x9  1.5 kB",
         "  total 1.5 kB",
       ].join("\n"),
