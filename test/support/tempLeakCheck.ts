@@ -2,13 +2,16 @@
  * The global setup of every vitest run (vitest.config.ts): lists the `battlescope-*` entries of the
  * temporary directory before the run, and after it fails the run, naming each new entry with its
  * size (the verdict is test/support/tempLeaks.ts's). A teardown that throws leaves vitest's exit
- * status at 0, hence `process.exitCode`.
+ * status at 0, hence `process.exitCode`; and CI reads its counts from the JSON report, which the
+ * teardown comes too late for, so a failing verdict is also written next to the report, where
+ * scripts/test-summary.js counts it.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { TestProject } from "vitest/node";
 import { TEMP_PREFIX } from "./tempDirs";
-import { leakVerdict, newEntries, otherRuns, type ProcessInfo } from "./tempLeaks";
+import { LEAKS_FILE, leakVerdict, newEntries, otherRuns, type ProcessInfo } from "./tempLeaks";
 
 function checkedEntries(tmpdir: string): string[] {
   return fs.readdirSync(tmpdir).filter((name) => name.startsWith(TEMP_PREFIX));
@@ -53,7 +56,20 @@ function readProcesses(): ProcessInfo[] {
   });
 }
 
-export default function setup(): () => void {
+/** Where scripts/test-summary.js looks for a failing verdict: beside the JSON report, if any. */
+function verdictFile(project: TestProject | undefined): string | undefined {
+  const output = project?.vitest.config.outputFile;
+  const report = typeof output === "string" ? output : output?.json;
+  if (report === undefined) return undefined;
+  return path.join(
+    path.dirname(path.resolve(project?.vitest.config.root ?? "", report)),
+    LEAKS_FILE,
+  );
+}
+
+export default function setup(project?: TestProject): () => void {
+  const leaksFile = verdictFile(project);
+  if (leaksFile !== undefined) fs.rmSync(leaksFile, { force: true });
   const tmpdir = path.resolve(os.tmpdir());
   const before = checkedEntries(tmpdir);
   const othersAtStart = otherRuns(readProcesses(), process.pid, tmpdir);
@@ -70,6 +86,11 @@ export default function setup(): () => void {
     );
     const verdict = leakVerdict(tmpdir, left, [...others.values()]);
     if (verdict.message !== undefined) console.error(`\n${verdict.message}\n`);
-    if (verdict.fails) process.exitCode = 1;
+    if (!verdict.fails) return;
+    process.exitCode = 1;
+    if (leaksFile !== undefined) {
+      fs.mkdirSync(path.dirname(leaksFile), { recursive: true });
+      fs.writeFileSync(leaksFile, `${verdict.message}\n`);
+    }
   };
 }

@@ -3,6 +3,9 @@
  * which temporary entries are new, who else could have made them, and what to say.
  */
 
+/** The failing verdict's file, beside the JSON report (read by scripts/test-summary.js). */
+export const LEAKS_FILE = "temp-leaks.txt";
+
 export interface TempEntry {
   readonly name: string;
   readonly bytes: number;

@@ -1,7 +1,7 @@
 /**
  * makeTempDir (test/support/tempDirs.ts) and the run's leak check (test/support/tempLeakCheck.ts):
  * a vitest run of test/fixtures/tempLeak under a TMPDIR of its own, so that no other run on this
- * machine shares what it checks.
+ * machine shares what it checks, and CI's summary of its report (scripts/test-summary.js).
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
@@ -20,17 +20,9 @@ interface Run {
   readonly output: string;
 }
 
-/** The fixture's vitest run with TMPDIR=`tmpdir`, outside this run's own vitest variables. */
-async function runFixture(tmpdir: string, env: Record<string, string>): Promise<Run> {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("VITEST") && key !== "TEST"),
-  );
+async function status(command: string, args: string[], env = process.env): Promise<Run> {
   try {
-    const { stdout, stderr } = await exec(
-      path.join(REPO_ROOT, "node_modules/.bin/vitest"),
-      ["run", "--root", FIXTURE, "--reporter", "dot"],
-      { env: { ...inherited, ...env, TMPDIR: tmpdir, NO_COLOR: "1" } },
-    );
+    const { stdout, stderr } = await exec(command, args, { env });
     return { code: 0, output: stdout + stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -38,7 +30,32 @@ async function runFixture(tmpdir: string, env: Record<string, string>): Promise<
   }
 }
 
+/**
+ * The fixture's vitest run with TMPDIR=`tmpdir`, outside this run's own vitest variables, writing
+ * a JSON report to `tmpdir`/report as `npm test` does; then CI's summary line of that report.
+ */
+async function runFixture(
+  tmpdir: string,
+  env: Record<string, string>,
+): Promise<Run & { summary: Run }> {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith("VITEST") && key !== "TEST"),
+  );
+  const report = path.join(tmpdir, "report/vitest.json");
+  const run = await status(
+    path.join(REPO_ROOT, "node_modules/.bin/vitest"),
+    ["run", "--root", FIXTURE, "--reporter=dot", "--reporter=json", `--outputFile.json=${report}`],
+    { ...inherited, ...env, TMPDIR: tmpdir, NO_COLOR: "1" },
+  );
+  const summary = await status(process.execPath, [
+    path.join(REPO_ROOT, "scripts/test-summary.js"),
+    report,
+  ]);
+  return { ...run, summary };
+}
+
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const VERDICT = /the test run left|warning: \d/;
 
 describe("makeTempDir", () => {
   let atCollection: unknown;
@@ -66,37 +83,47 @@ describe("the run's leak check", () => {
   it("passes a run that leaves nothing: folders of makeTempDir go, older and foreign entries do not count", async () => {
     const tmpdir = makeTempDir("leakcheck");
     fs.mkdirSync(path.join(tmpdir, "battlescope-there-before"));
+    fs.mkdirSync(path.join(tmpdir, "report"));
+    fs.writeFileSync(path.join(tmpdir, "report/temp-leaks.txt"), "an earlier run's verdict");
     const run = await runFixture(tmpdir, { LEAVE: "other-tool-123" });
-    expect(run.output).not.toMatch(/the test run left|warning: \d/);
+    expect(run.output).not.toMatch(VERDICT);
     expect(run.code, run.output).toBe(0);
-    expect(fs.readdirSync(tmpdir).sort()).toEqual(["battlescope-there-before", "other-tool-123"]);
+    expect(run.summary).toEqual({ code: 0, output: "1 passed, 0 failed\n" });
+    expect(fs.readdirSync(tmpdir).sort()).toEqual([
+      "battlescope-there-before",
+      "other-tool-123",
+      "report",
+    ]);
   });
 
   it("removes makeTempDir's folders of a failed test too", async () => {
     const tmpdir = makeTempDir("leakcheck");
     const run = await runFixture(tmpdir, { FAIL: "1" });
     expect(run.output).toContain("FAIL=1: failing on purpose");
-    expect(run.output).not.toMatch(/the test run left|warning: \d/);
+    expect(run.output).not.toMatch(VERDICT);
     expect(run.code).toBe(1);
-    expect(fs.readdirSync(tmpdir)).toEqual([]);
+    expect(run.summary.output).toBe("0 passed, 1 failed\n");
+    expect(fs.readdirSync(tmpdir)).toEqual(["report"]);
   });
 
-  it("fails a run that leaves battlescope-* entries, naming each with its size", async () => {
+  it("fails a run that leaves battlescope-* entries, naming each with its size, and CI's line counts it", async () => {
     const tmpdir = makeTempDir("leakcheck");
     const run = await runFixture(tmpdir, {
       LEAVE: "battlescope-leak-b,battlescope-leak-a,other-1",
     });
-    expect(run.code, run.output).toBe(1);
-    expect(run.output).toContain("1 passed");
-    expect(run.output).toMatch(
-      new RegExp(
-        [
-          `the test run left 2 entries in ${literal(tmpdir)}, new since it started \\(a test removes what it made, also when it fails: make folders with makeTempDir from test/support/tempDirs\\.ts\\):`,
-          `  ${literal(tmpdir)}/battlescope-leak-a  \\d+\\.\\d kB`,
-          `  ${literal(tmpdir)}/battlescope-leak-b  \\d+\\.\\d kB`,
-          "  total \\d+\\.\\d kB",
-        ].join("\n"),
-      ),
+    const verdict = new RegExp(
+      [
+        `the test run left 2 entries in ${literal(tmpdir)}, new since it started \\(a test removes what it made, also when it fails: make folders with makeTempDir from test/support/tempDirs\\.ts\\):`,
+        `  ${literal(tmpdir)}/battlescope-leak-a  \\d+\\.\\d kB`,
+        `  ${literal(tmpdir)}/battlescope-leak-b  \\d+\\.\\d kB`,
+        "  total \\d+\\.\\d kB\n",
+      ].join("\n"),
     );
+    expect(run.code, run.output).toBe(1);
+    expect(run.output).toMatch(verdict);
+    // Every test passed: the report says so, the summary line does not.
+    expect(run.summary.code).toBe(0);
+    expect(run.summary.output).toMatch(verdict);
+    expect(run.summary.output).toMatch(/^1 passed, 1 failed\n/);
   });
 });
