@@ -41,8 +41,8 @@ export function newEntries(before: readonly string[], after: readonly string[]):
 
 /**
  * Test runs and Pulumi engines other than `self`'s own (its ancestors, which started it, and its
- * descendants, its workers and the engines they run) that use the same temporary directory: while
- * one ran, a new entry may be theirs.
+ * descendants, its workers and the engines they run) that use the same temporary directory, one
+ * process each: while one ran, a new entry may be theirs.
  */
 export function otherRuns(
   processes: readonly ProcessInfo[],
@@ -64,13 +64,16 @@ export function otherRuns(
     }
     return false;
   };
-  return processes.filter(
+  const others = processes.filter(
     (process) =>
       !family.has(process.pid) &&
       !isDescendant(process) &&
       process.tmpdir === tmpdir &&
       makesTempEntries(process.argv),
   );
+  // One process per run: the first of each chain (npx, then npm exec, then vitest, then workers).
+  const pids = new Set(others.map((process) => process.pid));
+  return others.filter((process) => !pids.has(process.ppid));
 }
 
 export function formatBytes(bytes: number): string {
