@@ -13,6 +13,7 @@ import {
   type RegistryCredential,
 } from "../clients/dockerConfig";
 import { OciRegistryClient } from "../clients/ociRegistry";
+import { withScratchDir } from "../clients/scratch";
 import { type HubEmulator, startHubEmulator } from "./hub-emulator/hubEmulator";
 import { openStack, REPO_ROOT } from "./stack";
 
@@ -155,20 +156,16 @@ export async function setVersion(e2e: E2eStack, version: string): Promise<void> 
 }
 
 /** A writable copy of the fixtures' source root for the length of `work`, for runs that change sources. */
-export async function withFixturesCopy<T>(work: (sourceRoot: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-src-"));
-  try {
+export function withFixturesCopy<T>(work: (sourceRoot: string) => Promise<T>): Promise<T> {
+  return withScratchDir("src", (dir) => {
     fs.cpSync(FIXTURES, dir, { recursive: true });
-    return await work(dir);
-  } finally {
-    removeDir(dir);
-  }
+    return work(dir);
+  });
 }
 
 /** The local stack's signing key and password, decrypted from Pulumi.local.yaml. */
-export async function localSigningKey(): Promise<{ key: string; password: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-localkey-"));
-  try {
+export function localSigningKey(): Promise<{ key: string; password: string }> {
+  return withScratchDir("localkey", async (dir) => {
     fs.mkdirSync(path.join(dir, "backend"));
     for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
       fs.copyFileSync(path.join(REPO_ROOT, file), path.join(dir, file));
@@ -185,9 +182,7 @@ export async function localSigningKey(): Promise<{ key: string; password: string
     const key = (await stack.getConfig("battlescope:cosignKey")).value;
     const password = (await stack.getConfig("battlescope:cosignPassword")).value;
     return { key, password };
-  } finally {
-    removeDir(dir);
-  }
+  });
 }
 
 /**

@@ -17,6 +17,7 @@ const TEST_EXCEPTIONS: Record<string, string> = {
   "test/support/tempLeakCheck.ts": "the leak check lists the directory",
   "test/fixtures/tempLeak/leaves.test.ts": "leaves entries on purpose, under a TMPDIR of its own",
   "test/unit/tempDirs.test.ts": "checks where makeTempDir makes its folders",
+  "test/unit/scratch.test.ts": "checks where withScratchDir (clients/scratch.ts) makes its folders",
   "test/static/tempDirs.test.ts": "its cases are the uses it refuses",
 };
 
