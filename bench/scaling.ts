@@ -14,8 +14,8 @@
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { withScratchDir } from "../clients/scratch";
 import { SERVICES, type ServiceImage, withSyntheticCopies } from "../services/catalog";
 import { markdownTable } from "./format";
 import * as text from "./reportText";
@@ -195,12 +195,9 @@ async function withSources(
   fixtures: string,
   body: (dir: string, services: readonly ServiceImage[]) => Promise<void>,
 ): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `battlescope-bench-scaling-${n}-`));
-  try {
-    await body(dir, prepareScalingSources(fixtures, dir, n));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  await withScratchDir(`bench-scaling-${n}`, (dir) =>
+    body(dir, prepareScalingSources(fixtures, dir, n)),
+  );
 }
 
 async function stackPoint<Stack extends ScalingStack>(

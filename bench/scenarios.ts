@@ -13,7 +13,6 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { planRetention } from "../lib/retention";
 import {
   BUILDER,
-  copyFixtures,
   createE2eStack,
   type E2eStack,
   FIXTURES,
@@ -21,6 +20,7 @@ import {
   REGISTRY,
   setVersion,
   uniqueOrganization,
+  withFixturesCopy,
 } from "../scripts/e2eStack";
 import { ENGINE_PARALLELISM } from "../scripts/stack";
 import { SERVICES } from "../services/catalog";
@@ -97,23 +97,23 @@ function baseline(
 }
 
 async function baselineSeries(run: number): Promise<void> {
-  const sourceRoot = copyFixtures("battlescope-bench-src-");
-  const org = uniqueOrganization("benchb");
-  pruneBuildCache();
-  await measure(run, "baseline cold", org, async () => {
-    await baseline(org, COLD_VERSION, sourceRoot, `run${run}-baseline.log`);
-    return undefined;
+  await withFixturesCopy(async (sourceRoot) => {
+    const org = uniqueOrganization("benchb");
+    pruneBuildCache();
+    await measure(run, "baseline cold", org, async () => {
+      await baseline(org, COLD_VERSION, sourceRoot, `run${run}-baseline.log`);
+      return undefined;
+    });
+    changeSource(sourceRoot, PATCH_VERSION);
+    await measure(run, "baseline patch", org, async () => {
+      await baseline(org, PATCH_VERSION, sourceRoot, `run${run}-baseline.log`);
+      return undefined;
+    });
+    await measure(run, "baseline no-op", org, async () => {
+      await baseline(org, PATCH_VERSION, sourceRoot, `run${run}-baseline.log`);
+      return undefined;
+    });
   });
-  changeSource(sourceRoot, PATCH_VERSION);
-  await measure(run, "baseline patch", org, async () => {
-    await baseline(org, PATCH_VERSION, sourceRoot, `run${run}-baseline.log`);
-    return undefined;
-  });
-  await measure(run, "baseline no-op", org, async () => {
-    await baseline(org, PATCH_VERSION, sourceRoot, `run${run}-baseline.log`);
-    return undefined;
-  });
-  fs.rmSync(sourceRoot, { recursive: true, force: true });
 }
 
 // ------------------------------------------------------------------ stack
@@ -189,47 +189,46 @@ async function withStack(
     await body(e2e);
   } finally {
     await e2e.close();
-    fs.rmSync(e2e.workDir, { recursive: true, force: true });
   }
 }
 
 /** Cold, patch, no-op up and preview on one stack; the knobs variant stops after the patch. */
 async function stackSeries(run: number, variant: Variant): Promise<void> {
-  const sourceRoot = copyFixtures("battlescope-bench-src-");
-  const config = { sourceRoot, version: COLD_VERSION };
-  await withStack("benchs", variant, config, async (e2e) => {
-    const log = `run${run}-${variant.label}.log`;
-    const org = e2e.organization;
-    if (variant === SIGNED) await e2e.stack.setAllConfig(await localSigningConfig());
-    pruneBuildCache();
-    await measure(run, `${variant.label} cold`, org, () => up(e2e, variant, log));
-    changeSource(sourceRoot, PATCH_VERSION);
-    await setVersion(e2e, PATCH_VERSION);
-    await measure(run, `${variant.label} patch`, org, () => up(e2e, variant, log));
-    if (variant === SIGNED) {
-      await measure(run, `${variant.label} no-op up`, org, () => up(e2e, variant, log));
-    }
-    if (variant !== SHIPPED) return;
-    await measure(run, "stack no-op up", org, () => up(e2e, variant, log));
-    await measure(run, "stack preview", org, () => preview(e2e, variant, log));
-    if (TRACE) {
-      await up(e2e, variant, log, path.join(OUT, `run${run}-noop-up.trace`));
-      await preview(e2e, variant, log, path.join(OUT, `run${run}-preview.trace`));
-    }
+  await withFixturesCopy(async (sourceRoot) => {
+    const config = { sourceRoot, version: COLD_VERSION };
+    await withStack("benchs", variant, config, async (e2e) => {
+      const log = `run${run}-${variant.label}.log`;
+      const org = e2e.organization;
+      if (variant === SIGNED) await e2e.stack.setAllConfig(await localSigningConfig());
+      pruneBuildCache();
+      await measure(run, `${variant.label} cold`, org, () => up(e2e, variant, log));
+      changeSource(sourceRoot, PATCH_VERSION);
+      await setVersion(e2e, PATCH_VERSION);
+      await measure(run, `${variant.label} patch`, org, () => up(e2e, variant, log));
+      if (variant === SIGNED) {
+        await measure(run, `${variant.label} no-op up`, org, () => up(e2e, variant, log));
+      }
+      if (variant !== SHIPPED) return;
+      await measure(run, "stack no-op up", org, () => up(e2e, variant, log));
+      await measure(run, "stack preview", org, () => preview(e2e, variant, log));
+      if (TRACE) {
+        await up(e2e, variant, log, path.join(OUT, `run${run}-noop-up.trace`));
+        await preview(e2e, variant, log, path.join(OUT, `run${run}-preview.trace`));
+      }
+    });
   });
-  fs.rmSync(sourceRoot, { recursive: true, force: true });
 }
 
 async function singleArchSeries(run: number, variant: Variant): Promise<void> {
-  const sourceRoot = copyFixtures("battlescope-bench-src-");
-  const config = { sourceRoot, version: COLD_VERSION, platforms: '["linux/amd64"]' };
-  await withStack("benchm", variant, config, async (e2e) => {
-    pruneBuildCache();
-    await measure(run, `${variant.label} cold amd64 only`, e2e.organization, () =>
-      up(e2e, variant, `run${run}-${variant.label}-single.log`),
-    );
+  await withFixturesCopy(async (sourceRoot) => {
+    const config = { sourceRoot, version: COLD_VERSION, platforms: '["linux/amd64"]' };
+    await withStack("benchm", variant, config, async (e2e) => {
+      pruneBuildCache();
+      await measure(run, `${variant.label} cold amd64 only`, e2e.organization, () =>
+        up(e2e, variant, `run${run}-${variant.label}-single.log`),
+      );
+    });
   });
-  fs.rmSync(sourceRoot, { recursive: true, force: true });
 }
 
 /** The series BENCH_SERIES chooses from, each run once per run. */

@@ -6,11 +6,11 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { SourceFacts, SpdxDocument } from "../lib/attestation";
 import { CONFIG_NAMESPACE, ConfigError } from "../lib/config";
 import { dockerAuthKey } from "./dockerConfig";
+import { withScratchDir } from "./scratch";
 
 export interface RegistryAuth {
   readonly registry: string;
@@ -88,10 +88,10 @@ async function withRegistryLogin<T>(
   work: (env: Record<string, string>) => Promise<T>,
 ): Promise<T> {
   if (auth?.username === undefined || auth.password === undefined) return work({});
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-login-"));
-  try {
+  const { username, password } = auth;
+  return withScratchDir("login", async (dir) => {
     const key = dockerAuthKey(auth.registry);
-    const encoded = Buffer.from(`${auth.username}:${auth.password}`).toString("base64");
+    const encoded = Buffer.from(`${username}:${password}`).toString("base64");
     fs.writeFileSync(
       path.join(dir, "config.json"),
       JSON.stringify({ auths: { [key]: { auth: encoded } } }),
@@ -99,10 +99,8 @@ async function withRegistryLogin<T>(
         mode: 0o600,
       },
     );
-    return await work({ DOCKER_CONFIG: dir });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+    return work({ DOCKER_CONFIG: dir });
+  });
 }
 
 const KEY_ENV = "BATTLESCOPE_COSIGN_KEY";
@@ -238,15 +236,12 @@ export async function attestDigest(
   settings: SigningSettings,
   auth: RegistryAuth | undefined,
 ): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-predicate-"));
-  try {
+  await withScratchDir("predicate", async (dir) => {
     const file = path.join(dir, "predicate.json");
     fs.writeFileSync(file, JSON.stringify(predicate));
     const args = ["--type", type, "--predicate", file];
     await cosignSigning(`attest --type ${type} ${ref}`, "attest", args, ref, settings, auth);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export interface VerifyOptions {

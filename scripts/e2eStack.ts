@@ -13,6 +13,7 @@ import {
   type RegistryCredential,
 } from "../clients/dockerConfig";
 import { OciRegistryClient } from "../clients/ociRegistry";
+import { withScratchDir } from "../clients/scratch";
 import { type HubEmulator, startHubEmulator } from "./hub-emulator/hubEmulator";
 import { openStack, REPO_ROOT } from "./stack";
 
@@ -52,6 +53,7 @@ export interface E2eStack {
   readonly manifestsDir: string;
   readonly hub: HubEmulator;
   readonly registry: OciRegistryClient;
+  /** Stops the Hub emulator and removes the work dir, backend included. */
   close(): Promise<void>;
 }
 
@@ -71,14 +73,30 @@ export async function createE2eStack(
 ): Promise<E2eStack> {
   const organization = uniqueOrganization(prefix);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `battlescope-${prefix}-`));
+  let hub: HubEmulator | undefined;
+  try {
+    hub = await startHubEmulator({ users: { [HUB_USER]: HUB_TOKEN } });
+    return await openE2eStack(organization, workDir, hub, config, stackName);
+  } catch (error) {
+    await hub?.close();
+    removeDir(workDir);
+    throw error;
+  }
+}
+
+async function openE2eStack(
+  organization: string,
+  workDir: string,
+  hub: HubEmulator,
+  config: Record<string, string | undefined>,
+  stackName: string,
+): Promise<E2eStack> {
   const backendDir = path.join(workDir, "backend");
   const manifestsDir = path.join(workDir, "manifests");
   fs.mkdirSync(backendDir);
   fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
   // Dynamic providers run in a Node process started in the work dir: it resolves the SDK there.
   fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(workDir, "node_modules"));
-  const hub = await startHubEmulator({ users: { [HUB_USER]: HUB_TOKEN } });
-
   const stack = await openStack({
     stackName,
     workDir,
@@ -119,42 +137,52 @@ export async function createE2eStack(
     hub,
     registry: registryClient(),
     async close() {
-      await hub.close();
+      try {
+        await hub.close();
+      } finally {
+        removeDir(workDir);
+      }
     },
   };
+}
+
+/** Removes a scratch folder; retries, as an engine given up on may still be writing there. */
+function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
 export async function setVersion(e2e: E2eStack, version: string): Promise<void> {
   await e2e.stack.setConfig("battlescope:version", { value: version });
 }
 
-/** A writable copy of the fixtures' source root, for runs that change sources. */
-export function copyFixtures(prefix = "battlescope-src-"): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.cpSync(FIXTURES, dir, { recursive: true });
-  return dir;
+/** A writable copy of the fixtures' source root for the length of `work`, for runs that change sources. */
+export function withFixturesCopy<T>(work: (sourceRoot: string) => Promise<T>): Promise<T> {
+  return withScratchDir("src", (dir) => {
+    fs.cpSync(FIXTURES, dir, { recursive: true });
+    return work(dir);
+  });
 }
 
 /** The local stack's signing key and password, decrypted from Pulumi.local.yaml. */
-export async function localSigningKey(): Promise<{ key: string; password: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-localkey-"));
-  fs.mkdirSync(path.join(dir, "backend"));
-  for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
-    fs.copyFileSync(path.join(REPO_ROOT, file), path.join(dir, file));
-  }
-  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
-  const stack = await openStack({
-    stackName: "local",
-    workDir: dir,
-    envVars: {
-      PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`,
-      PULUMI_CONFIG_PASSPHRASE: "battlescope-local",
-    },
+export function localSigningKey(): Promise<{ key: string; password: string }> {
+  return withScratchDir("localkey", async (dir) => {
+    fs.mkdirSync(path.join(dir, "backend"));
+    for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
+      fs.copyFileSync(path.join(REPO_ROOT, file), path.join(dir, file));
+    }
+    fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+    const stack = await openStack({
+      stackName: "local",
+      workDir: dir,
+      envVars: {
+        PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`,
+        PULUMI_CONFIG_PASSPHRASE: "battlescope-local",
+      },
+    });
+    const key = (await stack.getConfig("battlescope:cosignKey")).value;
+    const password = (await stack.getConfig("battlescope:cosignPassword")).value;
+    return { key, password };
   });
-  const key = (await stack.getConfig("battlescope:cosignKey")).value;
-  const password = (await stack.getConfig("battlescope:cosignPassword")).value;
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { key, password };
 }
 
 /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Prints the one line CI reads, "N passed, N failed", from vitest's JSON report.
 const fs = require("node:fs");
+const path = require("node:path");
 
 const file = process.argv[2] ?? ".test-results/vitest.json";
 let report;
@@ -18,7 +19,12 @@ const brokenFiles = report.testResults.filter(
     result.status === "failed" &&
     !result.assertionResults.some((assertion) => assertion.status === "failed"),
 ).length;
+// Entries the run left in the temporary directory (test/support/tempLeakCheck.ts, which writes
+// this file beside the report) count as one failure: the report was written before that check.
+const leaksFile = path.join(path.dirname(file), "temp-leaks.txt");
+const leaks = fs.existsSync(leaksFile) ? 1 : 0;
+if (leaks > 0) process.stderr.write(fs.readFileSync(leaksFile, "utf8"));
 const skipped = report.numPendingTests + report.numTodoTests;
 console.log(
-  `${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`,
+  `${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles + leaks} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`,
 );

@@ -116,7 +116,7 @@ if ((${#missing[@]})); then
 fi
 
 # ---- assemble one root filesystem per architecture
-work="$(mktemp -d)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/battlescope-seed-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/ctx"
 for arch in "${ARCHES[@]}"; do

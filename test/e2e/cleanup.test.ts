@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_USAGE } from "../../cli/shared";
 import { REPO_ROOT } from "../../scripts/stack";
 import { cli } from "../support/runCli";
+import { makeTempDir } from "../support/tempDirs";
 import {
   accessLogMark,
   accessLogSince,
@@ -214,7 +215,7 @@ describe.sequential("cleanup against the real local registry", () => {
   });
 
   it("a release deployed by a stack stays (outputs read through the Automation API)", async () => {
-    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-retention-"));
+    const workDir = makeTempDir("retention");
     const backend = path.join(workDir, "backend");
     fs.mkdirSync(backend);
     fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
@@ -253,7 +254,6 @@ describe.sequential("cleanup against the real local registry", () => {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
-      fs.rmSync(workDir, { recursive: true, force: true });
     }
   });
 
@@ -289,10 +289,9 @@ describe.sequential("cleanup against the real local registry", () => {
     });
 
     it("malformed tags file", async () => {
-      const file = path.join(os.tmpdir(), `${ORGANIZATION}-tags.json`);
+      const file = path.join(makeTempDir("tags"), `${ORGANIZATION}-tags.json`);
       fs.writeFileSync(file, '[{"name": "v1.0.0", "lastUpdated": 5}]');
       const result = await cli("cleanup", "--tags-file", file, "--json");
-      fs.rmSync(file);
       expect(result).toEqual({
         code: EXIT_USAGE,
         stdout: "",

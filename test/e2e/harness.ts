@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Manifest } from "../../clients/ociRegistry";
-import type { E2eStack } from "../../scripts/e2eStack";
+import { type E2eStack, FIXTURES } from "../../scripts/e2eStack";
 
 export type { LogEntry } from "../../scripts/registryAccessLog";
 
@@ -21,10 +21,10 @@ import {
 } from "../../scripts/registryAccessLog";
 import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICES } from "../../services/catalog";
+import { makeTempDir } from "../support/tempDirs";
 
 export {
   BUILDER,
-  copyFixtures,
   createE2eStack,
   type E2eStack,
   FIXTURES,
@@ -38,6 +38,13 @@ export {
   setVersion,
   uniqueOrganization,
 } from "../../scripts/e2eStack";
+
+/** A writable copy of the fixtures' source root, for runs that change sources. */
+export function copyFixtures(): string {
+  const dir = makeTempDir("src");
+  fs.cpSync(FIXTURES, dir, { recursive: true });
+  return dir;
+}
 
 /** Every release tag of every image in the organization, with the digest it resolves to. */
 export async function tagDigests(e2e: E2eStack): Promise<Record<string, string>> {

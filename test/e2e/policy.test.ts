@@ -6,7 +6,6 @@
  * do not build on preview, the Docker Hub repository dynamic resource), one rule at a time.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
@@ -16,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerHubRepositoryProvider } from "../../components/hubRepository";
 import { RULES } from "../../policy/rules";
 import { REPO_ROOT } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
 import {
   accessLogMark,
   accessLogSince,
@@ -275,7 +275,7 @@ describe.sequential("the policy pack on a fixture program, one rule broken at a 
 
   beforeAll(async () => {
     organization = uniqueOrganization("e2epolfx");
-    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-policy-fixture-"));
+    const workDir = makeTempDir("policy-fixture");
     const backendDir = path.join(workDir, "backend");
     fs.mkdirSync(backendDir);
     // The dynamic provider's process starts in the work dir and resolves the SDK there.

@@ -4,7 +4,6 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +17,7 @@ import { provenanceCommit, type SpdxDocument, sbomNames } from "../../lib/attest
 import { localSigningKey } from "../../scripts/e2eStack";
 import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICE_NAMES } from "../../services/catalog";
+import { makeTempDir } from "../support/tempDirs";
 import {
   accessLogMark,
   accessLogSince,
@@ -143,7 +143,7 @@ describe.sequential("signed releases", () => {
   });
 
   it("refuses a key that is not the public key's private half at preview; nothing is pushed", async () => {
-    const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
+    const other = makeTempDir("otherkey");
     await run("cosign", ["generate-key-pair"], {
       cwd: other,
       env: { ...process.env, COSIGN_PASSWORD: "other" },
@@ -212,7 +212,7 @@ describe.sequential("signed releases", () => {
   });
 
   it("verify with another key fails", async () => {
-    const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
+    const other = makeTempDir("otherkey");
     await run("cosign", ["generate-key-pair"], {
       cwd: other,
       env: { ...process.env, COSIGN_PASSWORD: "x" },
@@ -270,7 +270,7 @@ describe.sequential("signed releases", () => {
       expect(passed.stdout).toMatch(line);
     }
 
-    const other = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-otherkey-"));
+    const other = makeTempDir("otherkey");
     await run("cosign", ["generate-key-pair"], {
       cwd: other,
       env: { ...process.env, COSIGN_PASSWORD: "x" },

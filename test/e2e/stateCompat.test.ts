@@ -7,11 +7,11 @@
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESOURCE_TYPES } from "../../lib/vocabulary";
 import { ENGINE_PARALLELISM, REPO_ROOT } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
 import { backendText, createE2eStack, type E2eStack, runStackCommand } from "./harness";
 
 /** The last commit whose program.ts held the whole program; another one can be given. */
@@ -20,7 +20,7 @@ const BEFORE_SPLIT =
 
 /** The project's files at a commit, in a folder of their own, running on this checkout's modules. */
 function checkoutAt(rev: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-before-"));
+  const dir = makeTempDir("before");
   try {
     execFileSync("sh", ["-c", `git -C "${REPO_ROOT}" archive "${rev}" | tar -x -C "${dir}"`], {
       stdio: ["ignore", "ignore", "pipe"],
@@ -50,7 +50,6 @@ describe.sequential("a state written before the program was split into read, pla
   });
   afterAll(async () => {
     await e2e?.close();
-    if (before !== undefined) fs.rmSync(before, { recursive: true, force: true });
   });
 
   it("the old program releases and writes the state", async () => {

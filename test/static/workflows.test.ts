@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { makeTempDir } from "../support/tempDirs";
 import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -160,30 +161,25 @@ describe("GitHub Actions workflows", () => {
   });
 
   it("actionlint does fail a broken workflow (the check is not vacuous)", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "actionlint-"));
-    try {
-      const broken = path.join(dir, "broken.yml");
-      fs.writeFileSync(
-        broken,
-        [
-          "on: push",
-          "jobs:",
-          "  build:",
-          "    runs-on: ubuntu-24.04",
-          "    steps:",
-          "      - run: echo $UNQUOTED",
-          "      - uses: actions/checkout@v4",
-          "        with:",
-          "          no-such-input: true",
-          "",
-        ].join("\n"),
-      );
-      const { code, output } = actionlint(broken);
-      expect(code).toBe(1);
-      expect(output).toContain('input "no-such-input" is not defined');
-      expect(output).toContain("shellcheck reported issue");
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const broken = path.join(makeTempDir("actionlint"), "broken.yml");
+    fs.writeFileSync(
+      broken,
+      [
+        "on: push",
+        "jobs:",
+        "  build:",
+        "    runs-on: ubuntu-24.04",
+        "    steps:",
+        "      - run: echo $UNQUOTED",
+        "      - uses: actions/checkout@v4",
+        "        with:",
+        "          no-such-input: true",
+        "",
+      ].join("\n"),
+    );
+    const { code, output } = actionlint(broken);
+    expect(code).toBe(1);
+    expect(output).toContain('input "no-such-input" is not defined');
+    expect(output).toContain("shellcheck reported issue");
   });
 });

@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   linearity,
   parseScenario,
@@ -11,18 +10,13 @@ import {
 } from "../../bench/scaling";
 import { checkDockerfile } from "../../lib/dockerfileRules";
 import { SERVICES } from "../../services/catalog";
+import { makeTempDir } from "../support/tempDirs";
 
 const FIXTURES = path.join(__dirname, "../../fixtures/battlescope");
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
 describe("prepareScalingSources", () => {
   it("copies every fixture context under its copy's name, each its own image", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-scaling-test-"));
-    dirs.push(dir);
+    const dir = makeTempDir("scaling-test");
     const services = prepareScalingSources(FIXTURES, dir, 18);
     expect(services).toHaveLength(18);
     expect(fs.existsSync(path.join(dir, "CHANGELOG.md"))).toBe(true);

@@ -1,6 +1,5 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupDeps, registerCleanup } from "../../cli/cleanup";
@@ -9,6 +8,7 @@ import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/h
 import { SERVICE_NAMES } from "../../services/catalog";
 import { digestOf, FakeRegistry, INDEX } from "../support/fakeRegistry";
 import { type CliRun, cli, cliWith } from "../support/runCli";
+import { makeTempDir } from "../support/tempDirs";
 
 const NOW = "2026-05-10T00:00:00Z";
 const DAY = 24 * 60 * 60 * 1000;
@@ -23,10 +23,7 @@ function cleanup(deps: CleanupDeps, ...argv: string[]): Promise<CliRun> {
 
 let tmp: string;
 beforeEach(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cleanup-test-"));
-});
-afterEach(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
+  tmp = makeTempDir("cleanup-test");
 });
 
 function writeJson(name: string, value: unknown): string {

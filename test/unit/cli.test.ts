@@ -1,11 +1,11 @@
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ACCEPTED_VERSION_FORMS } from "../../lib/versions";
 import { cli as run } from "../support/runCli";
+import { makeTempDir } from "../support/tempDirs";
 
 describe("battlescope-images tags", () => {
   it.each([
@@ -184,21 +184,16 @@ describe("npm run images", () => {
     "started by another Node, the installed bin re-runs itself under the pinned one",
     async () => {
       // A preloaded script reports the version of every Node process that runs the command.
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-probe-"));
-      const probe = path.join(dir, "probe.cjs");
+      const probe = path.join(makeTempDir("node-probe"), "probe.cjs");
       fs.writeFileSync(probe, 'process.stderr.write("node " + process.version + "\\n");\n');
-      try {
-        const { stdout, stderr } = await exec(
-          otherNode as string,
-          [path.join(root, "bin/battlescope-images.js"), "tags", "v1.0.0"],
-          { env: { ...process.env, NODE_OPTIONS: `--require ${probe}` } },
-        );
-        const other = spawnSync(otherNode as string, ["--version"], { encoding: "utf8" });
-        expect(stderr).toBe(`node ${other.stdout.trim()}\nnode ${pinnedNode}\n`);
-        expect(JSON.parse(stdout).version).toBe("v1.0.0");
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      const { stdout, stderr } = await exec(
+        otherNode as string,
+        [path.join(root, "bin/battlescope-images.js"), "tags", "v1.0.0"],
+        { env: { ...process.env, NODE_OPTIONS: `--require ${probe}` } },
+      );
+      const other = spawnSync(otherNode as string, ["--version"], { encoding: "utf8" });
+      expect(stderr).toBe(`node ${other.stdout.trim()}\nnode ${pinnedNode}\n`);
+      expect(JSON.parse(stdout).version).toBe("v1.0.0");
     },
     60_000,
   );

@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -10,6 +9,7 @@ import {
 } from "../../clients/dockerHub";
 import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { exactly } from "../support/exactly";
+import { makeTempDir } from "../support/tempDirs";
 
 const USER = "battlescope-ci";
 const TOKEN = "dckr_pat_Zq9-SECRET-never-print-me";
@@ -721,36 +721,33 @@ describe("the emulator as a standalone service (hubEmulatorMain.ts)", () => {
   }
 
   it("prints one line, keeps its state across a restart, and serves /_emulator/state and reset", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-emulator-"));
-    const stateFile = path.join(dir, "state.json");
-    try {
-      const first = await startService(stateFile);
-      expect(first.line).toMatch(
-        new RegExp(
-          `^Docker Hub emulator listening on http://127\\.0\\.0\\.1:\\d+ \\(state file: ${stateFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; users: ${USER}\\)$`,
-        ),
-      );
-      await client({ baseUrl: first.url }).ensureRepository("battlescope", "frontend", {
-        description: "kept",
-        fullDescription: "# kept",
-      });
-      await first.stop();
+    const stateFile = path.join(makeTempDir("hub-emulator"), "state.json");
+    const first = await startService(stateFile);
+    expect(first.line).toMatch(
+      new RegExp(
+        `^Docker Hub emulator listening on http://127\\.0\\.0\\.1:\\d+ \\(state file: ${stateFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; users: ${USER}\\)$`,
+      ),
+    );
+    await client({ baseUrl: first.url }).ensureRepository("battlescope", "frontend", {
+      description: "kept",
+      fullDescription: "# kept",
+    });
+    await first.stop();
 
-      const second = await startService(stateFile);
-      expect(
-        await client({ baseUrl: second.url }).getRepository("battlescope", "frontend"),
-      ).toEqual({ description: "kept", fullDescription: "# kept", isPrivate: false });
-      const state = (await (await fetch(`${second.url}/_emulator/state`)).json()) as {
-        repositories: Record<string, { description: string }>;
-      };
-      expect(Object.keys(state.repositories)).toEqual(["battlescope/frontend"]);
-      expect(state.repositories["battlescope/frontend"]?.description).toBe("kept");
-      const reset = await fetch(`${second.url}/_emulator/reset`, { method: "POST" });
-      expect(await reset.json()).toEqual({ repositories: {} });
-      await second.stop();
-      expect(JSON.parse(fs.readFileSync(stateFile, "utf8"))).toEqual({ repositories: {} });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const second = await startService(stateFile);
+    expect(await client({ baseUrl: second.url }).getRepository("battlescope", "frontend")).toEqual({
+      description: "kept",
+      fullDescription: "# kept",
+      isPrivate: false,
+    });
+    const state = (await (await fetch(`${second.url}/_emulator/state`)).json()) as {
+      repositories: Record<string, { description: string }>;
+    };
+    expect(Object.keys(state.repositories)).toEqual(["battlescope/frontend"]);
+    expect(state.repositories["battlescope/frontend"]?.description).toBe("kept");
+    const reset = await fetch(`${second.url}/_emulator/reset`, { method: "POST" });
+    expect(await reset.json()).toEqual({ repositories: {} });
+    await second.stop();
+    expect(JSON.parse(fs.readFileSync(stateFile, "utf8"))).toEqual({ repositories: {} });
   });
 });

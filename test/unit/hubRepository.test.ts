@@ -1,10 +1,9 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DockerHubClient } from "../../clients/dockerHub";
 import {
   createHubRepositoryProvider,
@@ -16,6 +15,7 @@ import {
 } from "../../components/hubRepository";
 import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 import { exactly } from "../support/exactly";
+import { makeTempDir } from "../support/tempDirs";
 
 const USER = "battlescope-ci";
 const TOKEN = "dckr_pat_Hq7-PROVIDER-SECRET";
@@ -441,11 +441,7 @@ describe("the serialized provider (what Pulumi stores in the state)", () => {
   let workDir: string;
 
   beforeAll(() => {
-    workDir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-provider-"));
-  });
-
-  afterAll(() => {
-    fs.rmSync(workDir, { recursive: true, force: true });
+    workDir = makeTempDir("hub-provider");
   });
 
   it("captures nothing but a path, and runs in a plain Node process outside the project", async () => {

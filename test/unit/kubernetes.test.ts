@@ -3,7 +3,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentialsFromDockerConfig } from "../../clients/dockerConfig";
 import {
   checkReachable,
@@ -12,6 +12,7 @@ import {
   resolveKubeTarget,
 } from "../../clients/kubernetes";
 import { exactly } from "../support/exactly";
+import { makeTempDir } from "../support/tempDirs";
 
 const kubeconfig = (extra = "") => `apiVersion: v1
 kind: Config
@@ -37,8 +38,11 @@ contexts:
 ${extra}`;
 
 describe("resolveKubeTarget", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-"));
-  fs.writeFileSync(path.join(dir, "admin.key"), "KEY PEM");
+  let dir: string;
+  beforeAll(() => {
+    dir = makeTempDir("kubeconfig");
+    fs.writeFileSync(path.join(dir, "admin.key"), "KEY PEM");
+  });
 
   it("takes the current context, data fields and files relative to the kubeconfig", () => {
     const target = resolveKubeTarget(

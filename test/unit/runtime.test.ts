@@ -10,10 +10,10 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { makeTempDir } from "../support/tempDirs";
 import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -113,7 +113,7 @@ describe("the engine runs the program and dynamic providers under the pinned Nod
       throw new Error("no pulumi on the toolchain's PATH: run `bash scripts/toolchain.sh`");
     }
     pulumi = found;
-    workDir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-node-probe-"));
+    workDir = makeTempDir("node-probe");
     fs.mkdirSync(path.join(workDir, "backend"));
     fs.writeFileSync(
       path.join(workDir, "Pulumi.yaml"),
@@ -137,10 +137,6 @@ describe("the engine runs the program and dynamic providers under the pinned Nod
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     };
-  });
-
-  afterAll(() => {
-    if (workDir !== undefined) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
   it("the CLI is the pinned Pulumi", async () => {
