@@ -178,16 +178,17 @@ daemon_one_line() {
 # probe_http <expected status regex> <curl arguments...>: prints "HTTP <status>" or curl's error,
 # succeeds when the status matches.
 probe_http() {
-  local want="$1" code err
+  local want="$1" out code
   shift
-  err="$(mktemp)"
-  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 "$@" 2>"$err")" || true
+  # curl's error (on stderr) and then, on the last line, the status (000: no answer)
+  out="$(curl -sS -o /dev/null -w '\n%{http_code}' --max-time 3 "$@" 2>&1)" || true
+  code="${out##*$'\n'}"
   if [[ "$code" == 000 || -z "$code" ]]; then
-    sed 's/^curl: //' "$err" | head -n 1
-    rm -f "$err"
+    out="${out%$'\n'*}"
+    out="${out#$'\n'}"
+    echo "${out#curl: }" | head -n 1
     return 1
   fi
-  rm -f "$err"
   echo "HTTP $code"
   [[ "$code" =~ ^($want)$ ]]
 }

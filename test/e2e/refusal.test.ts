@@ -7,11 +7,11 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { REPO_ROOT } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
 
 const STACK = "refusal";
 const FIXTURES = path.join(REPO_ROOT, "fixtures/battlescope");
@@ -126,7 +126,7 @@ function freshDev(sourceRoot: string): Record<string, string> {
 
 describe("a refusal, through the CLI: one Pulumi error, each problem once", () => {
   beforeAll(async () => {
-    workDir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-refusal-"));
+    workDir = makeTempDir("refusal");
     fs.mkdirSync(path.join(workDir, "backend"));
     fs.mkdirSync(path.join(workDir, "docker"));
     // The stack is made in a folder of its own, so its file (and salt) is written there.

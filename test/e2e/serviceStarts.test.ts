@@ -12,6 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
 
 const SERVICES_SCRIPT = path.join(REPO_ROOT, "scripts/local-services.sh");
 const DEFAULT_STATE =
@@ -106,7 +107,7 @@ function dropPageCache(): Promise<void> {
 }
 
 function emptyState(): string {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-fresh-state-"));
+  const state = makeTempDir("fresh-state");
   madeStates.push(state);
   return state;
 }

@@ -7,10 +7,10 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
 
 const DAEMON = path.join(REPO_ROOT, "scripts/local-services/daemon.sh");
 
@@ -24,7 +24,7 @@ let dir = "";
 const started: number[] = [];
 
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-daemon-"));
+  dir = makeTempDir("daemon");
 });
 
 afterEach(() => {

@@ -5,10 +5,10 @@
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
 
 const PROGRESS = path.join(REPO_ROOT, "scripts/toolchain/progress.sh");
 const TIMES = path.join(REPO_ROOT, "scripts/toolchain/cold-build-times.tsv");
@@ -16,7 +16,7 @@ const TOOLCHAIN = path.join(REPO_ROOT, "scripts/toolchain.sh");
 
 let dir = "";
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "battlescope-progress-"));
+  dir = makeTempDir("progress");
 });
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
