@@ -9,6 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -78,6 +79,15 @@ function runner(command: "preview" | "up"): Promise<Run> {
     [path.join(REPO_ROOT, "scripts/stack.ts"), command, "--stack", STACK, "--cwd", projectDir],
     REPO_ROOT,
   );
+}
+
+/** A port that was just free: nothing listens there. */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
 
 /** The stack's config file: its secrets salt and these `battlescope:` keys. */
@@ -257,6 +267,26 @@ describe("a refusal, through the CLI: one Pulumi error, each problem once", () =
     expect(out).toBe(
       refusalOutput([
         `${sources}/<service>/Dockerfile:2: pinned-base-image: busybox:latest is not pinned to a version ("latest" moves); use a version tag, e.g. busybox:<version> (<service>: frontend and init)`,
+      ]),
+    );
+    expect(code).toBe(1);
+  });
+
+  it("a registry nothing listens on: the client's message, as a Pulumi error", async () => {
+    const port = await closedPort();
+    setConfig({
+      registry: `127.0.0.1:${port}`,
+      version: "v3.0.0",
+      sourceRoot: FIXTURES,
+      deploy: "false",
+      publishDescriptions: "false",
+      sign: "false",
+    });
+    const { code, out } = await preview();
+    expectNoCrash(out);
+    expect(out).toBe(
+      refusalOutput([
+        `registry 127.0.0.1:${port} cannot be reached (GET /v2/): connect ECONNREFUSED 127.0.0.1:${port}`,
       ]),
     );
     expect(code).toBe(1);
