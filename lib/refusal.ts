@@ -1,10 +1,12 @@
 /**
  * The program's refusals: bad input it declines before anything happens (a bad config key, a
- * missing secret, a Dockerfile rule, a version tag that holds other content). Each names what
- * to fix, so the program reports it as a Pulumi error, without a stack trace (program.ts).
+ * missing secret, a Dockerfile rule, a version tag that holds other content), and a registry,
+ * Hub, API server or signing tool that says no while the release is read (release/read.ts).
+ * Each names what to fix, so the program reports it as a Pulumi error, without a stack trace
+ * (program.ts).
  */
 
-/** Bad input the program declines; its message says what is wrong and what to do. */
+/** What the program declines; its message says what is wrong and what to do. */
 export class Refusal extends Error {}
 
 /** A problem found in one service's sources or tags. */

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "../clients/buildContext";
 import { dockerConfigCredentials } from "../clients/dockerConfig";
-import { assertTokenCanWrite, DockerHubClient } from "../clients/dockerHub";
+import { assertTokenCanWrite, DockerHubClient, DockerHubError } from "../clients/dockerHub";
 import {
   checkReachable,
   expandPath,
@@ -19,9 +19,14 @@ import {
   type KubeTarget,
   resolveKubeTarget,
 } from "../clients/kubernetes";
-import { OciRegistryClient } from "../clients/ociRegistry";
+import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
 import { readPublishedRelease } from "../clients/publishedRelease";
-import { checkSigningKey, readSourceFacts, type SigningKey } from "../clients/signing";
+import {
+  checkSigningKey,
+  readSourceFacts,
+  type SigningKey,
+  SigningToolError,
+} from "../clients/signing";
 import type { SourceFacts } from "../lib/attestation";
 import {
   CONFIG_NAMESPACE,
@@ -35,6 +40,7 @@ import {
   SECRET_KEYS,
   type StackConfig,
 } from "../lib/config";
+import { Refusal } from "../lib/refusal";
 import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
 import type { Architecture } from "../lib/versions";
 import { DEFAULT_HUB_URL, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
@@ -94,11 +100,39 @@ export interface ProgramInputs {
  * Reads everything the plan decides from, checking as it goes: the config first, then the
  * sources and secrets, before the registry is asked anything; a version tag holding other
  * content refuses the release before the Hub is asked; the signing key and the cluster are
- * checked before anything is declared.
+ * checked before anything is declared. A registry, Hub, API server or signing tool that says
+ * no, or does not answer, refuses the release (`dependencyRefusal`).
  */
 export async function readRelease(
   inputs: ProgramInputs,
 ): Promise<ReleaseFacts<pulumi.Output<string>>> {
+  try {
+    return await readInOrder(inputs);
+  } catch (error) {
+    throw dependencyRefusal(error);
+  }
+}
+
+/**
+ * A dependency's no met while reading, as a refusal of the program (lib/refusal.ts): the
+ * registry, Docker Hub, the cluster's API server or cosign refusing or not answering. Their
+ * clients' messages name the dependency, what was asked and the answer, so a stack trace of the
+ * client adds nothing. Any other error is a fault of the program and stays as it is.
+ */
+export function dependencyRefusal(error: unknown): unknown {
+  const refused =
+    error instanceof RegistryError ||
+    error instanceof DockerHubError ||
+    // Past readKubeconfig (which makes the kubeconfig's own problems config errors), only the
+    // API server's check throws one.
+    error instanceof KubeconfigError ||
+    // Past checkSigningKey (which makes a key cosign cannot open a config error), only a cosign
+    // that cannot run.
+    error instanceof SigningToolError;
+  return refused ? new Refusal(error.message, { cause: error }) : error;
+}
+
+async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.Output<string>>> {
   const config = loadStackConfig(inputs.readConfig, inputs.configKeys);
   const paths = sourcePaths(config, inputs.projectDir);
   const sources = readSources(config, paths, inputs);

@@ -9,7 +9,12 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import {
+  CommandError,
+  type EngineEvent,
+  LocalWorkspace,
+  type Stack,
+} from "@pulumi/pulumi/automation";
 import { Command } from "commander";
 import { type KubeTarget, readWorkloads } from "../clients/kubernetes";
 import { OciRegistryClient } from "../clients/ociRegistry";
@@ -19,6 +24,7 @@ import { diagnoseRollouts, rolloutRows } from "../lib/rollout";
 import { releaseProgram } from "../program";
 import { registryLogin } from "../release/plan";
 import { readKubeconfig, readStackConfig, type StackSettings } from "../release/read";
+import { reportProgramErrorsOnce } from "./inlineProgramErrors";
 
 export const PROJECT_NAME = "battlescope";
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -32,6 +38,7 @@ export interface StackOptions {
 }
 
 export async function openStack(options: StackOptions): Promise<Stack> {
+  reportProgramErrorsOnce();
   return LocalWorkspace.createOrSelectStack(
     { projectName: PROJECT_NAME, stackName: options.stackName, program: releaseProgram },
     {
@@ -90,6 +97,29 @@ export function publicationTracker() {
   };
 }
 
+/**
+ * The line a failed engine command ends with: the engine has printed its error (streamed as it
+ * came), so neither it nor the Automation API's account of it (the command's whole stdout and
+ * stderr again) is repeated. `failure` is the Automation API's `CommandError` text.
+ */
+export function engineFailureLine(command: string, failure: string): string {
+  const exit = /Command failed with exit code (\d+)/.exec(failure)?.[1];
+  if (exit !== undefined) return `${command} failed (exit ${exit}): see the error above`;
+  // The CLI did not run (not installed, killed): nothing was printed, so say why.
+  const cause = / stderr: (.*)/.exec(failure)?.[1] ?? failure.split("\n")[0];
+  return `${command} failed: ${cause}`;
+}
+
+/** Runs an engine command; its failure is told by the engine and ends with one line. */
+async function engineCommand<T>(command: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof CommandError) throw new Error(engineFailureLine(command, error.message));
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const program = new Command("stack")
     .description("Preview, update or destroy a BattleScope stack with the program inline")
@@ -101,46 +131,52 @@ async function main(): Promise<void> {
   const [command] = program.args;
   const options = program.opts<{ stack: string; cwd: string; summary?: boolean }>();
   const stack = await openStack({ stackName: options.stack, workDir: options.cwd });
-  const onOutput = (text: string) => process.stdout.write(text);
+  // The engine's output as it comes, once: its progress on stdout, its errors on stderr.
+  const streams = {
+    onOutput: (text: string) => process.stdout.write(text),
+    onError: (text: string) => process.stderr.write(text),
+    color: "never" as const,
+  };
+  const engine = <T>(run: () => Promise<T>) =>
+    engineCommand(`pulumi ${command} --stack ${options.stack}`, run);
 
   switch (command) {
     case "preview": {
-      const result = await stack.preview({
-        onOutput,
-        diff: true,
-        color: "never",
-        parallel: ENGINE_PARALLELISM,
-      });
+      const result = await engine(() =>
+        stack.preview({ ...streams, diff: true, parallel: ENGINE_PARALLELISM }),
+      );
       process.stdout.write(`${JSON.stringify(result.changeSummary)}\n`);
       return;
     }
     case "up": {
       const tracker = publicationTracker();
-      const result = await stack
-        .up({
-          onOutput,
-          onEvent: (event) => tracker.onEvent(event),
-          color: "never",
-          parallel: ENGINE_PARALLELISM,
-        })
-        .catch(async (error: unknown) => {
-          process.stderr.write(`${tracker.report()}\n`);
-          const rollouts = await rolloutReport(stack).catch(
-            (reportError: unknown) =>
-              `could not read the cluster to report the rollouts: ${(reportError as Error).message}`,
-          );
-          if (rollouts !== "") process.stderr.write(`${rollouts}\n`);
-          throw error;
-        });
+      const result = await engine(() =>
+        stack
+          .up({
+            ...streams,
+            onEvent: (event) => tracker.onEvent(event),
+            parallel: ENGINE_PARALLELISM,
+          })
+          .catch(async (error: unknown) => {
+            // A run refused before any tag was planned has nothing to report.
+            if (tracker.writes().length > 0) process.stderr.write(`${tracker.report()}\n`);
+            const rollouts = await rolloutReport(stack).catch(
+              (reportError: unknown) =>
+                `could not read the cluster to report the rollouts: ${(reportError as Error).message}`,
+            );
+            if (rollouts !== "") process.stderr.write(`${rollouts}\n`);
+            throw error;
+          }),
+      );
       process.stdout.write(`${JSON.stringify(result.summary.resourceChanges ?? {})}\n`);
       if (options.summary) process.stdout.write(await publishedTable(stack));
       return;
     }
     case "destroy":
-      await stack.destroy({ onOutput, color: "never" });
+      await engine(() => stack.destroy(streams));
       return;
     case "refresh":
-      await stack.refresh({ onOutput, color: "never" });
+      await engine(() => stack.refresh(streams));
       return;
     case "outputs":
       process.stdout.write(`${JSON.stringify(await stack.outputs(), null, 2)}\n`);
