@@ -142,6 +142,53 @@ describe("the local services' starts", () => {
     expect(plain.ok, plain.output).toBe(true);
   });
 
+  /** The cluster's binaries with kube-scheduler replaced by a script of the test's. */
+  function binariesWithScheduler(script: string): string {
+    const cache = process.env.BATTLESCOPE_CACHE ?? path.join(os.homedir(), ".cache/battlescope");
+    const real = path.dirname(fs.realpathSync(path.join(cache, "bin", "kubectl")));
+    const bin = makeTempDir("cluster-bin");
+    for (const name of fs.readdirSync(real)) {
+      if (name !== "kube-scheduler") fs.symlinkSync(path.join(real, name), path.join(bin, name));
+    }
+    fs.writeFileSync(path.join(bin, "kube-scheduler"), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return bin;
+  }
+
+  async function clusterStartWith(script: string, timeout: string): Promise<string> {
+    await services(DEFAULT_STATE, ["stop", "cluster"]);
+    const begun = Date.now();
+    const failed = await services(DEFAULT_STATE, ["start-cluster"], {
+      BATTLESCOPE_CLUSTER_BIN: binariesWithScheduler(script),
+      BATTLESCOPE_START_TIMEOUT: timeout,
+    });
+    const seconds = (Date.now() - begun) / 1000;
+    await services(DEFAULT_STATE, ["stop", "cluster"]);
+    const restored = await services(DEFAULT_STATE, ["start-cluster"]);
+    expect(restored.ok, restored.output).toBe(true);
+    expect(failed.ok).toBe(false);
+    return `${failed.output}\n(took ${seconds < 60 ? "under a minute" : "a minute or more"})`;
+  }
+
+  it("a daemon that exits at start is reported as exited, with its status and its log, at once", async () => {
+    const output = await clusterStartWith(
+      'echo "flag provided but not defined: -bogus" >&2; exit 2',
+      "120",
+    );
+    expect(output).toMatch(
+      /^cluster: kube-scheduler exited with status 2 after \d+\.\ds \(pid \d+\); last lines of \/.*\/cluster\/logs\/kube-scheduler\.log:\n(?: {2}.*\n)* {2}flag provided but not defined: -bogus\n/m,
+    );
+    expect(output).not.toContain("did not become ready");
+    expect(output).toContain("(took under a minute)");
+  });
+
+  it("a daemon that never answers is reported as a deadline, with how long it waited and the last probe", async () => {
+    const output = await clusterStartWith("exec sleep 600", "20");
+    expect(output).toMatch(
+      /^cluster: kube-scheduler did not become ready within 20s \(waited 2\d\.\ds; last probe: \(7\) Failed to connect to 127\.0\.0\.1 port 10259 after \d+ ms: Couldn't connect to server\); last lines of \/.*\/kube-scheduler\.log:$/m,
+    );
+    expect(output).not.toContain("exited with status");
+  });
+
   it(
     `passes ${CYCLES} stop/start cycles with a dropped page cache and the CPU loaded, ${EMPTY_STATE_CYCLES.size} of them from an empty state`,
     async () => {
