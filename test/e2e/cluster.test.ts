@@ -14,7 +14,8 @@ import {
   readWorkloads,
   resolveKubeTarget,
 } from "../../clients/kubernetes";
-import { imageIdDigest, type Pod, sameImageNames } from "../../lib/rollout";
+import type { Pod } from "../../lib/kubeObjects";
+import { imageIdDigest, sameImageNames } from "../../lib/rollout";
 import { SERVICES } from "../../services/catalog";
 import { cli } from "../support/runCli";
 import {

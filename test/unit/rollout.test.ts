@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
+import type { Deployment, KubeEvent, Pod } from "../../lib/kubeObjects";
+import { probeAnswer } from "../../lib/podDiagnosis";
 import {
-  type Deployment,
   diagnoseRollouts,
   imageIdDigest,
-  type KubeEvent,
-  type Pod,
   rolloutComplete,
   rolloutRows,
   sameImageNames,
@@ -137,6 +136,48 @@ describe("rolloutComplete", () => {
   });
 });
 
+/** A pod of one container serving `port` (named http), both probes on `path`, as the stack makes. */
+const probedPod = (
+  name: string,
+  service: string,
+  path: string,
+  port: number,
+  status: Partial<NonNullable<Pod["status"]>>,
+): Pod => {
+  const probe = { httpGet: { path, port: "http" } };
+  return {
+    ...pod(name, service, status),
+    spec: {
+      containers: [
+        {
+          name: service,
+          ports: [{ name: "http", containerPort: port }],
+          readinessProbe: probe,
+          livenessProbe: probe,
+        },
+      ],
+    },
+  };
+};
+
+/** A kubelet event about the pod's container, `seconds` after the pod started. */
+const kubelet = (
+  podName: string,
+  container: string,
+  seconds: number,
+  reason: string,
+  message: string,
+  type = "Warning",
+): KubeEvent => ({
+  involvedObject: { kind: "Pod", name: podName, fieldPath: `spec.containers{${container}}` },
+  reason,
+  message,
+  type,
+  lastTimestamp: new Date(Date.UTC(2026, 10, 30, 12, 0, seconds)).toISOString().replace(".000", ""),
+});
+
+const NOT_READY = (restartCount = 0) => ({ name: "frontend", ready: false, restartCount });
+
 describe("diagnoseRollouts", () => {
   it("says nothing when every Deployment is Ready", () => {
     expect(diagnoseRollouts([deployment("frontend", 1)], [], [], CONTEXT)).toEqual([]);
@@ -166,10 +207,113 @@ describe("diagnoseRollouts", () => {
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
         "  pod frontend-x: ErrImagePull: failed to pull: 401 Unauthorized",
         '  what to do: check that the pull secret "docker-hub-creds" in namespace battlescope holds credentials for 127.0.0.1:5000 (battlescope:registryUsername and registryPassword, or the Docker login for 127.0.0.1:5000) and that the image is published (battlescope-images verify frontend <version>)',
-      ].join("\n"),
+      ],
     },
     {
-      name: "a readiness probe that fails",
+      name: "a readiness probe that gets 404 from a running container",
+      pods: [
+        probedPod("frontend-x", "frontend", "/nope", 8080, {
+          containerStatuses: [{ ...NOT_READY(), state: { running: {} } }],
+        }),
+      ],
+      events: [
+        kubelet("frontend-x", "frontend", 3, "Pulled", "Container image already present", "Normal"),
+        kubelet(
+          "frontend-x",
+          "frontend",
+          5,
+          "Unhealthy",
+          "Readiness probe failed: HTTP probe failed with statuscode: 404",
+        ),
+      ],
+      expected: [
+        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
+        "  pod frontend-x: ReadinessProbeFailed: GET /nope on port 8080 got HTTP 404",
+        "  what to do: the readiness probe requests /nope on port 8080 and got HTTP 404: set battlescope:healthPaths.frontend to the path the service answers 200 on, or fix the service, then run up again",
+      ],
+    },
+    {
+      name: "a liveness probe the kubelet restarts the container for, into a back-off",
+      pods: [
+        probedPod("frontend-x", "frontend", "/nope", 8080, {
+          containerStatuses: [
+            {
+              ...NOT_READY(3),
+              state: {
+                waiting: {
+                  reason: "CrashLoopBackOff",
+                  message: "back-off 40s restarting failed container=frontend pod=frontend-x",
+                },
+              },
+              lastState: { terminated: { reason: "Completed", exitCode: 0 } },
+            },
+          ],
+        }),
+      ],
+      events: [
+        kubelet(
+          "frontend-x",
+          "frontend",
+          5,
+          "Unhealthy",
+          "Readiness probe failed: HTTP probe failed with statuscode: 404",
+        ),
+        kubelet(
+          "frontend-x",
+          "frontend",
+          35,
+          "Unhealthy",
+          "Liveness probe failed: HTTP probe failed with statuscode: 404",
+        ),
+        kubelet(
+          "frontend-x",
+          "frontend",
+          36,
+          "Killing",
+          "Container frontend failed liveness probe, will be restarted",
+          "Normal",
+        ),
+        kubelet(
+          "frontend-x",
+          "frontend",
+          90,
+          "BackOff",
+          "Back-off restarting failed container frontend in pod frontend-x",
+        ),
+      ],
+      expected: [
+        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
+        "  pod frontend-x: LivenessProbeFailed: GET /nope on port 8080 got HTTP 404",
+        "  pod frontend-x: ReadinessProbeFailed: GET /nope on port 8080 got HTTP 404",
+        "  pod frontend-x: led to Killing: Container frontend failed liveness probe, will be restarted",
+        "  pod frontend-x: led to CrashLoopBackOff: back-off 40s restarting failed container=frontend pod=frontend-x (last exit code 0, reason Completed, restarted 3 times)",
+        "  what to do: the liveness probe requests /nope on port 8080 and got HTTP 404: set battlescope:healthPaths.frontend to the path the service answers 200 on, or fix the service, then run up again",
+      ],
+    },
+    {
+      name: "a probe that nothing answers: the service listens on another port",
+      pods: [
+        probedPod("frontend-x", "frontend", "/health", 8080, {
+          containerStatuses: [{ ...NOT_READY(), state: { running: {} } }],
+        }),
+      ],
+      events: [
+        kubelet(
+          "frontend-x",
+          "frontend",
+          5,
+          "Unhealthy",
+          'Readiness probe failed: Get "http://10.244.0.5:8080/health": dial tcp 10.244.0.5:8080: connect: connection refused',
+        ),
+      ],
+      expected: [
+        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
+        "  pod frontend-x: ReadinessProbeFailed: GET /health on port 8080 got dial tcp 10.244.0.5:8080: connect: connection refused",
+        "  what to do: the readiness probe (GET /health on port 8080) got no HTTP answer: check that the service listens on port 8080 and answers within the probe's timeout (its log: kubectl -n battlescope logs deployment/frontend), then run up again",
+      ],
+    },
+    {
+      name: "a probe event of an older shape: no container named, no pod spec",
       pods: [
         pod("frontend-x", "frontend", {
           containerStatuses: [{ name: "frontend", ready: false, state: {} }],
@@ -182,18 +326,35 @@ describe("diagnoseRollouts", () => {
           type: "Warning",
           message: "Readiness probe failed: HTTP probe failed with statuscode: 404",
         },
-        {
-          involvedObject: { name: "frontend-x", kind: "Pod" },
-          reason: "Unhealthy",
-          type: "Warning",
-          message: "Liveness probe failed: HTTP probe failed with statuscode: 404",
-        },
       ] satisfies KubeEvent[],
       expected: [
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: ReadinessProbeFailed: Readiness probe failed: HTTP probe failed with statuscode: 404",
+        "  pod frontend-x: ReadinessProbeFailed: the probe got HTTP 404",
+        "  what to do: the readiness probe requests /health on the container port and got HTTP 404: set battlescope:healthPaths.frontend to the path the service answers 200 on, or fix the service, then run up again",
+      ],
+    },
+    {
+      name: "a probe kill whose probe events have expired",
+      pods: [
+        pod("frontend-x", "frontend", {
+          containerStatuses: [{ ...NOT_READY(1), state: { running: {} } }],
+        }),
+      ],
+      events: [
+        kubelet(
+          "frontend-x",
+          "frontend",
+          36,
+          "Killing",
+          "Container frontend failed liveness probe, will be restarted",
+          "Normal",
+        ),
+      ],
+      expected: [
+        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
+        "  pod frontend-x: Killing: Container frontend failed liveness probe, will be restarted",
         "  what to do: the probes request /health on the container port: set battlescope:healthPaths.frontend to the path the service answers 200 on, or fix the service, then run up again",
-      ].join("\n"),
+      ],
     },
     {
       name: "a missing config Secret",
@@ -218,18 +379,47 @@ describe("diagnoseRollouts", () => {
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
         '  pod frontend-x: CreateContainerConfigError: secret "frontend-config" not found',
         "  what to do: a Secret or ConfigMap the container reads is missing: give the service's required variables in battlescope:serviceConfig (or create the frontend-config Secret in namespace battlescope), then run up again",
-      ].join("\n"),
+      ],
     },
     {
-      name: "a container that keeps exiting",
+      name: "a container that keeps exiting, its readiness failing only because nothing answers",
+      pods: [
+        probedPod("frontend-x", "frontend", "/health", 8080, {
+          containerStatuses: [
+            {
+              ...NOT_READY(2),
+              state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 10s" } },
+              lastState: { terminated: { reason: "Error", exitCode: 3 } },
+            },
+          ],
+        }),
+      ],
+      events: [
+        kubelet(
+          "frontend-x",
+          "frontend",
+          3,
+          "Unhealthy",
+          'Readiness probe failed: Get "http://10.244.0.5:8080/health": dial tcp 10.244.0.5:8080: connect: connection refused',
+        ),
+        kubelet("frontend-x", "frontend", 4, "BackOff", "Back-off restarting failed container"),
+      ],
+      expected: [
+        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
+        "  pod frontend-x: CrashLoopBackOff: back-off 10s (last exit code 3, reason Error, restarted 2 times)",
+        "  what to do: the container exits: read its log with kubectl -n battlescope logs deployment/frontend --previous",
+      ],
+    },
+    {
+      name: "a container caught between two runs, with its termination message",
       pods: [
         pod("frontend-x", "frontend", {
           containerStatuses: [
             {
-              name: "frontend",
-              ready: false,
-              state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 10s" } },
-              lastState: { terminated: { reason: "Error", exitCode: 3 } },
+              ...NOT_READY(1),
+              state: {
+                terminated: { reason: "Error", exitCode: 1, message: "DATABASE_URL is not set\n" },
+              },
             },
           ],
         }),
@@ -237,9 +427,25 @@ describe("diagnoseRollouts", () => {
       events: [],
       expected: [
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: CrashLoopBackOff: back-off 10s (last exit code 3)",
+        '  pod frontend-x: Error: the container stopped (last exit code 1, reason Error, message "DATABASE_URL is not set", restarted 1 time)',
         "  what to do: the container exits: read its log with kubectl -n battlescope logs deployment/frontend --previous",
-      ].join("\n"),
+      ],
+    },
+    {
+      name: "a stop that is not a probe's (a Killing event of a scale-down)",
+      pods: [
+        pod("frontend-x", "frontend", {
+          containerStatuses: [{ ...NOT_READY(), state: { running: {} } }],
+        }),
+      ],
+      events: [
+        kubelet("frontend-x", "frontend", 9, "Killing", "Stopping container frontend", "Normal"),
+      ],
+      expected: [
+        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
+        "  pod frontend-x: Running: not Ready yet",
+        "  what to do: look at kubectl -n battlescope describe deployment/frontend and its pods",
+      ],
     },
     {
       name: "a pod no node accepts",
@@ -261,12 +467,46 @@ describe("diagnoseRollouts", () => {
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
         "  pod frontend-x: Unschedulable: 0/1 nodes are available: 1 Insufficient memory.",
         "  what to do: look at kubectl -n battlescope describe deployment/frontend and its pods",
-      ].join("\n"),
+      ],
     },
   ])("explains $name", ({ pods, events, expected }) => {
     expect(diagnoseRollouts([deployment("frontend", 0)], pods, events, CONTEXT)).toEqual([
-      expected,
+      expected.join("\n"),
     ]);
+  });
+
+  it("names each container of a pod of several, and a probe on a numbered port", () => {
+    const twoContainers: Pod = {
+      ...pod("frontend-x", "frontend", {
+        containerStatuses: [
+          { name: "frontend", ready: true },
+          { name: "sidecar", ready: false, state: { running: {} } },
+        ],
+      }),
+      spec: {
+        containers: [
+          { name: "frontend" },
+          { name: "sidecar", startupProbe: { httpGet: { path: "/up", port: 9000 } } },
+        ],
+      },
+    };
+    const [report] = diagnoseRollouts(
+      [deployment("frontend", 0)],
+      [twoContainers],
+      [
+        kubelet(
+          "frontend-x",
+          "sidecar",
+          4,
+          "Unhealthy",
+          "Startup probe failed: HTTP probe failed with statuscode: 503",
+        ),
+      ],
+      CONTEXT,
+    );
+    expect(report?.split("\n")[1]).toBe(
+      "  pod frontend-x: StartupProbeFailed: GET /up on port 9000 got HTTP 503 (container sidecar)",
+    );
   });
 
   it("reports a rollout whose new pods are not Ready while the old ones still serve", () => {
@@ -277,25 +517,51 @@ describe("diagnoseRollouts", () => {
         pod("battle-service-old", "battle-service", {
           containerStatuses: [{ name: "battle-service", ready: true }],
         }),
-        pod("battle-service-new", "battle-service", {
-          containerStatuses: [{ name: "battle-service", ready: false, state: {} }],
+        probedPod("battle-service-new", "battle-service", "/nope", 3003, {
+          containerStatuses: [{ name: "battle-service", ready: false, state: { running: {} } }],
         }),
       ],
       [
-        {
-          involvedObject: { name: "battle-service-new" },
-          reason: "Unhealthy",
-          message: "Readiness probe failed: HTTP probe failed with statuscode: 404",
-        },
+        kubelet(
+          "battle-service-new",
+          "battle-service",
+          5,
+          "Unhealthy",
+          "Readiness probe failed: HTTP probe failed with statuscode: 404",
+        ),
       ],
       CONTEXT,
     );
     expect(report).toBe(
       [
         "Deployment battlescope/battle-service is not Ready (1/1 replicas ready)",
-        "  pod battle-service-new: ReadinessProbeFailed: Readiness probe failed: HTTP probe failed with statuscode: 404",
-        "  what to do: the probes request /nope on the container port: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
+        "  pod battle-service-new: ReadinessProbeFailed: GET /nope on port 3003 got HTTP 404",
+        "  what to do: the readiness probe requests /nope on port 3003 and got HTTP 404: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
       ].join("\n"),
     );
+  });
+});
+
+describe("probeAnswer", () => {
+  it.each([
+    {
+      message: "HTTP probe failed with statuscode: 404",
+      expected: { answer: "HTTP 404", httpStatus: 404 },
+    },
+    {
+      message:
+        'Get "http://10.244.0.5:8080/healthz": dial tcp 10.244.0.5:8080: connect: connection refused',
+      expected: { answer: "dial tcp 10.244.0.5:8080: connect: connection refused" },
+    },
+    {
+      message:
+        'Get "http://10.244.0.5:8080/healthz": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+      expected: {
+        answer: "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+      },
+    },
+    { message: "command timed out", expected: { answer: "command timed out" } },
+  ])("reads $message", ({ message, expected }) => {
+    expect(probeAnswer(message)).toEqual(expected);
   });
 });
