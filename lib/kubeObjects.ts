@@ -44,6 +44,7 @@ export interface ContainerSpec {
 export interface Pod {
   readonly metadata: {
     readonly name: string;
+    readonly namespace?: string;
     readonly labels?: Readonly<Record<string, string>>;
     readonly deletionTimestamp?: string;
   };

@@ -199,7 +199,9 @@ function containerDiagnosis(
       ...mine.filter((failure) => failure.kind === killer),
       ...mine.filter((failure) => failure.kind !== killer),
     ];
-    const killing = { reason: "Killing", detail: kill.message ?? "" };
+    // Restarted and running again: the restarts are told with the kill.
+    const restarts = stopped === undefined ? exitSummary(status) : "";
+    const killing = { reason: "Killing", detail: `${kill.message ?? ""}${restarts}` };
     return ordered.length === 0
       ? { causes: [killing], consequences: stopped === undefined ? [] : [stopped] }
       : {

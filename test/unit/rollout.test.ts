@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Deployment, KubeEvent, Pod } from "../../lib/kubeObjects";
 import { probeAnswer } from "../../lib/podDiagnosis";
@@ -352,7 +354,7 @@ describe("diagnoseRollouts", () => {
       ],
       expected: [
         "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: Killing: Container frontend failed liveness probe, will be restarted",
+        "  pod frontend-x: Killing: Container frontend failed liveness probe, will be restarted (restarted 1 time)",
         "  what to do: the probes request /health on the container port: set battlescope:healthPaths.frontend to the path the service answers 200 on, or fix the service, then run up again",
       ],
     },
@@ -563,5 +565,68 @@ describe("probeAnswer", () => {
     { message: "command timed out", expected: { answer: "command timed out" } },
   ])("reads $message", ({ message, expected }) => {
     expect(probeAnswer(message)).toEqual(expected);
+  });
+});
+
+/** A pod and its events as the local cluster served them (test/unit/fixtures/rollouts). */
+function captured(name: string): { pod: Pod; events: KubeEvent[] } {
+  const file = path.join(__dirname, "fixtures/rollouts", `${name}.json`);
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+describe("diagnoseRollouts on pods captured from the local cluster", () => {
+  const POD = "  pod battle-service-767fd4c4c7-mlphh";
+  const PROBES_404 = [
+    `${POD}: LivenessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+    `${POD}: ReadinessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+  ];
+  const FIX_LIVENESS =
+    "  what to do: the liveness probe requests /no-such-path on port 3003 and got HTTP 404: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again";
+  it.each([
+    {
+      name: "wrong-health-path-before-restart",
+      expected: [
+        `${POD}: ReadinessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+        `${POD}: LivenessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+        "  what to do: the readiness probe requests /no-such-path on port 3003 and got HTTP 404: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
+      ],
+    },
+    {
+      name: "wrong-health-path-restarted",
+      expected: [
+        ...PROBES_404,
+        `${POD}: led to Killing: Container battle-service failed liveness probe, will be restarted (last exit code 0, reason Completed, restarted 1 time)`,
+        FIX_LIVENESS,
+      ],
+    },
+    {
+      name: "wrong-health-path-back-off",
+      expected: [
+        ...PROBES_404,
+        `${POD}: led to Killing: Container battle-service failed liveness probe, will be restarted`,
+        `${POD}: led to CrashLoopBackOff: back-off 5m0s restarting failed container=battle-service pod=battle-service-767fd4c4c7-mlphh_repromxcqwvbgli(64084ab3-64ff-4b7e-8fcc-d6e82d456c90) (last exit code 0, reason Completed, restarted 7 times)`,
+        FIX_LIVENESS,
+      ],
+    },
+    {
+      name: "exits-at-once",
+      expected: [
+        "  pod battle-service-9fcdc5b9-bq5lp: CrashLoopBackOff: back-off 40s restarting failed container=battle-service pod=battle-service-9fcdc5b9-bq5lp_repromxcrcgu26(132a5ad0-a030-4957-a3b5-5af8c97a506c) (last exit code 3, reason Error, restarted 3 times)",
+        "  what to do: the container exits: read its log with kubectl -n repromxcrcgu26 logs deployment/battle-service --previous",
+      ],
+    },
+  ])("explains $name", ({ name, expected }) => {
+    const { pod, events } = captured(name);
+    const namespace = pod.metadata.namespace ?? "";
+    const [report] = diagnoseRollouts([deployment("battle-service", 0)], [pod], events, {
+      ...CONTEXT,
+      namespace,
+    });
+    expect(report).toBe(
+      [
+        `Deployment ${namespace}/battle-service is not Ready (0/1 replicas ready)`,
+        ...expected,
+      ].join("\n"),
+    );
   });
 });
