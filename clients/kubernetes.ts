@@ -3,7 +3,7 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { Deployment, KubeEvent, NodeImage, Pod } from "../lib/rollout";
+import type { Deployment, KubeEvent, NodeImage, Pod } from "../lib/kubeObjects";
 
 /**
  * What the stack and the command line need from a kubeconfig: the chosen context's API server

@@ -88,8 +88,13 @@ export class ServiceDeployment extends pulumi.ComponentResource {
             },
             { parent: this },
           );
+    // The provider waits for both: the Deployment for its rollout, the Service for a ready
+    // endpoint (ten minutes by default). A rollout that fails leaves the Service without one, so
+    // both wait no longer than the rollout may take.
     const timeout =
       args.rolloutTimeoutSeconds === undefined ? undefined : `${args.rolloutTimeoutSeconds}s`;
+    const awaitLimit =
+      timeout === undefined ? {} : { customTimeouts: { create: timeout, update: timeout } };
     const deployment = new k8s.apps.v1.Deployment(
       name,
       {
@@ -122,7 +127,7 @@ export class ServiceDeployment extends pulumi.ComponentResource {
       {
         parent: this,
         ...(configSecret === undefined ? {} : { dependsOn: [configSecret] }),
-        ...(timeout === undefined ? {} : { customTimeouts: { create: timeout, update: timeout } }),
+        ...awaitLimit,
       },
     );
 
@@ -135,7 +140,7 @@ export class ServiceDeployment extends pulumi.ComponentResource {
           ports: [{ name: "http", port: service.port, targetPort: "http", protocol: "TCP" }],
         },
       },
-      { parent: this },
+      { parent: this, ...awaitLimit },
     );
 
     this.deploymentName = deployment.metadata.name;

@@ -3,62 +3,8 @@
  * only the fields of the Kubernetes objects it names, as the API serves them.
  */
 
-export interface ContainerState {
-  readonly waiting?: { readonly reason?: string; readonly message?: string };
-  readonly terminated?: { readonly reason?: string; readonly exitCode?: number };
-}
-
-export interface ContainerStatus {
-  readonly name: string;
-  readonly ready: boolean;
-  readonly restartCount?: number;
-  readonly image?: string;
-  readonly imageID?: string;
-  readonly state?: ContainerState;
-  readonly lastState?: ContainerState;
-}
-
-export interface Pod {
-  readonly metadata: {
-    readonly name: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly deletionTimestamp?: string;
-  };
-  readonly spec?: {
-    readonly containers?: ReadonlyArray<{
-      readonly name: string;
-      readonly image?: string;
-      readonly securityContext?: { readonly runAsUser?: number };
-    }>;
-    readonly securityContext?: { readonly runAsUser?: number };
-  };
-  readonly status?: {
-    readonly phase?: string;
-    readonly conditions?: ReadonlyArray<{
-      readonly type: string;
-      readonly status: string;
-      readonly reason?: string;
-      readonly message?: string;
-    }>;
-    readonly containerStatuses?: readonly ContainerStatus[];
-  };
-}
-
-export interface Deployment {
-  readonly metadata: { readonly name: string; readonly namespace?: string };
-  readonly spec?: {
-    readonly replicas?: number;
-    readonly template?: {
-      readonly spec?: { readonly containers?: ReadonlyArray<{ readonly image?: string }> };
-    };
-  };
-  readonly status?: {
-    readonly readyReplicas?: number;
-    readonly updatedReplicas?: number;
-    readonly availableReplicas?: number;
-    readonly replicas?: number;
-  };
-}
+import type { Deployment, KubeEvent, NodeImage, Pod } from "./kubeObjects";
+import { type Finding, type ProbeFailure, podDiagnosis } from "./podDiagnosis";
 
 /**
  * Whether a Deployment's rollout is complete, as `kubectl rollout status` decides: every replica
@@ -74,18 +20,6 @@ export function rolloutComplete(deployment: Deployment): boolean {
     (status.replicas ?? 0) <= updated &&
     (status.availableReplicas ?? 0) >= updated
   );
-}
-
-export interface KubeEvent {
-  readonly involvedObject?: { readonly name?: string; readonly kind?: string };
-  readonly reason?: string;
-  readonly message?: string;
-  readonly type?: string;
-}
-
-/** An image the node holds, as its status lists it: every name it is known by. */
-export interface NodeImage {
-  readonly names?: readonly string[];
 }
 
 /**
@@ -167,56 +101,29 @@ export interface RolloutContext {
 
 const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
 
-/** Why one pod is not Ready, from its container states and its events; undefined when it is. */
-function podProblem(
-  pod: Pod,
-  events: readonly KubeEvent[],
-): { reason: string; detail: string } | undefined {
-  const statuses = pod.status?.containerStatuses ?? [];
-  if (statuses.length > 0 && statuses.every((status) => status.ready)) return undefined;
-  for (const status of statuses) {
-    const waiting = status.state?.waiting;
-    if (waiting?.reason !== undefined && waiting.reason !== "ContainerCreating") {
-      const last = status.lastState?.terminated;
-      const exit = last?.exitCode === undefined ? "" : ` (last exit code ${last.exitCode})`;
-      return { reason: waiting.reason, detail: `${waiting.message ?? ""}${exit}`.trim() };
-    }
+function probeHint(probe: ProbeFailure, deployment: string, context: RolloutContext): string {
+  const path = probe.path ?? context.healthPaths[deployment] ?? "the health path";
+  const port = probe.port === undefined ? "the container port" : `port ${probe.port}`;
+  if (probe.httpStatus !== undefined || probe.target === undefined) {
+    return `the ${probe.kind} probe requests ${path} on ${port} and got ${probe.answer}: set battlescope:healthPaths.${deployment} to the path the service answers 200 on, or fix the service, then run up again`;
   }
-  const own = events.filter((event) => event.involvedObject?.name === pod.metadata.name);
-  // A pod is not Ready because its readiness probe fails; a liveness failure only explains it
-  // when no readiness failure was seen.
-  const unhealthy = [...own].reverse().filter((event) => event.reason === "Unhealthy");
-  const probe = unhealthy.find((event) => /^Readiness/.test(event.message ?? "")) ?? unhealthy[0];
-  if (probe !== undefined) {
-    const kind = /^Liveness/.test(probe.message ?? "")
-      ? "LivenessProbeFailed"
-      : "ReadinessProbeFailed";
-    return { reason: kind, detail: probe.message ?? "" };
-  }
-  const unscheduled = pod.status?.conditions?.find(
-    (condition) => condition.type === "PodScheduled" && condition.status === "False",
-  );
-  if (unscheduled !== undefined) {
-    return { reason: unscheduled.reason ?? "Unschedulable", detail: unscheduled.message ?? "" };
-  }
-  const warning = [...own].reverse().find((event) => event.type === "Warning");
-  if (warning !== undefined)
-    return { reason: warning.reason ?? "Warning", detail: warning.message ?? "" };
-  return { reason: pod.status?.phase ?? "Pending", detail: "not Ready yet" };
+  return `the ${probe.kind} probe (${probe.target}) got no HTTP answer: check that the service listens on ${port} and answers within the probe's timeout (its log: kubectl -n ${context.namespace} logs deployment/${deployment}), then run up again`;
 }
 
-function hint(reason: string, deployment: string, context: RolloutContext): string {
+function hint(finding: Finding | undefined, deployment: string, context: RolloutContext): string {
+  if (finding?.probe !== undefined) return probeHint(finding.probe, deployment, context);
+  const reason = finding?.reason ?? "";
   if (PULL_FAILURES.has(reason)) {
     return `check that the pull secret "${context.pullSecretName}" in namespace ${context.namespace} holds credentials for ${context.registry} (battlescope:registryUsername and registryPassword, or the Docker login for ${context.registry}) and that the image is published (battlescope-images verify ${deployment} <version>)`;
   }
-  if (reason === "ReadinessProbeFailed" || reason === "LivenessProbeFailed") {
-    const probed = context.healthPaths[deployment];
-    return `the probes request ${probed ?? "the health path"} on the container port: set battlescope:healthPaths.${deployment} to the path the service answers 200 on, or fix the service, then run up again`;
+  if (reason === "Killing") {
+    const path = context.healthPaths[deployment] ?? "the health path";
+    return `the probes request ${path} on the container port: set battlescope:healthPaths.${deployment} to the path the service answers 200 on, or fix the service, then run up again`;
   }
   if (reason === "CreateContainerConfigError") {
     return `a Secret or ConfigMap the container reads is missing: give the service's required variables in battlescope:serviceConfig (or create the ${deployment}-config Secret in namespace ${context.namespace}), then run up again`;
   }
-  if (reason === "CrashLoopBackOff" || reason === "RunContainerError") {
+  if (finding?.exited === true) {
     return `the container exits: read its log with kubectl -n ${context.namespace} logs deployment/${deployment} --previous`;
   }
   return `look at kubectl -n ${context.namespace} describe deployment/${deployment} and its pods`;
@@ -238,20 +145,21 @@ export function diagnoseRollouts(
     if (rolloutComplete(deployment)) continue;
     const desired = deployment.spec?.replicas ?? 0;
     const ready = deployment.status?.readyReplicas ?? 0;
-    const problems = pods
+    const diagnoses = pods
       .filter((pod) => pod.metadata.labels?.["app.kubernetes.io/name"] === name)
       .flatMap((pod) => {
-        const problem = podProblem(pod, events);
-        return problem === undefined ? [] : [{ pod: pod.metadata.name, ...problem }];
+        const diagnosis = podDiagnosis(pod, events);
+        return diagnosis === undefined ? [] : [{ pod: pod.metadata.name, ...diagnosis }];
       });
-    const first = problems[0];
+    const line = (pod: string, finding: Finding, prefix = "") =>
+      `  pod ${pod}: ${prefix}${finding.reason}${finding.detail === "" ? "" : `: ${finding.detail}`}`;
     const lines = [
       `Deployment ${context.namespace}/${name} is not Ready (${ready}/${desired} replicas ready)`,
-      ...problems.map(
-        (problem) =>
-          `  pod ${problem.pod}: ${problem.reason}${problem.detail === "" ? "" : `: ${problem.detail}`}`,
-      ),
-      `  what to do: ${hint(first?.reason ?? "", name, context)}`,
+      ...diagnoses.flatMap(({ pod, causes, consequences }) => [
+        ...causes.map((finding) => line(pod, finding)),
+        ...consequences.map((finding) => line(pod, finding, "led to ")),
+      ]),
+      `  what to do: ${hint(diagnoses[0]?.causes[0], name, context)}`,
     ];
     reports.push(lines.join("\n"));
   }

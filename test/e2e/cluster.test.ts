@@ -14,7 +14,8 @@ import {
   readWorkloads,
   resolveKubeTarget,
 } from "../../clients/kubernetes";
-import { imageIdDigest, type Pod, sameImageNames } from "../../lib/rollout";
+import type { Pod } from "../../lib/kubeObjects";
+import { imageIdDigest, sameImageNames } from "../../lib/rollout";
 import { SERVICES } from "../../services/catalog";
 import { cli } from "../support/runCli";
 import {
@@ -318,11 +319,12 @@ describe("the local stack on a real Kubernetes cluster", () => {
     expect(failed.stderr).toContain(
       `Deployment ${namespace}/battle-service is not Ready (1/1 replicas ready)`,
     );
+    // The new pod runs but is not Ready; the kubelet has not restarted it within 20 s.
     expect(failed.stderr).toMatch(
-      /pod battle-service-[a-z0-9-]+: ReadinessProbeFailed: Readiness probe failed: HTTP probe failed with statuscode: 404/,
+      /pod battle-service-[a-z0-9-]+: ReadinessProbeFailed: GET \/no-such-path on port 3003 got HTTP 404\n/,
     );
     expect(failed.stderr).toContain(
-      "what to do: the probes request /no-such-path on the container port: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
+      "what to do: the readiness probe requests /no-such-path on port 3003 and got HTTP 404: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
     );
     // The release itself stays published.
     expect(await tagDigests(e2e)).toEqual(tagsBefore);

@@ -1,51 +1,19 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import type { KubeEvent, Pod } from "../../lib/kubeObjects";
+import { probeAnswer } from "../../lib/podDiagnosis";
 import {
-  type Deployment,
   diagnoseRollouts,
   imageIdDigest,
-  type KubeEvent,
-  type Pod,
   rolloutComplete,
   rolloutRows,
   sameImageNames,
 } from "../../lib/rollout";
+import { CONTEXT, deployment, pod } from "../support/rolloutObjects";
 
 const DIGEST_A = `sha256:${"a".repeat(64)}`;
 const DIGEST_B = `sha256:${"b".repeat(64)}`;
-
-const deployment = (
-  name: string,
-  ready: number,
-  desired = 1,
-  updated = desired,
-  replicas = desired,
-): Deployment => ({
-  metadata: { name, namespace: "battlescope" },
-  spec: { replicas: desired },
-  status: {
-    readyReplicas: ready,
-    updatedReplicas: updated,
-    availableReplicas: ready,
-    replicas,
-  },
-});
-
-const pod = (
-  name: string,
-  service: string,
-  status: Partial<NonNullable<Pod["status"]>> = {},
-  extra: Partial<Pod["metadata"]> = {},
-): Pod => ({
-  metadata: { name, labels: { "app.kubernetes.io/name": service }, ...extra },
-  status: { phase: "Running", ...status },
-});
-
-const CONTEXT = {
-  namespace: "battlescope",
-  pullSecretName: "docker-hub-creds",
-  registry: "127.0.0.1:5000",
-  healthPaths: { frontend: "/health", "battle-service": "/nope" },
-};
 
 describe("imageIdDigest", () => {
   it.each([
@@ -137,164 +105,88 @@ describe("rolloutComplete", () => {
   });
 });
 
-describe("diagnoseRollouts", () => {
-  it("says nothing when every Deployment is Ready", () => {
-    expect(diagnoseRollouts([deployment("frontend", 1)], [], [], CONTEXT)).toEqual([]);
-  });
-
+describe("probeAnswer", () => {
   it.each([
     {
-      name: "a pull refused for want of credentials",
-      pods: [
-        pod("frontend-x", "frontend", {
-          containerStatuses: [
-            {
-              name: "frontend",
-              ready: false,
-              state: {
-                waiting: {
-                  reason: "ErrImagePull",
-                  message: "failed to pull: 401 Unauthorized",
-                },
-              },
-            },
-          ],
-        }),
-      ],
-      events: [],
-      expected: [
-        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: ErrImagePull: failed to pull: 401 Unauthorized",
-        '  what to do: check that the pull secret "docker-hub-creds" in namespace battlescope holds credentials for 127.0.0.1:5000 (battlescope:registryUsername and registryPassword, or the Docker login for 127.0.0.1:5000) and that the image is published (battlescope-images verify frontend <version>)',
-      ].join("\n"),
+      message: "HTTP probe failed with statuscode: 404",
+      expected: { answer: "HTTP 404", httpStatus: 404 },
     },
     {
-      name: "a readiness probe that fails",
-      pods: [
-        pod("frontend-x", "frontend", {
-          containerStatuses: [{ name: "frontend", ready: false, state: {} }],
-        }),
-      ],
-      events: [
-        {
-          involvedObject: { name: "frontend-x", kind: "Pod" },
-          reason: "Unhealthy",
-          type: "Warning",
-          message: "Readiness probe failed: HTTP probe failed with statuscode: 404",
-        },
-        {
-          involvedObject: { name: "frontend-x", kind: "Pod" },
-          reason: "Unhealthy",
-          type: "Warning",
-          message: "Liveness probe failed: HTTP probe failed with statuscode: 404",
-        },
-      ] satisfies KubeEvent[],
-      expected: [
-        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: ReadinessProbeFailed: Readiness probe failed: HTTP probe failed with statuscode: 404",
-        "  what to do: the probes request /health on the container port: set battlescope:healthPaths.frontend to the path the service answers 200 on, or fix the service, then run up again",
-      ].join("\n"),
+      message:
+        'Get "http://10.244.0.5:8080/healthz": dial tcp 10.244.0.5:8080: connect: connection refused',
+      expected: { answer: "dial tcp 10.244.0.5:8080: connect: connection refused" },
     },
     {
-      name: "a missing config Secret",
-      pods: [
-        pod("frontend-x", "frontend", {
-          containerStatuses: [
-            {
-              name: "frontend",
-              ready: false,
-              state: {
-                waiting: {
-                  reason: "CreateContainerConfigError",
-                  message: 'secret "frontend-config" not found',
-                },
-              },
-            },
-          ],
-        }),
-      ],
-      events: [],
-      expected: [
-        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        '  pod frontend-x: CreateContainerConfigError: secret "frontend-config" not found',
-        "  what to do: a Secret or ConfigMap the container reads is missing: give the service's required variables in battlescope:serviceConfig (or create the frontend-config Secret in namespace battlescope), then run up again",
-      ].join("\n"),
+      message:
+        'Get "http://10.244.0.5:8080/healthz": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+      expected: {
+        answer: "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+      },
     },
-    {
-      name: "a container that keeps exiting",
-      pods: [
-        pod("frontend-x", "frontend", {
-          containerStatuses: [
-            {
-              name: "frontend",
-              ready: false,
-              state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 10s" } },
-              lastState: { terminated: { reason: "Error", exitCode: 3 } },
-            },
-          ],
-        }),
-      ],
-      events: [],
-      expected: [
-        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: CrashLoopBackOff: back-off 10s (last exit code 3)",
-        "  what to do: the container exits: read its log with kubectl -n battlescope logs deployment/frontend --previous",
-      ].join("\n"),
-    },
-    {
-      name: "a pod no node accepts",
-      pods: [
-        pod("frontend-x", "frontend", {
-          phase: "Pending",
-          conditions: [
-            {
-              type: "PodScheduled",
-              status: "False",
-              reason: "Unschedulable",
-              message: "0/1 nodes are available: 1 Insufficient memory.",
-            },
-          ],
-        }),
-      ],
-      events: [],
-      expected: [
-        "Deployment battlescope/frontend is not Ready (0/1 replicas ready)",
-        "  pod frontend-x: Unschedulable: 0/1 nodes are available: 1 Insufficient memory.",
-        "  what to do: look at kubectl -n battlescope describe deployment/frontend and its pods",
-      ].join("\n"),
-    },
-  ])("explains $name", ({ pods, events, expected }) => {
-    expect(diagnoseRollouts([deployment("frontend", 0)], pods, events, CONTEXT)).toEqual([
-      expected,
-    ]);
+    { message: "command timed out", expected: { answer: "command timed out" } },
+  ])("reads $message", ({ message, expected }) => {
+    expect(probeAnswer(message)).toEqual(expected);
   });
+});
 
-  it("reports a rollout whose new pods are not Ready while the old ones still serve", () => {
-    const [report] = diagnoseRollouts(
-      // The old pod still serves (ready 1), the new one (updated 1) is not available: 2 replicas.
-      [deployment("battle-service", 1, 1, 1, 2)],
-      [
-        pod("battle-service-old", "battle-service", {
-          containerStatuses: [{ name: "battle-service", ready: true }],
-        }),
-        pod("battle-service-new", "battle-service", {
-          containerStatuses: [{ name: "battle-service", ready: false, state: {} }],
-        }),
+/** A pod and its events as the local cluster served them (test/unit/fixtures/rollouts). */
+function captured(name: string): { pod: Pod; events: KubeEvent[] } {
+  const file = path.join(__dirname, "fixtures/rollouts", `${name}.json`);
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+describe("diagnoseRollouts on pods captured from the local cluster", () => {
+  const POD = "  pod battle-service-767fd4c4c7-mlphh";
+  const PROBES_404 = [
+    `${POD}: LivenessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+    `${POD}: ReadinessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+  ];
+  const FIX_LIVENESS =
+    "  what to do: the liveness probe requests /no-such-path on port 3003 and got HTTP 404: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again";
+  it.each([
+    {
+      name: "wrong-health-path-before-restart",
+      expected: [
+        `${POD}: ReadinessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+        `${POD}: LivenessProbeFailed: GET /no-such-path on port 3003 got HTTP 404`,
+        "  what to do: the readiness probe requests /no-such-path on port 3003 and got HTTP 404: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
       ],
-      [
-        {
-          involvedObject: { name: "battle-service-new" },
-          reason: "Unhealthy",
-          message: "Readiness probe failed: HTTP probe failed with statuscode: 404",
-        },
+    },
+    {
+      name: "wrong-health-path-restarted",
+      expected: [
+        ...PROBES_404,
+        `${POD}: led to Killing: Container battle-service failed liveness probe, will be restarted (last exit code 0, reason Completed, restarted 1 time)`,
+        FIX_LIVENESS,
       ],
-      CONTEXT,
-    );
+    },
+    {
+      name: "wrong-health-path-back-off",
+      expected: [
+        ...PROBES_404,
+        `${POD}: led to Killing: Container battle-service failed liveness probe, will be restarted`,
+        `${POD}: led to CrashLoopBackOff: back-off 5m0s restarting failed container=battle-service pod=battle-service-767fd4c4c7-mlphh_repromxcqwvbgli(64084ab3-64ff-4b7e-8fcc-d6e82d456c90) (last exit code 0, reason Completed, restarted 7 times)`,
+        FIX_LIVENESS,
+      ],
+    },
+    {
+      name: "exits-at-once",
+      expected: [
+        "  pod battle-service-9fcdc5b9-bq5lp: CrashLoopBackOff: back-off 40s restarting failed container=battle-service pod=battle-service-9fcdc5b9-bq5lp_repromxcrcgu26(132a5ad0-a030-4957-a3b5-5af8c97a506c) (last exit code 3, reason Error, restarted 3 times)",
+        "  what to do: the container exits: read its log with kubectl -n repromxcrcgu26 logs deployment/battle-service --previous",
+      ],
+    },
+  ])("explains $name", ({ name, expected }) => {
+    const { pod, events } = captured(name);
+    const namespace = pod.metadata.namespace ?? "";
+    const [report] = diagnoseRollouts([deployment("battle-service", 0)], [pod], events, {
+      ...CONTEXT,
+      namespace,
+    });
     expect(report).toBe(
       [
-        "Deployment battlescope/battle-service is not Ready (1/1 replicas ready)",
-        "  pod battle-service-new: ReadinessProbeFailed: Readiness probe failed: HTTP probe failed with statuscode: 404",
-        "  what to do: the probes request /nope on the container port: set battlescope:healthPaths.battle-service to the path the service answers 200 on, or fix the service, then run up again",
+        `Deployment ${namespace}/battle-service is not Ready (0/1 replicas ready)`,
+        ...expected,
       ].join("\n"),
     );
   });

@@ -1,4 +1,5 @@
 /** ServiceDeployment alone under mocks: its outputs, awaited. */
+import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { ServiceDeployment } from "../../../components/serviceDeployment";
 import { SERVICES } from "../../../services/catalog";
@@ -42,6 +43,36 @@ describe("ServiceDeployment under mocks", () => {
     expect(secretValue(secret?.inputs.stringData)).toEqual({
       TYPESENSE_URL: "http://ts",
       TYPESENSE_API_KEY: "k",
+    });
+  });
+
+  it("limits the provider's await of the Deployment and of the Service to the rollout timeout", async () => {
+    const awaited: Record<string, pulumi.CustomTimeouts | undefined> = {};
+    const deployment = new ServiceDeployment(
+      "battle-service",
+      {
+        service: service("battle-service"),
+        namespace: "battlescope",
+        replicas: 1,
+        image: `docker.io/battlescope/battle-service:v3.1.0@${DIGEST}`,
+        version: "v3.1.0",
+        pullSecretName: "docker-hub-creds",
+        rolloutTimeoutSeconds: 45,
+      },
+      {
+        // Children inherit the component's transformations: each one sees a child's options.
+        transformations: [
+          ({ type, opts }) => {
+            if (type.startsWith("kubernetes:")) awaited[type] = opts.customTimeouts;
+            return undefined;
+          },
+        ],
+      },
+    );
+    await outputValue(deployment.deploymentName);
+    expect(awaited).toEqual({
+      "kubernetes:apps/v1:Deployment": { create: "45s", update: "45s" },
+      "kubernetes:core/v1:Service": { create: "45s", update: "45s" },
     });
   });
 });
