@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the exit on the line that calls main makes shellcheck take the functions
+# called from traps and by name (version_<tool>) for unreachable
 # Offline release toolchain for BattleScope images.
 #
 # Builds from Go modules, at the versions pinned in scripts/versions.env, and caches OUTSIDE the
@@ -452,7 +454,10 @@ step_cluster() {
   CLUSTER_DIR="$(tail -n 1 "$CLUSTER_LOG")"
   [[ -x "$CLUSTER_DIR/kube-apiserver" ]]
   ln -sfn "$CLUSTER_DIR/kubectl" "$BIN/kubectl"
-  grep -v "^/" "$CLUSTER_LOG" | sed 's/^cluster-binaries: /toolchain: cluster binaries: /' || true
+  # build.sh's own lines, less its estimate and its timing when this script printed both.
+  local skip='^$'
+  [[ -z "$CLUSTER_EXPECTED" ]] || skip='^cluster-binaries: (building|built in)'
+  grep -v "^/" "$CLUSTER_LOG" | grep -Ev "$skip" | sed 's/^cluster-binaries: /toolchain: cluster binaries: /' || true
 }
 
 # The npm SDKs ask the engine for exactly their own version: package.json must match.
@@ -510,7 +515,7 @@ main() {
       ;;
     "") ;;
     -h | --help)
-      sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      sed -n '4,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
       return 0
       ;;
     *)

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the exit on the line that calls main makes shellcheck take the functions
+# called from traps and by name (version_<tool>) for unreachable
 # The local one-node Kubernetes cluster, on loopback (run by scripts/local-services.sh):
 #
 #   cluster.sh start | stop | status | env
