@@ -22,24 +22,23 @@ import {
   accessLogMark,
   accessLogSince,
   backendText,
+  CONTEXT,
   createE2eStack,
   type E2eStack,
   failureOf,
+  KUBECONFIG,
   pushes,
   REGISTRY,
   REGISTRY_PASSWORD,
   REGISTRY_USERNAME,
   runStackCommand,
+  SERVICE_CONFIG,
   setVersion,
   tagDigests,
 } from "./harness";
 
 const run = promisify(execFile);
-const KUBECONFIG = process.env.BATTLESCOPE_KUBECONFIG ?? "";
-const CONTEXT = "battlescope-local";
 const DEPLOYED = SERVICES.filter((service) => service.deploy).map((service) => service.name);
-const LOCAL = fs.readFileSync(path.join(__dirname, "../../Pulumi.local.yaml"), "utf8");
-const SERVICE_CONFIG = (/battlescope:serviceConfig: '(.*)'/.exec(LOCAL) ?? [])[1] ?? "{}";
 
 const cluster: KubeTarget = resolveKubeTarget(fs.readFileSync(KUBECONFIG, "utf8"), CONTEXT);
 

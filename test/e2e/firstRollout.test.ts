@@ -12,20 +12,19 @@ import { afterAll, describe, expect, it } from "vitest";
 import { kubeGetJson, readWorkloads, resolveKubeTarget } from "../../clients/kubernetes";
 import { SERVICES } from "../../services/catalog";
 import {
+  CONTEXT,
   copyFixtures,
   createE2eStack,
   type E2eStack,
   FIXTURES,
+  KUBECONFIG,
   runStackCommand,
+  SERVICE_CONFIG,
   setVersion,
   tagDigests,
 } from "./harness";
 
 const run = promisify(execFile);
-const KUBECONFIG = process.env.BATTLESCOPE_KUBECONFIG ?? "";
-const CONTEXT = "battlescope-local";
-const LOCAL = fs.readFileSync(path.join(__dirname, "../../Pulumi.local.yaml"), "utf8");
-const SERVICE_CONFIG = (/battlescope:serviceConfig: '(.*)'/.exec(LOCAL) ?? [])[1] ?? "{}";
 const cluster = resolveKubeTarget(fs.readFileSync(KUBECONFIG, "utf8"), CONTEXT);
 
 const ROLLOUT_TIMEOUT = 45;

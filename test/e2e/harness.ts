@@ -165,3 +165,12 @@ export async function failureOf(operation: Promise<unknown>): Promise<string> {
   }
   throw new Error("expected the operation to fail");
 }
+
+/** The local cluster the e2e stacks deploy to (scripts/local-services.sh). */
+export const KUBECONFIG = process.env.BATTLESCOPE_KUBECONFIG ?? "";
+export const CONTEXT = "battlescope-local";
+/** The local stack's service configuration, which the deployed stacks reuse. */
+export const SERVICE_CONFIG =
+  (/battlescope:serviceConfig: '(.*)'/.exec(
+    fs.readFileSync(path.join(REPO_ROOT, "Pulumi.local.yaml"), "utf8"),
+  ) ?? [])[1] ?? "{}";
