@@ -506,7 +506,7 @@ start_node() {
 # and any left running from the cluster's binaries (a node whose entry script died early).
 node_pids() {
   local ns pid comm exe bins
-  ns="$(tr -dc 0-9 <"$RUN/node.mntns" 2>/dev/null || true)"
+  ns="$(tr -dc 0-9 2>/dev/null <"$RUN/node.mntns" || true)"
   bins="$(dirname "$(readlink -f "$CLUSTER_BIN/containerd")")"
   while read -r pid mntns comm; do
     if [[ -n "$ns" && "$mntns" == "$ns" ]]; then
