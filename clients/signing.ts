@@ -4,19 +4,22 @@
  * the key travels in the environment (`--key env://…`), the registry login in a private
  * DOCKER_CONFIG folder removed when the command ends.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SourceFacts, SpdxDocument } from "../lib/attestation";
 import { CONFIG_NAMESPACE, ConfigError } from "../lib/config";
-import { dockerAuthKey } from "./dockerConfig";
 import { withScratchDir } from "./scratch";
+import {
+  type RegistryAuth,
+  type RunResult,
+  runTool,
+  SigningToolError,
+  toolFailure,
+  withRegistryLogin,
+} from "./tools";
 
-export interface RegistryAuth {
-  readonly registry: string;
-  readonly username?: string | undefined;
-  readonly password?: string | undefined;
-}
+export { type RegistryAuth, SigningToolError } from "./tools";
 
 export interface SigningKey {
   /** The encrypted private key, as `cosign generate-key-pair` writes `cosign.key`. */
@@ -29,78 +32,6 @@ export interface SigningSettings {
   readonly key: SigningKey;
   /** False where no transparency log can be reached (the local stack): nothing is uploaded to Rekor. */
   readonly transparencyLog: boolean;
-}
-
-export class SigningToolError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number | undefined,
-  ) {
-    super(message);
-    this.name = "SigningToolError";
-  }
-}
-
-interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The tool's binary: `$COSIGN_BINARY`/`$SYFT_BINARY`, else the name on PATH. */
-function binary(tool: "cosign" | "syft"): string {
-  return process.env[`${tool.toUpperCase()}_BINARY`] ?? tool;
-}
-
-function run(
-  tool: "cosign" | "syft",
-  args: readonly string[],
-  env: Readonly<Record<string, string>>,
-  input?: string,
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      binary(tool),
-      args,
-      { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code === "string") {
-          reject(
-            new SigningToolError(
-              error.code === "ENOENT"
-                ? `${tool} is not installed: ${binary(tool)} was not found on PATH (bash scripts/toolchain.sh builds it)`
-                : `${tool} could not start: ${error.message}`,
-              undefined,
-            ),
-          );
-          return;
-        }
-        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
-      },
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-/** A private DOCKER_CONFIG holding only this registry's login, for the length of `work`. */
-async function withRegistryLogin<T>(
-  auth: RegistryAuth | undefined,
-  work: (env: Record<string, string>) => Promise<T>,
-): Promise<T> {
-  if (auth?.username === undefined || auth.password === undefined) return work({});
-  const { username, password } = auth;
-  return withScratchDir("login", async (dir) => {
-    const key = dockerAuthKey(auth.registry);
-    const encoded = Buffer.from(`${username}:${password}`).toString("base64");
-    fs.writeFileSync(
-      path.join(dir, "config.json"),
-      JSON.stringify({ auths: { [key]: { auth: encoded } } }),
-      {
-        mode: 0o600,
-      },
-    );
-    return work({ DOCKER_CONFIG: dir });
-  });
 }
 
 const KEY_ENV = "BATTLESCOPE_COSIGN_KEY";
@@ -118,18 +49,10 @@ function offlineVerifyFlags(transparencyLog: boolean): string[] {
   return transparencyLog ? [] : ["--insecure-ignore-tlog=true"];
 }
 
-function failure(tool: string, what: string, result: RunResult): SigningToolError {
-  const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
-  return new SigningToolError(
-    `${tool} ${what} failed (exit ${result.code}): ${detail}`,
-    result.code,
-  );
-}
-
 /** The public key of an encrypted cosign private key; fails when the password does not open it. */
 export async function publicKeyOf(key: SigningKey): Promise<string> {
-  const result = await run("cosign", ["public-key", "--key", `env://${KEY_ENV}`], keyEnv(key));
-  if (result.code !== 0) throw failure("cosign", "public-key", result);
+  const result = await runTool("cosign", ["public-key", "--key", `env://${KEY_ENV}`], keyEnv(key));
+  if (result.code !== 0) throw toolFailure("cosign", "public-key", result);
   return result.stdout;
 }
 
@@ -202,7 +125,7 @@ async function cosignSigning(
   auth: RegistryAuth | undefined,
 ): Promise<void> {
   const result = await withRegistryLogin(auth, (env) =>
-    run(
+    runTool(
       "cosign",
       [
         command,
@@ -216,7 +139,7 @@ async function cosignSigning(
       { ...env, ...keyEnv(settings.key) },
     ),
   );
-  if (result.code !== 0) throw failure("cosign", what, result);
+  if (result.code !== 0) throw toolFailure("cosign", what, result);
 }
 
 /** Signs `<repository>@<digest>` with the key (the signature is attached to that digest). */
@@ -258,7 +181,7 @@ function cosignVerifying(
   auth: RegistryAuth | undefined,
 ): Promise<RunResult> {
   return withRegistryLogin(auth, (env) =>
-    run(
+    runTool(
       "cosign",
       [
         command,
@@ -353,13 +276,13 @@ export async function imageSbom(
   auth: RegistryAuth | undefined,
 ): Promise<SpdxDocument> {
   const result = await withRegistryLogin(auth, (env) =>
-    run("syft", ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"], {
+    runTool("syft", ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"], {
       ...env,
       SYFT_CHECK_FOR_APP_UPDATE: "false",
       SYFT_FILE_METADATA_SELECTION: "all",
       SYFT_FILE_METADATA_DIGESTS: "sha256",
     }),
   );
-  if (result.code !== 0) throw failure("syft", `scan ${ref}`, result);
+  if (result.code !== 0) throw toolFailure("syft", `scan ${ref}`, result);
   return JSON.parse(result.stdout) as SpdxDocument;
 }

@@ -2,8 +2,10 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import type { SourceFacts } from "../lib/attestation";
 import { type Platform, platformArchitecture } from "../lib/config";
+import type { Severity, VulnerabilityException } from "../lib/vulnerabilities";
 import { archTag, type TagPlan } from "../lib/tagPlan";
 import type { Architecture } from "../lib/versions";
+import { ImageScan } from "./imageScan";
 import { RegistryTagSet, type RegistryTagSetArgs } from "./registryTagSet";
 import { ReleaseAttestations } from "./releaseAttestations";
 
@@ -44,6 +46,23 @@ export interface MultiArchImageArgs {
   readonly reuse?: Readonly<Partial<Record<string, string>>>;
   /** Sign and attest the release before any floating tag moves; unsigned when absent. */
   readonly signing?: ImageSigning;
+  /** Scan the platform images before any tag names them; unscanned when absent. */
+  readonly scan?: ImageScanning;
+}
+
+export interface ImageScanning {
+  readonly service: string;
+  readonly failOn: Severity;
+  /** The grype database folder, and how old it may be. */
+  readonly database: string;
+  readonly maxDatabaseAgeHours: number;
+  /** The exceptions that apply to this service. */
+  readonly exceptions: readonly VulnerabilityException[];
+  /**
+   * Every scan of the release (other services' too): the version's tags wait for all of them, so
+   * one refused image leaves every repository of the release untagged.
+   */
+  readonly publishAfter?: Promise<readonly pulumi.Resource[]>;
 }
 
 export interface ImageSigning {
@@ -97,6 +116,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
   public readonly platformDigests: pulumi.Output<Record<string, string>>;
   /** Fully qualified manifest list tags written by this release. */
   public readonly manifestTags: string[];
+  /** The platform images' vulnerability scan, when the stack scans. */
+  public readonly scan?: ImageScan;
 
   constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("battlescope:images:MultiArchImage", name, {}, opts);
@@ -109,7 +130,15 @@ export class MultiArchImage extends pulumi.ComponentResource {
         ? {}
         : { username: args.login.username, password: args.login.password }),
     };
-    const versionTags = writeVersionTags(this, name, args, images, tagArgs);
+    if (args.scan !== undefined) {
+      this.scan = scanImages(this, name, args, args.scan, images, tagArgs);
+    }
+    const scan = this.scan;
+    const scanned: pulumi.Input<pulumi.Resource[]> =
+      scan === undefined
+        ? []
+        : (args.scan?.publishAfter ?? Promise.resolve([])).then((all) => [scan, ...all]);
+    const versionTags = writeVersionTags(this, name, args, images, tagArgs, scanned);
     const listDigest = versionTags.digests.apply(
       (digests) => digests[versionTagOf(args.plan)] ?? "",
     );
@@ -218,6 +247,7 @@ function writeVersionTags(
   args: MultiArchImageArgs,
   images: readonly PlatformImage[],
   tagArgs: TagArgs,
+  after: pulumi.Input<pulumi.Resource[]>,
 ): RegistryTagSet {
   const version = versionTagOf(args.plan);
   return new RegistryTagSet(
@@ -239,6 +269,42 @@ function writeVersionTags(
         },
       ],
       createOnly: true,
+    },
+    { parent, dependsOn: after },
+  );
+}
+
+/** The platform images' scan, before any tag names them (components/imageScan.ts). */
+function scanImages(
+  parent: pulumi.Resource,
+  name: string,
+  args: MultiArchImageArgs,
+  scanning: ImageScanning,
+  images: readonly PlatformImage[],
+  tagArgs: TagArgs,
+): ImageScan {
+  const platformOf = new Map(
+    args.platforms.map((platform) => [platformArchitecture(platform), platform]),
+  );
+  const signing = args.signing;
+  return new ImageScan(
+    `${name}-${versionTagOf(args.plan)}-scan`,
+    {
+      ...tagArgs,
+      service: scanning.service,
+      version: args.plan.version,
+      images: digestsByArch(images, (arch) => platformOf.get(arch) as string),
+      failOn: scanning.failOn,
+      database: scanning.database,
+      maxDatabaseAgeHours: scanning.maxDatabaseAgeHours,
+      exceptions: [...scanning.exceptions],
+      ...(signing === undefined
+        ? {}
+        : {
+            privateKey: signing.privateKey,
+            keyPassword: signing.keyPassword,
+            transparencyLog: signing.transparencyLog,
+          }),
     },
     { parent },
   );

@@ -5,7 +5,12 @@ import { type Reuse, SOURCE_HASH_LABEL } from "../lib/releaseGuard";
 import type { TagPlan } from "../lib/tagPlan";
 import type { ServiceImage } from "../services/catalog";
 import { DockerHubRepository } from "./hubRepository";
-import { type ImageSigning, MultiArchImage, type RegistryLogin } from "./multiArchImage";
+import {
+  type ImageScanning,
+  type ImageSigning,
+  MultiArchImage,
+  type RegistryLogin,
+} from "./multiArchImage";
 import { ServiceDeployment } from "./serviceDeployment";
 
 export interface DockerHubSettings {
@@ -16,6 +21,9 @@ export interface DockerHubSettings {
 
 /** How a stack signs its releases; the same for every image. */
 export type SigningSettings = Omit<ImageSigning, "context" | "sourceHash">;
+
+/** How a stack scans its releases; the exceptions are the ones naming this image or every image. */
+export type ScanSettings = Omit<ImageScanning, "service">;
 
 export interface DeploymentSettings {
   readonly namespace: pulumi.Input<string>;
@@ -57,6 +65,8 @@ export interface ServiceReleaseArgs {
   readonly deployment?: DeploymentSettings;
   /** Sign and attest the release; absent on stacks that do not sign. */
   readonly signing?: SigningSettings;
+  /** Scan the release before any tag; absent on stacks that do not scan. */
+  readonly scan?: ScanSettings;
 }
 
 /** One image's release: its tag plan, its images and manifest lists, its Hub page, its rollout. */
@@ -104,6 +114,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
                 sourceHash: args.sourceHash,
               },
             }),
+        ...(args.scan === undefined ? {} : { scan: { ...args.scan, service: service.name } }),
       },
       { parent: this },
     );

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RegistryCredentials } from "../components/registryCredentials";
 import { type DeploymentSettings, ServiceRelease } from "../components/serviceRelease";
 import { describePlan } from "../lib/tagPlan";
+import { exceptionsFor } from "../lib/vulnerabilities";
 import { type DeploymentPlan, parseServiceConfig, type ReleasePlan } from "./plan";
 import { reportingRefusals } from "./refusal";
 
@@ -25,6 +26,13 @@ export interface ReleaseSummary {
 export function declarePlan(plan: ReleasePlan<Secret>): Record<string, unknown> {
   const cluster = plan.deployment === undefined ? undefined : declareCluster(plan.deployment);
   const releases: Record<string, ReleaseSummary> = {};
+  // Every version's tags wait for every image's scan, known once all are declared below.
+  let scansDeclared: (scans: readonly pulumi.Resource[]) => void = () => {};
+  const everyScan = new Promise<readonly pulumi.Resource[]>((resolve) => {
+    scansDeclared = resolve;
+  });
+  const scans: pulumi.Resource[] = [];
+  for (const warning of plan.scan?.warnings ?? []) pulumi.log.warn(warning);
   for (const service of plan.services) {
     const release = new ServiceRelease(
       service.service.name,
@@ -46,10 +54,22 @@ export function declarePlan(plan: ReleasePlan<Secret>): Record<string, unknown> 
         dockerHub: plan.dockerHub,
         deployment: cluster?.settings,
         ...(plan.signing === undefined ? {} : { signing: plan.signing }),
+        ...(plan.scan === undefined
+          ? {}
+          : {
+              scan: {
+                failOn: plan.scan.failOn,
+                database: plan.scan.database,
+                maxDatabaseAgeHours: plan.scan.maxDatabaseAgeHours,
+                exceptions: exceptionsFor(plan.scan.exceptions, service.service.name),
+                publishAfter: everyScan,
+              },
+            }),
       },
       // Deployments render or apply through the same provider as the pull secret.
       cluster === undefined ? {} : { providers: { kubernetes: cluster.provider } },
     );
+    if (release.image.scan !== undefined) scans.push(release.image.scan);
     pulumi.log.info(
       describePlan(service.service.name, service.tagPlan, service.existingTags),
       release,
@@ -65,6 +85,7 @@ export function declarePlan(plan: ReleasePlan<Secret>): Record<string, unknown> 
       ),
     };
   }
+  scansDeclared(scans);
   const target = plan.deployment?.target;
   return {
     releases,

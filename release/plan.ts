@@ -34,6 +34,11 @@ import {
 import { planTags, type TagPlan } from "../lib/tagPlan";
 import { devVersion } from "../lib/versions";
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
+import {
+  exceptionWarnings,
+  type Severity,
+  type VulnerabilityException,
+} from "../lib/vulnerabilities";
 import { SERVICES, type ServiceImage } from "../services/catalog";
 
 /** A release that would overwrite a version tag: refused before anything is built or pushed. */
@@ -382,6 +387,8 @@ export interface ReleaseFacts<S> {
   readonly cluster?: ClusterFacts;
   /** Where the sources come from, for the provenance; read when the stack signs. */
   readonly provenance?: SourceFacts;
+  /** The day the release runs, for the exceptions' expiry. */
+  readonly today: Date;
 }
 
 export interface HubPlan<S> {
@@ -404,6 +411,17 @@ export interface DeploymentPlan<S> {
   readonly target:
     | { readonly kind: "render"; readonly manifestsDir: string }
     | ({ readonly kind: "cluster" } & ClusterFacts);
+}
+
+/** How every image is scanned before its tags (components/imageScan.ts). */
+export interface ScanPlan {
+  readonly failOn: Severity;
+  readonly database: string;
+  readonly maxDatabaseAgeHours: number;
+  /** Every exception of the stack, expired ones too (they no longer cover anything). */
+  readonly exceptions: readonly VulnerabilityException[];
+  /** What the preview says of exceptions that expired or expire within 14 days. */
+  readonly warnings: readonly string[];
 }
 
 export interface SigningPlan<S> {
@@ -431,6 +449,8 @@ export interface ReleasePlan<S> {
   readonly deployment?: DeploymentPlan<S>;
   /** Absent on stacks that do not sign. */
   readonly signing?: SigningPlan<S>;
+  /** Absent on stacks that do not scan. */
+  readonly scan?: ScanPlan;
 }
 
 function deploymentPlan<S>(
@@ -467,7 +487,7 @@ function deploymentPlan<S>(
  * secrets checked, each image's version guarded against the registry, then the settings.
  */
 export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
-  const config = loadStackConfig(facts.readConfig, facts.configKeys);
+  const config = loadStackConfig(facts.readConfig, facts.configKeys, facts.today);
   const paths = sourcePaths(config, facts.projectDir);
   checkSources(config, paths, facts.sources, facts.secrets);
   const services = planServices(config, paths, facts.sources.gitShortSha, facts.registry);
@@ -490,6 +510,18 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
       ? { deployment: deploymentPlan(config, facts, login) }
       : {}),
     ...(config.sign ? { signing: signingPlan(config, facts) } : {}),
+    ...(config.scan ? { scan: scanPlan(config, facts.today) } : {}),
+  };
+}
+
+function scanPlan(config: StackConfig, today: Date): ScanPlan {
+  const exceptions = config.vulnerabilityExceptions;
+  return {
+    failOn: config.failOn,
+    database: config.vulnerabilityDb,
+    maxDatabaseAgeHours: config.vulnerabilityDbMaxAgeHours,
+    exceptions,
+    warnings: exceptionWarnings(exceptions, today),
   };
 }
 

@@ -21,6 +21,7 @@ import {
 } from "../clients/kubernetes";
 import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
 import { readPublishedRelease } from "../clients/publishedRelease";
+import { type DatabaseStatus, databaseStatus, type VulnerabilityDatabase } from "../clients/scanner";
 import {
   checkSigningKey,
   readSourceFacts,
@@ -44,6 +45,7 @@ import { Refusal } from "../lib/refusal";
 import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
 import type { Architecture } from "../lib/versions";
 import { DEFAULT_HUB_URL, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
+import { databaseProblem } from "../lib/vulnerabilities";
 import {
   type ClusterFacts,
   checkSources,
@@ -94,6 +96,10 @@ export interface ProgramInputs {
   readonly buildContextExists: (contextPath: string) => boolean;
   /** A file's text, undefined when it does not exist: each Dockerfile and the source root's CHANGELOG. */
   readonly readFile: (file: string) => string | undefined;
+  /** What grype says of a vulnerability database folder (`grype db status`). */
+  readonly readDatabaseStatus: (database: VulnerabilityDatabase) => Promise<DatabaseStatus>;
+  /** Now, for the exceptions' expiry and the database's age. */
+  readonly today: Date;
 }
 
 /**
@@ -133,7 +139,7 @@ export function dependencyRefusal(error: unknown): unknown {
 }
 
 async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.Output<string>>> {
-  const config = loadStackConfig(inputs.readConfig, inputs.configKeys);
+  const config = loadStackConfig(inputs.readConfig, inputs.configKeys, inputs.today);
   const paths = sourcePaths(config, inputs.projectDir);
   const sources = readSources(config, paths, inputs);
   checkSources(config, paths, sources, inputs.secrets);
@@ -147,6 +153,7 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
     await inputs.checkHubToken?.();
   }
   const provenance = config.sign ? await readSigning(paths, sources, inputs) : undefined;
+  if (config.scan) await checkDatabase(config, inputs);
   const cluster =
     config.deploy && config.renderManifestsTo === undefined
       ? await readCluster(config, inputs)
@@ -160,7 +167,15 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
     registry,
     ...(cluster === undefined ? {} : { cluster }),
     ...(provenance === undefined ? {} : { provenance }),
+    today: inputs.today,
   };
+}
+
+/** A stack that scans needs a database grype can read, no older than the stack allows. */
+async function checkDatabase(config: StackConfig, inputs: ProgramInputs): Promise<void> {
+  const database = { dir: config.vulnerabilityDb, maxAgeHours: config.vulnerabilityDbMaxAgeHours };
+  const problem = databaseProblem(await inputs.readDatabaseStatus(database), database, inputs.today);
+  if (problem !== undefined) throw new Refusal(problem);
 }
 
 /** The files the checks read: each Dockerfile, the CHANGELOG, the public key; the git commit. */
@@ -375,6 +390,8 @@ export function programInputs(projectDir: string): ProgramInputs {
     checkSigningKey: (key, publicKey) =>
       checkSigningKey(key, publicKey, config.get("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY),
     readSourceFacts,
+    readDatabaseStatus: databaseStatus,
+    today: new Date(),
     checkHubToken: async () => {
       await assertTokenCanWrite(await clients.hub());
     },

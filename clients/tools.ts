@@ -1,0 +1,100 @@
+/**
+ * The supply-chain tools a release runs as child processes (cosign signs and attests, syft writes
+ * SBOMs, grype scans them): how each is found, run and reported. Secrets never reach a command
+ * line or a file in the project: a registry login lives in a private DOCKER_CONFIG folder that is
+ * removed when the command ends.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { dockerAuthKey } from "./dockerConfig";
+import { withScratchDir } from "./scratch";
+
+export type Tool = "cosign" | "syft" | "grype";
+
+export interface RegistryAuth {
+  readonly registry: string;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+}
+
+/** A tool that could not start, or ended with an error; `exitCode` is absent when it never ran. */
+export class SigningToolError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | undefined,
+  ) {
+    super(message);
+    this.name = "SigningToolError";
+  }
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The tool's binary: `$COSIGN_BINARY`, `$SYFT_BINARY`, `$GRYPE_BINARY`, else the name on PATH. */
+export function toolBinary(tool: Tool): string {
+  return process.env[`${tool.toUpperCase()}_BINARY`] ?? tool;
+}
+
+/** Runs the tool to its end; rejects only when it cannot start (a missing binary is named). */
+export function runTool(
+  tool: Tool,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  input?: string,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      toolBinary(tool),
+      args,
+      { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code === "string") {
+          reject(
+            new SigningToolError(
+              error.code === "ENOENT"
+                ? `${tool} is not installed: ${toolBinary(tool)} was not found on PATH (bash scripts/toolchain.sh builds it)`
+                : `${tool} could not start: ${error.message}`,
+              undefined,
+            ),
+          );
+          return;
+        }
+        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** `<tool> <what> failed (exit N): <its last lines>`. */
+export function toolFailure(tool: Tool, what: string, result: RunResult): SigningToolError {
+  const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
+  return new SigningToolError(
+    `${tool} ${what} failed (exit ${result.code}): ${detail}`,
+    result.code,
+  );
+}
+
+/** A private DOCKER_CONFIG holding only this registry's login, for the length of `work`. */
+export async function withRegistryLogin<T>(
+  auth: RegistryAuth | undefined,
+  work: (env: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  if (auth?.username === undefined || auth.password === undefined) return work({});
+  const { username, password } = auth;
+  return withScratchDir("login", async (dir) => {
+    const key = dockerAuthKey(auth.registry);
+    const encoded = Buffer.from(`${username}:${password}`).toString("base64");
+    fs.writeFileSync(
+      path.join(dir, "config.json"),
+      JSON.stringify({ auths: { [key]: { auth: encoded } } }),
+      { mode: 0o600 },
+    );
+    return work({ DOCKER_CONFIG: dir });
+  });
+}
