@@ -1,8 +1,8 @@
 /**
  * The BattleScope policy pack: `pulumi preview --stack prod --policy-pack policy`.
  *
- * Thin on purpose: every rule is a pure function in rules.ts (unit-tested with tables); this file
- * only hands them the engine's resources as plain values and reports what they return.
+ * Thin on purpose: every rule is a pure function (rules.ts lists them; unit-tested with tables);
+ * this file only hands them the engine's resources as plain values and reports what they return.
  */
 import {
   PolicyPack,

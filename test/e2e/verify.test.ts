@@ -3,9 +3,10 @@
  * releases of the stack (BuildKit builds, manifest lists, arch tags, Hub descriptions):
  *
  * - a release verifies for all nine images;
- * - the release workflow's two stages (.github/workflows/release.yml): the version alone first
- *   (floating tags, descriptions and Deployments left as they are), which verify reports as not
- *   promoted, then the promotion, after which verify passes and the stack has nothing left to do;
+ * - a release in two stages (what .github/workflows/release.yml did before the stack scanned
+ *   itself, still how to hold a version back): the version alone first (floating tags,
+ *   descriptions and Deployments left as they are), which verify reports as not promoted, then
+ *   the promotion, after which verify passes and the stack has nothing left to do;
  * - an arch tag that is gone fails with the "image not found" hint
  *   (docs/reference.md#troubleshooting-hints);
  * - a manifest list that lacks a platform fails with the "architecture mismatch" hint.
@@ -114,12 +115,12 @@ describe("verify against the local registry after real releases", () => {
     }
   });
 
-  it("release.yml's stages: the version alone is not promoted; the promotion passes", async () => {
+  it("a staged release: the version alone is not promoted; the promotion passes", async () => {
     const before = await tagDigests(e2e);
     const deployedBefore = deploymentImages();
     await setVersion(e2e, "v3.0.1");
 
-    // Stage 1 (release.yml "publish the version"): floating tags and descriptions off, the
+    // Stage 1 (publish the version): floating tags and descriptions off, the
     // Deployments excluded, so only <version> and <version>-<arch> are written.
     await e2e.stack.setConfig("battlescope:moveFloatingTags", { value: "false" });
     await e2e.stack.setConfig("battlescope:publishDescriptions", { value: "false" });
@@ -143,7 +144,7 @@ describe("verify against the local registry after real releases", () => {
       / FAIL +line 4: the Hub has "\*\*Version\*\*: v3.0.0", expected "\*\*Version\*\*: v3.0.1"$/,
     );
 
-    // Stage 2 (release.yml "promote"): the stack as configured.
+    // Stage 2 (promote): the stack as configured.
     await e2e.stack.setConfig("battlescope:moveFloatingTags", { value: "true" });
     await e2e.stack.setConfig("battlescope:publishDescriptions", { value: "true" });
     await e2e.stack.up({ color: "never" });

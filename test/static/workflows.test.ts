@@ -77,6 +77,96 @@ function setupSteps(file: string): SetupStep[] {
   );
 }
 
+interface WorkflowStep {
+  readonly uses?: string;
+  readonly run?: string;
+  readonly with?: Record<string, unknown>;
+}
+
+interface Workflow {
+  readonly on?: Record<string, unknown>;
+  readonly env?: Record<string, unknown>;
+  readonly jobs?: Record<string, { env?: Record<string, unknown>; steps?: WorkflowStep[] }>;
+}
+
+const DOWNLOAD_GRYPE = "anchore/scan-action/download-grype";
+/** A step that previews or updates a stack, or re-scans what one deploys. */
+const STACK_RUN =
+  /\bpulumi (?:preview|up)\b|\bstack -- up\b|\bimages -- scan\b|battlescope-images scan\b/;
+
+const action = (step: WorkflowStep) => step.uses?.split("@")[0];
+
+/**
+ * How a workflow gets grype and its database, per job that runs a stack (or the re-scan): the
+ * jobs it checked and what is wrong, one line each. A stack scans every release offline against
+ * the database its `battlescope:vulnerabilityDb` names, so the job installs grype at the pinned
+ * version and downloads the database there before the first stack command.
+ */
+function grypeProblems(
+  file: string,
+  text: string,
+  grypeVersion: string,
+): { jobs: string[]; problems: string[] } {
+  const problems: string[] = [];
+  for (const [, version] of text.matchAll(/\banchore\/grype\/cmd\/grype@(v[\w.-]+)/g)) {
+    if (version !== grypeVersion)
+      problems.push(`${file}: go installs grype ${version}, not ${grypeVersion}`);
+  }
+  const workflow = parse(text) as Workflow;
+  const jobs: string[] = [];
+  for (const [name, job] of Object.entries(workflow.jobs ?? {})) {
+    const where = `${file}: jobs.${name}`;
+    const steps = job.steps ?? [];
+    steps.forEach((step, index) => {
+      const version = step.with?.["grype-version"];
+      if (action(step) === DOWNLOAD_GRYPE && version !== grypeVersion) {
+        problems.push(
+          `${where}.steps[${index}] installs grype ${String(version ?? "(its default)")}, not ${grypeVersion}`,
+        );
+      }
+    });
+    const first = steps.findIndex((step) => STACK_RUN.test(step.run ?? ""));
+    if (first === -1) continue;
+    jobs.push(`${file}: ${name}`);
+    const before = (found: (step: WorkflowStep) => boolean) => {
+      const index = steps.findIndex(found);
+      return index !== -1 && index < first;
+    };
+    if (
+      !before(
+        (step) => action(step) === DOWNLOAD_GRYPE || /grype\/cmd\/grype@/.test(step.run ?? ""),
+      )
+    ) {
+      problems.push(`${where} runs the stack without installing grype first`);
+    }
+    if (!before((step) => /\bdb update\b/.test(step.run ?? ""))) {
+      problems.push(
+        `${where} runs the stack without downloading grype's database first (grype db update)`,
+      );
+    }
+    const cacheDir = job.env?.GRYPE_DB_CACHE_DIR ?? workflow.env?.GRYPE_DB_CACHE_DIR;
+    if (typeof cacheDir !== "string" || cacheDir === "") {
+      problems.push(`${where} sets no GRYPE_DB_CACHE_DIR (where grype db update writes)`);
+    }
+    const pointsAtIt = /pulumi config set battlescope:vulnerabilityDb "\$GRYPE_DB_CACHE_DIR"/;
+    if (!before((step) => pointsAtIt.test(step.run ?? ""))) {
+      problems.push(
+        `${where} does not set battlescope:vulnerabilityDb to $GRYPE_DB_CACHE_DIR before it runs the stack`,
+      );
+    }
+  }
+  return { jobs, problems };
+}
+
+function grypeVersion(): string {
+  const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
+  const version = /^GRYPE_VERSION=(\S+)$/m.exec(env)?.[1];
+  if (version === undefined) throw new Error("scripts/versions.env pins no GRYPE_VERSION");
+  return version;
+}
+
+const readWorkflow = (file: string) => fs.readFileSync(path.join(WORKFLOWS, file), "utf8");
+
 const workflowFiles = fs
   .readdirSync(WORKFLOWS)
   .filter((name) => /\.ya?ml$/.test(name))
@@ -91,7 +181,13 @@ describe("GitHub Actions workflows", () => {
 
   it("are the release pipeline's workflows", () => {
     expect(workflowFiles).toEqual(
-      expect.arrayContaining(["dev.yml", "preview.yml", "release.yml", "retention.yml"]),
+      expect.arrayContaining([
+        "dev.yml",
+        "preview.yml",
+        "release.yml",
+        "retention.yml",
+        "scan.yml",
+      ]),
     );
   });
 
@@ -158,6 +254,86 @@ describe("GitHub Actions workflows", () => {
         expect(signing.length, `${file} sets the signing key`).toBeGreaterThan(0);
       }
     }
+  });
+
+  it("install grype at the toolchain's version and download its database before any stack runs", () => {
+    const version = grypeVersion();
+    expect(version, "scripts/versions.env pins GRYPE_VERSION").toMatch(/^v\d+\.\d+\.\d+$/);
+    const checked = workflowFiles.map((file) => grypeProblems(file, readWorkflow(file), version));
+    expect(checked.flatMap((result) => result.problems)).toEqual([]);
+    expect(checked.flatMap((result) => result.jobs)).toEqual([
+      "dev.yml: dev",
+      "preview.yml: preview",
+      "release.yml: release",
+      "scan.yml: scan",
+    ]);
+  });
+
+  it("the grype check fails a job without the database, another grype, or the config key", () => {
+    const version = grypeVersion();
+    const dev = readWorkflow("dev.yml");
+    const cases: Array<[string, string, string]> = [
+      [
+        "no db update",
+        dev.replace('"$GRYPE" db update', '"$GRYPE" version'),
+        "jobs.dev runs the stack without downloading grype's database first (grype db update)",
+      ],
+      [
+        "another grype",
+        dev.replace(`grype-version: ${version}`, "grype-version: v0.99.0"),
+        `installs grype v0.99.0, not ${version}`,
+      ],
+      [
+        "grype's default",
+        dev.replace(`grype-version: ${version}`, ""),
+        `installs grype (its default), not ${version}`,
+      ],
+      [
+        "no vulnerabilityDb",
+        dev.replace('battlescope:vulnerabilityDb "', 'battlescope:vulnerabilityDatabase "'),
+        "jobs.dev does not set battlescope:vulnerabilityDb to $GRYPE_DB_CACHE_DIR before it runs the stack",
+      ],
+      [
+        "no GRYPE_DB_CACHE_DIR",
+        dev.replace("GRYPE_DB_CACHE_DIR: ${{", "GRYPE_DB_DIR: ${{"),
+        "jobs.dev sets no GRYPE_DB_CACHE_DIR (where grype db update writes)",
+      ],
+      [
+        "go install of another grype",
+        `${dev}# go install github.com/anchore/grype/cmd/grype@v0.120.0\n`,
+        `dev.yml: go installs grype v0.120.0, not ${version}`,
+      ],
+    ];
+    for (const [name, text, problem] of cases) {
+      expect(text, name).not.toBe(dev);
+      const { problems } = grypeProblems("dev.yml", text, version);
+      expect(
+        problems.some((found) => found.includes(problem)),
+        `${name}: ${problems.join("; ")}`,
+      ).toBe(true);
+    }
+  });
+
+  it("re-scan what prod deploys daily (scan.yml), failing the job on a finding", () => {
+    const workflow = parse(readWorkflow("scan.yml")) as Workflow;
+    const schedule = workflow.on?.schedule as Array<{ cron?: string }> | undefined;
+    expect(schedule?.map((entry) => entry.cron)).toEqual([
+      expect.stringMatching(/^\d+ \d+ \* \* \*$/),
+    ]);
+    expect(Object.keys(workflow.on ?? {})).toContain("workflow_dispatch");
+    const job = workflow.jobs?.scan;
+    expect(job?.env?.STACK).toBe("prod");
+    const scan = (job?.steps ?? []).find((step) =>
+      /\bimages -- scan --stack "\$STACK"/.test(step.run ?? ""),
+    );
+    // The command's exit code is the job's: a pipe into the summary must not swallow it.
+    expect(scan?.run).toContain('exit "$status"');
+    expect(scan?.run).toContain("PIPESTATUS[0]");
+  });
+
+  it("no workflow mentions trivy any more: the stack scans every release itself", () => {
+    const mentioning = workflowFiles.filter((file) => /trivy/i.test(readWorkflow(file)));
+    expect(mentioning).toEqual([]);
   });
 
   it("actionlint does fail a broken workflow (the check is not vacuous)", () => {

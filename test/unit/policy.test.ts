@@ -16,13 +16,11 @@ import {
   checkPullPolicy,
   checkPullSecret,
   checkShortDescription,
-  checkSignedReleases,
   imageNameProblem,
   isVersion,
   pinnedImageProblem,
   RULES,
   type RuleResource,
-  stackOfUrn,
   tagProblem,
   toPlain,
   UNKNOWN,
@@ -818,6 +816,7 @@ describe("the pack's rules", () => {
       "image-names",
       "docker-hub-short-description",
       "releases-signed",
+      "releases-scanned",
     ]);
   });
 });
@@ -917,58 +916,5 @@ describe("the release's resources under mocks pass every rule", () => {
       .filter((resource) => resource.type === RESOURCE_TYPES.deployment)
       .map((resource) => JSON.stringify(resource.props));
     for (const text of images) expect(text).toMatch(/:v3\.1\.0@sha256:[0-9a-f]{64}/);
-  });
-});
-
-describe("releases-signed", () => {
-  const urn = (stack: string, type: string, name: string) =>
-    `urn:pulumi:${stack}::battlescope::battlescope:images:MultiArchImage$${type}::${name}`;
-  const versionTags = (stack: string, service: string, createOnly = true): RuleResource => ({
-    type: RESOURCE_TYPES.registryTagSet,
-    name: `${service}-v3.1.0-tags`,
-    urn: urn(stack, RESOURCE_TYPES.registryTagSet, `${service}-v3.1.0-tags`),
-    props: { registry: "docker.io", repository: `battlescope/${service}`, createOnly },
-  });
-  const attestations = (stack: string, service: string): RuleResource => ({
-    type: RESOURCE_TYPES.releaseAttestations,
-    name: `${service}-v3.1.0-attestations`,
-    urn: urn(stack, RESOURCE_TYPES.releaseAttestations, `${service}-v3.1.0-attestations`),
-    props: { registry: "docker.io", repository: `battlescope/${service}`, version: "v3.1.0" },
-  });
-  const unsigned = (stack: string, service: string) => ({
-    message: `stack ${stack} releases docker.io/battlescope/${service} unsigned ("${service}-v3.1.0-tags"): its releases are signed, with an SBOM and provenance per image; fix: set battlescope:sign to true with the secret config battlescope:cosignKey and battlescope:cosignPassword (the private half of keys/release.pub)`,
-    urn: urn(stack, RESOURCE_TYPES.registryTagSet, `${service}-v3.1.0-tags`),
-  });
-  const cases: Array<[string, RuleResource[], ReturnType<typeof unsigned>[]]> = [
-    [
-      "prod, every release attested",
-      [versionTags("prod", "frontend"), attestations("prod", "frontend")],
-      [],
-    ],
-    [
-      "prod, no attestations",
-      [versionTags("prod", "frontend"), versionTags("prod", "init")],
-      [unsigned("prod", "frontend"), unsigned("prod", "init")],
-    ],
-    [
-      "prod, one of two attested",
-      [versionTags("prod", "frontend"), versionTags("prod", "init"), attestations("prod", "init")],
-      [unsigned("prod", "frontend")],
-    ],
-    ["prod, floating tags need none of their own", [versionTags("prod", "init", false)], []],
-    ["dev stack: not required", [versionTags("dev", "frontend")], []],
-    ["local stack: not required", [versionTags("local", "frontend")], []],
-    ["no URN: not judged", [{ ...versionTags("prod", "frontend"), urn: undefined }], []],
-  ];
-  it.each(cases)("%s", (_name, resources, violations) => {
-    expect(checkSignedReleases(resources)).toEqual(violations);
-  });
-
-  it("reads the stack from a URN", () => {
-    expect(stackOfUrn("urn:pulumi:prod::battlescope::pulumi:pulumi:Stack::battlescope-prod")).toBe(
-      "prod",
-    );
-    expect(stackOfUrn("not-a-urn")).toBeUndefined();
-    expect(stackOfUrn(undefined)).toBeUndefined();
   });
 });
