@@ -127,6 +127,7 @@ export const RESOURCE_TYPES = {
   hubRepository: "pulumi-nodejs:dynamic/battlescope:DockerHubRepository",
   registryTagSet: "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
   releaseAttestations: "pulumi-nodejs:dynamic/battlescope:ReleaseAttestations",
+  imageScan: "pulumi-nodejs:dynamic/battlescope:ImageScan",
 } as const;
 
 // ---------------------------------------------------------------------------------------------
