@@ -14,6 +14,7 @@ import {
   problem,
   serviceMap,
 } from "./config/keyReader";
+import { type ScanConfig, scanKeys } from "./config/scanKeys";
 import { nearestWord } from "./spelling";
 import { ACCEPTED_VERSION_FORMS, InvalidVersionError, tryParseVersion } from "./versions";
 import {
@@ -45,7 +46,7 @@ export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
  */
 export const PULL_SECRET_NAME = "docker-hub-creds";
 
-export interface StackConfig {
+export interface StackConfig extends ScanConfig {
   /** Registry host the images are pushed to, e.g. `docker.io` or `127.0.0.1:5000`. */
   readonly registry: string;
   readonly organization: string;
@@ -289,8 +290,8 @@ function switchKeys(keys: KeyReader): Pick<StackConfig, Switches> {
   };
 }
 
-/** Every plain key, read and judged group by group. */
-function readKeys(keys: KeyReader): StackConfig {
+/** Every plain key, read and judged group by group; `today` judges the exceptions' expiry. */
+function readKeys(keys: KeyReader, today: Date): StackConfig {
   return {
     ...registryKeys(keys),
     ...versionKeys(keys),
@@ -300,6 +301,7 @@ function readKeys(keys: KeyReader): StackConfig {
     ...pathKeys(keys),
     ...benchKeys(keys),
     ...switchKeys(keys),
+    ...scanKeys(keys, today),
   };
 }
 
@@ -321,7 +323,7 @@ export const SECRET_KEYS = [
  */
 const EMPTY_READ = (() => {
   const keys = keyReader(() => undefined);
-  readKeys(keys);
+  readKeys(keys, new Date(0));
   return keys;
 })();
 
@@ -360,10 +362,15 @@ export function unknownKeyProblems(configKeys: readonly string[]): string[] {
  * Validates the whole stack config before any resource is declared, and reports every bad
  * key at once, each with its value and what is accepted, in the order of the groups above;
  * then each key the stack sets that is no setting (`configKeys`, with their namespace).
+ * `today` is the day vulnerability exceptions are judged against (how far ahead they expire).
  */
-export function loadStackConfig(read: ConfigReader, configKeys: readonly string[]): StackConfig {
+export function loadStackConfig(
+  read: ConfigReader,
+  configKeys: readonly string[],
+  today: Date = new Date(),
+): StackConfig {
   const keys = keyReader(read);
-  const config = readKeys(keys);
+  const config = readKeys(keys, today);
   const problems = [...keys.problems, ...unknownKeyProblems(configKeys)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
