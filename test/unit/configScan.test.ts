@@ -91,7 +91,7 @@ describe("the scan keys", () => {
 });
 
 describe("bad scan keys", () => {
-  it.each([
+  it.each<{ name: string; values: Record<string, string>; message: string }>([
     {
       name: "scan that is not a boolean",
       values: { scan: "sometimes" },
