@@ -109,8 +109,9 @@ function exceptionEntry(
   const { id } = entry;
   const idOk = typeof id === "string" && VULNERABILITY_ID.test(id);
   // Each problem names the exception by its id, once the id is one.
-  const field = (name: string) =>
-    `"${CONFIG_NAMESPACE}:${key}.${name}"${idOk ? ` (the exception for ${id})` : ""}`;
+  const at = (path: string) =>
+    `"${CONFIG_NAMESPACE}:${path}"${idOk ? ` (the exception for ${id})` : ""}`;
+  const field = (name: string) => at(`${key}.${name}`);
   const invalid = (name: string, value: unknown, accepted: string) =>
     keys.problems.push(
       `invalid config ${field(name)}: ${JSON.stringify(value)} is not accepted; expected ${accepted}`,
@@ -122,7 +123,7 @@ function exceptionEntry(
     if ((EXCEPTION_FIELDS as readonly string[]).includes(name)) continue;
     const meant = nearestWord(name, EXCEPTION_FIELDS);
     keys.problems.push(
-      `invalid config "${CONFIG_NAMESPACE}:${key}"${idOk ? ` (the exception for ${id})` : ""}: ${JSON.stringify(name)} is not a field of an exception; ${meant === undefined ? `expected one of ${EXCEPTION_FIELDS.join(", ")}` : `did you mean ${meant}?`}`,
+      `invalid config ${at(key)}: ${JSON.stringify(name)} is not a field of an exception; ${meant === undefined ? `expected one of ${EXCEPTION_FIELDS.join(", ")}` : `did you mean ${meant}?`}`,
     );
   }
   if (id === undefined) missing("id", ID_IS);
@@ -131,9 +132,9 @@ function exceptionEntry(
   const { services } = entry;
   if (services !== undefined) {
     const servicesAre = `a non-empty list of BattleScope images among ${SERVICE_NAMES.join(", ")}`;
-    if (!Array.isArray(services) || services.length === 0)
+    if (!Array.isArray(services) || services.length === 0) {
       invalid("services", services, servicesAre);
-    else {
+    } else {
       for (const service of services) {
         if (typeof service === "string" && SERVICE_NAMES.includes(service)) continue;
         keys.problems.push(
