@@ -5,7 +5,16 @@ import {
   type ServiceImage,
   withSyntheticCopies,
 } from "../services/catalog";
-import { Refusal } from "./refusal";
+import {
+  CONFIG_NAMESPACE,
+  ConfigError,
+  type ConfigReader,
+  type KeyReader,
+  keyReader,
+  problem,
+  serviceMap,
+} from "./config/keyReader";
+import { type ScanConfig, scanKeys } from "./config/scanKeys";
 import { nearestWord } from "./spelling";
 import { ACCEPTED_VERSION_FORMS, InvalidVersionError, tryParseVersion } from "./versions";
 import {
@@ -21,6 +30,7 @@ import {
   REGISTRY_HOST_FORM,
 } from "./vocabulary";
 
+export { CONFIG_NAMESPACE, ConfigError, type ConfigReader } from "./config/keyReader";
 export { PLATFORMS, type Platform, platformArchitecture } from "./vocabulary";
 
 /** `version: dev` releases the dev channel: `vX.Y.Z-dev-<git short sha>` of the source root. */
@@ -30,16 +40,13 @@ const ACCEPTED_STACK_VERSIONS = `${ACCEPTED_VERSION_FORMS}, or "${DEV_CHANNEL}" 
 /** The release signing key's public half, in the repository (keys/README.md). */
 export const DEFAULT_COSIGN_PUBLIC_KEY = "keys/release.pub";
 
-/** The Pulumi project name, and so the namespace of every config key. */
-export const CONFIG_NAMESPACE = "battlescope";
-
 /**
  * The image pull secret the stack declares and every Deployment names; it holds the registry
  * credentials (registryUsername and registryPassword, or what stands for them).
  */
 export const PULL_SECRET_NAME = "docker-hub-creds";
 
-export interface StackConfig {
+export interface StackConfig extends ScanConfig {
   /** Registry host the images are pushed to, e.g. `docker.io` or `127.0.0.1:5000`. */
   readonly registry: string;
   readonly organization: string;
@@ -100,20 +107,6 @@ export interface StackConfig {
   readonly benchServiceCount?: number;
 }
 
-export class ConfigError extends Refusal {
-  constructor(readonly problems: readonly string[]) {
-    super(
-      problems.length === 1
-        ? (problems[0] as string)
-        : `invalid stack config:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`,
-    );
-    this.name = "ConfigError";
-  }
-}
-
-/** Reads one key's raw value as Pulumi stores it: structured values arrive as JSON text. */
-export type ConfigReader = (key: string) => string | undefined;
-
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BUILDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const KUBE_NAME = /^[^\s]+$/;
@@ -121,108 +114,6 @@ const HTTP_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const DEPLOYED_SERVICE_NAMES = SERVICES.filter((service) => service.deploy).map(
   (service) => service.name,
 );
-
-function problem(key: string, value: unknown, accepted: string): string {
-  return `invalid config "${CONFIG_NAMESPACE}:${key}": ${JSON.stringify(value)} is not accepted; expected ${accepted}`;
-}
-
-/** Reads keys and collects what is wrong with them, in the order they are read. */
-interface KeyReader {
-  readonly read: ConfigReader;
-  readonly problems: string[];
-  /** Every key asked for, set or not: the settings (`STACK_SETTINGS`). */
-  readonly asked: Set<string>;
-  /** The keys asked for as structured values (maps and lists). */
-  readonly structured: Set<string>;
-  /** A value matching `pattern`, else the fallback when unset. */
-  text(key: string, fallback: string, pattern: RegExp, accepted: string): string;
-  bool(key: string, fallback: boolean): boolean;
-  /** A structured value (a list or map), parsed; a plain string stays one, for the caller to report. */
-  json(key: string): unknown;
-  /** A whole number from `min` to `max`, else the fallback when unset. */
-  count(key: string, fallback: string, min: number, max: number, accepted: string): number;
-}
-
-function keyReader(readValue: ConfigReader): KeyReader {
-  const problems: string[] = [];
-  const asked = new Set<string>();
-  const structured = new Set<string>();
-  const read = (key: string) => {
-    asked.add(key);
-    return readValue(key);
-  };
-  return {
-    read,
-    problems,
-    asked,
-    structured,
-    text(key, fallback, pattern, accepted) {
-      const value = read(key) ?? fallback;
-      if (!pattern.test(value)) problems.push(problem(key, value, accepted));
-      return value;
-    },
-    bool(key, fallback) {
-      const value = read(key);
-      if (value === undefined) return fallback;
-      if (value === "true") return true;
-      if (value === "false") return false;
-      problems.push(problem(key, value, "true or false"));
-      return fallback;
-    },
-    json(key) {
-      structured.add(key);
-      const value = read(key);
-      if (value === undefined) return undefined;
-      try {
-        return JSON.parse(value);
-      } catch {
-        return value;
-      }
-    },
-    count(key, fallback, min, max, accepted) {
-      const raw = read(key) ?? fallback;
-      const value = Number(raw);
-      if (!/^[0-9]+$/.test(raw) || value < min || value > max) {
-        problems.push(problem(key, raw, accepted));
-      }
-      return value;
-    },
-  };
-}
-
-const isMap = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
-/** A key holding a map of service name to a string value, and how each part is judged. */
-interface ServiceMapSpec {
-  /** What the key holds, for a value that is no map. */
-  readonly map: string;
-  readonly names: readonly string[];
-  /** What a name must be, for one that is not among `names`. */
-  readonly namesAre: string;
-  /** What a value must be, for one that is not `valid`. */
-  readonly accepted: string;
-  readonly valid: (value: string) => boolean;
-}
-
-/** A map keyed by service (`versions`, `healthPaths`): its good entries, a problem per bad one. */
-function serviceMap(keys: KeyReader, key: string, spec: ServiceMapSpec): Record<string, string> {
-  const entries: Record<string, string> = {};
-  const raw = keys.json(key);
-  if (raw !== undefined && !isMap(raw)) keys.problems.push(problem(key, raw, spec.map));
-  for (const [name, value] of Object.entries(isMap(raw) ? raw : {})) {
-    if (!spec.names.includes(name)) {
-      keys.problems.push(
-        `invalid config "${CONFIG_NAMESPACE}:${key}": ${JSON.stringify(name)} is not ${spec.namesAre}; expected one of ${spec.names.join(", ")}`,
-      );
-    } else if (typeof value !== "string" || !spec.valid(value)) {
-      keys.problems.push(problem(`${key}.${name}`, value, spec.accepted));
-    } else {
-      entries[name] = value;
-    }
-  }
-  return entries;
-}
 
 /** Where the images go: `registry` and `organization`. */
 function registryKeys(keys: KeyReader): Pick<StackConfig, "registry" | "organization"> {
@@ -399,8 +290,8 @@ function switchKeys(keys: KeyReader): Pick<StackConfig, Switches> {
   };
 }
 
-/** Every plain key, read and judged group by group. */
-function readKeys(keys: KeyReader): StackConfig {
+/** Every plain key, read and judged group by group; `today` judges the exceptions' expiry. */
+function readKeys(keys: KeyReader, today: Date): StackConfig {
   return {
     ...registryKeys(keys),
     ...versionKeys(keys),
@@ -410,6 +301,7 @@ function readKeys(keys: KeyReader): StackConfig {
     ...pathKeys(keys),
     ...benchKeys(keys),
     ...switchKeys(keys),
+    ...scanKeys(keys, today),
   };
 }
 
@@ -431,7 +323,7 @@ export const SECRET_KEYS = [
  */
 const EMPTY_READ = (() => {
   const keys = keyReader(() => undefined);
-  readKeys(keys);
+  readKeys(keys, new Date(0));
   return keys;
 })();
 
@@ -470,10 +362,15 @@ export function unknownKeyProblems(configKeys: readonly string[]): string[] {
  * Validates the whole stack config before any resource is declared, and reports every bad
  * key at once, each with its value and what is accepted, in the order of the groups above;
  * then each key the stack sets that is no setting (`configKeys`, with their namespace).
+ * `today` is the day vulnerability exceptions are judged against (how far ahead they expire).
  */
-export function loadStackConfig(read: ConfigReader, configKeys: readonly string[]): StackConfig {
+export function loadStackConfig(
+  read: ConfigReader,
+  configKeys: readonly string[],
+  today: Date = new Date(),
+): StackConfig {
   const keys = keyReader(read);
-  const config = readKeys(keys);
+  const config = readKeys(keys, today);
   const problems = [...keys.problems, ...unknownKeyProblems(configKeys)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -230,19 +230,17 @@ describe("a refusal, through the CLI: one Pulumi error, each problem once", () =
     setConfig({
       ...freshDev(path.join(workDir, "battle-monitor/services")),
       rolloutTimout: "120",
-      scan: "true",
-      failOn: "high",
-      vulnerabilityDb: "https://db.example",
+      seal: "true",
+      trivyServer: "https://db.example",
     });
     const { code, out } = await preview();
     expectNoCrash(out);
     const noneClose = "(none is close; README.md#stacks-and-their-secrets lists them)";
     expect(out).toBe(
       refusalOutput([
-        `battlescope:failOn is not a setting ${noneClose}`,
         "battlescope:rolloutTimout is not a setting; did you mean rolloutTimeout?",
-        `battlescope:scan is not a setting ${noneClose}`,
-        `battlescope:vulnerabilityDb is not a setting ${noneClose}`,
+        `battlescope:seal is not a setting ${noneClose}`,
+        `battlescope:trivyServer is not a setting ${noneClose}`,
       ]),
     );
     expect(code).toBe(1);

@@ -38,7 +38,16 @@ const EVERY_KEY: Record<string, string> = {
   sign: "true",
   cosignPublicKey: "keys/local.pub",
   transparencyLog: "false",
+  scan: "false",
+  failOn: "critical",
+  vulnerabilityDb: "~/grype-db",
+  vulnerabilityDbMaxAge: "2d",
+  vulnerabilityExceptions: JSON.stringify([
+    { id: "CVE-2022-30065", services: ["init"], reason: "awk is never run", expires: "2026-06-01" },
+  ]),
 };
+/** The day the config is read on: exceptions are judged against it. */
+const TODAY = new Date("2026-05-02T09:30:00Z");
 
 /** The config a stack with these keys set loads (undefined: unset). */
 const load = (values: Record<string, string | undefined>) =>
@@ -47,6 +56,7 @@ const load = (values: Record<string, string | undefined>) =>
     Object.entries(values).flatMap(([key, value]) =>
       value === undefined ? [] : [`battlescope:${key}`],
     ),
+    TODAY,
   );
 
 describe("loadStackConfig", () => {
@@ -72,6 +82,10 @@ describe("loadStackConfig", () => {
       transparencyLog: true,
       rolloutTimeoutSeconds: 300,
       healthPaths: {},
+      scan: true,
+      failOn: "high",
+      vulnerabilityDbMaxAgeHours: 120,
+      vulnerabilityExceptions: [],
     });
   });
 
@@ -97,6 +111,18 @@ describe("loadStackConfig", () => {
       kubeContext: "battlescope-local",
       rolloutTimeoutSeconds: 90,
       healthPaths: { frontend: "/healthz" },
+      scan: false,
+      failOn: "critical",
+      vulnerabilityDb: "~/grype-db",
+      vulnerabilityDbMaxAgeHours: 48,
+      vulnerabilityExceptions: [
+        {
+          id: "CVE-2022-30065",
+          services: ["init"],
+          reason: "awk is never run",
+          expires: "2026-06-01",
+        },
+      ],
     });
     expect(serviceVersion(config, "frontend")).toBe("v3.0.1");
     expect(serviceVersion(config, "init")).toBe("v3.0.0");
@@ -280,6 +306,11 @@ describe("loadStackConfig", () => {
       requireChangelog: "n",
       sign: "maybe",
       transparencyLog: "off",
+      scan: "sometimes",
+      failOn: "severe",
+      vulnerabilityDb: " ",
+      vulnerabilityDbMaxAge: "5w",
+      vulnerabilityExceptions: '{"id":"CVE-2022-30065"}',
     };
     let refusal: unknown;
     try {
@@ -319,6 +350,11 @@ describe("loadStackConfig", () => {
       "requireChangelog",
       "sign",
       "transparencyLog",
+      "scan",
+      "failOn",
+      "vulnerabilityDb",
+      "vulnerabilityDbMaxAge",
+      "vulnerabilityExceptions",
     ]);
   });
 
@@ -350,8 +386,8 @@ describe("keys that are not settings", () => {
     },
     {
       name: "a setting that does not exist, far from any",
-      values: { ...base, vulnerabilityDb: "https://db.example" },
-      message: `battlescope:vulnerabilityDb is not a setting ${SETTINGS_DOC}`,
+      values: { ...base, trivyServer: "https://db.example" },
+      message: `battlescope:trivyServer is not a setting ${SETTINGS_DOC}`,
     },
     {
       name: "a map's entry set without --path",
@@ -365,22 +401,22 @@ describe("keys that are not settings", () => {
       message: "battlescope:replicas.min is not a setting; did you mean replicas?",
     },
     {
-      name: "a short one two edits from a setting (scan, sign): no suggestion",
-      values: { ...base, scan: "true" },
-      message: `battlescope:scan is not a setting ${SETTINGS_DOC}`,
+      name: "a short one two edits from a setting (seal, scan): no suggestion",
+      values: { ...base, seal: "true" },
+      message: `battlescope:seal is not a setting ${SETTINGS_DOC}`,
     },
   ])("refuses $name", ({ values, message }) => {
     expect(() => load(values)).toThrow(exactly(message));
   });
 
   it("refuses each of them, in key order, after the config's other problems", () => {
-    expect(() => load({ ...base, replicas: "0", scan: "true", failOn: "high" })).toThrow(
+    expect(() => load({ ...base, replicas: "0", seal: "true", trivyServer: "x" })).toThrow(
       exactly(
         [
           "invalid stack config:",
           '  - invalid config "battlescope:replicas": "0" is not accepted; expected a whole number from 1 to 100',
-          `  - battlescope:failOn is not a setting ${SETTINGS_DOC}`,
-          `  - battlescope:scan is not a setting ${SETTINGS_DOC}`,
+          `  - battlescope:seal is not a setting ${SETTINGS_DOC}`,
+          `  - battlescope:trivyServer is not a setting ${SETTINGS_DOC}`,
         ].join("\n"),
       ),
     );
@@ -394,17 +430,21 @@ describe("keys that are not settings", () => {
       "kubernetes:context",
       "aws:region",
     ];
-    expect(loadStackConfig(read, keys).version).toBe("v3.0.0");
+    expect(loadStackConfig(read, keys, TODAY).version).toBe("v3.0.0");
   });
 
   it("knows every key the validation reads, plain or secret, and no other", () => {
     // Every key set, so a key read only when another is set would be asked here and fail this.
     const everything: Record<string, string> = { ...EVERY_KEY, benchServiceCount: "9" };
     const asked = new Set<string>();
-    loadStackConfig((key) => {
-      asked.add(key);
-      return everything[key];
-    }, []);
+    loadStackConfig(
+      (key) => {
+        asked.add(key);
+        return everything[key];
+      },
+      [],
+      TODAY,
+    );
     expect(new Set(STACK_SETTINGS)).toEqual(new Set([...asked, ...SECRET_KEYS]));
     expect(STACK_SETTINGS).toHaveLength(asked.size + SECRET_KEYS.length);
     // The secrets the read step reads (release/read.ts) are settings: a stack setting all of them passes.

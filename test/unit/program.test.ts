@@ -57,7 +57,7 @@ describe("releaseProgram", () => {
       "battlescope:version": "v3.0.0",
       "battlescope:sourceRoot": "fixtures/battlescope",
       "battlescope:rolloutTimout": "120",
-      "battlescope:scan": "true",
+      "battlescope:seal": "true",
       "kubernetes:context": "elsewhere",
     });
     const refusal = await releaseProgram().catch((error: unknown) => error);
@@ -66,7 +66,7 @@ describe("releaseProgram", () => {
       [
         "invalid stack config:",
         "  - battlescope:rolloutTimout is not a setting; did you mean rolloutTimeout?",
-        "  - battlescope:scan is not a setting (none is close; README.md#stacks-and-their-secrets lists them)",
+        "  - battlescope:seal is not a setting (none is close; README.md#stacks-and-their-secrets lists them)",
       ].join("\n"),
     );
   });
