@@ -1,10 +1,11 @@
 /**
- * The `battlescope-images` command line: one module per command (tags, readme, cleanup, verify),
+ * The `battlescope-images` command line: one module per command (tags, readme, cleanup, verify, scan),
  * put together here. What the commands share is in cli/shared.ts.
  */
 import { Command } from "commander";
 import { registerCleanup } from "./cleanup";
 import { registerReadme } from "./readme";
+import { registerScan } from "./scan";
 import { type CliIo, runProgram } from "./shared";
 import { registerTags } from "./tags";
 import { registerVerify } from "./verify";
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIo): Command {
   registerReadme(program, io);
   registerCleanup(program, io);
   registerVerify(program, io);
+  registerScan(program, io);
   return program;
 }
 

@@ -12,6 +12,7 @@
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { isAttestation, RegistryError } from "../clients/ociRegistry";
@@ -19,25 +20,24 @@ import { registryClientFromEnv, registryLoginFromEnv } from "../clients/registry
 import { databaseStatus, scanSbom, type VulnerabilityDatabase } from "../clients/scanner";
 import { verifiedAttestations } from "../clients/signing";
 import { COSIGN_SPDX_TYPE, type SpdxDocument } from "../lib/attestation";
-import { ConfigError, loadStackConfig, type StackConfig } from "../lib/config";
 import {
-  databaseProblem,
+  ConfigError,
+  DEFAULT_COSIGN_PUBLIC_KEY,
+  loadStackConfig,
+  type StackConfig,
+} from "../lib/config";
+import { parseDbMaxAge, vulnerabilityDbDirectory } from "../lib/config/scanKeys";
+import { findingsFromGrype } from "../lib/grypeReport";
+import { databaseProblem, type ImageScan, scanRows, scanTable } from "../lib/scanReport";
+import { DEFAULT_ORGANIZATION, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
+import {
+  DEFAULT_FAIL_ON,
   exceptionsFor,
-  findingsFromGrype,
+  FAIL_ON_SEVERITIES,
+  type FailOn,
   judgeFindings,
-  type PlatformScan,
-  parseExceptions,
-  parseMaxAge,
-  parseSeverity,
-  type ScanRow,
-  SEVERITIES,
-  scanJson,
-  scanRows,
-  scanTable,
-  type Severity,
   type VulnerabilityException,
 } from "../lib/vulnerabilities";
-import { DEFAULT_ORGANIZATION, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { SERVICE_NAMES } from "../services/catalog";
 import { type CliIo, type Env, type HttpDeps, requireService, UsageError } from "./shared";
 
@@ -64,38 +64,58 @@ interface ScanOptions {
 interface ScanRun {
   readonly registry: string;
   readonly organization: string;
-  readonly releases: readonly { service: string; version: string }[];
+  readonly releases: readonly Release[];
   readonly publicKey: string;
   readonly keyFile: string;
   readonly transparencyLog: boolean;
   readonly database: VulnerabilityDatabase;
-  readonly failOn: Severity;
+  readonly failOn: FailOn;
   readonly exceptions: readonly VulnerabilityException[];
+}
+
+interface Release {
+  readonly service: string;
+  readonly version: string;
+}
+
+/** A platform image whose SBOM could not be read: it cannot be scanned without a pull. */
+interface Unscanned {
+  readonly service: string;
+  readonly version: string;
+  readonly platform: string;
+  readonly digest: string;
+  readonly reason: string;
 }
 
 export function registerScan(program: Command, io: CliIo, deps: ScanDeps = {}): Command {
   return program
     .command("scan")
     .description(
-      "Re-scan published releases against the current vulnerability database from their signed SBOM attestations (no image pull); exit 1 when a finding at or above --fail-on is not covered by an unexpired exception",
+      "Re-scan published releases against the current vulnerability database, from their signed SBOM attestations (no image pull); exit 1 when a finding at or above the fail-on severity is not covered by an unexpired exception",
     )
-    .argument("[service]", `one of ${SERVICE_NAMES.join(", ")} (or --stack)`)
+    .argument("[service]", `one of ${SERVICE_NAMES.join(", ")}`)
     .argument("[version]", "the release: vX.Y.Z, vX.Y.Z-<prerelease> or vX.Y.Z-dev-<sha>")
     .option(
       "--stack <name>",
-      "scan every release the stack deploys, with its config (read with the pulumi CLI)",
+      "scan every release the stack deploys (its outputs), with its config (read with the pulumi CLI)",
     )
     .option("--project-dir <dir>", "with --stack: the Pulumi project folder (default: here)")
     .option("--registry <host>", "registry host", DOCKER_HUB_REGISTRY)
     .option("--organization <org>", "registry organization", DEFAULT_ORGANIZATION)
-    .option("--key <file>", "the cosign public key the SBOM attestations verify with", undefined)
+    .option(
+      "--key <file>",
+      "the cosign public key the SBOM attestations verify with (default keys/release.pub, or the stack's cosignPublicKey)",
+    )
     .option("--offline", "verify with the key alone, without the transparency log")
-    .option("--db <dir>", "the grype database folder (GRYPE_DB_CACHE_DIR)")
-    .option("--max-db-age <age>", "refuse a database older than this (<n>h or <n>d)")
-    .option("--fail-on <severity>", `the lowest severity that fails (${SEVERITIES.join(", ")})`)
+    .option("--db <dir>", "the grype database folder (GRYPE_DB_CACHE_DIR; default grype's own)")
+    .option("--max-db-age <age>", "refuse a database older than this, <n>h or <n>d (default 120h)")
+    .option(
+      "--fail-on <severity>",
+      `the lowest severity that fails: ${FAIL_ON_SEVERITIES.join(", ")}`,
+    )
     .option(
       "--exceptions <file>",
-      "a JSON list of {id, services?, reason, expires} (the stack's vulnerabilityExceptions)",
+      "a JSON list of {id, services?, reason, expires}, as the stack's vulnerabilityExceptions",
     )
     .option("--json", "print JSON instead of a table")
     .action(async (service: string | undefined, version: string | undefined, options) => {
@@ -114,40 +134,49 @@ async function runScan(
   const today = deps.today ?? new Date();
   const run =
     options.stack === undefined
-      ? argumentRun(service, version, options, today)
-      : await stackRun(options.stack, service, version, options, today);
+      ? argumentRun(service, version, options, env, today)
+      : await stackRun(options.stack, service, version, options, env, today);
   const status = await databaseStatus(run.database);
-  const problem = databaseProblem(status, run.database, today);
-  if (problem !== undefined) throw new ScanFailure(problem);
-  const scans: PlatformScan[] = [];
-  const missing: ScanRow[] = [];
+  const problem = databaseProblem(status, run.database.dir, run.database.maxAgeHours, today);
+  if (problem !== undefined) throw new UsageError(problem);
+  const scans: ImageScan[] = [];
+  const unscanned: Unscanned[] = [];
   for (const release of run.releases) {
     const found = await scanRelease(run, release, env, deps, today);
     scans.push(...found.scans);
-    missing.push(...found.missing);
+    unscanned.push(...found.unscanned);
   }
-  const rows = [...scanRows(scans), ...missing];
-  io.stdout(
-    options.json === true
-      ? `${JSON.stringify(scanJson(scans, missing, { failOn: run.failOn, databaseBuilt: status.built ?? "" }), null, 2)}\n`
-      : scanTable(rows, { failOn: run.failOn, databaseBuilt: status.built ?? "" }),
-  );
-  if (missing.length > 0 || scans.some((one) => one.verdict.blocking.length > 0)) {
-    throw new ScanFailure(
-      `${rows.filter((row) => row.status === "blocking" || row.status === "no sbom").length} finding(s) block: see above`,
-      true,
+  const rows = scanRows(scans);
+  const blocking = rows.filter((row) => row.status === "blocking").length;
+  if (options.json === true) {
+    const database = { dir: run.database.dir, built: status.built };
+    const report = { failOn: run.failOn, database, findings: rows, unscanned };
+    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    io.stdout(scanTable(rows));
+    for (const image of unscanned) {
+      io.stdout(
+        `not scanned: ${image.service} ${image.version} ${image.platform} (${image.digest}): ${image.reason}\n`,
+      );
+    }
+    io.stdout(
+      `${run.releases.length} release(s), ${scans.length} image(s) scanned against the database built ${status.built}; ${blocking} finding(s) at or above ${run.failOn} not covered by an exception\n`,
+    );
+  }
+  if (blocking > 0 || unscanned.length > 0) {
+    throw new ScanFindings(
+      blocking > 0
+        ? `${blocking} finding(s) at or above ${run.failOn} not covered by an unexpired exception`
+        : `${unscanned.length} image(s) could not be scanned`,
     );
   }
 }
 
-/** A scan that found what fails it (exit 1); `quiet` when the table already said so. */
-export class ScanFailure extends Error {
-  constructor(
-    message: string,
-    readonly quiet = false,
-  ) {
+/** A scan that found what fails it: exit code 1. */
+export class ScanFindings extends Error {
+  constructor(message: string) {
     super(message);
-    this.name = "ScanFailure";
+    this.name = "ScanFindings";
   }
 }
 
@@ -164,13 +193,47 @@ function requirePublicKey(file: string): string {
   return publicKey;
 }
 
-function usage<T>(read: () => T): T {
+/** The stack config's checks, for values given on the command line; bad input names the option. */
+function configOf(values: Readonly<Record<string, string | undefined>>, today: Date): StackConfig {
   try {
-    return read();
+    return loadStackConfig((key) => values[key], [], today);
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+function failOnOption(value: string | undefined, fallback: FailOn): FailOn {
+  if (value === undefined) return fallback;
+  if (!(FAIL_ON_SEVERITIES as readonly string[]).includes(value)) {
+    throw new UsageError(
+      `invalid --fail-on ${JSON.stringify(value)}: expected one of ${FAIL_ON_SEVERITIES.join(", ")}`,
+    );
+  }
+  return value as FailOn;
+}
+
+function maxAgeOption(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const hours = parseDbMaxAge(value);
+  if (hours === undefined) {
+    throw new UsageError(
+      `invalid --max-db-age ${JSON.stringify(value)}: expected hours or days such as 120h or 5d`,
+    );
+  }
+  return hours;
+}
+
+function readExceptions(file: string, today: Date): readonly VulnerabilityException[] {
+  if (!fs.existsSync(file)) {
+    throw new UsageError(`invalid --exceptions ${JSON.stringify(file)}: no such file`);
+  }
+  return configOf({ vulnerabilityExceptions: fs.readFileSync(file, "utf8") }, today)
+    .vulnerabilityExceptions;
+}
+
+function databaseDir(configured: string | undefined, env: Env, base: string): string {
+  return path.resolve(base, vulnerabilityDbDirectory(configured, env, os.homedir()));
 }
 
 /** `scan <service> <version>` with the options for everything else. */
@@ -178,23 +241,14 @@ function argumentRun(
   service: string | undefined,
   version: string | undefined,
   options: ScanOptions,
+  env: Env,
   today: Date,
 ): ScanRun {
   if (service === undefined || version === undefined) {
     throw new UsageError("scan needs <service> <version>, or --stack <name>");
   }
   requireService(service);
-  const keyFile = options.key ?? "keys/release.pub";
-  const exceptions =
-    options.exceptions === undefined
-      ? []
-      : usage(() =>
-          parseExceptions(
-            JSON.parse(fs.readFileSync(options.exceptions as string, "utf8")),
-            "--exceptions",
-            today,
-          ),
-        );
+  const keyFile = options.key ?? DEFAULT_COSIGN_PUBLIC_KEY;
   return {
     registry: options.registry,
     organization: options.organization,
@@ -203,17 +257,12 @@ function argumentRun(
     keyFile,
     transparencyLog: options.offline !== true,
     database: {
-      dir: options.db ?? defaultDatabaseDir(process.env),
-      maxAgeHours: usage(() => parseMaxAge(options.maxDbAge ?? "120h", "--max-db-age")),
+      dir: databaseDir(options.db, env, process.cwd()),
+      maxAgeHours: maxAgeOption(options.maxDbAge, 120),
     },
-    failOn: usage(() => parseSeverity(options.failOn ?? "high", "--fail-on")),
-    exceptions,
+    failOn: failOnOption(options.failOn, DEFAULT_FAIL_ON),
+    exceptions: options.exceptions === undefined ? [] : readExceptions(options.exceptions, today),
   };
-}
-
-function defaultDatabaseDir(env: Env): string {
-  const cache = env.XDG_CACHE_HOME ?? path.join(env.HOME ?? "~", ".cache");
-  return path.join(cache, "grype", "db");
 }
 
 function pulumiJson(args: readonly string[], cwd: string): Promise<unknown> {
@@ -224,11 +273,8 @@ function pulumiJson(args: readonly string[], cwd: string): Promise<unknown> {
       { cwd, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
       (error, stdout, stderr) => {
         if (error !== null) {
-          reject(
-            new UsageError(
-              `pulumi ${args.join(" ")} failed: ${(stderr.trim() || error.message).split("\n").slice(-3).join(" ")}`,
-            ),
-          );
+          const detail = (stderr.trim() || error.message).split("\n").slice(-3).join(" ");
+          reject(new UsageError(`pulumi ${args.join(" ")} failed: ${detail}`));
           return;
         }
         resolve(JSON.parse(stdout) as unknown);
@@ -237,31 +283,34 @@ function pulumiJson(args: readonly string[], cwd: string): Promise<unknown> {
   });
 }
 
-/** `scan --stack <name>`: the stack's config and the releases its outputs name. */
+/** `scan --stack <name> [service]`: the stack's config and the releases its outputs name. */
 async function stackRun(
   stack: string,
   service: string | undefined,
   version: string | undefined,
   options: ScanOptions,
+  env: Env,
   today: Date,
 ): Promise<ScanRun> {
   if (version !== undefined) {
-    throw new UsageError("scan --stack takes at most a service, not a version");
+    throw new UsageError("scan --stack takes a service at most: the stack names the versions");
   }
   if (service !== undefined) requireService(service);
-  const cwd = options.projectDir ?? process.cwd();
+  const cwd = path.resolve(options.projectDir ?? process.cwd());
   const [configJson, outputs] = await Promise.all([
     pulumiJson(["config", "--stack", stack], cwd),
     pulumiJson(["stack", "output", "--stack", stack], cwd),
   ]);
-  const values = configJson as Record<string, { value?: unknown; objectValue?: unknown }>;
-  const read = (key: string): string | undefined => {
-    const entry = values[`battlescope:${key}`];
-    if (entry === undefined) return undefined;
-    const value = entry.objectValue ?? entry.value;
-    return typeof value === "string" ? value : JSON.stringify(value);
-  };
-  const config: StackConfig = usage(() => loadStackConfig(read, [], today));
+  const values: Record<string, string | undefined> = {};
+  for (const [key, entry] of Object.entries(
+    configJson as Record<string, { value?: unknown; objectValue?: unknown; secret?: boolean }>,
+  )) {
+    if (!key.startsWith("battlescope:") || entry.secret === true) continue;
+    const value = entry.value;
+    values[key.slice("battlescope:".length)] =
+      typeof value === "string" ? value : JSON.stringify(entry.objectValue ?? value);
+  }
+  const config = configOf(values, today);
   const deployed = ((outputs as { releases?: unknown }).releases ?? {}) as Record<
     string,
     { version?: unknown }
@@ -273,7 +322,7 @@ async function stackRun(
     );
   if (releases.length === 0) {
     throw new UsageError(
-      `stack ${stack} deploys no release${service === undefined ? "" : ` of ${service}`} (its outputs name none: has it been updated?)`,
+      `stack ${stack} names no release${service === undefined ? "" : ` of ${service}`} in its outputs: has it been released?`,
     );
   }
   const keyFile = options.key ?? path.resolve(cwd, config.cosignPublicKey);
@@ -285,10 +334,10 @@ async function stackRun(
     keyFile,
     transparencyLog: options.offline === true ? false : config.transparencyLog,
     database: {
-      dir: options.db ?? config.vulnerabilityDb,
-      maxAgeHours: config.vulnerabilityDbMaxAgeHours,
+      dir: databaseDir(options.db ?? config.vulnerabilityDb, env, cwd),
+      maxAgeHours: maxAgeOption(options.maxDbAge, config.vulnerabilityDbMaxAgeHours),
     },
-    failOn: options.failOn === undefined ? config.failOn : usage(() => parseSeverity(options.failOn as string, "--fail-on")),
+    failOn: failOnOption(options.failOn, config.failOn),
     exceptions: config.vulnerabilityExceptions,
   };
 }
@@ -296,11 +345,11 @@ async function stackRun(
 /** Each platform image of one release, scanned from its SBOM attestation. */
 async function scanRelease(
   run: ScanRun,
-  release: { service: string; version: string },
+  release: Release,
   env: Env,
   deps: ScanDeps,
   today: Date,
-): Promise<{ scans: PlatformScan[]; missing: ScanRow[] }> {
+): Promise<{ scans: ImageScan[]; unscanned: Unscanned[] }> {
   const repository = `${run.organization}/${release.service}`;
   const client = registryClientFromEnv(run.registry, env, deps);
   let list: Awaited<ReturnType<typeof client.getManifest>>;
@@ -316,40 +365,30 @@ async function scanRelease(
   const auth = { registry: run.registry, ...registryLoginFromEnv(run.registry, env) };
   const verify = { publicKey: run.publicKey, transparencyLog: run.transparencyLog };
   const exceptions = exceptionsFor(run.exceptions, release.service);
-  const scans: PlatformScan[] = [];
-  const missing: ScanRow[] = [];
+  const scans: ImageScan[] = [];
+  const unscanned: Unscanned[] = [];
   for (const child of list.manifests.filter((entry) => !isAttestation(entry))) {
     const platform = `${child.platform?.os}/${child.platform?.architecture}`;
     const ref = `${run.registry}/${repository}@${child.digest}`;
-    const startedOn = new Date();
     const found = await verifiedAttestations(ref, COSIGN_SPDX_TYPE, verify, auth);
     const sbom = found.statements[0]?.predicate as SpdxDocument | undefined;
     if (sbom === undefined) {
-      missing.push({
-        service: release.service,
-        version: release.version,
+      unscanned.push({
+        ...release,
         platform,
-        status: "no sbom",
-        detail: `no SPDX SBOM attestation that verifies with ${run.keyFile}`,
+        digest: child.digest,
+        reason: `no SPDX SBOM attestation that verifies with ${run.keyFile}`,
       });
       continue;
     }
     const report = await scanSbom(sbom, run.database, `${release.service} ${platform}`);
-    const verdict = judgeFindings(findingsFromGrype(report), {
+    const judgement = judgeFindings(findingsFromGrype(report), {
       service: release.service,
       failOn: run.failOn,
       exceptions,
       today,
     });
-    scans.push({
-      service: release.service,
-      version: release.version,
-      platform,
-      digest: child.digest,
-      ref,
-      startedOn,
-      verdict,
-    });
+    scans.push({ service: release.service, platform, judgement });
   }
-  return { scans, missing };
+  return { scans, unscanned };
 }

@@ -86,13 +86,3 @@ export async function scanSbom(
     }
   });
 }
-
-/** grype's own version, as the vuln attestation names the scanner. */
-export async function grypeVersion(): Promise<string> {
-  const result = await runTool("grype", ["version", "--output", "json"], {
-    GRYPE_CHECK_FOR_APP_UPDATE: "false",
-  });
-  if (result.code !== 0) throw toolFailure("grype", "version", result);
-  const version = (JSON.parse(result.stdout) as { version?: unknown }).version;
-  return typeof version === "string" ? version : "unknown";
-}

@@ -9,7 +9,7 @@
  * A reused image is scanned again: the database moves even when the image does not.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { databaseStatus, grypeVersion, scanSbom } from "../clients/scanner";
+import { scanSbom } from "../clients/scanner";
 import {
   attestDigest,
   imageSbom,
@@ -20,17 +20,11 @@ import {
 } from "../clients/signing";
 import type { RegistryAuth } from "../clients/tools";
 import { COSIGN_SPDX_TYPE, type SpdxDocument } from "../lib/attestation";
+import { findingsFromGrype, grypeRun } from "../lib/grypeReport";
 import { Refusal } from "../lib/refusal";
-import {
-  COSIGN_VULN_TYPE,
-  findingsFromGrype,
-  judgeFindings,
-  type PlatformScan,
-  scanRefusal,
-  type Severity,
-  type VulnerabilityException,
-  vulnPredicate,
-} from "../lib/vulnerabilities";
+import { scanRefusal } from "../lib/scanReport";
+import { type FailOn, judgeFindings, type VulnerabilityException } from "../lib/vulnerabilities";
+import { COSIGN_VULN_TYPE, vulnPredicate } from "../lib/vulnPredicate";
 import { serializableProvider } from "./dynamicProvider";
 import { keyFingerprint } from "./releaseAttestations";
 
@@ -45,12 +39,14 @@ export interface ImageScanInputs {
   version: string;
   /** The platform images, by platform (`linux/amd64`). */
   images: Record<string, string>;
-  failOn: Severity;
+  failOn: FailOn;
   /** The grype database folder, and how old it may be. */
   database: string;
   maxDatabaseAgeHours: number;
   /** The stack's exceptions that name this service or every service. */
   exceptions: VulnerabilityException[];
+  /** How many exceptions the stack has (the refusal's example adds the next one). */
+  exceptionCount: number;
   /** On a signing stack: the key (secrets) the SBOM and the scan's attestation are signed with. */
   privateKey?: string;
   keyPassword?: string;
@@ -63,16 +59,18 @@ export interface ImageScanOutputs {
   service: string;
   version: string;
   images: Record<string, string>;
-  failOn: Severity;
+  failOn: FailOn;
   database: string;
   maxDatabaseAgeHours: number;
   exceptions: VulnerabilityException[];
+  exceptionCount: number;
   transparencyLog?: boolean;
   keyFingerprint?: string;
   /** The database the scan read, by its build time. */
   databaseBuilt: string;
+  /** grype's version. */
   scanner: string;
-  /** Per platform: how many findings blocked nothing because an exception covers them, and how many were below `failOn`. */
+  /** Per platform: findings an exception accepted, and findings below `failOn`. */
   findings: Record<string, { ignored: number; below: number }>;
 }
 
@@ -91,19 +89,18 @@ async function signerOf(inputs: ImageScanInputs): Promise<Signer | undefined> {
   return { settings, verify: { publicKey: await publicKeyOf(settings.key), transparencyLog } };
 }
 
-/** The image's SBOM: the attested one when there is one, else syft's, attested when signing. */
+/** The image's SBOM: the attested one when there is one, else syft's (to attest once it passes). */
 async function sbomOf(
   ref: string,
   auth: RegistryAuth,
   signer: Signer | undefined,
-): Promise<SpdxDocument> {
-  if (signer === undefined) return imageSbom(ref, auth);
-  const found = await verifiedAttestations(ref, COSIGN_SPDX_TYPE, signer.verify, auth);
-  const attested = found.statements[0]?.predicate;
-  if (attested !== undefined) return attested as SpdxDocument;
-  const sbom = await imageSbom(ref, auth);
-  await attestDigest(ref, COSIGN_SPDX_TYPE, sbom, signer.settings, auth);
-  return sbom;
+): Promise<{ sbom: SpdxDocument; attested: boolean }> {
+  if (signer !== undefined) {
+    const found = await verifiedAttestations(ref, COSIGN_SPDX_TYPE, signer.verify, auth);
+    const attested = found.statements[0]?.predicate;
+    if (attested !== undefined) return { sbom: attested as SpdxDocument, attested: true };
+  }
+  return { sbom: await imageSbom(ref, auth), attested: false };
 }
 
 /** Attaches the scan's result unless the same result of the same database is attached already. */
@@ -113,14 +110,16 @@ async function attachResult(
   auth: RegistryAuth,
   signer: Signer,
 ): Promise<void> {
+  const resultOf = (value: unknown) =>
+    JSON.stringify((value as { scanner?: { result?: unknown } } | undefined)?.scanner?.result);
   const found = await verifiedAttestations(ref, COSIGN_VULN_TYPE, signer.verify, auth);
-  const same = found.statements.some(
-    (statement) =>
-      JSON.stringify((statement.predicate as typeof predicate | undefined)?.scanner?.result) ===
-      JSON.stringify(predicate.scanner.result),
-  );
-  if (!same) await attestDigest(ref, COSIGN_VULN_TYPE, predicate, signer.settings, auth);
+  if (found.statements.some((statement) => resultOf(statement.predicate) === resultOf(predicate))) {
+    return;
+  }
+  await attestDigest(ref, COSIGN_VULN_TYPE, predicate, signer.settings, auth);
 }
+
+const rfc3339 = (instant: Date) => instant.toISOString().replace(/\.\d+Z$/, "Z");
 
 async function scan(inputs: ImageScanInputs): Promise<ImageScanOutputs> {
   const auth: RegistryAuth = {
@@ -129,60 +128,66 @@ async function scan(inputs: ImageScanInputs): Promise<ImageScanOutputs> {
     password: inputs.password,
   };
   const database = { dir: inputs.database, maxAgeHours: inputs.maxDatabaseAgeHours };
-  const [status, scanner, signer] = await Promise.all([
-    databaseStatus(database),
-    grypeVersion(),
-    signerOf(inputs),
-  ]);
+  const signer = await signerOf(inputs);
   const today = new Date();
   const platforms = Object.entries(inputs.images).sort(([a], [b]) => a.localeCompare(b));
-  const scans: PlatformScan[] = await Promise.all(
+  const scans = await Promise.all(
     platforms.map(async ([platform, digest]) => {
       const ref = `${inputs.registry}/${inputs.repository}@${digest}`;
       const startedOn = new Date();
-      const sbom = await sbomOf(ref, auth, signer);
+      const { sbom, attested } = await sbomOf(ref, auth, signer);
       const report = await scanSbom(sbom, database, `${inputs.service} ${platform} (${digest})`);
-      const verdict = judgeFindings(findingsFromGrype(report), {
+      const judgement = judgeFindings(findingsFromGrype(report), {
         service: inputs.service,
         failOn: inputs.failOn,
         exceptions: inputs.exceptions,
         today,
       });
-      return { service: inputs.service, platform, digest, verdict, startedOn, ref };
+      const run = grypeRun(report);
+      return { service: inputs.service, platform, ref, sbom, attested, startedOn, judgement, run };
     }),
   );
-  if (scans.some((one) => one.verdict.blocking.length > 0)) {
-    throw new Refusal(scanRefusal(scans, inputs.failOn));
-  }
+  const refusal = scanRefusal(scans, {
+    failOn: inputs.failOn,
+    exceptionCount: inputs.exceptionCount,
+    today,
+  });
+  // Nothing is attached to an image the gate refuses: a refused release leaves no trace.
+  if (refusal !== undefined) throw new Refusal(refusal);
   if (signer !== undefined) {
     await Promise.all(
-      scans.map((one) =>
-        attachResult(
-          one.ref,
-          vulnPredicate({
-            verdict: one.verdict,
-            failOn: inputs.failOn,
-            scanner,
-            databaseBuilt: status.built ?? "",
-            startedOn: one.startedOn,
-            finishedOn: new Date(),
-          }),
-          auth,
-          signer,
-        ),
-      ),
+      scans.map(async (one) => {
+        if (!one.attested) {
+          await attestDigest(one.ref, COSIGN_SPDX_TYPE, one.sbom, signer.settings, auth);
+        }
+        const predicate = vulnPredicate({
+          service: one.service,
+          platform: one.platform,
+          image: one.ref,
+          failOn: inputs.failOn,
+          judgement: one.judgement,
+          scannerVersion: one.run.version,
+          databaseBuilt: one.run.databaseBuilt ?? "",
+          ...(one.run.databaseSchema === undefined
+            ? {}
+            : { databaseSchema: one.run.databaseSchema }),
+          startedOn: rfc3339(one.startedOn),
+          finishedOn: rfc3339(new Date()),
+        });
+        await attachResult(one.ref, predicate, auth, signer);
+      }),
     );
   }
-  const { privateKey, keyPassword, password, ...kept } = inputs;
+  const { privateKey, keyPassword: _keyPassword, password: _password, ...kept } = inputs;
   return {
     ...kept,
     ...(privateKey === undefined ? {} : { keyFingerprint: keyFingerprint(privateKey) }),
-    databaseBuilt: status.built ?? "",
-    scanner: `grype ${scanner}`,
+    databaseBuilt: scans[0]?.run.databaseBuilt ?? "",
+    scanner: scans[0]?.run.version ?? "",
     findings: Object.fromEntries(
       scans.map((one) => [
         one.platform,
-        { ignored: one.verdict.ignored.length, below: one.verdict.below.length },
+        { ignored: one.judgement.ignored.length, below: one.judgement.below.length },
       ]),
     ),
   };

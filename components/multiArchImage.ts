@@ -2,9 +2,9 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import type { SourceFacts } from "../lib/attestation";
 import { type Platform, platformArchitecture } from "../lib/config";
-import type { Severity, VulnerabilityException } from "../lib/vulnerabilities";
 import { archTag, type TagPlan } from "../lib/tagPlan";
 import type { Architecture } from "../lib/versions";
+import type { FailOn, VulnerabilityException } from "../lib/vulnerabilities";
 import { ImageScan } from "./imageScan";
 import { RegistryTagSet, type RegistryTagSetArgs } from "./registryTagSet";
 import { ReleaseAttestations } from "./releaseAttestations";
@@ -52,12 +52,14 @@ export interface MultiArchImageArgs {
 
 export interface ImageScanning {
   readonly service: string;
-  readonly failOn: Severity;
+  readonly failOn: FailOn;
   /** The grype database folder, and how old it may be. */
   readonly database: string;
   readonly maxDatabaseAgeHours: number;
   /** The exceptions that apply to this service. */
   readonly exceptions: readonly VulnerabilityException[];
+  /** How many exceptions the stack has (the refusal's example adds the next one). */
+  readonly exceptionCount: number;
   /**
    * Every scan of the release (other services' too): the version's tags wait for all of them, so
    * one refused image leaves every repository of the release untagged.
@@ -298,6 +300,7 @@ function scanImages(
       database: scanning.database,
       maxDatabaseAgeHours: scanning.maxDatabaseAgeHours,
       exceptions: [...scanning.exceptions],
+      exceptionCount: scanning.exceptionCount,
       ...(signing === undefined
         ? {}
         : {

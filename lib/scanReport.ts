@@ -140,12 +140,9 @@ export function staleDatabaseRefusal(input: {
   return `vulnerability database ${input.directory} was built ${built}, ${ageText(input.now.getTime() - input.built.getTime())} ago; ${CONFIG_NAMESPACE}:vulnerabilityDbMaxAge allows ${formatDbMaxAge(input.maxAgeHours)}: update it (grype db update with GRYPE_DB_CACHE_DIR=${input.directory})`;
 }
 
-/** The files of a grype database folder that grype v0.121.3 (schema 6) reads. */
-export const DATABASE_FILES = ["6/vulnerability.db", "6/import.json"] as const;
-
-/** The refusal of a database folder without its files. */
-export function missingDatabaseRefusal(directory: string, missing: string): string {
-  return `no vulnerability database in ${directory} (${CONFIG_NAMESPACE}:vulnerabilityDb): ${missing} is missing; download it (grype db update with GRYPE_DB_CACHE_DIR=${directory}), or set ${CONFIG_NAMESPACE}:vulnerabilityDb to the folder that holds it`;
+/** The refusal of a database folder grype cannot read (`detail`: grype's reason). */
+export function missingDatabaseRefusal(directory: string, detail: string): string {
+  return `no vulnerability database in ${directory} (${CONFIG_NAMESPACE}:vulnerabilityDb): ${detail}; download it (grype db update with GRYPE_DB_CACHE_DIR=${directory}), or set ${CONFIG_NAMESPACE}:vulnerabilityDb to the folder that holds it`;
 }
 
 /** One finding of one image, as the `scan` command lists it. */
@@ -234,4 +231,31 @@ export function scanTable(rows: readonly ScanRow[]): string {
           .trimEnd()}\n`,
     )
     .join("");
+}
+
+/** What grype says of a database folder (`grype db status`): its build time, or why it cannot read it. */
+export interface DatabaseState {
+  /** RFC 3339; absent when there is no database. */
+  readonly built?: string;
+  readonly error?: string;
+}
+
+/**
+ * Why a scan cannot use the database in `directory`, undefined when it can: none there (or one
+ * grype cannot read), or one older than `maxAgeHours` at `now`.
+ */
+export function databaseProblem(
+  state: DatabaseState,
+  directory: string,
+  maxAgeHours: number,
+  now: Date,
+): string | undefined {
+  if (state.built === undefined) {
+    return missingDatabaseRefusal(directory, `grype says "${state.error ?? "no database"}"`);
+  }
+  const built = new Date(state.built);
+  if (databaseTooOld(built, now, maxAgeHours)) {
+    return staleDatabaseRefusal({ directory, built, now, maxAgeHours });
+  }
+  return undefined;
 }

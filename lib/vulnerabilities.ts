@@ -228,3 +228,23 @@ export function expiredExceptions(
     return [{ exception, index, days, warning }];
   });
 }
+
+/** The exceptions that can accept findings in `service`'s images: its own and everyone's. */
+export function exceptionsFor(
+  exceptions: readonly VulnerabilityException[],
+  service: string,
+): VulnerabilityException[] {
+  return exceptions.filter(
+    (exception) => exception.services === undefined || exception.services.includes(service),
+  );
+}
+
+/** What a preview warns of the exceptions: those that expired, then those about to. */
+export function exceptionWarnings(
+  exceptions: readonly VulnerabilityException[],
+  today: Date,
+): string[] {
+  return [...expiredExceptions(exceptions, today), ...expiringExceptions(exceptions, today)].map(
+    (notice) => notice.warning,
+  );
+}

@@ -62,6 +62,7 @@ export function declarePlan(plan: ReleasePlan<Secret>): Record<string, unknown> 
                 database: plan.scan.database,
                 maxDatabaseAgeHours: plan.scan.maxDatabaseAgeHours,
                 exceptions: exceptionsFor(plan.scan.exceptions, service.service.name),
+                exceptionCount: plan.scan.exceptions.length,
                 publishAfter: everyScan,
               },
             }),

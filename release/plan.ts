@@ -36,7 +36,7 @@ import { devVersion } from "../lib/versions";
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import {
   exceptionWarnings,
-  type Severity,
+  type FailOn,
   type VulnerabilityException,
 } from "../lib/vulnerabilities";
 import { SERVICES, type ServiceImage } from "../services/catalog";
@@ -389,6 +389,8 @@ export interface ReleaseFacts<S> {
   readonly provenance?: SourceFacts;
   /** The day the release runs, for the exceptions' expiry. */
   readonly today: Date;
+  /** The vulnerability database folder, resolved; read when the stack scans. */
+  readonly vulnerabilityDb?: string;
 }
 
 export interface HubPlan<S> {
@@ -415,7 +417,7 @@ export interface DeploymentPlan<S> {
 
 /** How every image is scanned before its tags (components/imageScan.ts). */
 export interface ScanPlan {
-  readonly failOn: Severity;
+  readonly failOn: FailOn;
   readonly database: string;
   readonly maxDatabaseAgeHours: number;
   /** Every exception of the stack, expired ones too (they no longer cover anything). */
@@ -510,18 +512,21 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
       ? { deployment: deploymentPlan(config, facts, login) }
       : {}),
     ...(config.sign ? { signing: signingPlan(config, facts) } : {}),
-    ...(config.scan ? { scan: scanPlan(config, facts.today) } : {}),
+    ...(config.scan ? { scan: scanPlan(config, facts) } : {}),
   };
 }
 
-function scanPlan(config: StackConfig, today: Date): ScanPlan {
+function scanPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): ScanPlan {
   const exceptions = config.vulnerabilityExceptions;
+  if (facts.vulnerabilityDb === undefined) {
+    throw new Error("the stack scans, but the read step found no vulnerability database");
+  }
   return {
     failOn: config.failOn,
-    database: config.vulnerabilityDb,
+    database: facts.vulnerabilityDb,
     maxDatabaseAgeHours: config.vulnerabilityDbMaxAgeHours,
     exceptions,
-    warnings: exceptionWarnings(exceptions, today),
+    warnings: exceptionWarnings(exceptions, facts.today),
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "../clients/buildContext";
@@ -21,7 +22,11 @@ import {
 } from "../clients/kubernetes";
 import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
 import { readPublishedRelease } from "../clients/publishedRelease";
-import { type DatabaseStatus, databaseStatus, type VulnerabilityDatabase } from "../clients/scanner";
+import {
+  type DatabaseStatus,
+  databaseStatus,
+  type VulnerabilityDatabase,
+} from "../clients/scanner";
 import {
   checkSigningKey,
   readSourceFacts,
@@ -41,11 +46,12 @@ import {
   SECRET_KEYS,
   type StackConfig,
 } from "../lib/config";
+import { vulnerabilityDbDirectory } from "../lib/config/scanKeys";
 import { Refusal } from "../lib/refusal";
 import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
+import { databaseProblem } from "../lib/scanReport";
 import type { Architecture } from "../lib/versions";
 import { DEFAULT_HUB_URL, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
-import { databaseProblem } from "../lib/vulnerabilities";
 import {
   type ClusterFacts,
   checkSources,
@@ -153,7 +159,7 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
     await inputs.checkHubToken?.();
   }
   const provenance = config.sign ? await readSigning(paths, sources, inputs) : undefined;
-  if (config.scan) await checkDatabase(config, inputs);
+  const vulnerabilityDb = config.scan ? await readDatabase(config, inputs) : undefined;
   const cluster =
     config.deploy && config.renderManifestsTo === undefined
       ? await readCluster(config, inputs)
@@ -167,15 +173,25 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
     registry,
     ...(cluster === undefined ? {} : { cluster }),
     ...(provenance === undefined ? {} : { provenance }),
+    ...(vulnerabilityDb === undefined ? {} : { vulnerabilityDb }),
     today: inputs.today,
   };
 }
 
-/** A stack that scans needs a database grype can read, no older than the stack allows. */
-async function checkDatabase(config: StackConfig, inputs: ProgramInputs): Promise<void> {
-  const database = { dir: config.vulnerabilityDb, maxAgeHours: config.vulnerabilityDbMaxAgeHours };
-  const problem = databaseProblem(await inputs.readDatabaseStatus(database), database, inputs.today);
+/**
+ * A stack that scans needs a database grype can read, no older than the stack allows: its folder,
+ * resolved against the project like the other paths.
+ */
+async function readDatabase(config: StackConfig, inputs: ProgramInputs): Promise<string> {
+  const dir = path.resolve(
+    inputs.projectDir,
+    vulnerabilityDbDirectory(config.vulnerabilityDb, process.env, os.homedir()),
+  );
+  const maxAgeHours = config.vulnerabilityDbMaxAgeHours;
+  const status = await inputs.readDatabaseStatus({ dir, maxAgeHours });
+  const problem = databaseProblem(status, dir, maxAgeHours, inputs.today);
   if (problem !== undefined) throw new Refusal(problem);
+  return dir;
 }
 
 /** The files the checks read: each Dockerfile, the CHANGELOG, the public key; the git commit. */

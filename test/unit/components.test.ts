@@ -13,6 +13,7 @@ import {
   secretValue,
   sha,
 } from "../support/pulumiMocks";
+import { freshDatabaseStatus } from "../support/vulnerabilityDatabase";
 
 const runtime = mockRuntime(registryOutputs);
 const { recorded } = runtime;
@@ -68,6 +69,8 @@ function inputs(
     hashSources: (contextDir, extra) => sha(contextDir + JSON.stringify(extra)),
     gitShortSha: () => "abcdef1",
     checkSigningKey: async () => {},
+    readDatabaseStatus: freshDatabaseStatus,
+    today: new Date(),
     readSourceFacts: () => ({
       uri: "git+file:///work/project",
       commit: "a".repeat(40),

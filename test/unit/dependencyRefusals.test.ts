@@ -26,6 +26,7 @@ import {
   startHubEmulator,
 } from "../../scripts/hub-emulator/hubEmulator";
 import { mockRuntime } from "../support/pulumiMocks";
+import { freshDatabaseStatus } from "../support/vulnerabilityDatabase";
 
 mockRuntime();
 
@@ -100,6 +101,8 @@ function inputs(
     readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
     checkKubernetesApi: async () => {},
     checkSigningKey: async () => {},
+    readDatabaseStatus: freshDatabaseStatus,
+    today: new Date(),
     readSourceFacts: () => ({ uri: `file://${FIXTURES}`, dirty: false }),
     ...overrides,
   };

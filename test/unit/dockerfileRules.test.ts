@@ -6,6 +6,7 @@ import { ConfigError } from "../../lib/config";
 import { checkDockerfile, formatViolation } from "../../lib/dockerfileRules";
 import { declareRelease, type ProgramInputs } from "../../program";
 import { SERVICES } from "../../services/catalog";
+import { freshDatabaseStatus } from "../support/vulnerabilityDatabase";
 
 const CASES = path.join(__dirname, "../fixtures/dockerfiles");
 const BATTLESCOPE = path.join(__dirname, "../../fixtures/battlescope");
@@ -261,6 +262,8 @@ describe("at preview", () => {
       readFile,
       checkKubernetesApi: async () => {},
       checkSigningKey: async () => {},
+      readDatabaseStatus: freshDatabaseStatus,
+      today: new Date(),
       readSourceFacts: () => ({ uri: "file:///work/project/src", dirty: false }),
     };
   };

@@ -69,6 +69,8 @@ function facts(change: Change = {}): ReleaseFacts<string> {
     ...change.config,
   };
   return {
+    today: new Date(),
+    vulnerabilityDb: "/grype-db",
     readConfig: (key) => config[key],
     configKeys: Object.entries(config).flatMap(([key, value]) =>
       value === undefined ? [] : [`battlescope:${key}`],

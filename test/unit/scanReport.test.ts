@@ -152,8 +152,8 @@ describe("the database refusals", () => {
     expect(databaseTooOld(new Date(built), TODAY, 120)).toBe(old);
   });
 
-  it("names the missing file and both ways out", () => {
-    expect(missingDatabaseRefusal("/state/grype-db", "6/import.json")).toBe(
+  it("names what grype found wrong and both ways out", () => {
+    expect(missingDatabaseRefusal("/state/grype-db", "6/import.json is missing")).toBe(
       "no vulnerability database in /state/grype-db (battlescope:vulnerabilityDb): 6/import.json is missing; download it (grype db update with GRYPE_DB_CACHE_DIR=/state/grype-db), or set battlescope:vulnerabilityDb to the folder that holds it",
     );
   });
