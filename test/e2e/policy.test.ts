@@ -306,7 +306,7 @@ describe.sequential("the policy pack on a fixture program, one rule broken at a 
   it("every rule the fixture can break is broken by one of its cases", () => {
     // images-both-platforms is broken by the release program above; releases-signed by an unsigned
     // release of a stack named prod (test/e2e/signing.test.ts, "the policy pack on a prod stack");
-    // releases-scanned by a prod stack with scan off, then with failOn medium (the scan's e2e).
+    // releases-scanned by the same prod stack with scan off, then with failOn medium.
     const covered = new Set([
       ...FIXTURE_CASES.map((entry) => entry.rule),
       "images-both-platforms",

@@ -18,6 +18,8 @@ import { localSigningKey } from "../../scripts/e2eStack";
 import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { makeTempDir } from "../support/tempDirs";
+import { BUSYBOX_AWK_USE_AFTER_FREE } from "../support/vulnerabilityDatabase";
+import { writeVulnerabilityDb } from "../support/vulnerabilityDbWriter";
 import {
   accessLogMark,
   accessLogSince,
@@ -490,7 +492,39 @@ describe.sequential("the policy pack on a prod stack", () => {
     expect(pushes(accessLogSince(mark, prod.organization))).toEqual([]);
   });
 
-  it("passes it once the stack signs", async () => {
+  it("fails preview of an unscanned release, or one scanned below high, with releases-scanned", async () => {
+    const mark = accessLogMark();
+    const unscanned = await failureOf(
+      prod.stack.preview({ color: "never", policyPacks: [POLICY_PACK] }),
+    );
+    for (const service of SERVICE_NAMES) {
+      expect(unscanned).toContain(
+        `stack prod releases ${REGISTRY}/${prod.organization}/${service} unscanned ("${service}-v3.0.0-tags")`,
+      );
+    }
+    expect(unscanned).toContain("[mandatory]  releases-scanned  (");
+    await prod.stack.setAllConfig({
+      "battlescope:scan": { value: "true" },
+      "battlescope:vulnerabilityDb": {
+        value: writeVulnerabilityDb(new Date(Date.now() - 60 * 60 * 1000), [
+          BUSYBOX_AWK_USE_AFTER_FREE,
+        ]),
+      },
+      "battlescope:failOn": { value: "medium" },
+    });
+    const medium = await failureOf(
+      prod.stack.preview({ color: "never", policyPacks: [POLICY_PACK] }),
+    );
+    for (const service of SERVICE_NAMES) {
+      expect(medium).toContain(
+        `stack prod scans ${REGISTRY}/${prod.organization}/${service} with failOn "medium" ("${service}-v3.0.0-scan")`,
+      );
+    }
+    expect(pushes(accessLogSince(mark, prod.organization))).toEqual([]);
+    await prod.stack.setConfig("battlescope:failOn", { value: "high" });
+  });
+
+  it("passes it once the stack signs and scans at high", async () => {
     const { key, password } = await localSigningKey();
     await prod.stack.setAllConfig({
       "battlescope:sign": { value: "true" },
@@ -501,5 +535,6 @@ describe.sequential("the policy pack on a prod stack", () => {
     });
     const result = await prod.stack.preview({ color: "never", policyPacks: [POLICY_PACK] });
     expect(result.stdout).not.toContain("releases-signed");
+    expect(result.stdout).not.toContain("releases-scanned");
   });
 });
