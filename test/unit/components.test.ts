@@ -18,11 +18,21 @@ import { freshDatabaseStatus } from "../support/vulnerabilityDatabase";
 const runtime = mockRuntime(registryOutputs);
 const { recorded } = runtime;
 
+/** An exception for the frontend's images, expiring in 30 days. */
+const FRONTEND_EXCEPTION = {
+  id: "CVE-2022-30065",
+  services: ["frontend"],
+  reason: "the frontend never runs busybox awk",
+  expires: new Date(Date.now() + 30 * 24 * 60 * 60 * 1000).toISOString().slice(0, 10),
+};
+
 const baseConfig: Record<string, string> = {
   version: "v3.1.0",
   sourceRoot: "src",
   registry: "docker.io",
   kubeContext: "prod",
+  vulnerabilityDb: "/grype-db",
+  vulnerabilityExceptions: JSON.stringify([FRONTEND_EXCEPTION]),
 };
 
 /** A kubeconfig with one context, as `kubectl config view --raw` prints it. */
@@ -133,6 +143,7 @@ describe("the release stack under mocks", () => {
         ...Object.values(COMPONENT_TYPES),
         RESOURCE_TYPES.hubRepository,
         RESOURCE_TYPES.registryTagSet,
+        RESOURCE_TYPES.imageScan,
       ].sort(),
     );
     // The engine types the policy pack's rules look at (no Index: manifest lists are tag sets).
@@ -140,6 +151,33 @@ describe("the release stack under mocks", () => {
       expect(byType(type).length).toBeGreaterThan(0);
     }
     expect(byType(RESOURCE_TYPES.index)).toEqual([]);
+  });
+
+  it("scans each version's platform images with the stack's gate, each with the exceptions that name it", () => {
+    const scans = byType(RESOURCE_TYPES.imageScan);
+    expect(scans.map((scan) => scan.name).sort()).toEqual(
+      SERVICE_NAMES.map((service) => `${service}-v3.1.0-scan`).sort(),
+    );
+    const frontend = defined(
+      scans.find((scan) => scan.name === "frontend-v3.1.0-scan"),
+      "frontend-v3.1.0-scan",
+    );
+    expect(frontend.inputs).toMatchObject({
+      registry: "docker.io",
+      repository: "battlescope/frontend",
+      service: "frontend",
+      version: "v3.1.0",
+      failOn: "high",
+      database: "/grype-db",
+      maxDatabaseAgeHours: 120,
+      exceptions: [FRONTEND_EXCEPTION],
+      exceptionCount: 1,
+    });
+    const battle = defined(
+      scans.find((scan) => scan.name === "battle-service-v3.1.0-scan"),
+      "battle-service-v3.1.0-scan",
+    );
+    expect(battle.inputs).toMatchObject({ exceptions: [], exceptionCount: 1 });
   });
 
   it("builds one image per platform with its arch tags and a registry cache", () => {
