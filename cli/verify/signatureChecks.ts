@@ -1,6 +1,7 @@
 /**
- * With --key: the signature of the version's manifest list, and the SBOM and provenance
- * attestations of the list and of each of its platform images, verified with the public key.
+ * With --key: the signature of the version's manifest list, the SBOM and provenance attestations
+ * of the list and of each of its platform images, and each image's vulnerability scan attestation
+ * (when the stack scans), verified with the public key.
  */
 
 import type { Manifest } from "../../clients/ociRegistry";
@@ -12,6 +13,7 @@ import {
   type SpdxDocument,
   sbomNames,
 } from "../../lib/attestation";
+import { COSIGN_VULN_TYPE, type ScanResult, scanResultOf } from "../../lib/vulnPredicate";
 import { isImageEntry } from "./manifests";
 import type { CheckRow } from "./report";
 import type { SignatureCheck } from "./types";
@@ -73,15 +75,71 @@ export async function signatureRows(
       }),
     ),
   ];
-  for (const { subject, digest } of subjects) {
-    const [sbom, provenance] = await Promise.all([
+  for (const { kind, subject, digest } of subjects) {
+    const [sbom, provenance, scans] = await Promise.all([
       verifiedAttestations(ref(digest), COSIGN_SPDX_TYPE, options, release.auth),
       verifiedAttestations(ref(digest), COSIGN_PROVENANCE_TYPE, options, release.auth),
+      kind === "image"
+        ? verifiedAttestations(ref(digest), COSIGN_VULN_TYPE, options, release.auth)
+        : undefined,
     ]);
     rows.push(sbomRow(subject, sbom.statements[0]?.predicate, check.keyFile));
     rows.push(provenanceRow(subject, provenance.statements[0]?.predicate, check));
+    if (scans !== undefined) {
+      rows.push(
+        vulnerabilityRow(
+          subject,
+          scans.statements.map((s) => s.predicate),
+          check,
+        ),
+      );
+    }
   }
   return rows;
+}
+
+/**
+ * The image's latest vulnerability scan attestation (a stack that scans writes one per database it
+ * scanned with): it names no finding the gate let through unaccepted. A stack that does not scan
+ * writes none: a skip, not a failure.
+ */
+function vulnerabilityRow(
+  subject: string,
+  predicates: readonly unknown[],
+  check: SignatureCheck,
+): CheckRow {
+  const row = { check: "vulnerabilities", subject };
+  if (predicates.length === 0) {
+    return {
+      ...row,
+      status: "skip",
+      detail: `no vulnerability scan attestation that verifies with ${check.keyFile} (the stack does not scan)`,
+    };
+  }
+  let results: ScanResult[];
+  try {
+    results = predicates.map(scanResultOf);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return { ...row, status: "FAIL", detail, kind: "attestation" };
+  }
+  const latest = results.reduce((a, b) => (b.finishedOn > a.finishedOn ? b : a));
+  const { blocking, ignored } = latest.judgement;
+  if (blocking.length > 0) {
+    const ids = [...new Set(blocking.map((finding) => finding.id))].join(", ");
+    return {
+      ...row,
+      status: "FAIL",
+      detail: `scanned with a blocking finding at or above ${latest.failOn}: ${ids}`,
+      kind: "attestation",
+    };
+  }
+  const accepted = ignored.length === 0 ? "" : `; ${ignored.length} accepted by an exception`;
+  return {
+    ...row,
+    status: "ok",
+    detail: `no finding at or above ${latest.failOn}${accepted} (database built ${latest.databaseBuilt})`,
+  };
 }
 
 function sbomRow(subject: string, predicate: unknown, keyFile: string): CheckRow {
