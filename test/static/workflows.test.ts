@@ -160,6 +160,17 @@ describe("GitHub Actions workflows", () => {
     }
   });
 
+  it("install grype at the toolchain's version (the scanner the stack runs)", () => {
+    const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
+    const grype = /^GRYPE_VERSION=(\S+)$/m.exec(env)?.[1];
+    expect(grype, "scripts/versions.env pins GRYPE_VERSION").toMatch(/^v\d+\.\d+\.\d+$/);
+    const setups = workflowFiles.flatMap((file) => setupSteps(file));
+    const grypes = setups.filter((step) =>
+      ["anchore/scan-action", "anchore/scan-action/download-grype"].includes(step.action),
+    );
+    for (const step of grypes) expect(step.with["grype-version"], step.where).toBe(grype);
+  });
+
   it("actionlint does fail a broken workflow (the check is not vacuous)", () => {
     const broken = path.join(makeTempDir("actionlint"), "broken.yml");
     fs.writeFileSync(
