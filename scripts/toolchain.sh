@@ -11,8 +11,9 @@
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
 #   GitHub workflows), the local OCI registry (distribution v3, `registry`), cosign and syft (sign
-#   and attest releases, write their SBOMs), and the local cluster's Kubernetes, etcd and containerd
-#   (scripts/toolchain/kubernetes);
+#   and attest releases, write their SBOMs), grype (scans them) and battlescope-vulndb
+#   (scripts/toolchain/vulndb: writes grype databases for the offline tests), and the local
+#   cluster's Kubernetes, etcd and containerd (scripts/toolchain/kubernetes);
 # and installs the Debian packages the local services and checks need (runc, openssl, ca-certificates, jq, skopeo, shellcheck, apache2-utils, containernetworking-plugins,
 # iproute2, curl). A pulumi of the pinned version already
 # installed the ordinary way (on PATH or in ~/.pulumi/bin) is used instead of building one.
@@ -379,6 +380,7 @@ version_actionlint() { "$1" -version | head -n 1; }
 version_registry() { "$1" --version | awk '{print $3}'; }
 version_cosign() { "$1" version --json 2>/dev/null | jq -r .gitVersion; }
 version_syft() { echo "v$("$1" version -o json 2>/dev/null | jq -r .version)"; }
+version_grype() { echo "v$("$1" version -o json 2>/dev/null | jq -r .version)"; }
 
 # go_tool TOOL VERSION MODULE PACKAGE LDFLAGS: one Go binary built from its module (unless
 # cached), checked to report VERSION (version_<TOOL>), and linked into $BIN
@@ -415,6 +417,43 @@ step_cosign() {
 
 step_syft() {
   go_tool syft "$SYFT_VERSION" github.com/anchore/syft ./cmd/syft "-X main.version=${SYFT_VERSION#v}"
+}
+
+# grype scans each release's SBOM before any tag names it.
+step_grype() {
+  go_tool grype "$GRYPE_VERSION" github.com/anchore/grype ./cmd/grype "-X main.version=${GRYPE_VERSION#v}"
+}
+
+# battlescope-vulndb (scripts/toolchain/vulndb) writes grype databases from records, with grype's
+# own database package, for the offline scan tests. Cached by GRYPE_VERSION and a hash of its
+# sources, so an edit rebuilds it; it shares grype's modules and build cache.
+step_vulndb() {
+  local src="$HERE/toolchain/vulndb" exe=battlescope-vulndb hash key pinned
+  hash="$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) |
+    LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+  key="$GRYPE_VERSION-$hash"
+  STEP="vulndb $key"
+  if built vulndb "$key"; then
+    say "$exe $key: cached"
+  else
+    begin_build vulndb "$key"
+    pinned="$(go -C "$src" list -m -f '{{.Version}}' github.com/anchore/grype 2>>"$LOG")"
+    if [[ "$pinned" != "$GRYPE_VERSION" ]]; then
+      echo "scripts/toolchain/vulndb/go.mod requires grype $pinned, versions.env pins $GRYPE_VERSION: run go get github.com/anchore/grype@$GRYPE_VERSION && go mod tidy there" >>"$LOG"
+      false
+    fi
+    logged go -C "$src" build -mod=readonly -o "$OUT/$exe" -ldflags "-s -w" .
+    [[ "$("$OUT/$exe" --version | awk '{print $1}')" == "$GRYPE_VERSION" ]]
+    # It writes a database grype accepts: one advisory, then grype's own status check.
+    mkdir -p "$OUT/.src"
+    echo '{"built": "'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'", "advisories": [{"id": "CVE-2022-30065", "severity": "High",
+      "cpes": [{"cpe": "cpe:2.3:a:busybox:busybox:*:*:*:*:*:*:*:*", "constraint": "= 1.35.0", "fixedIn": "1.36.0"}]}]}' >"$OUT/.src/records.json"
+    logged "$OUT/$exe" --records "$OUT/.src/records.json" --out "$OUT/.src/db"
+    GRYPE_DB_CACHE_DIR="$OUT/.src/db" GRYPE_DB_AUTO_UPDATE=false GRYPE_CHECK_FOR_APP_UPDATE=false \
+      logged "$BIN/grype" db status -o json
+    finish_build vulndb "$key"
+  fi
+  link vulndb "$key" "$exe"
 }
 
 # The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
@@ -497,9 +536,10 @@ summary() {
   echo "  docker-build   ${DOCKER_BUILD_VERSION#v} (plugin in $PULUMI_HOME)"
   echo "  kubernetes     ${KUBERNETES_VERSION#v} (plugin in $PULUMI_HOME)"
   local tool
-  for tool in actionlint registry cosign syft; do
+  for tool in actionlint registry cosign syft grype; do
     printf '  %-14s %s (%s)\n' "$tool" "$("version_$tool" "$BIN/$tool")" "$BIN/$tool"
   done
+  printf '  %-14s %s (%s)\n' vulndb "$("$BIN/battlescope-vulndb" --version | awk '{print $1}')" "$BIN/battlescope-vulndb"
   echo "  cluster        kubernetes $K8S_VERSION, etcd $ETCD_VERSION, containerd $CONTAINERD_VERSION ($CLUSTER_DIR)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
@@ -559,6 +599,8 @@ main() {
   step_registry
   step_cosign
   step_syft
+  step_grype
+  step_vulndb
   step_cluster
   step_check_pins
   step_verify
