@@ -33,6 +33,8 @@ function grypeEnv(database: VulnerabilityDatabase): Record<string, string> {
     GRYPE_CHECK_FOR_APP_UPDATE: "false",
     GRYPE_DB_VALIDATE_AGE: "true",
     GRYPE_DB_MAX_ALLOWED_BUILT_AGE: `${database.maxAgeHours}h`,
+    // grype colours its errors even when its stderr is no terminal.
+    NO_COLOR: "1",
   };
 }
 

@@ -47,9 +47,13 @@ export function fixText(finding: Finding): string {
   return "no fixed version known";
 }
 
+/** grype's type of a package whose ecosystem the SBOM does not say. */
+const UNTYPED_PACKAGE = "UnknownPackage";
+
 function findingLine(finding: Finding): string {
   const { name, version, type } = finding.package;
-  const kind = type === "" ? "" : ` (${type})`;
+  // A package syft found by its binary comes back from the SPDX SBOM untyped.
+  const kind = type === "" || type === UNTYPED_PACKAGE ? "" : ` (${type})`;
   return `${finding.id} ${finding.severity} in ${name} ${version}${kind}: ${fixText(finding)}`;
 }
 

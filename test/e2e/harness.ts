@@ -3,7 +3,7 @@
  * scripts/e2eStack.ts and scripts/registryAccessLog.ts (the benchmarks release and measure with
  * them too); the rest reads what a release left behind.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -44,6 +44,26 @@ export function copyFixtures(): string {
   const dir = makeTempDir("src");
   fs.cpSync(FIXTURES, dir, { recursive: true });
   return dir;
+}
+
+/** A writable git checkout of the fixtures: a signed release's provenance names its commit. */
+export function gitFixtures(): { dir: string; commit: string } {
+  const dir = copyFixtures();
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+  git("init", "--quiet");
+  git("add", "--all");
+  git(
+    "-c",
+    "user.name=e2e",
+    "-c",
+    "user.email=e2e@battlescope.test",
+    "commit",
+    "--quiet",
+    "-m",
+    "fixtures",
+  );
+  return { dir, commit: git("rev-parse", "HEAD") };
 }
 
 /** Every release tag of every image in the organization, with the digest it resolves to. */

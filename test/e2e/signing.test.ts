@@ -28,6 +28,7 @@ import {
   createE2eStack,
   type E2eStack,
   failureOf,
+  gitFixtures,
   pushes,
   REGISTRY,
   REGISTRY_PASSWORD,
@@ -46,26 +47,6 @@ const AUTH: RegistryAuth = {
 };
 const OFFLINE = { publicKey: LOCAL_PUBLIC_KEY, transparencyLog: false };
 const registry = registryClient();
-
-/** A writable git checkout of the fixtures: the provenance names its commit. */
-function gitSources(): { dir: string; commit: string } {
-  const dir = copyFixtures();
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
-  git("init", "--quiet");
-  git("add", "--all");
-  git(
-    "-c",
-    "user.name=e2e",
-    "-c",
-    "user.email=e2e@battlescope.test",
-    "commit",
-    "--quiet",
-    "-m",
-    "fixtures",
-  );
-  return { dir, commit: git("rev-parse", "HEAD") };
-}
 
 /** Every attachment of an organization's repositories: referrers tags and what they list. */
 async function attachments(organization: string): Promise<Record<string, string[]>> {
@@ -98,7 +79,7 @@ describe.sequential("signed releases", () => {
 
   beforeAll(async () => {
     signingKey = await localSigningKey();
-    sources = gitSources();
+    sources = gitFixtures();
     e2e = await createE2eStack("sig", {
       sourceRoot: sources.dir,
       sign: "true",
