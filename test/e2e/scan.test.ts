@@ -269,4 +269,42 @@ describe.sequential("the vulnerability gate", () => {
       ["CVE-2022-30065", "blocking"],
     ]);
   });
+
+  it("scan --stack re-scans every release the stack's outputs name, with its config", async () => {
+    const saved = {
+      PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL,
+      PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE,
+    };
+    process.env.PULUMI_BACKEND_URL = `file://${e2e.backendDir}`;
+    process.env.PULUMI_CONFIG_PASSPHRASE = "e2e-passphrase";
+    try {
+      const stackScan = (...more: string[]) =>
+        cli("scan", "--stack", "e2e", "--project-dir", e2e.workDir, ...more);
+      const clean = await stackScan();
+      expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+      expect(clean.stdout).toContain(
+        "9 release(s), 18 image(s) scanned against the database built",
+      );
+      const found = await stackScan("--db", advisoryDb, "--json");
+      expect(found.code, found.stderr).toBe(1);
+      const report = JSON.parse(found.stdout) as {
+        findings: { service: string; platform: string; id: string; status: string }[];
+      };
+      expect(
+        report.findings.map(
+          (finding) => `${finding.service} ${finding.platform} ${finding.status}`,
+        ),
+      ).toEqual(
+        SERVICE_NAMES.flatMap((service) => [
+          `${service} linux/amd64 blocking`,
+          `${service} linux/arm64 blocking`,
+        ]),
+      );
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
 });

@@ -382,6 +382,21 @@ describe("registryLogin: one rule for the push, the pull secret and the registry
   });
 });
 
+/** The UTC day `offset` days from now, as exceptions write it. */
+const dayFromNow = (offset: number) =>
+  new Date(Date.now() + offset * 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
+const SOON_EXCEPTION = {
+  id: "CVE-2021-42374",
+  reason: "no image decompresses LZMA input",
+  expires: dayFromNow(3),
+};
+const EXPIRED_EXCEPTION = {
+  id: "CVE-2022-30065",
+  services: ["frontend"],
+  reason: "the frontend never runs busybox awk",
+  expires: dayFromNow(-1),
+};
+
 describe("planRelease: the settings every image shares", () => {
   it.each<Outcome>([
     {
@@ -412,6 +427,34 @@ describe("planRelease: the settings every image shares", () => {
         });
         expect(plan.deployment?.pullSecret).toBe(plan.login);
         expect(plan.dockerHub?.username).toBe("hub-bot");
+      },
+    },
+    {
+      name: "the vulnerability gate: the database the read step found, failOn, every exception, a warning for each that expired or expires within 14 days",
+      change: {
+        config: {
+          failOn: "critical",
+          vulnerabilityExceptions: JSON.stringify([SOON_EXCEPTION, EXPIRED_EXCEPTION]),
+        },
+      },
+      check: (plan: ReleasePlan<string>) => {
+        expect(plan.scan).toEqual({
+          failOn: "critical",
+          database: "/grype-db",
+          maxDatabaseAgeHours: 120,
+          exceptions: [SOON_EXCEPTION, EXPIRED_EXCEPTION],
+          warnings: [
+            `vulnerability exception for CVE-2022-30065 (frontend) expired on ${dayFromNow(-1)} and no longer applies: remove battlescope:vulnerabilityExceptions[1], or renew it with a new expiry if its reason still holds`,
+            `vulnerability exception for CVE-2021-42374 expires ${dayFromNow(3)} (in 3 days): fix the finding, or renew battlescope:vulnerabilityExceptions[0] with a new expiry if its reason still holds`,
+          ],
+        });
+      },
+    },
+    {
+      name: "a stack that does not scan: no gate",
+      change: { config: { scan: "false" } },
+      check: (plan: ReleasePlan<string>) => {
+        expect(plan.scan).toBeUndefined();
       },
     },
     {
