@@ -49,9 +49,16 @@ const registry = registryClient();
 const day = (offsetDays: number) =>
   new Date(Date.now() + offsetDays * DAY).toISOString().slice(0, 10);
 
-/** Manifest PUTs by tag (a PUT by digest names nothing): version, arch, floating, referrers. */
+/**
+ * Manifest PUTs by tag in the images' repositories (a PUT by digest names nothing): version,
+ * arch, floating and referrers tags. The build cache's own repositories are no release.
+ */
 function tagWrites(entries: readonly LogEntry[]): LogEntry[] {
-  return pushes(entries).filter((entry) => /\/manifests\/(?!sha256:)[^/?]+/.test(entry.path));
+  return pushes(entries).filter(
+    (entry) =>
+      /\/manifests\/(?!sha256:)[^/?]+/.test(entry.path) &&
+      !/-buildcache\/manifests\//.test(entry.path),
+  );
 }
 
 /** The refusal's lines for one service whose two images carry the advisory. */
@@ -137,9 +144,17 @@ describe.sequential("the vulnerability gate", () => {
     await e2e.stack.setConfig("battlescope:vulnerabilityDb", { value: advisoryDb });
   });
 
-  it("refuses a release with a high finding, naming each image's finding; no tag is written", async () => {
+  it("refuses a release with a high finding that only an expired exception names: each image's finding, nothing tagged", async () => {
+    await exceptions([
+      { id: "CVE-2022-30065", reason: "awk is never run by the services", expires: day(-1) },
+    ]);
     const mark = accessLogMark();
     const failure = await failureOf(e2e.stack.up());
+    expect(failure).toContain(
+      `vulnerability exception for CVE-2022-30065 expired on ${day(-1)} and no longer applies: remove battlescope:vulnerabilityExceptions[0], or renew it with a new expiry if its reason still holds`,
+    );
+    // Every scan that ran says the same of its service (the engine starts no new step after a
+    // failure, so not every service's scan need have run).
     const refused = SERVICE_NAMES.filter((service) =>
       unindented(failure).includes(serviceRefusal(service)),
     );
@@ -147,27 +162,14 @@ describe.sequential("the vulnerability gate", () => {
     expect(failure).toContain(
       "vulnerability scan refused the release: 2 findings at or above high (battlescope:failOn) in 2 images",
     );
-    expect(failure).toContain(
-      "pulumi config set --path 'battlescope:vulnerabilityExceptions[0].id' CVE-2022-30065",
-    );
-    expect(failure).toContain(
-      "Nothing was tagged or deployed; the published tags of earlier releases are untouched.",
-    );
-    expect(tagWrites(accessLogSince(mark, e2e.organization))).toEqual([]);
-    expect(await tagsOf(e2e.organization)).toEqual({});
-  });
-
-  it("an expired exception no longer applies: refused the same way, nothing tagged", async () => {
-    await exceptions([
-      { id: "CVE-2022-30065", reason: "awk is never run by the services", expires: day(-1) },
-    ]);
-    const mark = accessLogMark();
-    const failure = await failureOf(e2e.stack.up());
-    expect(failure).toContain(
-      `vulnerability exception for CVE-2022-30065 expired on ${day(-1)} and no longer applies`,
-    );
-    expect(failure).toContain(
-      "vulnerability scan refused the release: 2 findings at or above high (battlescope:failOn) in 2 images",
+    expect(unindented(failure)).toContain(
+      [
+        `pulumi config set --path 'battlescope:vulnerabilityExceptions[1].id' CVE-2022-30065`,
+        `pulumi config set --path 'battlescope:vulnerabilityExceptions[1].services[0]' ${refused[0]}`,
+        `pulumi config set --path 'battlescope:vulnerabilityExceptions[1].reason' '<why it does not apply>'`,
+        `pulumi config set --path 'battlescope:vulnerabilityExceptions[1].expires' ${day(30)}`,
+        "Nothing was tagged or deployed; the published tags of earlier releases are untouched.",
+      ].join("\n"),
     );
     expect(tagWrites(accessLogSince(mark, e2e.organization))).toEqual([]);
     expect(await tagsOf(e2e.organization)).toEqual({});
@@ -280,11 +282,6 @@ describe.sequential("the vulnerability gate", () => {
     try {
       const stackScan = (...more: string[]) =>
         cli("scan", "--stack", "e2e", "--project-dir", e2e.workDir, ...more);
-      const clean = await stackScan();
-      expect(clean.code, clean.stdout + clean.stderr).toBe(0);
-      expect(clean.stdout).toContain(
-        "9 release(s), 18 image(s) scanned against the database built",
-      );
       const found = await stackScan("--db", advisoryDb, "--json");
       expect(found.code, found.stderr).toBe(1);
       const report = JSON.parse(found.stdout) as {

@@ -24,7 +24,6 @@ import {
   accessLogMark,
   accessLogSince,
   backendText,
-  copyFixtures,
   createE2eStack,
   type E2eStack,
   failureOf,
