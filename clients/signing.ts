@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { SourceFacts, SpdxDocument } from "../lib/attestation";
 import { CONFIG_NAMESPACE, ConfigError } from "../lib/config";
@@ -271,10 +272,7 @@ function lastLines(result: RunResult): string {
 }
 
 /** The SPDX 2.3 SBOM of one image by digest, every file listed with its SHA-256 (syft). */
-export async function imageSbom(
-  ref: string,
-  auth: RegistryAuth | undefined,
-): Promise<SpdxDocument> {
+async function syftSbom(ref: string, auth: RegistryAuth | undefined): Promise<SpdxDocument> {
   const result = await withRegistryLogin(auth, (env) =>
     runTool("syft", ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"], {
       ...env,
@@ -285,4 +283,60 @@ export async function imageSbom(
   );
   if (result.code !== 0) throw toolFailure("syft", `scan ${ref}`, result);
   return JSON.parse(result.stdout) as SpdxDocument;
+}
+
+/**
+ * How long an SBOM made for one step of a release serves the next: the scan before the tags and
+ * the attestation after them are minutes apart, and a digest's content never changes.
+ */
+const SBOM_CACHE_HOURS = 24;
+
+/** Where SBOMs wait between the scan and the attestation (outside any checkout). */
+export function sbomCacheDir(): string {
+  return (
+    process.env.BATTLESCOPE_SBOM_CACHE ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "battlescope/sbom")
+  );
+}
+
+/**
+ * The image's SBOM (`<repository>@sha256:…`), made by syft once and kept for a day by digest, so
+ * the release's scan and its SBOM attestation read one syft run; another ref always runs syft.
+ */
+export async function imageSbom(
+  ref: string,
+  auth: RegistryAuth | undefined,
+): Promise<SpdxDocument> {
+  const digest = /@sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
+  if (digest === undefined) return syftSbom(ref, auth);
+  const dir = sbomCacheDir();
+  const file = path.join(dir, `${digest}.spdx.json`);
+  try {
+    if (Date.now() - fs.statSync(file).mtimeMs < SBOM_CACHE_HOURS * 60 * 60 * 1000) {
+      return JSON.parse(fs.readFileSync(file, "utf8")) as SpdxDocument;
+    }
+  } catch {
+    // None kept, or unreadable: syft makes it again.
+  }
+  const sbom = await syftSbom(ref, auth);
+  fs.mkdirSync(dir, { recursive: true });
+  const partial = `${file}.${process.pid}.partial`;
+  fs.writeFileSync(partial, JSON.stringify(sbom));
+  fs.renameSync(partial, file);
+  pruneSbomCache(dir);
+  return sbom;
+}
+
+/** Drops SBOMs past their day, so the cache holds about a day of releases. */
+function pruneSbomCache(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs > SBOM_CACHE_HOURS * 60 * 60 * 1000) {
+        fs.rmSync(file, { force: true });
+      }
+    } catch {
+      // Another release pruned it first.
+    }
+  }
 }

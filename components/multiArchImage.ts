@@ -147,7 +147,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
     // The version is signed and attested before any floating tag points at it.
     const signed: pulumi.Resource[] = [versionTags];
     if (args.signing !== undefined) {
-      signed.push(attest(this, name, args, args.signing, images, tagArgs, listDigest, versionTags));
+      signed.push(
+        attest(this, name, args, args.signing, images, tagArgs, listDigest, versionTags, this.scan),
+      );
     }
     writeFloatingTags(this, name, args, images, tagArgs, listDigest, signed);
 
@@ -288,7 +290,6 @@ function scanImages(
   const platformOf = new Map(
     args.platforms.map((platform) => [platformArchitecture(platform), platform]),
   );
-  const signing = args.signing;
   return new ImageScan(
     `${name}-${versionTagOf(args.plan)}-scan`,
     {
@@ -301,19 +302,12 @@ function scanImages(
       maxDatabaseAgeHours: scanning.maxDatabaseAgeHours,
       exceptions: [...scanning.exceptions],
       exceptionCount: scanning.exceptionCount,
-      ...(signing === undefined
-        ? {}
-        : {
-            privateKey: signing.privateKey,
-            keyPassword: signing.keyPassword,
-            transparencyLog: signing.transparencyLog,
-          }),
     },
     { parent },
   );
 }
 
-/** The version's SBOMs, provenance and signature, once its tags exist. */
+/** The version's SBOMs, provenance, scan results and signature, once its tags exist. */
 function attest(
   parent: pulumi.Resource,
   name: string,
@@ -323,6 +317,7 @@ function attest(
   tagArgs: TagArgs,
   listDigest: pulumi.Output<string>,
   versionTags: RegistryTagSet,
+  scan: ImageScan | undefined,
 ): ReleaseAttestations {
   const platformOf = new Map(
     args.platforms.map((platform) => [platformArchitecture(platform), platform]),
@@ -342,6 +337,7 @@ function attest(
       buildArgs: { ...args.buildArgs, SOURCE_DATE_EPOCH },
       builder: signing.builder,
       sourceHash: signing.sourceHash,
+      ...(scan === undefined ? {} : { scans: scan.results }),
     },
     { parent, dependsOn: [versionTags] },
   );

@@ -1,8 +1,9 @@
 /**
- * A release's signature and attestations: each platform image gets an SBOM (syft, SPDX JSON) and
- * a SLSA provenance, both as signed in-toto attestations; the version's manifest list gets its
- * own (the platforms' SBOMs in one document, and a provenance naming the version and its images)
- * and, last, the signature. All are attached to the digests in the registry with cosign.
+ * A release's signature and attestations: each platform image gets an SBOM (syft, SPDX JSON), a
+ * SLSA provenance and, when the stack scans, its vulnerability scan result (`vuln`), all as signed
+ * in-toto attestations; the version's manifest list gets its own (the platforms' SBOMs in one
+ * document, and a provenance naming the version and its images) and, last, the signature. All are
+ * attached to the digests in the registry with cosign.
  *
  * Create-only, like the version tags: each attachment is written only when none that verifies
  * with the key is there, so a re-run, a reused image or a lost state adds nothing. Delete does
@@ -31,6 +32,7 @@ import {
   type SourceFacts,
   type SpdxDocument,
 } from "../lib/attestation";
+import { COSIGN_VULN_TYPE } from "../lib/vulnPredicate";
 import { serializableProvider } from "./dynamicProvider";
 
 export interface ReleaseAttestationsInputs {
@@ -55,6 +57,8 @@ export interface ReleaseAttestationsInputs {
   buildArgs: Record<string, string>;
   builder: string;
   sourceHash: string;
+  /** Per platform, the scan's `vuln` predicate (components/imageScan.ts); absent when unscanned. */
+  scans?: Record<string, Record<string, unknown>>;
 }
 
 /** What the state keeps: no secret, and a fingerprint of the key to notice a new one. */
@@ -66,6 +70,8 @@ export interface ReleaseAttestationsOutputs {
   listDigest: string;
   images: Record<string, string>;
   keyFingerprint: string;
+  /** A fingerprint of the scan results attached (the results themselves are the scan's outputs). */
+  scansFingerprint?: string;
   /** Per digest, the attachments this resource wrote (others were there already). */
   written: Record<string, string[]>;
 }
@@ -73,6 +79,19 @@ export interface ReleaseAttestationsOutputs {
 export function keyFingerprint(privateKey: string): string {
   return `sha256:${createHash("sha256").update(privateKey).digest("hex")}`;
 }
+
+/** The scan results' fingerprint; undefined when there are none. */
+function scansFingerprint(scans: ReleaseAttestationsInputs["scans"]): string | undefined {
+  if (scans === undefined) return undefined;
+  const ordered = Object.keys(scans)
+    .sort()
+    .map((platform) => [platform, scans[platform]]);
+  return `sha256:${createHash("sha256").update(JSON.stringify(ordered)).digest("hex")}`;
+}
+
+/** A predicate's scan result: what two attachments of one scan share (their times differ). */
+const scanResultText = (predicate: unknown) =>
+  JSON.stringify((predicate as { scanner?: { result?: unknown } } | undefined)?.scanner?.result);
 
 function sameImages(a: Record<string, string>, b: Record<string, string>): boolean {
   return (
@@ -129,7 +148,26 @@ async function attachImage(run: Attaching, platform: string, digest: string) {
       sourceHash: inputs.sourceHash,
     }),
   );
+  const scan = inputs.scans?.[platform];
+  if (scan !== undefined) await attachScan(run, digest, scan);
   return [platform, { digest, sbom: sbom as SpdxDocument }] as const;
+}
+
+/**
+ * The scan's result, unless the same result is attached already: a scan of a reused image with a
+ * newer database adds its own, create-only, beside the earlier release's.
+ */
+async function attachScan(run: Attaching, digest: string, predicate: unknown): Promise<void> {
+  const found = await verifiedAttestations(
+    refOf(run, digest),
+    COSIGN_VULN_TYPE,
+    run.verify,
+    run.auth,
+  );
+  const same = scanResultText(predicate);
+  if (found.statements.some((statement) => scanResultText(statement.predicate) === same)) return;
+  await attestDigest(refOf(run, digest), COSIGN_VULN_TYPE, predicate, run.settings, run.auth);
+  noteWritten(run, digest, COSIGN_VULN_TYPE);
 }
 
 /** The list's SBOM and provenance, then, last, its signature: a signed list has them all. */
@@ -184,6 +222,7 @@ async function attach(inputs: ReleaseAttestationsInputs): Promise<ReleaseAttesta
     listDigest: inputs.listDigest,
     images: inputs.images,
     keyFingerprint: keyFingerprint(inputs.privateKey),
+    ...(inputs.scans === undefined ? {} : { scansFingerprint: scansFingerprint(inputs.scans) }),
     written: run.written,
   };
 }
@@ -201,6 +240,7 @@ export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProv
         olds.listDigest !== news.listDigest ||
         !sameImages(olds.images, news.images) ||
         olds.transparencyLog !== news.transparencyLog ||
+        olds.scansFingerprint !== scansFingerprint(news.scans) ||
         (typeof news.privateKey === "string" &&
           olds.keyFingerprint !== keyFingerprint(news.privateKey));
       return { changes, replaces, deleteBeforeReplace: false };
@@ -245,6 +285,7 @@ export class ReleaseAttestations extends pulumi.dynamic.Resource {
         keyPassword: pulumi.secret(args.keyPassword),
         ...(args.password === undefined ? {} : { password: pulumi.secret(args.password) }),
         keyFingerprint: undefined,
+        scansFingerprint: undefined,
         written: undefined,
       },
       opts,
