@@ -176,19 +176,8 @@ function exceptionOf(value: Json, where: string): VulnerabilityException {
 const packageKey = (id: string, pkg: Finding["package"]) =>
   JSON.stringify([id, pkg.name, pkg.version, pkg.type]);
 
-/** What an image's vulnerability attestation says, as `vulnPredicate` was given it. */
-export interface ScanResult {
-  readonly service: string;
-  readonly platform: string;
-  readonly image: string;
-  readonly failOn: FailOn;
-  readonly judgement: Judgement;
-  readonly scannerVersion: string;
-  readonly databaseBuilt: string;
-  readonly databaseSchema?: string;
-  readonly startedOn: string;
-  readonly finishedOn: string;
-}
+/** What an image's vulnerability attestation says: what `vulnPredicate` was given. */
+export type ScanResult = VulnScanInput;
 
 /** Reads a predicate `vulnPredicate` wrote back (for `verify` and `scan`); throws on any other. */
 export function scanResultOf(predicate: unknown): ScanResult {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RegistryAuth, verifiedAttestations } from "../../clients/signing";
 import { COSIGN_VULN_TYPE, scanResultOf } from "../../lib/vulnPredicate";
-import { localSigningKey } from "../../scripts/e2eStack";
+import { localSigningConfig } from "../../scripts/e2eStack";
 import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { cli } from "../support/runCli";
@@ -93,27 +93,31 @@ describe.sequential("the vulnerability gate", () => {
   let cleanDb: string;
   let staleDb: string;
 
+  /** The command line's options naming this stack's releases and their signing key. */
+  const publishedHere = () => [
+    "--registry",
+    REGISTRY,
+    "--organization",
+    e2e.organization,
+    "--key",
+    LOCAL_PUBLIC_KEY_FILE,
+    "--offline",
+  ];
+
   const exceptions = (list: unknown[]) =>
     e2e.stack.setConfig("battlescope:vulnerabilityExceptions", { value: JSON.stringify(list) });
 
   beforeAll(async () => {
-    const signingKey = await localSigningKey();
     advisoryDb = writeVulnerabilityDb(new Date(Date.now() - HOUR), [BUSYBOX_AWK_USE_AFTER_FREE]);
     cleanDb = writeVulnerabilityDb(new Date(Date.now() - HOUR), [BUSYBOX_UNLZMA_OUT_OF_BOUNDS]);
     staleDb = writeVulnerabilityDb(new Date(Date.now() - 10 * DAY), [BUSYBOX_AWK_USE_AFTER_FREE]);
     e2e = await createE2eStack("scan", {
       sourceRoot: gitFixtures().dir,
-      sign: "true",
-      cosignPublicKey: LOCAL_PUBLIC_KEY_FILE,
-      transparencyLog: "false",
       publishDescriptions: "false",
       scan: "true",
       vulnerabilityDb: advisoryDb,
     });
-    await e2e.stack.setAllConfig({
-      "battlescope:cosignKey": { value: signingKey.key, secret: true },
-      "battlescope:cosignPassword": { value: signingKey.password, secret: true },
-    });
+    await e2e.stack.setAllConfig(await localSigningConfig());
   });
 
   afterAll(async () => {
@@ -209,18 +213,7 @@ describe.sequential("the vulnerability gate", () => {
         applied,
       })),
     ).toEqual([{ id: "CVE-2022-30065", package: "busybox 1.35.0", applied: exception }]);
-    const verified = await cli(
-      "verify",
-      "frontend",
-      "v3.0.0",
-      "--registry",
-      REGISTRY,
-      "--organization",
-      e2e.organization,
-      "--key",
-      LOCAL_PUBLIC_KEY_FILE,
-      "--offline",
-    );
+    const verified = await cli("verify", "frontend", "v3.0.0", ...publishedHere());
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(
       new RegExp(
@@ -246,19 +239,7 @@ describe.sequential("the vulnerability gate", () => {
     await e2e.stack.setConfig("battlescope:vulnerabilityDb", { value: cleanDb });
     await e2e.stack.up();
     const scan = (...more: string[]) =>
-      cli(
-        "scan",
-        "frontend",
-        "v3.0.1",
-        "--registry",
-        REGISTRY,
-        "--organization",
-        e2e.organization,
-        "--key",
-        LOCAL_PUBLIC_KEY_FILE,
-        "--offline",
-        ...more,
-      );
+      cli("scan", "frontend", "v3.0.1", ...publishedHere(), ...more);
     const clean = await scan("--db", cleanDb);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     expect(clean.stdout).toContain("no vulnerabilities found");
