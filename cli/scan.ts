@@ -39,7 +39,14 @@ import {
   type VulnerabilityException,
 } from "../lib/vulnerabilities";
 import { SERVICE_NAMES } from "../services/catalog";
-import { type CliIo, type Env, type HttpDeps, requireService, UsageError } from "./shared";
+import {
+  type CliIo,
+  type Env,
+  type HttpDeps,
+  readPublicKeyOption,
+  requireService,
+  UsageError,
+} from "./shared";
 
 export type ScanDeps = HttpDeps & {
   /** Today, for the exceptions' expiry; default now. */
@@ -180,19 +187,6 @@ export class ScanFindings extends Error {
   }
 }
 
-function requirePublicKey(file: string): string {
-  if (!fs.existsSync(file)) {
-    throw new UsageError(`invalid --key ${JSON.stringify(file)}: no such file`);
-  }
-  const publicKey = fs.readFileSync(file, "utf8");
-  if (!publicKey.includes("-----BEGIN PUBLIC KEY-----")) {
-    throw new UsageError(
-      `invalid --key ${JSON.stringify(file)}: not a PEM public key (cosign.pub, keys/release.pub)`,
-    );
-  }
-  return publicKey;
-}
-
 /** The stack config's checks, for values given on the command line; bad input names the option. */
 function configOf(values: Readonly<Record<string, string | undefined>>, today: Date): StackConfig {
   try {
@@ -253,7 +247,7 @@ function argumentRun(
     registry: options.registry,
     organization: options.organization,
     releases: [{ service, version }],
-    publicKey: requirePublicKey(keyFile),
+    publicKey: readPublicKeyOption(keyFile),
     keyFile,
     transparencyLog: options.offline !== true,
     database: {
@@ -330,7 +324,7 @@ async function stackRun(
     registry: config.registry,
     organization: config.organization,
     releases,
-    publicKey: requirePublicKey(keyFile),
+    publicKey: readPublicKeyOption(keyFile),
     keyFile,
     transparencyLog: options.offline === true ? false : config.transparencyLog,
     database: {

@@ -4,6 +4,7 @@
  * environment, and the mapping of errors to exit codes. Commands import this module and never
  * each other; cli/main.ts only puts them together.
  */
+import * as fs from "node:fs";
 import { type Command, CommanderError } from "commander";
 import { DockerHubClient } from "../clients/dockerHub";
 import { PLATFORMS, type Platform } from "../lib/vocabulary";
@@ -84,6 +85,20 @@ export function hubClientFromEnv(
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
   });
+}
+
+/** The PEM public key a `--key <file>` names; bad input when there is none. */
+export function readPublicKeyOption(file: string): string {
+  if (!fs.existsSync(file)) {
+    throw new UsageError(`invalid --key ${JSON.stringify(file)}: no such file`);
+  }
+  const publicKey = fs.readFileSync(file, "utf8");
+  if (!publicKey.includes("-----BEGIN PUBLIC KEY-----")) {
+    throw new UsageError(
+      `invalid --key ${JSON.stringify(file)}: not a PEM public key (cosign.pub, keys/release.pub)`,
+    );
+  }
+  return publicKey;
 }
 
 /** "1 tag", "2 tags". */

@@ -17,7 +17,6 @@
  * The checks share types.ts, report.ts's row types and manifests.ts, never each other.
  */
 
-import * as fs from "node:fs";
 import type { Command } from "commander";
 import { registryLoginFromEnv } from "../../clients/registryTags";
 import type { ReadmeInput } from "../../lib/readme";
@@ -36,7 +35,13 @@ import {
   REGISTRY_HOST_FORM,
 } from "../../lib/vocabulary";
 import { SERVICE_NAMES } from "../../services/catalog";
-import { type CliIo, parsePlatforms, requireService, UsageError } from "../shared";
+import {
+  type CliIo,
+  parsePlatforms,
+  readPublicKeyOption,
+  requireService,
+  UsageError,
+} from "../shared";
 import { clusterRows, clusterTarget } from "./clusterChecks";
 import { descriptionRows } from "./descriptionChecks";
 import { readRegistry, registryRows } from "./registryChecks";
@@ -171,15 +176,7 @@ function parseSigning(options: VerifyOptions): SignatureCheck | undefined {
     if (options.commit !== undefined) throw new UsageError("--commit needs --key");
     return undefined;
   }
-  if (!fs.existsSync(options.key)) {
-    throw new UsageError(`invalid --key ${JSON.stringify(options.key)}: no such file`);
-  }
-  const publicKey = fs.readFileSync(options.key, "utf8");
-  if (!publicKey.includes("-----BEGIN PUBLIC KEY-----")) {
-    throw new UsageError(
-      `invalid --key ${JSON.stringify(options.key)}: not a PEM public key (cosign.pub, keys/release.pub)`,
-    );
-  }
+  const publicKey = readPublicKeyOption(options.key);
   if (options.commit !== undefined && !/^[0-9a-f]{7,40}$/.test(options.commit)) {
     throw new UsageError(
       `invalid --commit ${JSON.stringify(options.commit)}: expected a git commit sha (7 to 40 hex digits)`,
