@@ -26,7 +26,7 @@ import {
   loadStackConfig,
   type StackConfig,
 } from "../lib/config";
-import { parseDbMaxAge, vulnerabilityDbDirectory } from "../lib/config/scanKeys";
+import { parseDbMaxAge, readExceptionList, vulnerabilityDbDirectory } from "../lib/config/scanKeys";
 import { findingsFromGrype } from "../lib/grypeReport";
 import { databaseProblem, type ImageScan, scanRows, scanTable } from "../lib/scanReport";
 import { DEFAULT_ORGANIZATION, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
@@ -222,8 +222,13 @@ function readExceptions(file: string, today: Date): readonly VulnerabilityExcept
   if (!fs.existsSync(file)) {
     throw new UsageError(`invalid --exceptions ${JSON.stringify(file)}: no such file`);
   }
-  return configOf({ vulnerabilityExceptions: fs.readFileSync(file, "utf8") }, today)
-    .vulnerabilityExceptions;
+  try {
+    return readExceptionList(fs.readFileSync(file, "utf8"), today);
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new UsageError(`invalid --exceptions ${JSON.stringify(file)}: ${error.message}`);
+    throw error;
+  }
 }
 
 function databaseDir(configured: string | undefined, env: Env, base: string): string {

@@ -17,7 +17,14 @@ import {
   MAX_EXCEPTION_DAYS,
   type VulnerabilityException,
 } from "../vulnerabilities";
-import { CONFIG_NAMESPACE, isMap, type KeyReader, problem } from "./keyReader";
+import {
+  CONFIG_NAMESPACE,
+  ConfigError,
+  isMap,
+  type KeyReader,
+  keyReader,
+  problem,
+} from "./keyReader";
 
 export interface ScanConfig {
   /** Scan every platform image before any tag names it, and refuse what `failOn` blocks. */
@@ -180,6 +187,17 @@ function exceptionKeys(keys: KeyReader, today: string): VulnerabilityException[]
     return [];
   }
   return raw.flatMap((entry, index) => exceptionEntry(keys, entry, index, today) ?? []);
+}
+
+/**
+ * A list of exceptions given on its own (the `scan` command's --exceptions file), judged as the
+ * stack's `vulnerabilityExceptions` is; throws a ConfigError naming every bad entry.
+ */
+export function readExceptionList(text: string, today: Date): VulnerabilityException[] {
+  const keys = keyReader((key) => (key === "vulnerabilityExceptions" ? text : undefined));
+  const exceptions = exceptionKeys(keys, dayOf(today));
+  if (keys.problems.length > 0) throw new ConfigError(keys.problems);
+  return exceptions;
 }
 
 /** The gate's keys, judged against `today` (an exception may run at most 180 days from it). */
