@@ -32,7 +32,7 @@ import {
   type SourceFacts,
   type SpdxDocument,
 } from "../lib/attestation";
-import { COSIGN_VULN_TYPE } from "../lib/vulnPredicate";
+import { COSIGN_VULN_TYPE, sameScanResult } from "../lib/vulnPredicate";
 import { serializableProvider } from "./dynamicProvider";
 
 export interface ReleaseAttestationsInputs {
@@ -88,10 +88,6 @@ function scansFingerprint(scans: ReleaseAttestationsInputs["scans"]): string | u
     .map((platform) => [platform, scans[platform]]);
   return `sha256:${createHash("sha256").update(JSON.stringify(ordered)).digest("hex")}`;
 }
-
-/** A predicate's scan result: what two attachments of one scan share (their times differ). */
-const scanResultText = (predicate: unknown) =>
-  JSON.stringify((predicate as { scanner?: { result?: unknown } } | undefined)?.scanner?.result);
 
 function sameImages(a: Record<string, string>, b: Record<string, string>): boolean {
   return (
@@ -164,8 +160,7 @@ async function attachScan(run: Attaching, digest: string, predicate: unknown): P
     run.verify,
     run.auth,
   );
-  const same = scanResultText(predicate);
-  if (found.statements.some((statement) => scanResultText(statement.predicate) === same)) return;
+  if (found.statements.some((statement) => sameScanResult(statement.predicate, predicate))) return;
   await attestDigest(refOf(run, digest), COSIGN_VULN_TYPE, predicate, run.settings, run.auth);
   noteWritten(run, digest, COSIGN_VULN_TYPE);
 }

@@ -5,6 +5,7 @@
  * scanFinishedOn}); `scanner.result` is ours: every finding with its status, the ignored ones'
  * exceptions, `failOn` and when the database was built.
  */
+import { isDeepStrictEqual } from "node:util";
 import {
   FAIL_ON_SEVERITIES,
   type FailOn,
@@ -242,4 +243,20 @@ export function scanResultOf(predicate: unknown): ScanResult {
     startedOn: text(metadata, "scanStartedOn", "metadata."),
     finishedOn: text(metadata, "scanFinishedOn", "metadata."),
   };
+}
+
+/** A value as JSON reads it back: no `undefined` members, numbers and strings as written. */
+const asJson = (value: unknown): unknown =>
+  value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+
+/**
+ * Whether two predicates carry the same scan result, whatever their times and the order of their
+ * keys: cosign hands a predicate back with its keys sorted (Go marshals a map that way), so the
+ * stored one and the one just made differ in order even when they say the same.
+ */
+export function sameScanResult(a: unknown, b: unknown): boolean {
+  const resultOf = (predicate: unknown) =>
+    asJson((predicate as { scanner?: { result?: unknown } } | undefined)?.scanner?.result);
+  const left = resultOf(a);
+  return left !== undefined && isDeepStrictEqual(left, resultOf(b));
 }

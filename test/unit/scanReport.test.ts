@@ -16,7 +16,12 @@ import {
   SEVERITIES,
   type VulnerabilityException,
 } from "../../lib/vulnerabilities";
-import { scanResultOf, VULN_PREDICATE_TYPE, vulnPredicate } from "../../lib/vulnPredicate";
+import {
+  sameScanResult,
+  scanResultOf,
+  VULN_PREDICATE_TYPE,
+  vulnPredicate,
+} from "../../lib/vulnPredicate";
 import { exactly } from "../support/exactly";
 import { finding } from "../support/findings";
 
@@ -273,6 +278,45 @@ describe("the vuln predicate", () => {
         expect(scanResultOf(JSON.parse(JSON.stringify(vulnPredicate(given))))).toEqual(given);
       }),
     );
+  });
+
+  /** A JSON value with every object's keys sorted, as cosign (Go) hands a predicate back. */
+  const sortedKeys = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sortedKeys)
+      : typeof value === "object" && value !== null
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
+          )
+        : value;
+  const stored = sortedKeys(JSON.parse(JSON.stringify(vulnPredicate(input))));
+  const later = { ...input, startedOn: "2026-05-03T08:00:00Z", finishedOn: "2026-05-03T08:00:01Z" };
+
+  it.each([
+    {
+      name: "the same scan, keys sorted as cosign returns them",
+      a: stored,
+      b: vulnPredicate(input),
+      same: true,
+    },
+    { name: "a later scan with the same result", a: stored, b: vulnPredicate(later), same: true },
+    {
+      name: "a newer database",
+      a: stored,
+      b: vulnPredicate({ ...input, databaseBuilt: "2026-05-02T00:00:00Z" }),
+      same: false,
+    },
+    {
+      name: "the finding no longer ignored",
+      a: stored,
+      b: vulnPredicate({ ...input, judgement: { ...input.judgement, ignored: [] } }),
+      same: false,
+    },
+    { name: "a predicate without a result", a: {}, b: {}, same: false },
+  ])("sameScanResult: $name", ({ a, b, same }) => {
+    expect(sameScanResult(a, b)).toBe(same);
   });
 
   it.each([
