@@ -11,6 +11,10 @@
  * - single: cold `pulumi up` with `platforms: ["linux/amd64"]`, for the second architecture's cost;
  * - signed: the stack's cold, patch and no-op up with `sign: true` (the local key pair, offline):
  *   what the SBOMs, provenance and signatures add (`stack[signed]`);
+ * - scanned: the same three with the vulnerability gate on (`scan: true`), against a grype
+ *   database written for the run into bench/out (removed after it) by `battlescope-vulndb`, which
+ *   must be on PATH: one real busybox advisory the fixtures are not affected by, so the releases
+ *   pass; what the scan adds to a signed release (`stack[signed+scanned]`);
  * - knobs: not the product as shipped, one engine setting changed: cold, patch and single-arch
  *   cold with PULUMI_SKIP_CHECKPOINTS=true (`stack[nockpt]`), and cold and patch with the CLI's
  *   default parallelism (`stack[p8]`, what `pulumi up` without `--parallel` gets on 2 cores).
@@ -19,7 +23,7 @@
  *
  * Environment:
  * - BENCH_RUNS: runs per scenario (default 3);
- * - BENCH_SERIES: comma list of baseline, stack, single, signed, knobs (default all);
+ * - BENCH_SERIES: comma list of baseline, stack, single, signed, scanned, knobs (default all);
  * - BENCH_RESULTS: the report to write (default bench/RESULTS.md);
  * - BENCH_REPORT_ONLY=1: rewrite the report from the last run's bench/out, running nothing;
  * - BENCH_SCALING=1 (`npm run bench:scaling`): after the runs, the scaling series of
