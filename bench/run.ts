@@ -46,6 +46,7 @@ import * as path from "node:path";
 import { ACCESS_LOG } from "../scripts/registryAccessLog";
 import { ENGINE_PARALLELISM } from "../scripts/stack";
 import { loads, OUT, type Sample, samples } from "./measure";
+import { seriesProblem } from "./preflight";
 import {
   type Failure,
   type ReportInput,
@@ -138,6 +139,9 @@ async function main(): Promise<void> {
     );
   }
   if (BUILDKIT_HOST === "") throw new Error("BUILDKIT_HOST is not set: run through bench/run.sh");
+  const chosen = SERIES.filter((name) => series[name] !== undefined);
+  const problem = seriesProblem(chosen, process.env.PATH ?? "");
+  if (problem !== undefined) throw new Error(problem);
   fs.mkdirSync(OUT, { recursive: true });
   for (const file of fs.readdirSync(OUT)) {
     if (/^run\d+-.*\.(log|trace)$/.test(file)) fs.rmSync(path.join(OUT, file));
@@ -148,7 +152,6 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => loads.push(os.loadavg()[0] ?? 0), 5000);
   sampler.unref();
 
-  const chosen = SERIES.filter((name) => series[name] !== undefined);
   for (let run = 1; run <= RUNS && chosen.length > 0; run++) {
     // Alternate the order, so drift in the machine's load does not favour one side.
     const order = run % 2 === 1 ? chosen : [...chosen].reverse();
