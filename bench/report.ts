@@ -59,6 +59,9 @@ export const SCENARIOS = [
   "stack[signed] cold",
   "stack[signed] patch",
   "stack[signed] no-op up",
+  "stack[signed+scanned] cold",
+  "stack[signed+scanned] patch",
+  "stack[signed+scanned] no-op up",
   "stack[nockpt] cold",
   "stack[nockpt] patch",
   "stack[nockpt] cold amd64 only",
@@ -69,6 +72,17 @@ export const SCENARIOS = [
 /** The engine settings the knobs series changes, by scenario label. */
 const NO_CHECKPOINTS = "stack[nockpt]";
 const CLI_DEFAULT = "stack[p8]";
+/** The signed series, and the same with the vulnerability gate on. */
+const SIGNED = "stack[signed]";
+const SCANNED = "stack[signed+scanned]";
+/** The releases the scan's cost is judged on: what the goal says, the scenario's suffix. */
+const SCANNED_RELEASES = [
+  { release: "cold", scenario: "cold" },
+  { release: "patch", scenario: "patch" },
+  { release: "no-op", scenario: "no-op up" },
+] as const;
+/** What the scan may add to a signed release's wall time (issue 20). */
+const SCAN_LIMIT = 1.1;
 
 /** The samples' figures per scenario. */
 function figures(samples: readonly Sample[]) {
@@ -244,6 +258,17 @@ function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFi
     1.3,
     `${x(arch.median)} (cold up, ${seconds("stack cold")} s vs ${seconds("stack cold amd64 only")} s)`,
   );
+  for (const { release, scenario } of SCANNED_RELEASES) {
+    const top = `${SCANNED} ${scenario}`;
+    const bottom = `${SIGNED} ${scenario}`;
+    const r = ratio(top, bottom, wall);
+    add(
+      `Vulnerability scan: scanned / signed ${release} up at most ${x(SCAN_LIMIT)}`,
+      r.median,
+      SCAN_LIMIT,
+      `scanned/signed ${x(r.median)} (${seconds(top)} s vs ${seconds(bottom)} s)`,
+    );
+  }
   return list;
 }
 
@@ -289,6 +314,15 @@ const RATIOS: readonly Comparison[] = [
     bottom: "stack no-op up",
     pick: wall,
   },
+  ...SCANNED_RELEASES.map(({ release, scenario }) => ({
+    label:
+      release === "cold"
+        ? "scanned / signed cold up (grype, vuln attestations)"
+        : `scanned / signed ${release} up`,
+    top: `${SCANNED} ${scenario}`,
+    bottom: `${SIGNED} ${scenario}`,
+    pick: wall,
+  })),
   {
     label: "multi-arch / amd64-only cold up",
     top: "stack cold",

@@ -11,6 +11,10 @@
  * - single: cold `pulumi up` with `platforms: ["linux/amd64"]`, for the second architecture's cost;
  * - signed: the stack's cold, patch and no-op up with `sign: true` (the local key pair, offline):
  *   what the SBOMs, provenance and signatures add (`stack[signed]`);
+ * - scanned: the same three with the vulnerability gate on (`scan: true`), against a grype
+ *   database written for the run into bench/out (removed after it) by `battlescope-vulndb`, which
+ *   must be on PATH: one real busybox advisory the fixtures are not affected by, so the releases
+ *   pass; what the scan adds to a signed release (`stack[signed+scanned]`);
  * - knobs: not the product as shipped, one engine setting changed: cold, patch and single-arch
  *   cold with PULUMI_SKIP_CHECKPOINTS=true (`stack[nockpt]`), and cold and patch with the CLI's
  *   default parallelism (`stack[p8]`, what `pulumi up` without `--parallel` gets on 2 cores).
@@ -19,7 +23,7 @@
  *
  * Environment:
  * - BENCH_RUNS: runs per scenario (default 3);
- * - BENCH_SERIES: comma list of baseline, stack, single, signed, knobs (default all);
+ * - BENCH_SERIES: comma list of baseline, stack, single, signed, scanned, knobs (default all);
  * - BENCH_RESULTS: the report to write (default bench/RESULTS.md);
  * - BENCH_REPORT_ONLY=1: rewrite the report from the last run's bench/out, running nothing;
  * - BENCH_SCALING=1 (`npm run bench:scaling`): after the runs, the scaling series of
@@ -42,6 +46,7 @@ import * as path from "node:path";
 import { ACCESS_LOG } from "../scripts/registryAccessLog";
 import { ENGINE_PARALLELISM } from "../scripts/stack";
 import { loads, OUT, type Sample, samples } from "./measure";
+import { seriesProblem } from "./preflight";
 import {
   type Failure,
   type ReportInput,
@@ -134,6 +139,9 @@ async function main(): Promise<void> {
     );
   }
   if (BUILDKIT_HOST === "") throw new Error("BUILDKIT_HOST is not set: run through bench/run.sh");
+  const chosen = SERIES.filter((name) => series[name] !== undefined);
+  const problem = seriesProblem(chosen, process.env.PATH ?? "");
+  if (problem !== undefined) throw new Error(problem);
   fs.mkdirSync(OUT, { recursive: true });
   for (const file of fs.readdirSync(OUT)) {
     if (/^run\d+-.*\.(log|trace)$/.test(file)) fs.rmSync(path.join(OUT, file));
@@ -144,7 +152,6 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => loads.push(os.loadavg()[0] ?? 0), 5000);
   sampler.unref();
 
-  const chosen = SERIES.filter((name) => series[name] !== undefined);
   for (let run = 1; run <= RUNS && chosen.length > 0; run++) {
     // Alternate the order, so drift in the machine's load does not favour one side.
     const order = run % 2 === 1 ? chosen : [...chosen].reverse();

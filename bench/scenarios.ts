@@ -1,5 +1,5 @@
 /**
- * What `npm run bench` runs: the series (baseline, stack, single, knobs) and their scenarios, the
+ * What `npm run bench` runs: the series (baseline, stack, single, signed, scanned, knobs) and their scenarios, the
  * engine settings they compare, the scaling series' helpers, the retention planner's figures,
  * and the retry of a failed series. Each scenario is one {@link measure} call (bench/measure.ts).
  * The environment variables are bench/run.ts's (see there).
@@ -24,6 +24,8 @@ import {
 } from "../scripts/e2eStack";
 import { ENGINE_PARALLELISM } from "../scripts/stack";
 import { SERVICES } from "../services/catalog";
+import { BUSYBOX_UNLZMA_OUT_OF_BOUNDS } from "../test/support/vulnerabilityDatabase";
+import { writeVulnerabilityDbInto } from "../test/support/vulnerabilityDbWriter";
 import { median } from "./format";
 import { measure, OUT, type Profile, profiler, samples, say, sleep } from "./measure";
 import type { Failure, RetentionFigure } from "./report";
@@ -31,7 +33,9 @@ import { syntheticTags } from "./retention";
 import type { ScalingDeps } from "./scaling";
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? "3");
-export const SERIES = (process.env.BENCH_SERIES ?? "baseline,stack,single,signed,knobs").split(",");
+export const SERIES = (
+  process.env.BENCH_SERIES ?? "baseline,stack,single,signed,scanned,knobs"
+).split(",");
 const TRACE = process.env.BENCH_TRACE === "1";
 /** Extra stack config (JSON object of battlescope: keys without the prefix), for profiling. */
 const EXTRA_CONFIG = JSON.parse(process.env.BENCH_STACK_CONFIG ?? "{}") as Record<string, string>;
@@ -142,6 +146,8 @@ const NO_CHECKPOINTS: Variant = {
 };
 /** As shipped, on a stack that signs and attests (the local key pair, offline). */
 const SIGNED: Variant = { label: "stack[signed]", env: {}, parallel: SHIPPED.parallel };
+/** As signed, with the vulnerability gate on: grype against a database written for the run. */
+const SCANNED: Variant = { label: "stack[signed+scanned]", env: {}, parallel: SHIPPED.parallel };
 /** `pulumi up` from the CLI without `--parallel`: the engine's default, 4 per core. */
 const CLI_DEFAULT: Variant = { label: "stack[p8]", env: {} };
 
@@ -192,20 +198,57 @@ async function withStack(
   }
 }
 
+/**
+ * A grype database in bench/out for one run of the scanned series, removed after it: one real
+ * busybox advisory the fixtures' 1.35.0 is not affected by (fixed in 1.34.0), so grype matches
+ * every package against the database and the releases pass.
+ */
+async function withVulnerabilityDb(run: number, body: (dir: string) => Promise<void>) {
+  const dir = path.join(OUT, `run${run}-vulndb`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    writeVulnerabilityDbInto(dir, new Date(Date.now() - 60 * 60 * 1000), [
+      BUSYBOX_UNLZMA_OUT_OF_BOUNDS,
+    ]);
+    await body(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
+}
+
+/** The stack config of a variant: signing (the local key pair), and the scan with its database. */
+async function variantConfig(
+  variant: Variant,
+  vulnerabilityDb: string | undefined,
+): Promise<Record<string, { value: string; secret?: boolean }>> {
+  if (variant !== SIGNED && variant !== SCANNED) return {};
+  return {
+    ...(await localSigningConfig()),
+    ...(vulnerabilityDb === undefined
+      ? {}
+      : {
+          "battlescope:scan": { value: "true" },
+          "battlescope:vulnerabilityDb": { value: vulnerabilityDb },
+        }),
+  };
+}
+
 /** Cold, patch, no-op up and preview on one stack; the knobs variant stops after the patch. */
-async function stackSeries(run: number, variant: Variant): Promise<void> {
+async function stackSeries(run: number, variant: Variant, vulnerabilityDb?: string): Promise<void> {
   await withFixturesCopy(async (sourceRoot) => {
     const config = { sourceRoot, version: COLD_VERSION };
     await withStack("benchs", variant, config, async (e2e) => {
       const log = `run${run}-${variant.label}.log`;
       const org = e2e.organization;
-      if (variant === SIGNED) await e2e.stack.setAllConfig(await localSigningConfig());
+      const extra = await variantConfig(variant, vulnerabilityDb);
+      if (Object.keys(extra).length > 0) await e2e.stack.setAllConfig(extra);
       pruneBuildCache();
       await measure(run, `${variant.label} cold`, org, () => up(e2e, variant, log));
       changeSource(sourceRoot, PATCH_VERSION);
       await setVersion(e2e, PATCH_VERSION);
       await measure(run, `${variant.label} patch`, org, () => up(e2e, variant, log));
-      if (variant === SIGNED) {
+      if (variant === SIGNED || variant === SCANNED) {
         await measure(run, `${variant.label} no-op up`, org, () => up(e2e, variant, log));
       }
       if (variant !== SHIPPED) return;
@@ -237,6 +280,7 @@ export const series: Record<string, (run: number) => Promise<void>> = {
   stack: (run) => stackSeries(run, SHIPPED),
   single: (run) => singleArchSeries(run, SHIPPED),
   signed: (run) => stackSeries(run, SIGNED),
+  scanned: (run) => withVulnerabilityDb(run, (dir) => stackSeries(run, SCANNED, dir)),
   knobs: async (run) => {
     await stackSeries(run, NO_CHECKPOINTS);
     await singleArchSeries(run, NO_CHECKPOINTS);

@@ -4,6 +4,7 @@
  * the snapshots were taken from bench/run.ts as it was, on the same input.
  */
 import { describe, expect, it } from "vitest";
+import type { Sample } from "../../bench/measure";
 import { type ReportInput, renderReport, summary } from "../../bench/report";
 import { renderScalingSection } from "../../bench/scaling";
 import {
@@ -50,6 +51,41 @@ describe("the benchmark report", () => {
     await expect(summary(minimal, table, WROTE)).toMatchFileSnapshot(
       "__snapshots__/benchReport.minimal.txt",
     );
+  });
+
+  it("judges the scan's cost per release against the signed release of the same run", () => {
+    const verdicts = summary(full, renderReport(full).table, WROTE)
+      .split("\n")
+      .filter((line) => line.includes("Vulnerability scan"));
+    expect(verdicts).toEqual([
+      "met          Vulnerability scan: scanned / signed cold up at most 1.10x: scanned/signed 1.06x (80.6 s vs 76.1 s)",
+      "NOT MET      Vulnerability scan: scanned / signed patch up at most 1.10x: scanned/signed 1.18x (94.6 s vs 80.2 s)",
+      "met          Vulnerability scan: scanned / signed no-op up at most 1.10x: scanned/signed 1.02x (86.0 s vs 84.3 s)",
+    ]);
+    expect(summary(minimal, renderReport(minimal).table, WROTE)).toContain(
+      "not measured Vulnerability scan: scanned / signed cold up at most 1.10x: scanned/signed NaNx (NaN s vs NaN s)",
+    );
+  });
+
+  it.each([
+    { name: "exactly the limit", signedMs: 10_000, scannedMs: 11_000, verdict: "**met**" },
+    { name: "just above the limit", signedMs: 10_000, scannedMs: 11_010, verdict: "**not met**" },
+    { name: "no scanned release", signedMs: 10_000, scannedMs: undefined, verdict: "not measured" },
+  ])("marks a scanned cold up of $name", ({ signedMs, scannedMs, verdict }) => {
+    const cold = (scenario: string, wallMs: number): Sample => ({
+      ...(BENCH_SAMPLES.find(
+        (sample) => sample.scenario === scenario && sample.run === 1,
+      ) as Sample),
+      wallMs,
+    });
+    const samples = [
+      cold("stack[signed] cold", signedMs),
+      ...(scannedMs === undefined ? [] : [cold("stack[signed+scanned] cold", scannedMs)]),
+    ];
+    const goal = renderReport({ ...minimal, samples })
+      .markdown.split("\n")
+      .find((line) => line.startsWith("| Vulnerability scan: scanned / signed cold up"));
+    expect(goal?.split(" | ").at(-1)).toBe(`${verdict} |`);
   });
 
   it("has every section of RESULTS.md, in order", () => {
