@@ -205,7 +205,8 @@ const x = (value: number) => `${value.toFixed(2)}x`;
 function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFigure[]): Goal[] {
   const list: Goal[] = [];
   const add = (goal: string, value: number, limit: number, figure: string) => {
-    list.push({ goal, figure, met: Number.isNaN(value) ? undefined : value <= limit });
+    const measured = !Number.isNaN(value);
+    list.push({ goal, figure: measured ? figure : "", met: measured ? value <= limit : undefined });
   };
   const seconds = (scenario: string) => (medianOf(scenario, wall) / 1000).toFixed(1);
   /** The stack's wall time over the baseline's in the same release, at most `limit`. */
@@ -483,9 +484,13 @@ function goalsTable(figured: Figures, retention: readonly RetentionFigure[]): st
 function ratiosTable(figured: Figures): string {
   return markdownTable(
     ["comparison", "median", "per run"],
-    RATIOS.map(({ label, top, bottom, pick }) => {
+    // A partial run (BENCH_SERIES) measures some comparisons only; the others have no row.
+    RATIOS.flatMap(({ label, top, bottom, pick }) => {
       const r = figured.ratio(top, bottom, pick);
-      return [label, `${r.median.toFixed(2)}x`, r.runs.map((value) => value.toFixed(2)).join(", ")];
+      if (r.runs.length === 0) return [];
+      return [
+        [label, `${r.median.toFixed(2)}x`, r.runs.map((value) => value.toFixed(2)).join(", ")],
+      ];
     }),
   );
 }
@@ -567,7 +572,9 @@ export function summary(input: ReportInput, table: string, wrote: string): strin
   lines.push("\n");
   for (const goal of goals(figures(input.samples), input.retention)) {
     const verdict = goal.met === undefined ? "not measured" : goal.met ? "met" : "NOT MET";
-    lines.push(`${verdict.padEnd(12)} ${goal.goal}: ${goal.figure}\n`);
+    lines.push(
+      `${verdict.padEnd(12)} ${goal.goal}${goal.figure === "" ? "" : `: ${goal.figure}`}\n`,
+    );
   }
   for (const failure of input.failures) {
     lines.push(`failed attempt: run ${failure.run} ${failure.series}: ${failure.error}\n`);
