@@ -99,6 +99,12 @@ function git(dir: string, args: readonly string[]): string | undefined {
   }
 }
 
+/** The remote as a URL: a clone of a local folder names it by path, which is no URL. */
+function sourceUrl(remote: string | undefined, top: string): string {
+  if (remote === undefined || remote === "") return `file://${top}`;
+  return remote.startsWith("/") ? `file://${remote}` : remote;
+}
+
 /** The source root's commit, remote and whether its files differ from the commit. */
 export function readSourceFacts(sourceRoot: string): SourceFacts {
   const commit = git(sourceRoot, ["rev-parse", "HEAD"]);
@@ -107,7 +113,7 @@ export function readSourceFacts(sourceRoot: string): SourceFacts {
   const top = git(sourceRoot, ["rev-parse", "--show-toplevel"]) ?? sourceRoot;
   const status = git(sourceRoot, ["status", "--porcelain", "--", "."]);
   return {
-    uri: `git+${remote === undefined || remote === "" ? `file://${top}` : remote}`,
+    uri: `git+${sourceUrl(remote, top)}`,
     commit,
     dirty: status !== undefined && status !== "",
   };

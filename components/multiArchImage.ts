@@ -23,7 +23,7 @@ export interface MultiArchImageArgs {
   readonly plan: TagPlan;
   /** Platforms built, one image each; the manifest lists reference exactly these. */
   readonly platforms: readonly Platform[];
-  /** Absolute path of the build context holding the Dockerfile. */
+  /** The build context holding the Dockerfile: absolute, or relative to the project root. */
   readonly context: string;
   /** buildx builder to build with; the provider's default when absent. */
   readonly builder?: string;

@@ -53,7 +53,7 @@ export interface ServiceReleaseArgs {
   /** The tags this release writes and moves (`planTags`, from the existing tags and the reuse). */
   readonly tagPlan: TagPlan;
   readonly platforms: readonly Platform[];
-  /** Absolute path of the service's build context. */
+  /** The service's build context: absolute, or relative to the project root (the engine's cwd). */
   readonly context: string;
   readonly builder?: string;
   readonly login?: RegistryLogin;

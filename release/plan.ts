@@ -104,19 +104,37 @@ export interface SourcePaths {
   readonly sourceRoot: string;
   /** Each released image's build context (absolute), by image name. */
   readonly contexts: Readonly<Record<string, string>>;
+  /** Each build context as BuildKit is given it (see {@link buildLocation}), by image name. */
+  readonly buildLocations: Readonly<Record<string, string>>;
   readonly changelog: string;
   readonly publicKey: string;
 }
 
+/**
+ * A build context relative to the project root when it lies inside it: the docker-build provider
+ * keeps the location it is given in the stack's state, so an absolute path would make every image
+ * an update when the same commit is previewed from another checkout (another engineer, another
+ * runner's folder). The engine starts the provider in the project root, where the path resolves.
+ */
+export function buildLocation(context: string, projectDir: string): string {
+  const relative = path.relative(projectDir, context);
+  const outside = relative === ".." || relative.startsWith(`..${path.sep}`);
+  return relative === "" || outside || path.isAbsolute(relative) ? context : relative;
+}
+
 export function sourcePaths(config: StackConfig, projectDir: string): SourcePaths {
   const sourceRoot = path.resolve(projectDir, config.sourceRoot);
+  const contexts = Object.fromEntries(
+    releasedServices(config).map((service) => [
+      service.name,
+      path.join(sourceRoot, service.buildContext),
+    ]),
+  );
   return {
     sourceRoot,
-    contexts: Object.fromEntries(
-      releasedServices(config).map((service) => [
-        service.name,
-        path.join(sourceRoot, service.buildContext),
-      ]),
+    contexts,
+    buildLocations: Object.fromEntries(
+      Object.entries(contexts).map(([name, context]) => [name, buildLocation(context, projectDir)]),
     ),
     changelog: path.join(sourceRoot, CHANGELOG_FILE),
     publicKey: path.resolve(projectDir, config.cosignPublicKey),
@@ -281,7 +299,7 @@ export interface ServicePlan {
   /** An earlier release from the same sources: its images get this version's tags. */
   readonly reuse?: Reuse;
   readonly tagPlan: TagPlan;
-  /** Absolute path of the build context. */
+  /** The build context as BuildKit is given it: relative to the project root when inside it. */
   readonly context: string;
 }
 
@@ -355,7 +373,7 @@ export function planServices(
   const planned = releasedServices(config).map((service) => {
     const { plan, conflict } = planService(config, service, versions[service.name] as string, {
       ...facts(service.name),
-      context: paths.contexts[service.name] as string,
+      context: paths.buildLocations[service.name] as string,
     });
     if (conflict !== undefined) conflicts.push({ service: service.name, text: conflict });
     return plan;

@@ -194,7 +194,7 @@ describe("the release stack under mocks", () => {
         },
       ],
       platforms: ["linux/amd64"],
-      context: { location: "/work/project/src/battle-service" },
+      context: { location: "src/battle-service" },
       buildOnPreview: false,
       buildArgs: { SOURCE_DATE_EPOCH: "0" },
       cacheFrom: [{ registry: { ref: "docker.io/battlescope/battle-service-buildcache:amd64" } }],

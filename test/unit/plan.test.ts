@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../lib/config";
 import type { PublishedRelease } from "../../lib/releaseGuard";
 import {
+  buildLocation,
   planRelease,
   publishedToRead,
   type RegistryFacts,
@@ -121,7 +122,7 @@ describe("planRelease: each image's version, tags and reuse", () => {
           "v3",
           "latest",
         ]);
-        expect(service(plan, "frontend").context).toBe("/project/src/frontend");
+        expect(service(plan, "frontend").context).toBe("src/frontend");
         expect(service(plan, "frontend").reuse).toBeUndefined();
       },
     },
@@ -336,6 +337,37 @@ describe("planRelease: a problem of several services told once", () => {
     },
   ])("$name", ({ change, message }) => {
     expect(() => planRelease(facts(change))).toThrow(exactly(message));
+  });
+});
+
+describe("buildLocation: what BuildKit is given, the same in every checkout", () => {
+  it.each([
+    {
+      name: "inside the project",
+      context: "/ck/a/fixtures/frontend",
+      expected: "fixtures/frontend",
+    },
+    { name: "the project itself", context: "/ck/a", expected: "/ck/a" },
+    { name: "outside the project", context: "/tmp/copy/frontend", expected: "/tmp/copy/frontend" },
+    {
+      name: "a sibling whose name starts with the project's",
+      context: "/ck/ab/x",
+      expected: "/ck/ab/x",
+    },
+    {
+      name: "a folder named like a parent",
+      context: "/ck/a/..x/frontend",
+      expected: "..x/frontend",
+    },
+  ])("$name", ({ context, expected }) => {
+    expect(buildLocation(context, "/ck/a")).toBe(expected);
+  });
+
+  it("is the same for one commit in two checkouts", () => {
+    const contexts = (projectDir: string) =>
+      planRelease({ ...facts(), projectDir }).services.map((entry) => entry.context);
+    expect(contexts("/home/one/repo")).toEqual(contexts("/runner/work/repo/repo"));
+    expect(contexts("/home/one/repo")).toContain("src/frontend");
   });
 });
 
