@@ -23,14 +23,17 @@ export async function declareRelease(inputs: ProgramInputs): Promise<Record<stri
 }
 
 /**
- * The stack's program: relative config paths resolve against the project root. A refusal (bad
+ * The stack's program, run by an engine working in `engineDir` (the stack's work dir, where its
+ * providers start): relative config paths resolve against the project root. A refusal (bad
  * config, a Dockerfile rule, a version tag holding other content) ends it as a Pulumi error
  * naming the problems, without a stack trace (release/refusal.ts).
  */
-export async function releaseProgram(): Promise<Record<string, unknown>> {
-  try {
-    return await declareRelease(programInputs(path.resolve(__dirname)));
-  } catch (error) {
-    throw asPulumiError(error);
-  }
+export function releaseProgramIn(engineDir: string): () => Promise<Record<string, unknown>> {
+  return async () => {
+    try {
+      return await declareRelease(programInputs(path.resolve(__dirname), engineDir));
+    } catch (error) {
+      throw asPulumiError(error);
+    }
+  };
 }

@@ -111,18 +111,23 @@ export interface SourcePaths {
 }
 
 /**
- * A build context relative to the project root when it lies inside it: the docker-build provider
- * keeps the location it is given in the stack's state, so an absolute path would make every image
- * an update when the same commit is previewed from another checkout (another engineer, another
- * runner's folder). The engine starts the provider in the project root, where the path resolves.
+ * A build context relative to the engine's folder when it lies inside it: the docker-build
+ * provider keeps the location it is given in the stack's state, so an absolute path would make
+ * every image an update when the same commit is previewed from another checkout (another
+ * engineer, another runner's folder). The provider resolves it in the folder the engine starts
+ * it in, the stack's work dir, which for an inline program need not be the project root.
  */
-export function buildLocation(context: string, projectDir: string): string {
-  const relative = path.relative(projectDir, context);
+export function buildLocation(context: string, engineDir: string): string {
+  const relative = path.relative(engineDir, context);
   const outside = relative === ".." || relative.startsWith(`..${path.sep}`);
   return relative === "" || outside || path.isAbsolute(relative) ? context : relative;
 }
 
-export function sourcePaths(config: StackConfig, projectDir: string): SourcePaths {
+export function sourcePaths(
+  config: StackConfig,
+  projectDir: string,
+  engineDir = projectDir,
+): SourcePaths {
   const sourceRoot = path.resolve(projectDir, config.sourceRoot);
   const contexts = Object.fromEntries(
     releasedServices(config).map((service) => [
@@ -134,7 +139,7 @@ export function sourcePaths(config: StackConfig, projectDir: string): SourcePath
     sourceRoot,
     contexts,
     buildLocations: Object.fromEntries(
-      Object.entries(contexts).map(([name, context]) => [name, buildLocation(context, projectDir)]),
+      Object.entries(contexts).map(([name, context]) => [name, buildLocation(context, engineDir)]),
     ),
     changelog: path.join(sourceRoot, CHANGELOG_FILE),
     publicKey: path.resolve(projectDir, config.cosignPublicKey),
@@ -397,6 +402,11 @@ export interface ReleaseFacts<S> {
   readonly configKeys: readonly string[];
   /** Directory relative config paths are resolved against (the project root). */
   readonly projectDir: string;
+  /**
+   * The folder the engine starts the providers in (the stack's work dir, where Pulumi.yaml is):
+   * build contexts inside it are given relative to it. The project root when not given.
+   */
+  readonly engineDir?: string;
   readonly secrets: StackSecrets<S>;
   readonly sources: LocalSources;
   /** By image name. */
@@ -508,7 +518,7 @@ function deploymentPlan<S>(
  */
 export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
   const config = loadStackConfig(facts.readConfig, facts.configKeys, facts.today);
-  const paths = sourcePaths(config, facts.projectDir);
+  const paths = sourcePaths(config, facts.projectDir, facts.engineDir);
   checkSources(config, paths, facts.sources, facts.secrets);
   const services = planServices(config, paths, facts.sources.gitShortSha, facts.registry);
   const { secrets } = facts;

@@ -99,6 +99,11 @@ export interface ProgramInputs {
   readonly gitShortSha: (sourceRoot: string) => string | undefined;
   /** Directory relative config paths are resolved against (the project root). */
   readonly projectDir: string;
+  /**
+   * The folder the engine starts the providers in (the stack's work dir, where Pulumi.yaml is):
+   * build contexts inside it are given relative to it. The project root when not given.
+   */
+  readonly engineDir?: string;
   readonly buildContextExists: (contextPath: string) => boolean;
   /** A file's text, undefined when it does not exist: each Dockerfile and the source root's CHANGELOG. */
   readonly readFile: (file: string) => string | undefined;
@@ -146,7 +151,7 @@ export function dependencyRefusal(error: unknown): unknown {
 
 async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.Output<string>>> {
   const config = loadStackConfig(inputs.readConfig, inputs.configKeys, inputs.today);
-  const paths = sourcePaths(config, inputs.projectDir);
+  const paths = sourcePaths(config, inputs.projectDir, inputs.engineDir);
   const sources = readSources(config, paths, inputs);
   checkSources(config, paths, sources, inputs.secrets);
   const registry = await readRegistry(config, paths, sources.gitShortSha, inputs);
@@ -168,6 +173,7 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
     readConfig: inputs.readConfig,
     configKeys: inputs.configKeys,
     projectDir: inputs.projectDir,
+    ...(inputs.engineDir === undefined ? {} : { engineDir: inputs.engineDir }),
     secrets: inputs.secrets,
     sources,
     registry,
@@ -380,7 +386,7 @@ export function readStackConfig(
 }
 
 /** The stack's program inputs: its config and secrets, the files, git, and the registries. */
-export function programInputs(projectDir: string): ProgramInputs {
+export function programInputs(projectDir: string, engineDir?: string): ProgramInputs {
   const config = new pulumi.Config();
   const registry = config.get("registry") ?? DOCKER_HUB_REGISTRY;
   // Secrets stay Outputs and are handed to providers as such; read once for push and pull.
@@ -400,6 +406,7 @@ export function programInputs(projectDir: string): ProgramInputs {
     hashSources: (contextDir, extra) => sourceHash(readBuildContext(contextDir), extra),
     gitShortSha,
     projectDir,
+    ...(engineDir === undefined ? {} : { engineDir }),
     buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
     readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
     checkKubernetesApi: checkReachable,

@@ -21,7 +21,7 @@ import { OciRegistryClient } from "../clients/ociRegistry";
 import { ConfigError, PULL_SECRET_NAME, probedPaths } from "../lib/config";
 import { publicationReport, splitReference, type TagWrite } from "../lib/publicationReport";
 import { diagnoseRollouts, rolloutRows } from "../lib/rollout";
-import { releaseProgram } from "../program";
+import { releaseProgramIn } from "../program";
 import { registryLogin } from "../release/plan";
 import { readKubeconfig, readStackConfig, type StackSettings } from "../release/read";
 import { reportProgramErrorsOnce } from "./inlineProgramErrors";
@@ -39,10 +39,11 @@ export interface StackOptions {
 
 export async function openStack(options: StackOptions): Promise<Stack> {
   reportProgramErrorsOnce();
+  const workDir = options.workDir ?? REPO_ROOT;
   return LocalWorkspace.createOrSelectStack(
-    { projectName: PROJECT_NAME, stackName: options.stackName, program: releaseProgram },
+    { projectName: PROJECT_NAME, stackName: options.stackName, program: releaseProgramIn(workDir) },
     {
-      workDir: options.workDir ?? REPO_ROOT,
+      workDir,
       ...(options.envVars === undefined ? {} : { envVars: options.envVars }),
     },
   );

@@ -17,7 +17,7 @@ import { OciRegistryClient } from "../../clients/ociRegistry";
 import { readPublishedRelease } from "../../clients/publishedRelease";
 import { checkSigningKey } from "../../clients/signing";
 import { Refusal } from "../../lib/refusal";
-import { releaseProgram } from "../../program";
+import { releaseProgramIn } from "../../program";
 import { hubTagNames, type ProgramInputs, readRelease } from "../../release/read";
 import { asPulumiError } from "../../release/refusal";
 import {
@@ -315,7 +315,7 @@ describe("releaseProgram, with the real clients", () => {
       "battlescope:publishDescriptions": "false",
       "battlescope:sign": "false",
     });
-    const error = await releaseProgram().catch((reason: unknown) => reason);
+    const error = await releaseProgramIn(process.cwd())().catch((reason: unknown) => reason);
     expect(pulumi.RunError.isInstance(error)).toBe(true);
     expect((error as Error).message).toBe(
       `registry 127.0.0.1:${port} cannot be reached (GET /v2/): connect ECONNREFUSED 127.0.0.1:${port}`,

@@ -369,6 +369,11 @@ describe("buildLocation: what BuildKit is given, the same in every checkout", ()
     expect(contexts("/home/one/repo")).toEqual(contexts("/runner/work/repo/repo"));
     expect(contexts("/home/one/repo")).toContain("src/frontend");
   });
+
+  it("stays absolute for an engine working in another folder (an inline stack's work dir)", () => {
+    const plan = planRelease({ ...facts(), projectDir: "/repo", engineDir: "/tmp/stack-work" });
+    expect(plan.services.map((entry) => entry.context)).toContain("/repo/src/frontend");
+  });
 });
 
 describe("registryLogin: one rule for the push, the pull secret and the registry client", () => {

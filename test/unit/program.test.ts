@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../lib/config";
-import { releaseProgram } from "../../program";
+import { releaseProgramIn } from "../../program";
 import { parseServiceConfig, ReleaseRefusedError } from "../../release/plan";
 import { asPulumiError, reportingRefusals } from "../../release/refusal";
 import { exactly } from "../support/exactly";
@@ -60,7 +60,7 @@ describe("releaseProgram", () => {
       "battlescope:seal": "true",
       "kubernetes:context": "elsewhere",
     });
-    const refusal = await releaseProgram().catch((error: unknown) => error);
+    const refusal = await releaseProgramIn(process.cwd())().catch((error: unknown) => error);
     expect(pulumi.RunError.isInstance(refusal)).toBe(true);
     expect((refusal as Error).message).toBe(
       [
