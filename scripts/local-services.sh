@@ -147,7 +147,9 @@ apt_install() { # apt_install <command> <debian package> [<apt-get option>...]
 # qemu-user-static without its recommends: they are systemd or binfmt-support, whose postinst
 # would register every QEMU architecture for good, beside the one entry stop removes.
 start_qemu() {
-  apt_install "qemu-$(bash "$BINFMT" arch)-static" qemu-user-static --no-install-recommends
+  local arch
+  arch="$(bash "$BINFMT" arch)" # exits with binfmt.sh's reason on a host that is neither
+  apt_install "qemu-$arch-static" qemu-user-static --no-install-recommends
   BATTLESCOPE_STATE="$STATE" bash "$BINFMT" start
 }
 
