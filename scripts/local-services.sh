@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local services for the BattleScope local stack and the end-to-end tests.
 #
-#   scripts/local-services.sh start [--no-seed] [--no-hub] [--no-cluster]
+#   scripts/local-services.sh start [--no-seed] [--no-hub] [--no-cluster] [--no-qemu]
 #                                                             start what is not running, wait until it answers
 #   scripts/local-services.sh status                          one line per service
 #   scripts/local-services.sh stop [registry]                 stop every service this script started (or the registry alone)
@@ -14,6 +14,9 @@
 #              deletes enabled, certificate signed by a local CA that is added to the system trust store
 #   buildkitd  rootful, OCI worker (runc), socket unix://$STATE/buildkit/buildkitd.sock, registered as
 #              the buildx "remote" builder "battlescope"; docker.io is mirrored to the local registry
+#   qemu       QEMU user emulation of the foreign platform (linux/arm64 on amd64) in binfmt_misc, from
+#              Debian's qemu-user-static, with the fix-binary flag (scripts/local-services/binfmt.sh);
+#              stop removes only the entry start registered
 #   hub        Docker Hub API emulator (scripts/hub-emulator/hubEmulatorMain.ts, run by plain node) on
 #              http://127.0.0.1:5001
 #   cluster    a one-node Kubernetes cluster on loopback (scripts/local-services/cluster.sh):
@@ -52,6 +55,7 @@ case "$AUTH" in htpasswd | none) ;; *)
   ;;
 esac
 CLUSTER="$HERE/cluster.sh"
+BINFMT="$HERE/binfmt.sh"
 CERT_CHANGED=0
 
 CA_DIR="$STATE/ca"
@@ -129,13 +133,24 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
-apt_install() { # apt_install <command> <debian package>
+apt_install() { # apt_install <command> <debian package> [<apt-get option>...]
   need "$1" && return 0
-  { [[ $EUID -eq 0 ]] && need apt-get; } || die "$1 is missing: run 'bash scripts/toolchain.sh' (or apt-get install $2)"
-  say "installing Debian package $2 (for $1)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null || {
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
-  } || die "apt-get install $2 failed"
+  local command="$1" package="$2"
+  shift 2
+  { [[ $EUID -eq 0 ]] && need apt-get; } || die "$command is missing: run 'bash scripts/toolchain.sh' (or apt-get install $*${*:+ }$package)"
+  say "installing Debian package $package (for $command)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" "$package" >/dev/null || {
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" "$package" >/dev/null
+  } || die "apt-get install $package failed"
+}
+
+# qemu-user-static without its recommends: they are systemd or binfmt-support, whose postinst
+# would register every QEMU architecture for good, beside the one entry stop removes.
+start_qemu() {
+  local arch
+  arch="$(bash "$BINFMT" arch)" # exits with binfmt.sh's reason on a host that is neither
+  apt_install "qemu-$arch-static" qemu-user-static --no-install-recommends
+  BATTLESCOPE_STATE="$STATE" bash "$BINFMT" start
 }
 
 buildx() {
@@ -448,10 +463,11 @@ EOF
 }
 
 cmd_start() {
-  local seed=1 hub=1 cluster=1 a
+  local seed=1 hub=1 cluster=1 qemu=1 a
   for a in "$@"; do
     case "$a" in
       --no-seed) seed=0 ;;
+      --no-qemu) qemu=0 ;;
       --no-hub) hub=0 ;;
       --no-cluster) cluster=0 ;;
       *) die "unknown option for start: $a" ;;
@@ -463,6 +479,7 @@ cmd_start() {
   mkdir -p "$STATE"
   ensure_ca
   start_registry
+  ((qemu)) && start_qemu
   start_buildkitd
   ensure_builder
   if ((seed)); then
@@ -488,6 +505,7 @@ cmd_status() {
     echo "buildkitd  down  $BK_ADDR"
     rc=1
   fi
+  BATTLESCOPE_STATE="$STATE" bash "$BINFMT" status | sed 's/^/qemu       /' || rc=1
   if daemon_alive "$HUB_PID" hubEmulatorMain && hub_ready >/dev/null; then
     echo "hub        up    http://127.0.0.1:$HUB_PORT (pid $(daemon_pid "$HUB_PID"), state $HUB_STATE_FILE)"
   elif [[ -f "$HUB_MAIN" ]]; then
@@ -505,6 +523,7 @@ cmd_stop() {
     all)
       BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop
       stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" "$REG_PATTERN"
+      BATTLESCOPE_STATE="$STATE" bash "$BINFMT" stop
       ;;
     # The cluster alone (the tests that check the host after a stop).
     cluster) BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop ;;
