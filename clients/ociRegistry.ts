@@ -1,4 +1,5 @@
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
+import { CACHED_BLOB_LIMIT, type ContentCache } from "./contentCache";
 
 /** Every manifest and index media type, so HEAD answers with the digest of what is stored. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -46,6 +47,11 @@ export interface OciRegistryOptions {
   readonly fetch?: typeof fetch;
   /** Per-request timeout; a registry that does not answer is an error, not a hang. */
   readonly timeoutMs?: number;
+  /**
+   * Manifests and configs by digest (clients/contentCache.ts): a manifest found there is
+   * confirmed with a HEAD instead of read again with a GET.
+   */
+  readonly contentCache?: ContentCache;
 }
 
 export class RegistryError extends Error {
@@ -118,10 +124,30 @@ export class OciRegistryClient {
     };
   }
 
+  /**
+   * The manifest a tag or digest names, or undefined when it does not exist. With a content
+   * cache, a HEAD names the digest (and proves the manifest is still there) and the cache gives
+   * the bytes; a GET (by digest) happens only for content never read before.
+   */
   async getManifest(repository: string, reference: string): Promise<Manifest | undefined> {
+    const cache = this.options.contentCache;
+    let wanted = reference;
+    if (cache !== undefined) {
+      const byDigest = reference.startsWith("sha256:");
+      const known = byDigest ? cache.read(reference) : undefined;
+      if (!byDigest || known !== undefined) {
+        const head = await this.headManifest(repository, reference);
+        if (head === undefined) return undefined;
+        const digest = byDigest ? reference : head.digest;
+        const bytes = known ?? cache.read(digest);
+        if (bytes !== undefined)
+          return parseManifest(bytes.toString("utf8"), digest, head.mediaType);
+        if (digest !== "") wanted = digest;
+      }
+    }
     const response = await this.request(
       "GET",
-      `/v2/${repository}/manifests/${reference}`,
+      `/v2/${repository}/manifests/${wanted}`,
       repository,
       {
         accept: MANIFEST_MEDIA_TYPES.join(", "),
@@ -129,26 +155,24 @@ export class OciRegistryClient {
     );
     if (response.status === 404) return undefined;
     await this.expectOk(response, `read ${repository}:${reference}`);
-    const raw = await response.text();
-    const body = JSON.parse(raw) as {
-      mediaType?: string;
-      manifests?: ManifestDescriptor[];
-      layers?: ManifestDescriptor[];
-      config?: ManifestDescriptor;
-    };
-    return {
-      digest: response.headers.get("docker-content-digest") ?? "",
-      mediaType: body.mediaType ?? response.headers.get("content-type") ?? "",
-      manifests: body.manifests ?? [],
-      blobs: [...(body.config ? [body.config] : []), ...(body.layers ?? [])],
-      raw,
-    };
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const digest = response.headers.get("docker-content-digest") ?? "";
+    if (digest !== "") cache?.write(digest, bytes);
+    return parseManifest(
+      bytes.toString("utf8"),
+      digest,
+      response.headers.get("content-type") ?? "",
+    );
   }
 
   async getBlob(repository: string, digest: string): Promise<Buffer> {
+    const cached = this.options.contentCache?.read(digest);
+    if (cached !== undefined) return cached;
     const response = await this.request("GET", `/v2/${repository}/blobs/${digest}`, repository);
     await this.expectOk(response, `read blob ${digest} of ${repository}`);
-    return Buffer.from(await response.arrayBuffer());
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (bytes.length <= CACHED_BLOB_LIMIT) this.options.contentCache?.write(digest, bytes);
+    return bytes;
   }
 
   /**
@@ -170,7 +194,9 @@ export class OciRegistryClient {
       raw,
     );
     await this.expectOk(response, `write ${repository}:${reference}`);
-    return response.headers.get("docker-content-digest") ?? "";
+    const digest = response.headers.get("docker-content-digest") ?? "";
+    if (digest !== "") this.options.contentCache?.write(digest, Buffer.from(raw, "utf8"));
+    return digest;
   }
 
   /** Deletes a manifest by digest; every tag pointing at it goes with it. */
@@ -295,6 +321,22 @@ export class OciRegistryClient {
       response.status,
     );
   }
+}
+
+function parseManifest(raw: string, digest: string, contentType: string): Manifest {
+  const body = JSON.parse(raw) as {
+    mediaType?: string;
+    manifests?: ManifestDescriptor[];
+    layers?: ManifestDescriptor[];
+    config?: ManifestDescriptor;
+  };
+  return {
+    digest,
+    mediaType: body.mediaType ?? contentType,
+    manifests: body.manifests ?? [],
+    blobs: [...(body.config ? [body.config] : []), ...(body.layers ?? [])],
+    raw,
+  };
 }
 
 function nextLink(header: string | null): string | undefined {

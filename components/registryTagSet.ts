@@ -11,6 +11,7 @@
  * resource per tag costs more in checkpoints than the registry requests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { sharedContentCache } from "../clients/contentCache";
 import { type Manifest, OciRegistryClient } from "../clients/ociRegistry";
 import { indexManifest } from "../lib/ociIndex";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
@@ -160,6 +161,7 @@ export function createRegistryTagSetProvider(
   clientFor: (inputs: RegistryTagSetInputs) => OciRegistryClient = (inputs) =>
     new OciRegistryClient({
       registry: inputs.registry,
+      contentCache: sharedContentCache(),
       ...(inputs.username === undefined ? {} : { username: inputs.username }),
       ...(inputs.password === undefined ? {} : { password: inputs.password }),
     }),

@@ -5,12 +5,14 @@
  * config, the sources on this machine, the registry, the Hub token, the signing key, the cluster.
  * The Automation API runner (scripts/stack.ts) reads a stack's config and secrets through it too.
  */
+
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "../clients/buildContext";
+import { sharedContentCache } from "../clients/contentCache";
 import { dockerConfigCredentials } from "../clients/dockerConfig";
 import { assertTokenCanWrite, DockerHubClient, DockerHubError } from "../clients/dockerHub";
 import {
@@ -438,7 +440,12 @@ function registryClients(
       plainSecret(login?.username),
       plainSecret(login?.password),
     ]).then(async ([username, password]) => {
-      const created = new OciRegistryClient({ registry, username, password });
+      const created = new OciRegistryClient({
+        registry,
+        username,
+        password,
+        contentCache: sharedContentCache(),
+      });
       // One clear error up front when the registry is down, before any tag is listed.
       await created.ping();
       return created;
