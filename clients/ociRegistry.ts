@@ -165,6 +165,31 @@ export class OciRegistryClient {
     );
   }
 
+  /**
+   * Whether anything refers to the digest (signatures, attestations), as the OCI distribution
+   * spec tells a client to find out: the referrers API, else the referrers tag schema's tag
+   * `sha256-<hex>` (what cosign writes on a registry without the API).
+   */
+  async hasReferrers(repository: string, digest: string): Promise<boolean> {
+    const response = await this.request(
+      "GET",
+      `/v2/${repository}/referrers/${digest}`,
+      repository,
+      { accept: "application/vnd.oci.image.index.v1+json" },
+    );
+    if (response.status === 200) {
+      const index = (await response.json()) as { manifests?: unknown[] | null };
+      if ((index.manifests ?? []).length > 0) return true;
+    } else if (response.status === 404) {
+      await response.arrayBuffer().catch(() => undefined);
+    } else {
+      await this.expectOk(response, `list the referrers of ${repository}@${digest}`);
+    }
+    // Also when the API answers: attachments written before the registry had it are under the tag.
+    const tag = digest.replace(":", "-");
+    return (await this.headManifest(repository, tag)) !== undefined;
+  }
+
   async getBlob(repository: string, digest: string): Promise<Buffer> {
     const cached = this.options.contentCache?.read(digest);
     if (cached !== undefined) return cached;

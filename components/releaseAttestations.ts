@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { OciRegistryClient } from "../clients/ociRegistry";
 import {
   attestDigest,
   imageSbom,
@@ -103,6 +104,34 @@ interface Attaching {
   readonly auth: RegistryAuth;
   readonly verify: VerifyOptions;
   readonly written: Record<string, string[]>;
+  /**
+   * The digests nothing referred to when this run began (images just built): what this run has
+   * not written there is not there, so no cosign lookup is needed to know it.
+   */
+  readonly bare: ReadonlySet<string>;
+}
+
+/** Attached already to a digest: nothing on a bare one, else what cosign verifies. */
+async function attachedStatements(run: Attaching, digest: string, type: string) {
+  if (run.bare.has(digest)) return [];
+  return (await verifiedAttestations(refOf(run, digest), type, run.verify, run.auth)).statements;
+}
+
+/**
+ * The digests with no referrer yet. A registry that cannot say (an error) leaves the digest to
+ * cosign's own lookups: the attachments stay create-only either way.
+ */
+async function bareDigests(inputs: ReleaseAttestationsInputs): Promise<Set<string>> {
+  const client = new OciRegistryClient({
+    registry: inputs.registry,
+    ...(inputs.username === undefined ? {} : { username: inputs.username }),
+    ...(inputs.password === undefined ? {} : { password: inputs.password }),
+  });
+  const digests = [...new Set([...Object.values(inputs.images), inputs.listDigest])];
+  const referred = await Promise.all(
+    digests.map((digest) => client.hasReferrers(inputs.repository, digest).catch(() => true)),
+  );
+  return new Set(digests.filter((_, i) => !referred[i]));
 }
 
 const refOf = ({ inputs }: Attaching, digest: string) =>
@@ -119,8 +148,7 @@ async function ensure<T>(
   type: string,
   make: () => Promise<T>,
 ): Promise<T> {
-  const found = await verifiedAttestations(refOf(run, digest), type, run.verify, run.auth);
-  const existing = found.statements[0]?.predicate;
+  const existing = (await attachedStatements(run, digest, type))[0]?.predicate;
   if (existing !== undefined) return existing as T;
   const predicate = await make();
   await attestDigest(refOf(run, digest), type, predicate, run.settings, run.auth);
@@ -154,13 +182,8 @@ async function attachImage(run: Attaching, platform: string, digest: string) {
  * newer database adds its own, create-only, beside the earlier release's.
  */
 async function attachScan(run: Attaching, digest: string, predicate: unknown): Promise<void> {
-  const found = await verifiedAttestations(
-    refOf(run, digest),
-    COSIGN_VULN_TYPE,
-    run.verify,
-    run.auth,
-  );
-  if (found.statements.some((statement) => sameScanResult(statement.predicate, predicate))) return;
+  const found = await attachedStatements(run, digest, COSIGN_VULN_TYPE);
+  if (found.some((statement) => sameScanResult(statement.predicate, predicate))) return;
   await attestDigest(refOf(run, digest), COSIGN_VULN_TYPE, predicate, run.settings, run.auth);
   noteWritten(run, digest, COSIGN_VULN_TYPE);
 }
@@ -185,7 +208,9 @@ async function attachList(
   await ensure(run, list, COSIGN_PROVENANCE_TYPE, async () =>
     listProvenance({ ...inputs, repository, images: inputs.images }),
   );
-  if (!(await verifySignature(refOf(run, list), run.verify, run.auth)).verified) {
+  const signed =
+    !run.bare.has(list) && (await verifySignature(refOf(run, list), run.verify, run.auth)).verified;
+  if (!signed) {
     await signDigest(refOf(run, list), run.settings, run.auth);
     noteWritten(run, list, "signature");
   }
@@ -202,6 +227,7 @@ async function attach(inputs: ReleaseAttestationsInputs): Promise<ReleaseAttesta
     auth: { registry: inputs.registry, username: inputs.username, password: inputs.password },
     verify: { publicKey: await publicKeyOf(settings.key), transparencyLog: inputs.transparencyLog },
     written: {},
+    bare: await bareDigests(inputs),
   };
   // Each subject's attachments are written one after another (they share its referrers tag);
   // the platform images go at the same time.
