@@ -4,7 +4,9 @@
  * the key travels in the environment (`--key env://…`), the registry login in a private
  * DOCKER_CONFIG folder removed when the command ends.
  */
+
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -50,11 +52,33 @@ function offlineVerifyFlags(transparencyLog: boolean): string[] {
   return transparencyLog ? [] : ["--insecure-ignore-tlog=true"];
 }
 
-/** The public key of an encrypted cosign private key; fails when the password does not open it. */
-export async function publicKeyOf(key: SigningKey): Promise<string> {
-  const result = await runTool("cosign", ["public-key", "--key", `env://${KEY_ENV}`], keyEnv(key));
-  if (result.code !== 0) throw toolFailure("cosign", "public-key", result);
-  return result.stdout;
+/** Public keys already derived in this process, by a hash of the private key and its password. */
+const publicKeys = new Map<string, Promise<string>>();
+
+/**
+ * The public key of an encrypted cosign private key; fails when the password does not open it.
+ * Derived once per process: every release of a stack signs with the same key, and each
+ * derivation is a cosign process.
+ */
+export function publicKeyOf(key: SigningKey): Promise<string> {
+  const id = createHash("sha256")
+    .update(key.privateKey)
+    .update("\0")
+    .update(key.password)
+    .digest("hex");
+  let found = publicKeys.get(id);
+  if (found === undefined) {
+    found = runTool("cosign", ["public-key", "--key", `env://${KEY_ENV}`], keyEnv(key)).then(
+      (result) => {
+        if (result.code !== 0) throw toolFailure("cosign", "public-key", result);
+        return result.stdout;
+      },
+    );
+    // A failure is not kept: the next call runs cosign again (a password fixed meanwhile).
+    found.catch(() => publicKeys.delete(id));
+    publicKeys.set(id, found);
+  }
+  return found;
 }
 
 /** Two PEM public keys are the same key (line endings and surrounding space aside). */

@@ -1,0 +1,117 @@
+/**
+ * What a signed release costs, counted rather than timed: cosign processes (a wrapper in front of
+ * the real cosign writes one line per run) and registry requests by client (the registry's
+ * access log). The patch release's counts have ceilings: a change that adds lookups or round
+ * trips fails here, whatever the machine's speed. The cold release's counts are printed.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localSigningConfig, setVersion } from "../../scripts/e2eStack";
+import { ENGINE_PARALLELISM } from "../../scripts/stack";
+import { makeTempDir } from "../support/tempDirs";
+import { which } from "../support/which";
+import {
+  accessLogMark,
+  accessLogSince,
+  createE2eStack,
+  type E2eStack,
+  gitFixtures,
+} from "./harness";
+
+/** One service changed, the eight others reused: the release the ceilings are for. */
+const CHANGED_SERVICE = "battle-service";
+/**
+ * The ceilings, from the counts on 2026-12-07 (the closing note gives them). cosign: 32 lookups
+ * for the 16 reused images (their SBOM and provenance, verified), 4 attestations for the 2 new
+ * images, 27 for the 9 new lists (SBOM, provenance, signature) and 1 public key; nothing looks up
+ * what was just built. Requests: 703 by cosign and 303 by the program, with a little room (the
+ * registry's retries and token requests vary by a few).
+ */
+const PATCH_CEILINGS = { cosignRuns: 64, cosignRequests: 720, programRequests: 315 };
+
+interface Cost {
+  readonly cosignRuns: string[];
+  readonly requests: Record<string, number>;
+}
+
+describe.sequential("a signed release's cost, counted", () => {
+  let e2e: E2eStack;
+  let sources: { dir: string; commit: string };
+  let calls: string;
+  const previousBinary = process.env.COSIGN_BINARY;
+
+  /** The release's cosign runs and registry requests, by client. */
+  async function release(version: string): Promise<Cost> {
+    await setVersion(e2e, version);
+    fs.writeFileSync(calls, "");
+    const mark = accessLogMark();
+    await e2e.stack.up({ color: "never", parallel: ENGINE_PARALLELISM });
+    const requests: Record<string, number> = {};
+    for (const entry of accessLogSince(mark, e2e.organization)) {
+      const client = entry.agent.split("/")[0] ?? entry.agent;
+      requests[client] = (requests[client] ?? 0) + 1;
+    }
+    const cosignRuns = fs.readFileSync(calls, "utf8").split("\n").filter(Boolean);
+    return { cosignRuns, requests };
+  }
+
+  beforeAll(async () => {
+    const cosign = which(process.env.COSIGN_BINARY ?? "cosign", process.env.PATH ?? "");
+    if (cosign === undefined) throw new Error("cosign is not on PATH (bash scripts/toolchain.sh)");
+    const dir = makeTempDir("cosign-count");
+    calls = path.join(dir, "calls");
+    const wrapper = path.join(dir, "cosign");
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\nprintf '%s\\n' "$1 $2 $3" >> "${calls}"\nexec "${cosign}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    // The engine, and the providers it starts, inherit this process's environment.
+    process.env.COSIGN_BINARY = wrapper;
+    sources = gitFixtures();
+    e2e = await createE2eStack("sigcost", {
+      sourceRoot: sources.dir,
+      publishDescriptions: "false",
+    });
+    await e2e.stack.setAllConfig(await localSigningConfig());
+  });
+
+  afterAll(async () => {
+    if (previousBinary === undefined) delete process.env.COSIGN_BINARY;
+    else process.env.COSIGN_BINARY = previousBinary;
+    await e2e?.close();
+  });
+
+  it("a cold release looks nothing up on what it just built", async () => {
+    const cold = await release("v3.0.0");
+    console.log(`signed cold release: ${JSON.stringify(summary(cold))}`);
+    expect(cold.cosignRuns.filter((run) => run.startsWith("verify"))).toEqual([]);
+  });
+
+  it("a patch release of one service stays within its counts", async () => {
+    fs.appendFileSync(path.join(sources.dir, CHANGED_SERVICE, "server.sh"), "# fixed in v3.0.1\n");
+    const patch = await release("v3.0.1");
+    const counted = summary(patch);
+    console.log(`signed patch release: ${JSON.stringify(counted)}`);
+    expect(counted.cosignRuns).toBeLessThanOrEqual(PATCH_CEILINGS.cosignRuns);
+    expect(counted.cosignRequests).toBeLessThanOrEqual(PATCH_CEILINGS.cosignRequests);
+    expect(counted.programRequests).toBeLessThanOrEqual(PATCH_CEILINGS.programRequests);
+  });
+});
+
+/** The counts the ceilings are on, and each cosign subcommand's number of runs. */
+function summary(cost: Cost) {
+  const byCommand: Record<string, number> = {};
+  for (const run of cost.cosignRuns) {
+    const command = run.split(" ")[0] ?? run;
+    byCommand[command] = (byCommand[command] ?? 0) + 1;
+  }
+  return {
+    cosignRuns: cost.cosignRuns.length,
+    byCommand,
+    cosignRequests: cost.requests.cosign ?? 0,
+    programRequests: cost.requests.node ?? 0,
+    buildkitRequests: cost.requests.buildkit ?? 0,
+  };
+}
