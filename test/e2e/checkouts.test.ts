@@ -4,13 +4,13 @@
  * runs its own program (`npm run stack`, the Automation API runner) in its own folder, on one
  * backend and one stack, with its sources inside it, as a real checkout has them.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/stack";
 import { makeTempDir } from "../support/tempDirs";
-import { backendText, createE2eStack, type E2eStack } from "./harness";
+import { backendText, createE2eStack, type E2eStack, runStackCommand } from "./harness";
 
 /** This checkout's files as they are now (tracked and new, not ignored), in a folder of their own. */
 function checkoutCopy(label: string): string {
@@ -28,36 +28,8 @@ function checkoutCopy(label: string): string {
 }
 
 /** `npm run stack -- <command> --stack e2e`, run in `checkout` by its own program. */
-function runIn(
-  e2e: E2eStack,
-  checkout: string,
-  command: "up" | "preview",
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      path.join(REPO_ROOT, "node_modules/.bin/tsx"),
-      [path.join(checkout, "scripts/stack.ts"), command, "--stack", "e2e", "--cwd", checkout],
-      {
-        cwd: checkout,
-        env: {
-          ...process.env,
-          PULUMI_BACKEND_URL: `file://${e2e.backendDir}`,
-          PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
-        },
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+const runIn = (e2e: E2eStack, checkout: string, command: "up" | "preview") =>
+  runStackCommand(e2e, command, checkout, checkout);
 
 /** The runner's last line: the engine's resource changes, e.g. {"same":40}. */
 const changesOf = (stdout: string): Record<string, number> =>

@@ -145,17 +145,19 @@ export function backendText(backendDir: string): string {
 
 /**
  * Runs the Automation API runner (`npm run stack`) on an e2e stack, as a release engineer would:
- * this checkout's, or that of another checkout of the project (`projectRoot`), with its program.
+ * this checkout's, or that of another checkout of the project (`projectRoot`), with its program,
+ * its engine working in the stack's work dir or in another folder holding its settings.
  */
 export function runStackCommand(
   e2e: E2eStack,
   command: string,
   projectRoot = REPO_ROOT,
+  workDir = e2e.workDir,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       path.join(REPO_ROOT, "node_modules/.bin/tsx"),
-      [path.join(projectRoot, "scripts/stack.ts"), command, "--stack", "e2e", "--cwd", e2e.workDir],
+      [path.join(projectRoot, "scripts/stack.ts"), command, "--stack", "e2e", "--cwd", workDir],
       {
         env: {
           ...process.env,
