@@ -14,7 +14,8 @@
 # Reproducible: the root file systems come from the suite `bookworm` alone, which stopped
 # changing at its final point release, with SOURCE_DATE_EPOCH set to that release's date
 # (mmdebstrap then writes the same tarball on every machine), and the image is built from them
-# with the same epoch: the index digest is the same everywhere.
+# with the same epoch: the index digest is the same everywhere. No labels, as Docker's debian
+# images: an image built on it would inherit them.
 #
 # Idempotent and fast when warm: does nothing when the tag already resolves to an index with
 # both platforms (no network, no apt). The root file systems are cached by point release in
@@ -58,7 +59,7 @@ if [[ "${BATTLESCOPE_SEED_FORCE:-}" == 1 ]] || ! cached; then
   if ! command -v mmdebstrap >/dev/null || ! command -v arch-test >/dev/null; then
     [[ $EUID -eq 0 ]] || die "mmdebstrap and arch-test are missing: apt-get install mmdebstrap arch-test"
     say "installing mmdebstrap and arch-test"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mmdebstrap arch-test >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap arch-test >/dev/null ||
       die "apt-get install mmdebstrap arch-test failed"
   fi
   for arch in "${ARCHES[@]}"; do
@@ -122,9 +123,6 @@ EOF
 say "building $REGISTRY/$REPO:$TAG for linux/amd64,linux/arm64"
 SOURCE_DATE_EPOCH="$epoch" buildx build --builder "$BUILDER" \
   --platform linux/amd64,linux/arm64 --provenance=false --sbom=false \
-  --label "org.opencontainers.image.title=debian" \
-  --label "org.opencontainers.image.version=$TAG" \
-  --label "org.opencontainers.image.description=Debian $SUITE $VERSION minbase (slim), made with mmdebstrap for the BattleScope local stack" \
   --output "type=image,name=$REGISTRY/$REPO:$TAG,push=true,rewrite-timestamp=true" \
   -f "$work/Dockerfile" --progress plain "$DIR" >"$work/build.log" 2>&1 || {
   tail -n 30 "$work/build.log" >&2
