@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Seeds the local registry with the base image the fixtures use, assembled offline from Debian
-# packages (no base image can be pulled on these machines):
+# Seeds the local registry with the base images the fixtures use, assembled offline from Debian
+# packages (no base image can be pulled on these machines): first the Debian base of
+# seed-debian-base.sh, then
 #
 #   127.0.0.1:5000/library/busybox:<upstream version of Debian's busybox-static, e.g. 1.35.0>
 #
@@ -17,45 +18,14 @@
 #   BATTLESCOPE_SEED_FORCE=1         rebuild and push even if the tag resolves
 set -euo pipefail
 
-CACHE="${BATTLESCOPE_CACHE:-$HOME/.cache/battlescope}"
-STATE="${BATTLESCOPE_STATE:-$CACHE/local}"
-export PATH="$CACHE/bin:$PATH:/usr/sbin:/sbin"
-REGISTRY=127.0.0.1:5000
-BUILDER=battlescope
-CA_CERT="$STATE/ca/ca.crt"
-PKG=busybox-static
-ARCHES=(amd64 arm64)
+SEED_NAME=seed-base-images
 REPO=library/busybox
+PKG=busybox-static
+# shellcheck source-path=SCRIPTDIR source=seed-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/seed-common.sh"
 
-say() { printf 'seed-base-images: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-buildx() { if command -v docker-buildx >/dev/null; then docker-buildx "$@"; else docker buildx "$@"; fi; }
-
-curl_auth=()
-if [[ "${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}" == htpasswd && -s "$STATE/registry/password" ]]; then
-  curl_auth=(-u "release-pusher:$(cat "$STATE/registry/password")")
-fi
-
-# index_ok <tag>: the tag resolves to an index listing linux/amd64 and linux/arm64, and every
-# per-platform manifest, config and layer it reaches is really there (a garbage collection with
-# --delete-untagged on distribution 2.8 leaves the index but deletes its children)
-reg_get() {
-  curl -sf --max-time 10 --cacert "$CA_CERT" "${curl_auth[@]}" \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
-    "https://$REGISTRY/v2/$REPO/$1" 2>/dev/null
-}
-index_ok() {
-  local idx d m b
-  idx="$(reg_get "manifests/$1")" || return 1
-  jq -e '[.manifests[]?.platform | "\(.os)/\(.architecture)"] as $p
-         | ($p | index("linux/amd64")) != null and ($p | index("linux/arm64")) != null' <<<"$idx" >/dev/null 2>&1 || return 1
-  for d in $(jq -r '.manifests[] | select(.platform.os == "linux") | .digest' <<<"$idx"); do
-    m="$(reg_get "manifests/$d")" || return 1
-    for b in $(jq -r '.config.digest, .layers[].digest' <<<"$m"); do
-      curl -sf -o /dev/null -I --max-time 10 --cacert "$CA_CERT" "${curl_auth[@]}" "https://$REGISTRY/v2/$REPO/blobs/$b" || return 1
-    done
-  done
-}
+# The Debian base the realistic fixtures build on (seed-debian-base.sh), then busybox.
+bash "$(dirname "${BASH_SOURCE[0]}")/seed-debian-base.sh"
 
 candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'; }
 

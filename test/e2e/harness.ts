@@ -6,8 +6,9 @@
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { parseAllDocuments } from "yaml";
-import type { Manifest } from "../../clients/ociRegistry";
+import type { Manifest, OciRegistryClient } from "../../clients/ociRegistry";
 import { type E2eStack, FIXTURES } from "../../scripts/e2eStack";
 
 export type { LogEntry } from "../../scripts/registryAccessLog";
@@ -89,6 +90,76 @@ export function indexPlatforms(index: Manifest): string[] {
     .filter((child) => child.platform !== undefined && child.platform.os !== "unknown")
     .map((child) => `${child.platform?.os}/${child.platform?.architecture}`)
     .sort();
+}
+
+/** What one platform image holds, read from its config and layers in the registry. */
+export interface ImageContents {
+  readonly config: {
+    readonly architecture: string;
+    readonly config: {
+      readonly User?: string;
+      readonly Entrypoint?: string[];
+      readonly Cmd?: string[];
+      readonly Labels?: Record<string, string>;
+    };
+  };
+  /**
+   * A regular file's bytes from the topmost layer holding it (`etc/passwd`), or undefined
+   * (whiteouts are not applied: read files the image is expected to hold).
+   */
+  readFile(file: string): Buffer | undefined;
+}
+
+/**
+ * Reads a platform image's config and layers through the registry client. The layers are gzip
+ * tarballs (BuildKit's default); GNU tar lists and extracts them, so a test reads the files each
+ * build step left, per platform.
+ */
+export async function imageContents(
+  registry: OciRegistryClient,
+  repository: string,
+  reference: string,
+): Promise<ImageContents> {
+  const image = await registry.getManifest(repository, reference);
+  if (image === undefined) throw new Error(`${repository}:${reference} does not exist`);
+  const [configBlob, ...layerBlobs] = image.blobs;
+  if (configBlob === undefined) throw new Error(`${repository}:${reference} has no config`);
+  const config = JSON.parse(
+    (await registry.getBlob(repository, configBlob.digest)).toString("utf8"),
+  ) as ImageContents["config"];
+  const layers = await Promise.all(
+    layerBlobs.map(async (blob) => {
+      const compressed = await registry.getBlob(repository, blob.digest);
+      const tarball = blob.mediaType.endsWith("gzip") ? zlib.gunzipSync(compressed) : compressed;
+      const tar = (...args: string[]) =>
+        execFileSync("tar", ["-f", "-", ...args], { input: tarball, maxBuffer: 1 << 30 });
+      // Each member's path without a leading "./", to the name the tarball gives it.
+      const names = new Map(
+        tar("-t")
+          .toString("utf8")
+          .split("\n")
+          .map((name) => [name.replace(/^\.\//, ""), name] as const),
+      );
+      return { names, tar };
+    }),
+  );
+  return {
+    config,
+    readFile(file) {
+      for (const layer of [...layers].reverse()) {
+        const name = layer.names.get(file);
+        if (name !== undefined) return layer.tar("-x", "-O", "--", name);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The ELF machine of a binary (e_machine): 62 is x86-64, 183 is AArch64. */
+export const ELF_MACHINES: Record<string, number> = { amd64: 62, arm64: 183 };
+export function elfMachine(binary: Buffer): number | undefined {
+  const isElf = binary.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  return isElf && binary.length >= 20 ? binary.readUInt16LE(18) : undefined;
 }
 
 /** Marks the registry's access log, to read what a step sent afterwards. */

@@ -7,7 +7,10 @@ import {
   backendText,
   createE2eStack,
   type E2eStack,
+  ELF_MACHINES,
+  elfMachine,
   HUB_TOKEN,
+  imageContents,
   indexPlatforms,
   pushes,
   REGISTRY,
@@ -20,6 +23,14 @@ import {
 
 const FLOATING = ["v3.0", "v3", "latest"];
 const ARCHES = ["amd64", "arm64"] as const;
+/**
+ * The fixtures written as real services are (the spec's section 8): their final stage, on the
+ * seeded debian:12.15-slim, runs steps of its own; the others are cross-compiled on the build
+ * platform onto busybox.
+ */
+const BUILT_IN_THE_IMAGE = ["battle-service", "notification-service"];
+/** What `uname -m` prints on each platform: the kernel (or QEMU) the RUN step ran on. */
+const UNAME_MACHINE = { amd64: "x86_64", arm64: "aarch64" };
 
 describe.sequential("releasing all nine images on the real engine, BuildKit and registry", () => {
   let e2e: E2eStack;
@@ -70,6 +81,52 @@ describe.sequential("releasing all nine images on the real engine, BuildKit and 
       }
     }
     firstRelease = await tagDigests(e2e);
+  });
+
+  it("each platform image of a service built in the image carries what its RUN steps made on that platform", async () => {
+    for (const service of BUILT_IN_THE_IMAGE) {
+      const repository = `${e2e.organization}/${service}`;
+      for (const arch of ARCHES) {
+        const what = `${service} linux/${arch}`;
+        const image = await imageContents(e2e.registry, repository, `v3.0.0-${arch}`);
+        const text = (file: string) => image.readFile(file)?.toString("utf8");
+        expect(image.config.architecture, what).toBe(arch);
+        // The user made by groupadd/useradd, which the image runs as.
+        expect(text("etc/group"), what).toMatch(/^app:x:10001:$/m);
+        expect(text("etc/passwd"), what).toMatch(
+          /^app:x:10001:10001::\/app:\/usr\/sbin\/nologin$/m,
+        );
+        expect(image.config.config.User, what).toBe("10001:10001");
+        // The package apt installed, for this architecture, and the image's entrypoint.
+        const installed = (text("var/lib/dpkg/status") ?? "")
+          .split("\n\n")
+          .find((stanza) => stanza.startsWith("Package: tini\n"));
+        expect(installed, what).toContain("Status: install ok installed");
+        expect(installed, what).toContain(`Architecture: ${arch}`);
+        expect(image.config.config.Entrypoint, what).toEqual(["/usr/bin/tini", "--"]);
+        const tini = image.readFile("usr/bin/tini");
+        expect(tini && elfMachine(tini), `${what} usr/bin/tini`).toBe(ELF_MACHINES[arch]);
+        // Written by a command run in the final stage, and by one in the build stage on the
+        // target platform: each ran on (or emulated) the image's own architecture.
+        expect(text("app/RUNTIME_ARCH"), what).toBe(`${UNAME_MACHINE[arch]}\n`);
+        expect(text("app/ARCH"), what).toBe(`${arch}\n`);
+        const busybox = image.readFile("usr/local/bin/busybox");
+        expect(busybox && elfMachine(busybox), `${what} busybox`).toBe(ELF_MACHINES[arch]);
+      }
+    }
+    // A service cross-compiled on the build platform: its arm64 image still runs arm64 programs.
+    for (const arch of ARCHES) {
+      const image = await imageContents(
+        e2e.registry,
+        `${e2e.organization}/frontend`,
+        `v3.0.0-${arch}`,
+      );
+      const busybox = image.readFile("bin/busybox");
+      expect(busybox && elfMachine(busybox), `frontend linux/${arch} busybox`).toBe(
+        ELF_MACHINES[arch],
+      );
+      expect(image.readFile("app/ARCH")?.toString("utf8")).toBe(`${arch}\n`);
+    }
   });
 
   it("the Hub emulator holds each repository's descriptions", () => {

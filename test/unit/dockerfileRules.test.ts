@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are Dockerfile text and messages quoting it, where ${VAR} is Dockerfile syntax
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DockerfileParser, type From } from "dockerfile-ast";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../lib/config";
 import { checkDockerfile, formatViolation } from "../../lib/dockerfileRules";
@@ -10,6 +11,7 @@ import { freshDatabaseStatus } from "../support/vulnerabilityDatabase";
 
 const CASES = path.join(__dirname, "../fixtures/dockerfiles");
 const BATTLESCOPE = path.join(__dirname, "../../fixtures/battlescope");
+const DEBIAN_SEED = path.join(__dirname, "../../scripts/local-services/seed-debian-base.sh");
 
 /** The formatted violations of a fixture Dockerfile, named by its file name. */
 function violationsOf(name: string): string[] {
@@ -39,6 +41,56 @@ describe("the BattleScope build contexts", () => {
       expect(checkDockerfile(file, fs.readFileSync(file, "utf8"))).toEqual([]);
     },
   );
+
+  const parsed = SERVICES.map((service) => {
+    const file = path.join(BATTLESCOPE, service.buildContext, "Dockerfile");
+    return {
+      name: service.name,
+      dockerfile: DockerfileParser.parse(fs.readFileSync(file, "utf8")),
+    };
+  });
+
+  it("build only on the base images the local services seed (busybox 1.35.0, the Debian point release of seed-debian-base.sh)", () => {
+    const debian = /BATTLESCOPE_DEBIAN_VERSION:-([0-9.]+)\}/.exec(
+      fs.readFileSync(DEBIAN_SEED, "utf8"),
+    )?.[1];
+    expect(debian).toMatch(/^12\.\d+$/);
+    const seeded = ["busybox:1.35.0", `debian:${debian}-slim`];
+    for (const { name, dockerfile } of parsed) {
+      const stages = dockerfile.getFROMs().flatMap((from) => from.getBuildStage() ?? []);
+      const bases = dockerfile
+        .getFROMs()
+        .map((from) => from.getImage() ?? "")
+        .filter((image) => !stages.includes(image));
+      expect(
+        bases.filter((image) => !seeded.includes(image)),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it("at least two follow the spec's pattern: a final stage that runs steps of its own on the target platform, after a build stage on it", () => {
+    const onTarget = (from: From) => !from.getFlags().some((flag) => flag.getName() === "platform");
+    const realistic = parsed.filter(({ dockerfile }) => {
+      const froms = dockerfile.getFROMs();
+      const instructions = dockerfile.getInstructions();
+      const runsSteps = (index: number) =>
+        instructions
+          .slice(
+            instructions.indexOf(froms[index] as From) + 1,
+            index + 1 < froms.length ? instructions.indexOf(froms[index + 1] as From) : undefined,
+          )
+          .some((instruction) => instruction.getKeyword() === "RUN");
+      const last = froms.length - 1;
+      return (
+        last > 0 &&
+        onTarget(froms[last] as From) &&
+        runsSteps(last) &&
+        froms.slice(0, last).some((from, index) => onTarget(from) && runsSteps(index))
+      );
+    });
+    expect(realistic.map(({ name }) => name)).toEqual(["battle-service", "notification-service"]);
+  });
 });
 
 describe("good Dockerfiles", () => {
