@@ -12,6 +12,7 @@ import {
   CONFIG_NAMESPACE,
   ConfigError,
   type ConfigReader,
+  DEFAULT_NODES_BUILDER,
   DEV_CHANNEL,
   loadStackConfig,
   type Platform,
@@ -63,6 +64,8 @@ export interface StackSecrets<S> {
   /** The encrypted cosign private key (`cosign.key`'s contents) and its password. */
   readonly cosignKey?: S;
   readonly cosignPassword?: S;
+  /** mTLS material of the tcp:// builder nodes: `{"<node>": {"ca", "cert", "key"}}` (PEM). */
+  readonly builderTls?: S;
 }
 
 /** A registry login: where, and the credentials. */
@@ -500,7 +503,7 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
     registry: config.registry,
     organization: config.organization,
     platforms: config.platforms,
-    ...(config.builder === undefined ? {} : { builder: config.builder }),
+    ...(builderName(config) === undefined ? {} : { builder: builderName(config) }),
     registryCache: config.registryCache,
     buildOnPreview: config.buildOnPreview,
     services,
@@ -530,6 +533,11 @@ function scanPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): ScanPlan {
   };
 }
 
+/** The buildx builder the images build on: `builder`, else the one made from `builders`. */
+function builderName(config: StackConfig): string | undefined {
+  return config.builder ?? (config.builders === undefined ? undefined : DEFAULT_NODES_BUILDER);
+}
+
 function signingPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): SigningPlan<S> {
   const { cosignKey: privateKey, cosignPassword: keyPassword } = facts.secrets;
   if (privateKey === undefined || keyPassword === undefined || facts.provenance === undefined) {
@@ -540,7 +548,7 @@ function signingPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): SigningPla
     keyPassword,
     transparencyLog: config.transparencyLog,
     source: facts.provenance,
-    builder: `buildx://${config.builder ?? "default"}`,
+    builder: `buildx://${builderName(config) ?? "default"}`,
   };
 }
 

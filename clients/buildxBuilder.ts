@@ -1,0 +1,198 @@
+/**
+ * The buildx builder of a stack's `builders`: one builder with a node per entry, made with
+ * `buildx create` (then `--append`), in the buildx configuration the docker-build provider reads
+ * (`$BUILDX_CONFIG`, else `${DOCKER_CONFIG:-~/.docker}/buildx`). Each node is asked for its
+ * workers with `buildctl` before anything is built, so an unreachable node or a certificate that
+ * does not match refuses the preview, naming the node and its address.
+ */
+import { execFile } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { type BuilderNode, driverOf, type NodeTls, nodePlatforms } from "../lib/config/builderKeys";
+import { Refusal } from "../lib/refusal";
+import type { Platform } from "../lib/vocabulary";
+
+export interface NodesBuilder {
+  /** The buildx builder's name. */
+  readonly name: string;
+  readonly nodes: readonly BuilderNode[];
+  /** The release's platforms, each routed to one node (`nodePlatforms`). */
+  readonly platforms: readonly Platform[];
+  /** Each tcp node's mTLS material, by node name. */
+  readonly tls: ReadonlyMap<string, NodeTls>;
+}
+
+/** The buildx configuration folder, as buildx finds it. */
+export function buildxConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BUILDX_CONFIG !== undefined && env.BUILDX_CONFIG !== "") return env.BUILDX_CONFIG;
+  return path.join(env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx");
+}
+
+/** Where a tcp node's certificate files live: buildx reads them by path at every build. */
+export function tlsFiles(configDir: string, builder: string, node: string) {
+  const dir = path.join(configDir, "battlescope-tls", builder, node);
+  return {
+    dir,
+    ca: path.join(dir, "ca.pem"),
+    cert: path.join(dir, "cert.pem"),
+    key: path.join(dir, "key.pem"),
+  };
+}
+
+/** The `buildx create` argument lists that make the builder, the first node then `--append`s. */
+export function createCommands(spec: NodesBuilder, configDir: string): string[][] {
+  const platformsOf = nodePlatforms(spec.nodes, spec.platforms);
+  return spec.nodes.map((node, index) => {
+    const platforms = platformsOf.get(node.name) ?? [];
+    const args = ["create", "--name", spec.name, "--node", node.name];
+    if (index > 0) args.push("--append");
+    if (platforms.length > 0) args.push("--platform", platforms.join(","));
+    args.push("--driver", driverOf(node.endpoint));
+    const { endpoint } = node;
+    if (endpoint.kind === "kubernetes") {
+      const opts = { namespace: endpoint.namespace, ...node.driverOpts };
+      args.push(
+        "--driver-opt",
+        Object.entries(opts)
+          .map(([key, value]) => `${key}=${value}`)
+          .join(","),
+      );
+      return args;
+    }
+    if (endpoint.kind === "tcp") {
+      const files = tlsFiles(configDir, spec.name, node.name);
+      args.push(
+        "--driver-opt",
+        `cacert=${files.ca},cert=${files.cert},key=${files.key},servername=${endpoint.host}`,
+      );
+    }
+    args.push(endpoint.address);
+    return args;
+  });
+}
+
+interface Ran {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(binary: string, args: readonly string[], timeoutMs: number): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, args, { encoding: "utf8", timeout: timeoutMs }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code === "string") {
+        reject(
+          new Refusal(
+            error.code === "ENOENT"
+              ? `${binary} is not installed: it was not found on PATH (bash scripts/toolchain.sh builds it)`
+              : `${binary} could not start: ${error.message}`,
+          ),
+        );
+        return;
+      }
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+      resolve({ code, stdout, stderr: error?.killed ? `${stderr}timed out` : stderr });
+    });
+  });
+}
+
+const BUILDX = () => process.env.BUILDX_BINARY ?? "docker-buildx";
+const BUILDCTL = () => process.env.BUILDCTL_BINARY ?? "buildctl";
+
+/** The text a failed command left, on one line: buildctl's `error: ...` without the prefix. */
+function lastWords(ran: Ran): string {
+  const text = `${ran.stderr}\n${ran.stdout}`.trim();
+  const lines = text.split("\n").filter((line) => line.trim() !== "");
+  return (lines[lines.length - 1] ?? `exit ${ran.code}`).replace(/^error: /, "").trim();
+}
+
+const TLS_WORDS = /x509|tls:|certificate|handshake/i;
+
+/** What is wrong with one node as buildctl found it (pure: the text of its failure). */
+export function nodeProblem(node: BuilderNode, failure: string): string {
+  const at = `builder node ${node.name} at ${node.endpoint.address}`;
+  if (TLS_WORDS.test(failure)) {
+    return `${at} refused the mTLS connection: ${failure} (check the secret builderTls.${node.name}: its CA must have signed the daemon's certificate, and the daemon's CA the client certificate)`;
+  }
+  return `${at} cannot be reached: ${failure}`;
+}
+
+/** A node's worker platforms, as `buildctl debug workers --format '{{json .}}'` prints them. */
+export function workerPlatforms(json: string): string[] {
+  const workers = JSON.parse(json) as Array<{
+    platforms?: Array<{ os: string; architecture: string; variant?: string }>;
+  }>;
+  return workers.flatMap((worker) =>
+    (worker.platforms ?? []).map(
+      (p) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`,
+    ),
+  );
+}
+
+/** Asks one daemon for its workers; the problem when it does not answer or lacks a platform. */
+async function probeNode(
+  spec: NodesBuilder,
+  node: BuilderNode,
+  configDir: string,
+): Promise<string | undefined> {
+  if (node.endpoint.kind === "kubernetes") return undefined; // buildx starts the Deployment itself
+  const args = ["--addr", node.endpoint.address, "--timeout", "10"];
+  if (node.endpoint.kind === "tcp") {
+    const files = tlsFiles(configDir, spec.name, node.name);
+    args.push("--tlscacert", files.ca, "--tlscert", files.cert, "--tlskey", files.key);
+    args.push("--tlsservername", node.endpoint.host);
+  }
+  const ran = await run(
+    BUILDCTL(),
+    [...args, "debug", "workers", "--format", "{{json .}}"],
+    20_000,
+  );
+  if (ran.code !== 0) return nodeProblem(node, lastWords(ran));
+  const has = workerPlatforms(ran.stdout);
+  const missing = (nodePlatforms(spec.nodes, spec.platforms).get(node.name) ?? []).filter(
+    (platform) => !has.includes(platform),
+  );
+  if (missing.length === 0) return undefined;
+  return `builder node ${node.name} at ${node.endpoint.address} does not build ${missing.join(", ")}: its workers build ${has.join(", ")} (a platform under "emulates" needs QEMU registered on that machine)`;
+}
+
+/**
+ * Makes (or keeps, when unchanged) the builder and checks every node answers; throws a Refusal
+ * listing each node that does not. The certificates are written under the buildx configuration
+ * (private to its owner), since buildx reads them by path at each build.
+ */
+export async function prepareNodesBuilder(spec: NodesBuilder): Promise<void> {
+  const configDir = buildxConfigDir();
+  for (const [node, tls] of spec.tls) {
+    const files = tlsFiles(configDir, spec.name, node);
+    fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(files.ca, tls.ca, { mode: 0o600 });
+    fs.writeFileSync(files.cert, tls.cert, { mode: 0o600 });
+    fs.writeFileSync(files.key, tls.key, { mode: 0o600 });
+  }
+  const commands = createCommands(spec, configDir);
+  const fingerprint = crypto.createHash("sha256").update(JSON.stringify(commands)).digest("hex");
+  const stamp = path.join(configDir, "battlescope-tls", spec.name, "builder.sha256");
+  const instance = path.join(configDir, "instances", spec.name);
+  const current =
+    fs.existsSync(instance) && fs.existsSync(stamp) ? fs.readFileSync(stamp, "utf8") : "";
+  if (current !== fingerprint) {
+    if (fs.existsSync(instance)) await run(BUILDX(), ["rm", spec.name], 60_000);
+    for (const args of commands) {
+      const ran = await run(BUILDX(), args, 60_000);
+      if (ran.code !== 0) {
+        throw new Refusal(`buildx ${args.join(" ")} failed: ${lastWords(ran)}`);
+      }
+    }
+    fs.mkdirSync(path.dirname(stamp), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(stamp, fingerprint);
+  }
+  const problems = await Promise.all(spec.nodes.map((node) => probeNode(spec, node, configDir)));
+  const found = problems.filter((problem): problem is string => problem !== undefined);
+  if (found.length === 1) throw new Refusal(found[0] as string);
+  if (found.length > 1) {
+    throw new Refusal(`builder nodes:\n${found.map((line) => `  - ${line}`).join("\n")}`);
+  }
+}
