@@ -10,7 +10,13 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type BuilderNode, driverOf, type NodeTls, nodePlatforms } from "../lib/config/builderKeys";
+import {
+  type BuilderNode,
+  driverOf,
+  type NodeTls,
+  nodeBuilderName,
+  nodePlatforms,
+} from "../lib/config/builderKeys";
 import { Refusal } from "../lib/refusal";
 import type { Platform } from "../lib/vocabulary";
 
@@ -41,36 +47,63 @@ export function tlsFiles(configDir: string, builder: string, node: string) {
   };
 }
 
-/** The `buildx create` argument lists that make the builder, the first node then `--append`s. */
+/** The `buildx create` arguments of one node, in the builder `name`. */
+function nodeCreate(
+  spec: NodesBuilder,
+  node: BuilderNode,
+  name: string,
+  platforms: readonly Platform[],
+  append: boolean,
+  configDir: string,
+): string[] {
+  const args = ["create", "--name", name, "--node", node.name];
+  if (append) args.push("--append");
+  if (platforms.length > 0) args.push("--platform", platforms.join(","));
+  args.push("--driver", driverOf(node.endpoint));
+  const { endpoint } = node;
+  if (endpoint.kind === "kubernetes") {
+    const opts = { namespace: endpoint.namespace, ...node.driverOpts };
+    args.push(
+      "--driver-opt",
+      Object.entries(opts)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(","),
+    );
+    return args;
+  }
+  if (endpoint.kind === "tcp") {
+    const files = tlsFiles(configDir, spec.name, node.name);
+    args.push(
+      "--driver-opt",
+      `cacert=${files.ca},cert=${files.cert},key=${files.key},servername=${endpoint.host}`,
+    );
+  }
+  args.push(endpoint.address);
+  return args;
+}
+
+/**
+ * The `buildx create` argument lists: the builder of every node (the first node, then
+ * `--append`s), where buildx itself routes each platform to the node created with it (for
+ * `docker buildx build --builder <name>`), then a single-node builder per node, which the stack's
+ * images name per platform (`nodeBuilderName`: the provider does not route by `--platform`).
+ */
 export function createCommands(spec: NodesBuilder, configDir: string): string[][] {
   const platformsOf = nodePlatforms(spec.nodes, spec.platforms);
-  return spec.nodes.map((node, index) => {
-    const platforms = platformsOf.get(node.name) ?? [];
-    const args = ["create", "--name", spec.name, "--node", node.name];
-    if (index > 0) args.push("--append");
-    if (platforms.length > 0) args.push("--platform", platforms.join(","));
-    args.push("--driver", driverOf(node.endpoint));
-    const { endpoint } = node;
-    if (endpoint.kind === "kubernetes") {
-      const opts = { namespace: endpoint.namespace, ...node.driverOpts };
-      args.push(
-        "--driver-opt",
-        Object.entries(opts)
-          .map(([key, value]) => `${key}=${value}`)
-          .join(","),
-      );
-      return args;
-    }
-    if (endpoint.kind === "tcp") {
-      const files = tlsFiles(configDir, spec.name, node.name);
-      args.push(
-        "--driver-opt",
-        `cacert=${files.ca},cert=${files.cert},key=${files.key},servername=${endpoint.host}`,
-      );
-    }
-    args.push(endpoint.address);
-    return args;
-  });
+  const routed = (node: BuilderNode) => platformsOf.get(node.name) ?? [];
+  return [
+    ...spec.nodes.map((node, index) =>
+      nodeCreate(spec, node, spec.name, routed(node), index > 0, configDir),
+    ),
+    ...spec.nodes.map((node) =>
+      nodeCreate(spec, node, nodeBuilderName(spec.name, node.name), routed(node), false, configDir),
+    ),
+  ];
+}
+
+/** Every builder `createCommands` makes. */
+export function builderNames(spec: NodesBuilder): string[] {
+  return [spec.name, ...spec.nodes.map((node) => nodeBuilderName(spec.name, node.name))];
 }
 
 interface Ran {
@@ -173,21 +206,25 @@ export async function prepareNodesBuilder(spec: NodesBuilder): Promise<void> {
     fs.writeFileSync(files.key, tls.key, { mode: 0o600 });
   }
   const commands = createCommands(spec, configDir);
+  const names = builderNames(spec);
   const fingerprint = crypto.createHash("sha256").update(JSON.stringify(commands)).digest("hex");
-  const stamp = path.join(configDir, "battlescope-tls", spec.name, "builder.sha256");
-  const instance = path.join(configDir, "instances", spec.name);
-  const current =
-    fs.existsSync(instance) && fs.existsSync(stamp) ? fs.readFileSync(stamp, "utf8") : "";
-  if (current !== fingerprint) {
-    if (fs.existsSync(instance)) await run(BUILDX(), ["rm", spec.name], 60_000);
+  const stampFile = path.join(configDir, "battlescope-tls", spec.name, "builders.json");
+  const stamp = fs.existsSync(stampFile)
+    ? (JSON.parse(fs.readFileSync(stampFile, "utf8")) as { fingerprint: string; names: string[] })
+    : { fingerprint: "", names: [] };
+  const present = (name: string) => fs.existsSync(path.join(configDir, "instances", name));
+  if (stamp.fingerprint !== fingerprint || !names.every(present)) {
+    for (const name of new Set([...stamp.names, ...names])) {
+      if (present(name)) await run(BUILDX(), ["rm", name], 60_000);
+    }
     for (const args of commands) {
       const ran = await run(BUILDX(), args, 60_000);
       if (ran.code !== 0) {
         throw new Refusal(`buildx ${args.join(" ")} failed: ${lastWords(ran)}`);
       }
     }
-    fs.mkdirSync(path.dirname(stamp), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(stamp, fingerprint);
+    fs.mkdirSync(path.dirname(stampFile), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(stampFile, JSON.stringify({ fingerprint, names }));
   }
   const problems = await Promise.all(spec.nodes.map((node) => probeNode(spec, node, configDir)));
   const found = problems.filter((problem): problem is string => problem !== undefined);

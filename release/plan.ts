@@ -23,6 +23,7 @@ import {
   type StackConfig,
   serviceVersion,
 } from "../lib/config";
+import { platformBuilders } from "../lib/config/builderKeys";
 import { checkDockerfile, formatViolation } from "../lib/dockerfileRules";
 import { foldServiceProblems, Refusal, type ServiceProblem } from "../lib/refusal";
 import {
@@ -443,6 +444,8 @@ export interface ReleasePlan<S> {
   readonly organization: string;
   readonly platforms: readonly Platform[];
   readonly builder?: string;
+  /** The builder of each platform's images, when the stack sets `builders` (their routes). */
+  readonly platformBuilders?: Readonly<Partial<Record<Platform, string>>>;
   readonly registryCache: boolean;
   readonly buildOnPreview: boolean;
   readonly services: readonly ServicePlan[];
@@ -504,6 +507,15 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
     organization: config.organization,
     platforms: config.platforms,
     ...(builderName(config) === undefined ? {} : { builder: builderName(config) }),
+    ...(config.builders === undefined
+      ? {}
+      : {
+          platformBuilders: platformBuilders(
+            builderName(config) as string,
+            config.builders,
+            config.platforms,
+          ),
+        }),
     registryCache: config.registryCache,
     buildOnPreview: config.buildOnPreview,
     services,

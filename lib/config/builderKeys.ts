@@ -292,6 +292,31 @@ export function nodePlatforms(
   );
 }
 
+/**
+ * The single-node buildx builder of one node. The docker-build provider loads a builder's nodes
+ * with their workers' platforms (provider/internal/host.go: `LoadNodes(ctx, builder.WithData())`),
+ * which adds every platform a daemon reports (an amd64 daemon with QEMU reports arm64 too) to the
+ * platforms it was created with; buildx then sends a platform to the first node reporting it,
+ * not to the node created with it. So each platform image names the builder of its node.
+ */
+export function nodeBuilderName(builder: string, node: string): string {
+  return `${builder}-${node}`;
+}
+
+/** The builder each release platform's images build on: the single-node builder of its route. */
+export function platformBuilders(
+  builder: string,
+  nodes: readonly BuilderNode[],
+  releasePlatforms: readonly Platform[],
+): Partial<Record<Platform, string>> {
+  return Object.fromEntries(
+    [...platformRouting(nodes, releasePlatforms)].map(([platform, route]) => [
+      platform,
+      nodeBuilderName(builder, route.node),
+    ]),
+  );
+}
+
 /** A tcp node's mTLS material (PEM): the CA its daemon's certificate is checked against, and the client's pair. */
 export interface NodeTls {
   readonly ca: string;

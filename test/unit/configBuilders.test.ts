@@ -1,12 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createCommands, nodeProblem, workerPlatforms } from "../../clients/buildxBuilder";
+import {
+  builderNames,
+  createCommands,
+  nodeProblem,
+  workerPlatforms,
+} from "../../clients/buildxBuilder";
 import { loadStackConfig } from "../../lib/config";
 import {
   type BuilderNode,
   builderTls,
   nodePlatforms,
   parseEndpoint,
+  platformBuilders,
   platformRouting,
 } from "../../lib/config/builderKeys";
 import { PLATFORMS, type Platform } from "../../lib/vocabulary";
@@ -230,41 +236,30 @@ describe("platform routing", () => {
 });
 
 describe("the builder's buildx commands", () => {
-  it("creates the first node and appends the others, each with its routed platforms", () => {
+  it("makes the builder of both nodes (append) and a builder per node, each with its routed platforms", () => {
     const config = withBuilders([AMD, ARM]);
-    const commands = createCommands(
-      { name: "b", nodes: config.builders ?? [], platforms: PLATFORMS, tls: new Map() },
-      "/cfg",
-    );
-    expect(commands).toEqual([
-      [
-        "create",
-        "--name",
-        "b",
-        "--node",
-        "amd",
-        "--platform",
-        "linux/amd64",
-        "--driver",
-        "remote",
-        "unix:///run/a.sock",
-      ],
-      [
-        "create",
-        "--name",
-        "b",
-        "--node",
-        "arm",
-        "--append",
-        "--platform",
-        "linux/arm64",
-        "--driver",
-        "remote",
-        "--driver-opt",
-        "cacert=/cfg/battlescope-tls/b/arm/ca.pem,cert=/cfg/battlescope-tls/b/arm/cert.pem,key=/cfg/battlescope-tls/b/arm/key.pem,servername=10.0.0.7",
-        "tcp://10.0.0.7:1234",
-      ],
+    const spec = { name: "b", nodes: config.builders ?? [], platforms: PLATFORMS, tls: new Map() };
+    const arm = [
+      "--platform",
+      "linux/arm64",
+      "--driver",
+      "remote",
+      "--driver-opt",
+      "cacert=/cfg/battlescope-tls/b/arm/ca.pem,cert=/cfg/battlescope-tls/b/arm/cert.pem,key=/cfg/battlescope-tls/b/arm/key.pem,servername=10.0.0.7",
+      "tcp://10.0.0.7:1234",
+    ];
+    const amd = ["--platform", "linux/amd64", "--driver", "remote", "unix:///run/a.sock"];
+    expect(createCommands(spec, "/cfg")).toEqual([
+      ["create", "--name", "b", "--node", "amd", ...amd],
+      ["create", "--name", "b", "--node", "arm", "--append", ...arm],
+      ["create", "--name", "b-amd", "--node", "amd", ...amd],
+      ["create", "--name", "b-arm", "--node", "arm", ...arm],
     ]);
+    expect(builderNames(spec)).toEqual(["b", "b-amd", "b-arm"]);
+    expect(platformBuilders("b", spec.nodes, PLATFORMS)).toEqual({
+      "linux/amd64": "b-amd",
+      "linux/arm64": "b-arm",
+    });
   });
 
   it("passes a kubernetes node's namespace and options as --driver-opt", () => {
@@ -276,25 +271,22 @@ describe("the builder's buildx commands", () => {
         driverOpts: { replicas: "2" },
       },
     ]);
+    const kube = [
+      "--platform",
+      "linux/amd64,linux/arm64",
+      "--driver",
+      "kubernetes",
+      "--driver-opt",
+      "namespace=buildkit,replicas=2",
+    ];
     expect(
       createCommands(
         { name: "b", nodes: config.builders ?? [], platforms: PLATFORMS, tls: new Map() },
         "/cfg",
       ),
     ).toEqual([
-      [
-        "create",
-        "--name",
-        "b",
-        "--node",
-        "kube",
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--driver",
-        "kubernetes",
-        "--driver-opt",
-        "namespace=buildkit,replicas=2",
-      ],
+      ["create", "--name", "b", "--node", "kube", ...kube],
+      ["create", "--name", "b-kube", "--node", "kube", ...kube],
     ]);
   });
 

@@ -1,0 +1,122 @@
+/**
+ * `builders` on the real engine, BuildKit and registry: two BuildKit daemons of the test's own
+ * (test/support/buildkitNode.ts), declared as the amd64 and the arm64 node. Each platform image
+ * is built on its node, as each daemon's own build records show; a node killed during an `up`
+ * fails it naming the node, with no tag written for a service whose image it did not finish;
+ * bad builder config is refused at preview with nothing pushed.
+ *
+ * The daemons are the test's, not the local services' (`start --builders 2`): the test kills one
+ * mid-release and reads each one's records, which other tests building on the shared daemons at
+ * the same time would disturb.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildxConfigDir, tlsFiles } from "../../clients/buildxBuilder";
+import { SERVICE_NAMES } from "../../services/catalog";
+import { type BuildkitNode, makeMtlsFiles, startBuildkitNode } from "../support/buildkitNode";
+import { makeTempDir } from "../support/tempDirs";
+import {
+  accessLogMark,
+  accessLogSince,
+  createE2eStack,
+  type E2eStack,
+  failureOf,
+  indexPlatforms,
+  type LogEntry,
+  pushes,
+  REGISTRY,
+} from "./harness";
+
+const nodesConfig = (amd64: string, arm64: string) =>
+  JSON.stringify([
+    { name: "amd64", endpoint: amd64, platforms: ["linux/amd64"] },
+    { name: "arm64", endpoint: arm64, platforms: ["linux/arm64"] },
+  ]);
+
+/** Manifest PUTs by tag in the images' repositories (the build caches' are no release). */
+function tagWrites(entries: readonly LogEntry[]): LogEntry[] {
+  return pushes(entries).filter(
+    (entry) =>
+      /\/manifests\/(?!sha256:)[^/?]+/.test(entry.path) &&
+      !/-buildcache\/manifests\//.test(entry.path),
+  );
+}
+
+/** The buildx builder a stack made, and its certificates, removed with the stack. */
+function removeBuilder(name: string): void {
+  for (const builder of [name, `${name}-amd64`, `${name}-arm64`]) {
+    try {
+      execFileSync("docker-buildx", ["rm", builder], { stdio: "ignore" });
+    } catch {
+      // never made
+    }
+  }
+  fs.rmSync(path.dirname(tlsFiles(buildxConfigDir(), name, "x").dir), {
+    recursive: true,
+    force: true,
+  });
+}
+
+/** Each service's platforms this node built for the organization, from the daemon's records. */
+function builtOn(node: BuildkitNode, organization: string): Record<string, string[]> {
+  const prefix = `${REGISTRY}/${organization}/`;
+  const built: Record<string, string[]> = {};
+  for (const record of node.histories()) {
+    for (const name of record.names) {
+      if (!name.startsWith(prefix)) continue;
+      const service = name.slice(prefix.length);
+      built[service] = [...(built[service] ?? []), record.platform].sort();
+    }
+  }
+  return built;
+}
+
+const everyService = (platform: string) =>
+  Object.fromEntries([...SERVICE_NAMES].sort().map((service) => [service, [platform]]));
+
+describe("a builder of two nodes, one per platform", () => {
+  let amd64: BuildkitNode;
+  let arm64: BuildkitNode;
+  const stacks: E2eStack[] = [];
+  const builders: string[] = [];
+
+  const nodesStack = async (prefix: string, config: Record<string, string> = {}) => {
+    const builder = `battlescope-${prefix}-${Date.now().toString(36)}`;
+    builders.push(builder);
+    const e2e = await createE2eStack(prefix, {
+      builder,
+      builders: nodesConfig(amd64.address, arm64.address),
+      ...config,
+    });
+    stacks.push(e2e);
+    return e2e;
+  };
+
+  beforeAll(async () => {
+    [amd64, arm64] = await Promise.all([
+      startBuildkitNode("node-amd64"),
+      startBuildkitNode("node-arm64"),
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const e2e of stacks) await e2e.close();
+    for (const builder of builders) removeBuilder(builder);
+    await Promise.all([amd64?.stop(), arm64?.stop()]);
+  }, 120_000);
+
+  it("builds each platform image on its own node, as each daemon's records show", async () => {
+    const e2e = await nodesStack("nodes");
+    await e2e.stack.up();
+    expect(builtOn(amd64, e2e.organization)).toEqual(everyService("linux/amd64"));
+    expect(builtOn(arm64, e2e.organization)).toEqual(everyService("linux/arm64"));
+    const index = await e2e.registry.getManifest(`${e2e.organization}/frontend`, "v3.0.0");
+    expect(index === undefined ? [] : indexPlatforms(index)).toEqual([
+      "linux/amd64",
+      "linux/arm64",
+    ]);
+  }, 600_000);
+});
