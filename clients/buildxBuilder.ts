@@ -226,10 +226,36 @@ export async function prepareNodesBuilder(spec: NodesBuilder): Promise<void> {
     fs.mkdirSync(path.dirname(stampFile), { recursive: true, mode: 0o700 });
     fs.writeFileSync(stampFile, JSON.stringify({ fingerprint, names }));
   }
-  const problems = await Promise.all(spec.nodes.map((node) => probeNode(spec, node, configDir)));
-  const found = problems.filter((problem): problem is string => problem !== undefined);
+  const found = await nodeProblems(spec);
   if (found.length === 1) throw new Refusal(found[0] as string);
   if (found.length > 1) {
     throw new Refusal(`builder nodes:\n${found.map((line) => `  - ${line}`).join("\n")}`);
   }
+}
+
+/** Each node asked at once: the problem of every node that does not answer as it should. */
+export async function nodeProblems(spec: NodesBuilder): Promise<string[]> {
+  const configDir = buildxConfigDir();
+  const problems = await Promise.all(spec.nodes.map((node) => probeNode(spec, node, configDir)));
+  return problems.filter((problem): problem is string => problem !== undefined);
+}
+
+/**
+ * After a failed `up`: the nodes that no longer answer, each with the release platforms routed
+ * to it (their images are the ones that failed); empty when every node answers.
+ */
+export async function failedNodesReport(spec: NodesBuilder): Promise<string> {
+  const routed = nodePlatforms(spec.nodes, spec.platforms);
+  const lines = await Promise.all(
+    spec.nodes.map(async (node) => {
+      const problem = await probeNode(spec, node, buildxConfigDir());
+      if (problem === undefined) return undefined;
+      const platforms = routed.get(node.name) ?? [];
+      return `${problem}${platforms.length === 0 ? "" : `; the release's ${platforms.join(", ")} images build on it`}`;
+    }),
+  );
+  const found = lines.filter((line): line is string => line !== undefined);
+  return found.length === 0
+    ? ""
+    : `builder nodes that do not answer:\n${found.map((line) => `  - ${line}`).join("\n")}`;
 }

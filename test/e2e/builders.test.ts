@@ -28,6 +28,7 @@ import {
   type LogEntry,
   pushes,
   REGISTRY,
+  runStackCommand,
 } from "./harness";
 
 const nodesConfig = (amd64: string, arm64: string) =>
@@ -118,5 +119,48 @@ describe("a builder of two nodes, one per platform", () => {
       "linux/amd64",
       "linux/arm64",
     ]);
+  }, 600_000);
+
+  it("fails an up whose node dies mid-release, naming it; no tag for a service it did not finish; the next up completes", async () => {
+    const e2e = await nodesStack("nodedies");
+    const mark = accessLogMark();
+    // The runner (npm run stack), as a release engineer runs it: it names the nodes after a failure.
+    const up = runStackCommand(e2e, "up");
+    // Killed once its first build for this release is on record, the others still running.
+    const deadline = Date.now() + 120_000;
+    while (Object.keys(builtOn(arm64, e2e.organization)).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    arm64.kill();
+    const failed = await up;
+    expect(failed.code).not.toBe(0);
+    const socket = arm64.address.replace(/^unix:\/\//, "");
+    expect(failed.stderr).toContain(
+      `builder nodes that do not answer:\n  - builder node arm64 at ${arm64.address} cannot be reached: failed to list workers: Unavailable: connection error: desc = "transport: Error while dialing: dial unix ${socket}: connect: connection refused"; the release's linux/arm64 images build on it`,
+    );
+    const output = `${failed.stdout}\n${failed.stderr}`;
+    const unfinished = SERVICE_NAMES.filter((service) =>
+      output.includes(`docker-build:index:Image (${service}-arm64):`),
+    );
+    expect(unfinished.length).toBeGreaterThan(0);
+    const written = tagWrites(accessLogSince(mark, e2e.organization));
+    for (const service of unfinished) {
+      expect(
+        written.filter((entry) => entry.path.startsWith(`/v2/${e2e.organization}/${service}/`)),
+      ).toEqual([]);
+    }
+
+    await arm64.start();
+    const next = await runStackCommand(e2e, "up");
+    expect(next.stderr).not.toContain("do not answer");
+    expect(next.code).toBe(0);
+    for (const service of SERVICE_NAMES) {
+      const index = await e2e.registry.getManifest(`${e2e.organization}/${service}`, "v3.0.0");
+      expect(index === undefined ? [] : indexPlatforms(index)).toEqual([
+        "linux/amd64",
+        "linux/arm64",
+      ]);
+    }
+    expect(Object.keys(builtOn(arm64, e2e.organization)).sort()).toEqual([...SERVICE_NAMES].sort());
   }, 600_000);
 });
