@@ -10,6 +10,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
 import {
   type BuilderNode,
   driverOf,
@@ -164,6 +165,65 @@ export function workerPlatforms(json: string): string[] {
   );
 }
 
+/** Network errors: the node is not reached at all, which buildctl then reports. */
+const UNREACHED = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ETIMEDOUT", "ECONNRESET"]);
+
+/** What a TLS failure says, in words naming the secret to fix (pure). */
+export function tlsFailure(node: string, code: string | undefined, message: string): string {
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code ?? "");
+  if (alert !== null) {
+    const words = (alert[1] as string).toLowerCase().replace(/_/g, " ");
+    return `the daemon refused the client certificate of builderTls.${node}.cert (TLS alert: ${words})`;
+  }
+  // Node adds a hint about the system's CA store after a ";": the stack's CA is the one to check.
+  const reason = message.split(";")[0] as string;
+  return `the daemon's certificate does not verify against builderTls.${node}.ca: ${reason}${code === undefined ? "" : ` (${code})`}`;
+}
+
+/**
+ * A TLS handshake with a tcp node, kept open until the daemon's first HTTP/2 frame: a daemon that
+ * refuses the client certificate says so with an alert before any frame (TLS 1.3 checks the
+ * client's certificate after the client's handshake ends, so gRPC's own error for it varies
+ * with timing). The problem when the certificates do not match; undefined otherwise, also when
+ * the node is not reached (buildctl names that).
+ */
+function tlsProblem(
+  node: BuilderNode & { endpoint: { kind: "tcp" } },
+  files: ReturnType<typeof tlsFiles>,
+): Promise<string | undefined> {
+  const match = /:([0-9]+)$/.exec(node.endpoint.address);
+  const port = Number(match?.[1]);
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (problem: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolve(problem);
+    };
+    const socket = tls.connect({
+      host: node.endpoint.host,
+      port,
+      servername: /^[0-9.:]+$/.test(node.endpoint.host) ? "" : node.endpoint.host,
+      ca: fs.readFileSync(files.ca),
+      cert: fs.readFileSync(files.cert),
+      key: fs.readFileSync(files.key),
+      ALPNProtocols: ["h2"],
+      timeout: 10_000,
+    });
+    socket.on("secureConnect", () => {
+      socket.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    });
+    socket.on("data", () => done(undefined));
+    socket.on("timeout", () => done(undefined));
+    socket.on("close", () => done(undefined));
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== undefined && UNREACHED.has(error.code)) return done(undefined);
+      done(tlsFailure(node.name, error.code, error.message));
+    });
+  });
+}
+
 /** Asks one daemon for its workers; the problem when it does not answer or lacks a platform. */
 async function probeNode(
   spec: NodesBuilder,
@@ -174,6 +234,10 @@ async function probeNode(
   const args = ["--addr", node.endpoint.address, "--timeout", "10"];
   if (node.endpoint.kind === "tcp") {
     const files = tlsFiles(configDir, spec.name, node.name);
+    const refused = await tlsProblem({ ...node, endpoint: node.endpoint }, files);
+    if (refused !== undefined) {
+      return `builder node ${node.name} at ${node.endpoint.address} refused the mTLS connection: ${refused}`;
+    }
     args.push("--tlscacert", files.ca, "--tlscert", files.cert, "--tlskey", files.key);
     args.push("--tlsservername", node.endpoint.host);
   }

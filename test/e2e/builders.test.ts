@@ -164,3 +164,116 @@ describe("a builder of two nodes, one per platform", () => {
     expect(Object.keys(builtOn(arm64, e2e.organization)).sort()).toEqual([...SERVICE_NAMES].sort());
   }, 600_000);
 });
+
+/** A TCP port nobody listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe("bad builder config at preview", () => {
+  let amd64: BuildkitNode;
+  let mtls: BuildkitNode;
+  let certs: ReturnType<typeof makeMtlsFiles>;
+  let e2e: E2eStack;
+  let builder: string;
+  const pem = (files: { ca: string; cert: string; key: string }) =>
+    JSON.stringify({
+      arm64: {
+        ca: fs.readFileSync(files.ca, "utf8"),
+        cert: fs.readFileSync(files.cert, "utf8"),
+        key: fs.readFileSync(files.key, "utf8"),
+      },
+    });
+  const setNodes = async (arm64Endpoint: string, tls?: string) => {
+    await e2e.stack.setConfig("battlescope:builders", {
+      value: nodesConfig(amd64.address, arm64Endpoint),
+    });
+    if (tls === undefined) await e2e.stack.removeConfig("battlescope:builderTls");
+    else await e2e.stack.setConfig("battlescope:builderTls", { value: tls, secret: true });
+  };
+  const refusal = async () => {
+    const mark = accessLogMark();
+    const failure = await failureOf(e2e.stack.preview());
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+    return failure;
+  };
+
+  beforeAll(async () => {
+    certs = makeMtlsFiles(makeTempDir("mtls"));
+    [amd64, mtls] = await Promise.all([
+      startBuildkitNode("node-amd64"),
+      freePort().then((port) =>
+        startBuildkitNode("node-mtls", {
+          tcpPort: port,
+          serverTls: certs.server,
+          clientTls: certs.client,
+        }),
+      ),
+    ]);
+    builder = `battlescope-badnodes-${Date.now().toString(36)}`;
+    e2e = await createE2eStack("badnodes", { builder });
+  }, 120_000);
+
+  afterAll(async () => {
+    await e2e?.close();
+    removeBuilder(builder);
+    await Promise.all([amd64?.stop(), mtls?.stop()]);
+  }, 120_000);
+
+  it("names a node that does not answer, with its address; nothing is pushed", async () => {
+    const socket = path.join(makeTempDir("nobody"), "buildkitd.sock");
+    await setNodes(`unix://${socket}`);
+    expect(await refusal()).toContain(
+      `error: builder node arm64 at unix://${socket} cannot be reached: failed to list workers: Unavailable: connection error: desc = "transport: Error while dialing: dial unix ${socket}: connect: no such file or directory"`,
+    );
+  }, 300_000);
+
+  it("refuses a release platform no node builds", async () => {
+    await e2e.stack.setConfig("battlescope:builders", {
+      value: JSON.stringify([
+        { name: "amd64", endpoint: amd64.address, platforms: ["linux/amd64"] },
+      ]),
+    });
+    expect(await refusal()).toContain(
+      'error: invalid config "battlescope:builders": no node builds linux/arm64, a platform of the release; add a node with "platforms": ["linux/arm64"], or list it under "emulates" of a node that has QEMU for it',
+    );
+  }, 300_000);
+
+  it("refuses a tcp node without its certificates", async () => {
+    await setNodes(mtls.address);
+    expect(await refusal()).toContain(
+      `error: missing secret config "battlescope:builderTls.arm64": node arm64 at ${mtls.address} is reached over mTLS and needs a CA, a client certificate and its key; set it with`,
+    );
+  }, 300_000);
+
+  it("refuses a daemon whose certificate the stack's CA did not sign", async () => {
+    await setNodes(mtls.address, pem({ ...certs.client, ca: certs.strangerClient.ca }));
+    const failure = await refusal();
+    console.log("STRANGER-CA", failure.slice(failure.indexOf("error: builder")));
+    expect(failure).toContain(
+      `error: builder node arm64 at ${mtls.address} refused the mTLS connection:`,
+    );
+  }, 300_000);
+
+  it("refuses a client certificate the daemon does not trust", async () => {
+    await setNodes(mtls.address, pem({ ...certs.strangerClient, ca: certs.client.ca }));
+    const failure = await refusal();
+    console.log("STRANGER-CLIENT", failure.slice(failure.indexOf("error: builder")));
+    expect(failure).toContain(
+      `error: builder node arm64 at ${mtls.address} refused the mTLS connection:`,
+    );
+  }, 300_000);
+
+  it("builds on the mTLS node with the matching certificates", async () => {
+    await setNodes(mtls.address, pem(certs.client));
+    await e2e.stack.up();
+    expect(Object.keys(builtOn(mtls, e2e.organization)).sort()).toEqual([...SERVICE_NAMES].sort());
+  }, 600_000);
+});

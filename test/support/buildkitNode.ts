@@ -77,13 +77,20 @@ async function waitReady(
   }
 }
 
-/** Mount points under `dir` (a killed daemon may leave its executors' mounts), deepest first. */
-function mountsUnder(dir: string): string[] {
+/**
+ * Mounts a killed daemon left: mount points under `dir`, and mounts of its snapshots elsewhere
+ * (BuildKit mounts a snapshot at /tmp/buildkit-mount<n> while it reads an image's files),
+ * deepest first. mountinfo's fourth field is the mounted root, its fifth the mount point.
+ */
+function mountsOf(dir: string): string[] {
   return fs
     .readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
-    .map((line) => line.split(" ")[4] ?? "")
-    .filter((mount) => mount.startsWith(`${dir}/`))
+    .map((line) => line.split(" "))
+    .filter(
+      ([, , , root = "", point = ""]) => point.startsWith(`${dir}/`) || root.startsWith(`${dir}/`),
+    )
+    .map(([, , , , point = ""]) => point)
     .sort((a, b) => b.length - a.length);
 }
 
@@ -180,7 +187,10 @@ export async function startBuildkitNode(
         await exited(child);
         clearTimeout(timer);
       }
-      for (const mount of mountsUnder(dir)) execFileSync("umount", ["-l", mount]);
+      for (const mount of mountsOf(dir)) {
+        execFileSync("umount", ["-l", mount]);
+        if (!mount.startsWith(`${dir}/`)) fs.rmSync(mount, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ import {
   builderNames,
   createCommands,
   nodeProblem,
+  tlsFailure,
   workerPlatforms,
 } from "../../clients/buildxBuilder";
 import { loadStackConfig } from "../../lib/config";
@@ -308,6 +309,24 @@ describe("the builder's buildx commands", () => {
   ])("names the node and its address for $name", ({ failure, message }) => {
     const arm = withBuilders([AMD, ARM]).builders?.[1] as BuilderNode;
     expect(nodeProblem(arm, failure)).toBe(message);
+  });
+
+  it.each([
+    {
+      name: "a client certificate the daemon refuses",
+      code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+      message: "...:SSL alert number 48",
+      text: "the daemon refused the client certificate of builderTls.arm.cert (TLS alert: unknown ca)",
+    },
+    {
+      name: "a daemon certificate of another CA",
+      code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      message:
+        "unable to verify the first certificate; if the root CA is installed locally, try running Node.js with --use-system-ca",
+      text: "the daemon's certificate does not verify against builderTls.arm.ca: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)",
+    },
+  ])("says which certificate to fix for $name", ({ code, message, text }) => {
+    expect(tlsFailure("arm", code, message)).toBe(text);
   });
 
   it("reads a daemon's worker platforms", () => {
