@@ -27,6 +27,11 @@ export interface MultiArchImageArgs {
   readonly context: string;
   /** buildx builder to build with; the provider's default when absent. */
   readonly builder?: string;
+  /**
+   * The builder of each platform's image, where a platform has its own (`builders`: the
+   * single-node builder of the node it is routed to); `builder` for the others.
+   */
+  readonly platformBuilders?: Readonly<Partial<Record<Platform, string>>>;
   /** Credentials for pushing; absent for registries that need none. */
   readonly login?: RegistryLogin;
   /** Read and write a registry build cache per platform at `<repository>-buildcache:<arch>`. */
@@ -203,8 +208,9 @@ function platformImages(
   args: MultiArchImageArgs,
 ): PlatformImage[] {
   const registries = args.login === undefined ? undefined : [args.login];
-  const builder = args.builder === undefined ? undefined : { name: args.builder };
   return args.platforms.map((platform) => {
+    const builderName = args.platformBuilders?.[platform] ?? args.builder;
+    const builder = builderName === undefined ? undefined : { name: builderName };
     const arch = platformArchitecture(platform);
     if (args.reuse !== undefined) {
       const reused = args.reuse[arch];

@@ -56,6 +56,8 @@ export interface ServiceReleaseArgs {
   /** The service's build context: absolute, or relative to the project root (the engine's cwd). */
   readonly context: string;
   readonly builder?: string;
+  /** The builder of each platform's image, where a platform has its own (`builders`). */
+  readonly platformBuilders?: Readonly<Partial<Record<Platform, string>>>;
   readonly login?: RegistryLogin;
   readonly registryCache: boolean;
   readonly buildOnPreview: boolean;
@@ -96,6 +98,7 @@ export class ServiceRelease extends pulumi.ComponentResource {
         platforms: args.platforms,
         context: args.context,
         builder: args.builder,
+        ...(args.platformBuilders === undefined ? {} : { platformBuilders: args.platformBuilders }),
         login: args.login,
         registryCache: args.registryCache,
         buildOnPreview: args.buildOnPreview,

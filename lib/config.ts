@@ -5,6 +5,7 @@ import {
   type ServiceImage,
   withSyntheticCopies,
 } from "../services/catalog";
+import { type BuilderNode, builderKeys } from "./config/builderKeys";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
@@ -32,6 +33,9 @@ import {
 
 export { CONFIG_NAMESPACE, ConfigError, type ConfigReader } from "./config/keyReader";
 export { PLATFORMS, type Platform, platformArchitecture } from "./vocabulary";
+
+/** The builder the runner makes from `builders` when `builder` does not name it. */
+export const DEFAULT_NODES_BUILDER = "battlescope-nodes";
 
 /** `version: dev` releases the dev channel: `vX.Y.Z-dev-<git short sha>` of the source root. */
 export const DEV_CHANNEL = "dev";
@@ -67,8 +71,16 @@ export interface StackConfig extends ScanConfig {
   readonly dockerHubUrl: string;
   /** Build during `pulumi preview` too (slower previews that catch build errors early). */
   readonly buildOnPreview: boolean;
-  /** Name of the buildx builder the docker-build provider uses; its default when unset. */
+  /**
+   * Name of the buildx builder the docker-build provider uses; its default when unset, and
+   * `DEFAULT_NODES_BUILDER` when `builders` is set (the runner makes that builder).
+   */
   readonly builder?: string;
+  /**
+   * The BuildKit nodes of the builder (lib/config/builderKeys.ts); unset: the builder named by
+   * `builder` is used as it is (the local services' one node on the local stack).
+   */
+  readonly builders?: readonly BuilderNode[];
   /** Declare the Kubernetes Deployments, Services and pull secret. */
   readonly deploy: boolean;
   /** Render Kubernetes manifests to this folder instead of applying them to a cluster. */
@@ -292,10 +304,15 @@ function switchKeys(keys: KeyReader): Pick<StackConfig, Switches> {
 
 /** Every plain key, read and judged group by group; `today` judges the exceptions' expiry. */
 function readKeys(keys: KeyReader, today: Date): StackConfig {
+  const registry = registryKeys(keys);
+  const versions = versionKeys(keys);
+  const platforms = platformKeys(keys);
+  const builders = builderKeys(keys, platforms.platforms);
   return {
-    ...registryKeys(keys),
-    ...versionKeys(keys),
-    ...platformKeys(keys),
+    ...registry,
+    ...versions,
+    ...platforms,
+    ...(builders === undefined ? {} : { builders }),
     ...deploymentKeys(keys),
     ...clusterKeys(keys),
     ...pathKeys(keys),
@@ -315,6 +332,7 @@ export const SECRET_KEYS = [
   "serviceConfig",
   "cosignKey",
   "cosignPassword",
+  "builderTls",
 ] as const;
 
 /**

@@ -48,6 +48,7 @@ export function declarePlan(plan: ReleasePlan<Secret>): Record<string, unknown> 
         platforms: plan.platforms,
         context: service.context,
         builder: plan.builder,
+        ...(plan.platformBuilders === undefined ? {} : { platformBuilders: plan.platformBuilders }),
         login: plan.login,
         registryCache: plan.registryCache,
         buildOnPreview: plan.buildOnPreview,

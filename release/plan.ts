@@ -12,6 +12,7 @@ import {
   CONFIG_NAMESPACE,
   ConfigError,
   type ConfigReader,
+  DEFAULT_NODES_BUILDER,
   DEV_CHANNEL,
   loadStackConfig,
   type Platform,
@@ -22,6 +23,7 @@ import {
   type StackConfig,
   serviceVersion,
 } from "../lib/config";
+import { platformBuilders } from "../lib/config/builderKeys";
 import { checkDockerfile, formatViolation } from "../lib/dockerfileRules";
 import { foldServiceProblems, Refusal, type ServiceProblem } from "../lib/refusal";
 import {
@@ -63,6 +65,8 @@ export interface StackSecrets<S> {
   /** The encrypted cosign private key (`cosign.key`'s contents) and its password. */
   readonly cosignKey?: S;
   readonly cosignPassword?: S;
+  /** mTLS material of the tcp:// builder nodes: `{"<node>": {"ca", "cert", "key"}}` (PEM). */
+  readonly builderTls?: S;
 }
 
 /** A registry login: where, and the credentials. */
@@ -468,6 +472,8 @@ export interface ReleasePlan<S> {
   readonly organization: string;
   readonly platforms: readonly Platform[];
   readonly builder?: string;
+  /** The builder of each platform's images, when the stack sets `builders` (their routes). */
+  readonly platformBuilders?: Readonly<Partial<Record<Platform, string>>>;
   readonly registryCache: boolean;
   readonly buildOnPreview: boolean;
   readonly services: readonly ServicePlan[];
@@ -528,7 +534,16 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
     registry: config.registry,
     organization: config.organization,
     platforms: config.platforms,
-    ...(config.builder === undefined ? {} : { builder: config.builder }),
+    ...(builderName(config) === undefined ? {} : { builder: builderName(config) }),
+    ...(config.builders === undefined
+      ? {}
+      : {
+          platformBuilders: platformBuilders(
+            builderName(config) as string,
+            config.builders,
+            config.platforms,
+          ),
+        }),
     registryCache: config.registryCache,
     buildOnPreview: config.buildOnPreview,
     services,
@@ -558,6 +573,11 @@ function scanPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): ScanPlan {
   };
 }
 
+/** The buildx builder the images build on: `builder`, else the one made from `builders`. */
+function builderName(config: StackConfig): string | undefined {
+  return config.builder ?? (config.builders === undefined ? undefined : DEFAULT_NODES_BUILDER);
+}
+
 function signingPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): SigningPlan<S> {
   const { cosignKey: privateKey, cosignPassword: keyPassword } = facts.secrets;
   if (privateKey === undefined || keyPassword === undefined || facts.provenance === undefined) {
@@ -568,7 +588,7 @@ function signingPlan<S>(config: StackConfig, facts: ReleaseFacts<S>): SigningPla
     keyPassword,
     transparencyLog: config.transparencyLog,
     source: facts.provenance,
-    builder: `buildx://${config.builder ?? "default"}`,
+    builder: `buildx://${builderName(config) ?? "default"}`,
   };
 }
 

@@ -12,6 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readBuildContext } from "../clients/buildContext";
+import { type NodesBuilder, prepareNodesBuilder } from "../clients/buildxBuilder";
 import { sharedContentCache } from "../clients/contentCache";
 import { dockerConfigCredentials } from "../clients/dockerConfig";
 import { assertTokenCanWrite, DockerHubClient, DockerHubError } from "../clients/dockerHub";
@@ -41,6 +42,7 @@ import {
   ConfigError,
   type ConfigReader,
   DEFAULT_COSIGN_PUBLIC_KEY,
+  DEFAULT_NODES_BUILDER,
   DEV_CHANNEL,
   loadStackConfig,
   platformArchitecture,
@@ -48,6 +50,7 @@ import {
   SECRET_KEYS,
   type StackConfig,
 } from "../lib/config";
+import { builderTls } from "../lib/config/builderKeys";
 import { vulnerabilityDbDirectory } from "../lib/config/scanKeys";
 import { Refusal } from "../lib/refusal";
 import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
@@ -85,6 +88,11 @@ export interface ProgramInputs {
   readonly readSourceFacts: (sourceRoot: string) => SourceFacts;
   /** Fails unless the chosen kubeconfig context's API server answers. */
   readonly checkKubernetesApi: (target: KubeTarget, configKey: string) => Promise<void>;
+  /**
+   * Makes the buildx builder of the stack's `builders` and fails, naming the node, unless every
+   * node answers with the platforms routed to it (clients/buildxBuilder.ts).
+   */
+  readonly prepareBuilder?: (builder: NodesBuilder) => Promise<void>;
   /** Fails when the Docker Hub token cannot write descriptions (where the Hub tells). */
   readonly checkHubToken?: () => Promise<void>;
   /** Tags each repository already holds (`<org>/<service>`), as the registry lists them. */
@@ -156,6 +164,7 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
   const paths = sourcePaths(config, inputs.projectDir, inputs.engineDir);
   const sources = readSources(config, paths, inputs);
   checkSources(config, paths, sources, inputs.secrets);
+  if (config.builders !== undefined) await readBuilder(config, config.builders, inputs);
   const registry = await readRegistry(config, paths, sources.gitShortSha, inputs);
   // A version tag holding other content refuses the release here, before the Hub is asked
   // (planRelease decides the same again from these facts: the checks are pure and cheap).
@@ -184,6 +193,25 @@ async function readInOrder(inputs: ProgramInputs): Promise<ReleaseFacts<pulumi.O
     ...(vulnerabilityDb === undefined ? {} : { vulnerabilityDb }),
     today: inputs.today,
   };
+}
+
+/**
+ * The builder of `builders`, made and each node asked before the registry is read: a node that
+ * does not answer, or whose certificates do not match, refuses the preview with nothing built.
+ */
+async function readBuilder(
+  config: StackConfig,
+  nodes: NonNullable<StackConfig["builders"]>,
+  inputs: ProgramInputs,
+): Promise<void> {
+  const { problems, tls } = builderTls(nodes, await plainSecret(inputs.secrets.builderTls));
+  if (problems.length > 0) throw new ConfigError(problems);
+  await inputs.prepareBuilder?.({
+    name: config.builder ?? DEFAULT_NODES_BUILDER,
+    nodes,
+    platforms: config.platforms,
+    tls,
+  });
 }
 
 /**
@@ -416,6 +444,7 @@ export function programInputs(projectDir: string, engineDir?: string): ProgramIn
       checkSigningKey(key, publicKey, config.get("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY),
     readSourceFacts,
     readDatabaseStatus: databaseStatus,
+    prepareBuilder: prepareNodesBuilder,
     today: new Date(),
     checkHubToken: async () => {
       await assertTokenCanWrite(await clients.hub());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local services for the BattleScope local stack and the end-to-end tests.
 #
-#   scripts/local-services.sh start [--no-seed] [--no-hub] [--no-cluster] [--no-qemu]
+#   scripts/local-services.sh start [--no-seed] [--no-hub] [--no-cluster] [--no-qemu] [--builders 2]
 #                                                             start what is not running, wait until it answers
 #   scripts/local-services.sh status                          one line per service
 #   scripts/local-services.sh stop [registry]                 stop every service this script started (or the registry alone)
@@ -14,6 +14,7 @@
 #              deletes enabled, certificate signed by a local CA that is added to the system trust store
 #   buildkitd  rootful, OCI worker (runc), socket unix://$STATE/buildkit/buildkitd.sock, registered as
 #              the buildx "remote" builder "battlescope"; docker.io is mirrored to the local registry
+#              (--builders 2: a second daemon on unix://$STATE/buildkit2/buildkitd.sock, for two-node builders)
 #   qemu       QEMU user emulation of the foreign platform (linux/arm64 on amd64) in binfmt_misc, from
 #              Debian's qemu-user-static, with the fix-binary flag (scripts/local-services/binfmt.sh);
 #              stop removes only the entry start registered
@@ -403,6 +404,28 @@ registry_settings_builder() {
   printf '{"Key":"unix:///var/run/docker.sock","Name":"%s","Global":false}\n' "$name" >"$cfgdir/buildx/current"
 }
 
+# ---------------------------------------------------------------- second buildkitd (--builders 2)
+
+# A second BuildKit daemon, for stacks whose `builders` name two nodes: its own root, socket, pid
+# and log under $STATE/buildkit2, the same registry settings. Not a buildx builder of its own (the
+# stack's `builders` make theirs); start, status and stop reuse the first daemon's code with its paths.
+BK2_DIR="$STATE/buildkit2"
+with_buildkit2() {
+  local BK_DIR="$BK2_DIR"
+  local BK_CONFIG="$BK_DIR/buildkitd.toml" BK_SOCK="$BK_DIR/buildkitd.sock"
+  local BK_ADDR="unix://$BK_DIR/buildkitd.sock" BK_LOG="$BK_DIR/buildkitd.log" BK_PID="$BK_DIR/buildkitd.pid"
+  "$@"
+}
+status_buildkit2() {
+  if daemon_alive "$BK_PID" buildkitd && buildkitd_ready >/dev/null 2>&1; then
+    echo "buildkitd2 up    $BK_ADDR (pid $(daemon_pid "$BK_PID"))"
+  elif [[ -s "$BK_PID" ]]; then
+    echo "buildkitd2 down  $BK_ADDR"
+    return 1
+  fi
+}
+stop_buildkit2() { [[ ! -s "$BK_PID" ]] || stop_pid buildkitd2 "$BK_PID" buildkitd; }
+
 # ---------------------------------------------------------------- Docker Hub emulator
 
 hub_ready() { probe_http '[24][0-9][0-9]' "http://127.0.0.1:$HUB_PORT/_emulator/state"; }
@@ -452,6 +475,7 @@ export NODE_EXTRA_CA_CERTS=$CA_CERT
 export BATTLESCOPE_REGISTRY_ACCESS_LOG=$REG_ACCESS_LOG
 export BATTLESCOPE_BUILDER=$BUILDER
 export BUILDKIT_HOST=$BK_ADDR
+export BATTLESCOPE_BUILDKIT2_HOST=unix://$BK2_DIR/buildkitd.sock
 export BATTLESCOPE_HUB_URL=http://127.0.0.1:$HUB_PORT
 export BATTLESCOPE_HUB_STATE_FILE=$HUB_STATE_FILE
 export BATTLESCOPE_KUBECONFIG=$STATE/kubeconfig
@@ -463,16 +487,19 @@ EOF
 }
 
 cmd_start() {
-  local seed=1 hub=1 cluster=1 qemu=1 a
-  for a in "$@"; do
-    case "$a" in
+  local seed=1 hub=1 cluster=1 qemu=1 builders=1
+  while (($#)); do
+    case "$1" in
       --no-seed) seed=0 ;;
       --no-qemu) qemu=0 ;;
       --no-hub) hub=0 ;;
       --no-cluster) cluster=0 ;;
-      *) die "unknown option for start: $a" ;;
+      --builders) builders="${2:-}" && shift ;;
+      *) die "unknown option for start: $1" ;;
     esac
+    shift
   done
+  [[ "$builders" == 1 || "$builders" == 2 ]] || die "--builders takes 1 or 2, not '$builders'"
   need curl || apt_install curl curl
   need openssl || apt_install openssl openssl
   need jq || apt_install jq jq
@@ -482,6 +509,7 @@ cmd_start() {
   ((qemu)) && start_qemu
   start_buildkitd
   ensure_builder
+  ((builders == 2)) && with_buildkit2 start_buildkitd
   if ((seed)); then
     BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$HERE/seed-base-images.sh"
   fi
@@ -506,6 +534,7 @@ cmd_status() {
     rc=1
   fi
   BATTLESCOPE_STATE="$STATE" bash "$BINFMT" status | sed 's/^/qemu       /' || rc=1
+  with_buildkit2 status_buildkit2 || rc=1
   if daemon_alive "$HUB_PID" hubEmulatorMain && hub_ready >/dev/null; then
     echo "hub        up    http://127.0.0.1:$HUB_PORT (pid $(daemon_pid "$HUB_PID"), state $HUB_STATE_FILE)"
   elif [[ -f "$HUB_MAIN" ]]; then
@@ -522,6 +551,7 @@ cmd_stop() {
   case "${1:-all}" in
     all)
       BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop
+      with_buildkit2 stop_buildkit2
       stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" "$REG_PATTERN"
       BATTLESCOPE_STATE="$STATE" bash "$BINFMT" stop
       ;;

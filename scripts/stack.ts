@@ -16,9 +16,11 @@ import {
   type Stack,
 } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
+import { failedNodesReport } from "../clients/buildxBuilder";
 import { type KubeTarget, readWorkloads } from "../clients/kubernetes";
 import { OciRegistryClient } from "../clients/ociRegistry";
-import { ConfigError, PULL_SECRET_NAME, probedPaths } from "../lib/config";
+import { ConfigError, DEFAULT_NODES_BUILDER, PULL_SECRET_NAME, probedPaths } from "../lib/config";
+import { builderTls } from "../lib/config/builderKeys";
 import { publicationReport, splitReference, type TagWrite } from "../lib/publicationReport";
 import { diagnoseRollouts, rolloutRows } from "../lib/rollout";
 import { releaseProgramIn } from "../program";
@@ -166,6 +168,11 @@ async function main(): Promise<void> {
                 `could not read the cluster to report the rollouts: ${(reportError as Error).message}`,
             );
             if (rollouts !== "") process.stderr.write(`${rollouts}\n`);
+            const nodes = await builderReport(stack).catch(
+              (reportError: unknown) =>
+                `could not ask the builder nodes: ${(reportError as Error).message}`,
+            );
+            if (nodes !== "") process.stderr.write(`${nodes}\n`);
             throw error;
           }),
       );
@@ -229,6 +236,18 @@ function clusterOf({ config, secrets }: StackSettings): StackCluster | undefined
     registry: config.registry,
     healthPaths: probedPaths(config),
   };
+}
+
+/** After a failed `up` on a stack with `builders`: the nodes that do not answer (clients/buildxBuilder.ts). */
+export async function builderReport(stack: Stack): Promise<string> {
+  const { config, secrets } = await stackSettings(stack);
+  if (config.builders === undefined) return "";
+  return failedNodesReport({
+    name: config.builder ?? DEFAULT_NODES_BUILDER,
+    nodes: config.builders,
+    platforms: config.platforms,
+    tls: builderTls(config.builders, secrets.builderTls).tls,
+  });
 }
 
 /** After a failed `up`: each Deployment that is not Ready, why, and what to do. */

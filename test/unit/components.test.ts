@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "../../lib/vocabulary";
+import { COMPONENT_TYPES, PLATFORMS, RESOURCE_TYPES } from "../../lib/vocabulary";
 import { PULL_POLICY } from "../../policy/rules";
 import type { ProgramInputs } from "../../program";
 import { SERVICE_NAMES } from "../../services/catalog";
@@ -444,6 +444,54 @@ describe("the release stack under mocks", () => {
     await expect(program.declareRelease(change(inputs()))).rejects.toThrow(message);
     await runtime.settled();
     expect(recorded.length).toBe(before);
+  });
+
+  it("makes the builder of `builders` first, and builds each platform on its node's builder", async () => {
+    const made: unknown[] = [];
+    const before = recorded.length;
+    const nodes = JSON.stringify([
+      { name: "amd", endpoint: "unix:///run/amd.sock", platforms: ["linux/amd64"] },
+      { name: "arm", endpoint: "unix:///run/arm.sock", platforms: ["linux/arm64"] },
+    ]);
+    await program.declareRelease(
+      inputs({
+        config: { builders: nodes },
+        prepareBuilder: async (builder) => void made.push(builder),
+      }),
+    );
+    await runtime.settled();
+    expect(made).toMatchObject([{ name: "battlescope-nodes", platforms: PLATFORMS }]);
+    const images = recorded
+      .slice(before)
+      .filter((r) => r.name === "frontend-amd64" || r.name === "frontend-arm64");
+    expect(
+      Object.fromEntries(
+        images
+          .filter((r) => r.type === "docker-build:index:Image")
+          .map((r) => [r.name, (r.inputs.builder as { name: string }).name]),
+      ),
+    ).toEqual({
+      "frontend-amd64": "battlescope-nodes-amd",
+      "frontend-arm64": "battlescope-nodes-arm",
+    });
+  });
+
+  it("refuses a tcp node without its certificates before making the builder", async () => {
+    let made = 0;
+    const nodes = JSON.stringify([
+      { name: "amd", endpoint: "unix:///run/amd.sock", platforms: ["linux/amd64"] },
+      { name: "arm", endpoint: "tcp://10.0.0.7:1234", platforms: ["linux/arm64"] },
+    ]);
+    const before = recorded.length;
+    await expect(
+      program.declareRelease(
+        inputs({ config: { builders: nodes }, prepareBuilder: async () => void made++ }),
+      ),
+    ).rejects.toThrow(
+      'missing secret config "battlescope:builderTls.arm": node arm at tcp://10.0.0.7:1234 is reached over mTLS',
+    );
+    await runtime.settled();
+    expect([made, recorded.length]).toEqual([0, before]);
   });
 
   it("asks the Hub about the token only once the config is valid", async () => {
