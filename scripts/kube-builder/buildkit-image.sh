@@ -35,7 +35,7 @@ if [[ -z "$deb" ]]; then
   deb="$(find "$debs" -name 'rootlesskit_*.deb' | sort | tail -1)"
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/battlescope-buildkit-image.XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/battlescope-buildkit-image-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/rootfs"
 mkdir -p "$root"/{usr/bin,etc,tmp} "$root/run/user/1000" "$root/home/user/.local/tmp" \

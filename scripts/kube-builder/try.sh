@@ -37,7 +37,7 @@ curl_registry() {
 
 ns="bk-try-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 image="$REGISTRY/bk-try/buildkit:$ns"
-work="$(mktemp -d "${TMPDIR:-/tmp}/battlescope-kube-builder.XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/battlescope-kube-builder-XXXXXX")"
 # The builder lives in a buildx configuration of its own, not in the one the stack uses.
 export BUILDX_CONFIG="$work/buildx"
 
