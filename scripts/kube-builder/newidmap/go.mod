@@ -1,0 +1,3 @@
+module battlescope.local/newidmap
+
+go 1.26
