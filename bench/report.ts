@@ -62,6 +62,8 @@ export const SCENARIOS = [
   "stack[signed+scanned] cold",
   "stack[signed+scanned] patch",
   "stack[signed+scanned] no-op up",
+  "stack[2 nodes] cold",
+  "stack[2 nodes] patch",
   "stack[nockpt] cold",
   "stack[nockpt] patch",
   "stack[nockpt] cold amd64 only",
@@ -103,6 +105,14 @@ function figures(samples: readonly Sample[]) {
     }
     return { median: median(runs), runs };
   };
+  /** Median over runs of a figure taken within each run's sample of the scenario. */
+  const within = (scenario: string, figure: (sample: Sample) => number | undefined) => {
+    const runs = of(scenario).flatMap((sample) => {
+      const value = figure(sample);
+      return value === undefined ? [] : [value];
+    });
+    return { median: median(runs), runs };
+  };
   /** The median sample (by wall time) of a scenario, for its request and profile breakdown. */
   const medianSample = (scenario: string): Sample | undefined => {
     const sorted = of(scenario).sort((a, b) => a.wallMs - b.wallMs);
@@ -110,7 +120,7 @@ function figures(samples: readonly Sample[]) {
   };
   /** The scenarios that have samples, in report order. */
   const scenarios = SCENARIOS.filter((scenario) => of(scenario).length > 0);
-  return { of, medianOf, ratio, medianSample, scenarios };
+  return { of, medianOf, ratio, within, medianSample, scenarios };
 }
 
 type Figures = ReturnType<typeof figures>;
@@ -306,6 +316,26 @@ interface Comparison {
   top: string;
   bottom: string;
   pick: (sample: Sample) => number;
+  /** A figure taken within each run's sample of `top` instead of `top` over `bottom`. */
+  perRun?: (sample: Sample) => number | undefined;
+}
+
+/** The fixtures whose final stage runs commands: their arm64 build runs them under QEMU. */
+const RUNS_IN_IMAGE = ["battle-service", "notification-service"];
+
+/** The arm64 builds' time over the amd64 builds' of {@link RUNS_IN_IMAGE}, from the engine's spans. */
+function emulatedOverNative(sample: Sample): number | undefined {
+  const spans = sample.profile?.spans ?? [];
+  const built = (arch: string) =>
+    spans
+      .filter(
+        (span) =>
+          span.type === "docker-build:index:Image" &&
+          RUNS_IN_IMAGE.some((service) => span.name === `${service}-${arch}`),
+      )
+      .reduce((sum, span) => sum + (span.end - span.start), 0);
+  const native = built("amd64");
+  return native > 0 ? built("arm64") / native : undefined;
 }
 
 /** Wall time and registry requests of one scenario against another. */
@@ -345,6 +375,26 @@ const RATIOS: readonly Comparison[] = [
     bottom: `${SIGNED} ${scenario}`,
     pick: wall,
   })),
+  {
+    label: "two nodes / one node cold up (amd64 and arm64 on their own daemons)",
+    top: "stack[2 nodes] cold",
+    bottom: "stack cold",
+    pick: wall,
+  },
+  {
+    label: "two nodes / one node patch up",
+    top: "stack[2 nodes] patch",
+    bottom: "stack patch",
+    pick: wall,
+  },
+  {
+    label:
+      "arm64 / amd64 build time of the services with RUN steps in their image (cold, one node; QEMU's share)",
+    top: "stack cold",
+    bottom: "stack cold",
+    pick: wall,
+    perRun: emulatedOverNative,
+  },
   {
     label: "multi-arch / amd64-only cold up",
     top: "stack cold",
@@ -506,8 +556,9 @@ function ratiosTable(figured: Figures): string {
   return markdownTable(
     ["comparison", "median", "per run"],
     // A partial run (BENCH_SERIES) measures some comparisons only; the others have no row.
-    RATIOS.flatMap(({ label, top, bottom, pick }) => {
-      const r = figured.ratio(top, bottom, pick);
+    RATIOS.flatMap(({ label, top, bottom, pick, perRun }) => {
+      const r =
+        perRun === undefined ? figured.ratio(top, bottom, pick) : figured.within(top, perRun);
       if (r.runs.length === 0) return [];
       return [
         [label, `${r.median.toFixed(2)}x`, r.runs.map((value) => value.toFixed(2)).join(", ")],

@@ -23,7 +23,7 @@
  *
  * Environment:
  * - BENCH_RUNS: runs per scenario (default 3);
- * - BENCH_SERIES: comma list of baseline, stack, single, signed, scanned, knobs (default all);
+ * - BENCH_SERIES: comma list of baseline, stack, single, signed, scanned, nodes, knobs (default all);
  * - BENCH_RESULTS: the report to write (default bench/RESULTS.md);
  * - BENCH_REPORT_ONLY=1: rewrite the report from the last run's bench/out, running nothing;
  * - BENCH_SCALING=1 (`npm run bench:scaling`): after the runs, the scaling series of

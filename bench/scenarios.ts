@@ -24,6 +24,7 @@ import {
 } from "../scripts/e2eStack";
 import { ENGINE_PARALLELISM } from "../scripts/stack";
 import { SERVICES } from "../services/catalog";
+import { removeNodesBuilder, startBuildkitNode } from "../test/support/buildkitNode";
 import { BUSYBOX_UNLZMA_OUT_OF_BOUNDS } from "../test/support/vulnerabilityDatabase";
 import { writeVulnerabilityDbInto } from "../test/support/vulnerabilityDbWriter";
 import { median } from "./format";
@@ -34,7 +35,7 @@ import type { ScalingDeps } from "./scaling";
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? "3");
 export const SERIES = (
-  process.env.BENCH_SERIES ?? "baseline,stack,single,signed,scanned,knobs"
+  process.env.BENCH_SERIES ?? "baseline,stack,single,signed,scanned,nodes,knobs"
 ).split(",");
 const TRACE = process.env.BENCH_TRACE === "1";
 /** Extra stack config (JSON object of battlescope: keys without the prefix), for profiling. */
@@ -148,6 +149,11 @@ const NO_CHECKPOINTS: Variant = {
 const SIGNED: Variant = { label: "stack[signed]", env: {}, parallel: SHIPPED.parallel };
 /** As signed, with the vulnerability gate on: grype against a database written for the run. */
 const SCANNED: Variant = { label: "stack[signed+scanned]", env: {}, parallel: SHIPPED.parallel };
+/**
+ * As shipped, on `builders` of two nodes: the local daemon builds linux/amd64, a second daemon of
+ * the bench's own linux/arm64 (under QEMU on this amd64 machine, as the one node does it).
+ */
+const TWO_NODES: Variant = { label: "stack[2 nodes]", env: {}, parallel: SHIPPED.parallel };
 /** `pulumi up` from the CLI without `--parallel`: the engine's default, 4 per core. */
 const CLI_DEFAULT: Variant = { label: "stack[p8]", env: {} };
 
@@ -235,9 +241,14 @@ async function variantConfig(
 }
 
 /** Cold, patch, no-op up and preview on one stack; the knobs variant stops after the patch. */
-async function stackSeries(run: number, variant: Variant, vulnerabilityDb?: string): Promise<void> {
+async function stackSeries(
+  run: number,
+  variant: Variant,
+  vulnerabilityDb?: string,
+  stackConfig: Record<string, string> = {},
+): Promise<void> {
   await withFixturesCopy(async (sourceRoot) => {
-    const config = { sourceRoot, version: COLD_VERSION };
+    const config = { sourceRoot, version: COLD_VERSION, ...stackConfig };
     await withStack("benchs", variant, config, async (e2e) => {
       const log = `run${run}-${variant.label}.log`;
       const org = e2e.organization;
@@ -262,6 +273,24 @@ async function stackSeries(run: number, variant: Variant, vulnerabilityDb?: stri
   });
 }
 
+/** The stack series on two nodes; the second daemon starts empty (cold) and is stopped after. */
+async function twoNodeSeries(run: number): Promise<void> {
+  const arm64 = await startBuildkitNode("bench-node-arm64");
+  const builder = `battlescope-bench-${run}-${Date.now().toString(36)}`;
+  try {
+    await stackSeries(run, TWO_NODES, undefined, {
+      builder,
+      builders: JSON.stringify([
+        { name: "amd64", endpoint: BUILDKIT_HOST, platforms: ["linux/amd64"] },
+        { name: "arm64", endpoint: arm64.address, platforms: ["linux/arm64"] },
+      ]),
+    });
+  } finally {
+    removeNodesBuilder(builder);
+    await arm64.stop();
+  }
+}
+
 async function singleArchSeries(run: number, variant: Variant): Promise<void> {
   await withFixturesCopy(async (sourceRoot) => {
     const config = { sourceRoot, version: COLD_VERSION, platforms: '["linux/amd64"]' };
@@ -281,6 +310,7 @@ export const series: Record<string, (run: number) => Promise<void>> = {
   single: (run) => singleArchSeries(run, SHIPPED),
   signed: (run) => stackSeries(run, SIGNED),
   scanned: (run) => withVulnerabilityDb(run, (dir) => stackSeries(run, SCANNED, dir)),
+  nodes: twoNodeSeries,
   knobs: async (run) => {
     await stackSeries(run, NO_CHECKPOINTS);
     await singleArchSeries(run, NO_CHECKPOINTS);

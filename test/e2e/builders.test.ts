@@ -9,14 +9,17 @@
  * mid-release and reads each one's records, which other tests building on the shared daemons at
  * the same time would disturb.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildxConfigDir, tlsFiles } from "../../clients/buildxBuilder";
 import { SERVICE_NAMES } from "../../services/catalog";
-import { type BuildkitNode, makeMtlsFiles, startBuildkitNode } from "../support/buildkitNode";
+import {
+  type BuildkitNode,
+  makeMtlsFiles,
+  removeNodesBuilder,
+  startBuildkitNode,
+} from "../support/buildkitNode";
 import { makeTempDir } from "../support/tempDirs";
 import {
   accessLogMark,
@@ -47,20 +50,6 @@ function tagWrites(entries: readonly LogEntry[]): LogEntry[] {
 }
 
 /** The buildx builder a stack made, and its certificates, removed with the stack. */
-function removeBuilder(name: string): void {
-  for (const builder of [name, `${name}-amd64`, `${name}-arm64`]) {
-    try {
-      execFileSync("docker-buildx", ["rm", builder], { stdio: "ignore" });
-    } catch {
-      // never made
-    }
-  }
-  fs.rmSync(path.dirname(tlsFiles(buildxConfigDir(), name, "x").dir), {
-    recursive: true,
-    force: true,
-  });
-}
-
 /** Each service's platforms this node built for the organization, from the daemon's records. */
 function builtOn(node: BuildkitNode, organization: string): Record<string, string[]> {
   const prefix = `${REGISTRY}/${organization}/`;
@@ -105,7 +94,7 @@ describe("a builder of two nodes, one per platform", () => {
 
   afterAll(async () => {
     for (const e2e of stacks) await e2e.close();
-    for (const builder of builders) removeBuilder(builder);
+    for (const builder of builders) removeNodesBuilder(builder);
     await Promise.all([amd64?.stop(), arm64?.stop()]);
   }, 120_000);
 
@@ -223,7 +212,7 @@ describe("bad builder config at preview", () => {
 
   afterAll(async () => {
     await e2e?.close();
-    removeBuilder(builder);
+    removeNodesBuilder(builder);
     await Promise.all([amd64?.stop(), mtls?.stop()]);
   }, 120_000);
 

@@ -32,6 +32,9 @@ function profile(run: number, index: number): NonNullable<Sample["profile"]> {
       span("battlescope:images:MultiArchImage", "create", "frontend", 2_400, 29_000),
       span("docker-build:index:Image", "create", "frontend-amd64", 2_500, 20_100 + run),
       span("docker-build:index:Image", "create", "frontend-arm64", 2_510, 22_900 + index),
+      // A service with RUN steps in its image: its arm64 build runs them under QEMU.
+      span("docker-build:index:Image", "create", "battle-service-amd64", 2_600, 12_600),
+      span("docker-build:index:Image", "create", "battle-service-arm64", 2_610, 32_610 + run * 100),
       span(
         "pulumi-nodejs:dynamic/battlescope:RegistryTagSet",
         "create",

@@ -7,6 +7,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { buildxConfigDir, tlsFiles } from "../../clients/buildxBuilder";
 import { makeTempDir } from "./tempDirs";
 
 const STATE = process.env.BATTLESCOPE_STATE ?? "";
@@ -274,4 +275,22 @@ export function makeMtlsFiles(dir: string): {
     client: pair("client", "ca"),
     strangerClient: pair("stranger-client", "stranger-ca"),
   };
+}
+
+/** Removes the buildx builders the read step made for `builders` (the builder and one per node). */
+export function removeNodesBuilder(
+  name: string,
+  nodes: readonly string[] = ["amd64", "arm64"],
+): void {
+  for (const builder of [name, ...nodes.map((node) => `${name}-${node}`)]) {
+    try {
+      execFileSync("docker-buildx", ["rm", builder], { stdio: "ignore" });
+    } catch {
+      // never made
+    }
+  }
+  fs.rmSync(path.dirname(tlsFiles(buildxConfigDir(), name, "x").dir), {
+    recursive: true,
+    force: true,
+  });
 }
