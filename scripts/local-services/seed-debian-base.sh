@@ -111,6 +111,25 @@ EOF
 fi
 epoch="$(cat "$DIR/epoch")"
 
+# ---- the image pushed before, kept as an OCI layout: copied as it is (the same digests), which
+# takes a second where building it again from the root file systems takes over ten (compressing
+# two file systems); every start from an empty state (a new registry) comes here
+LAYOUT="$DIR/image"
+skopeo_creds=()
+if [[ "${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}" == htpasswd && -s "$STATE/registry/password" ]]; then
+  skopeo_creds=(--dest-creds "release-pusher:$(cat "$STATE/registry/password")")
+fi
+if [[ "${BATTLESCOPE_SEED_FORCE:-}" != 1 && -s "$LAYOUT.digest" && -s "$LAYOUT/index.json" ]]; then
+  say "pushing $REGISTRY/$REPO:$TAG from the kept layout ($(cat "$LAYOUT.digest"))"
+  if skopeo copy --quiet --all --preserve-digests "${skopeo_creds[@]}" \
+    "oci:$LAYOUT:$TAG" "docker://$REGISTRY/$REPO:$TAG" >/dev/null 2>"$DIR/copy.err" && index_ok "$TAG"; then
+    say "pushed $REGISTRY/$REPO:$TAG (linux/amd64, linux/arm64)"
+    exit 0
+  fi
+  say "the kept layout did not push ($(tail -n 1 "$DIR/copy.err")); building the image again"
+  rm -rf "$LAYOUT" "$LAYOUT.digest"
+fi
+
 # ---- one image per architecture from its root file system, pushed as one index
 work="${work:-$(mktemp -d "${TMPDIR:-/tmp}/battlescope-debian-XXXXXX")}"
 trap 'rm -rf "$work"' EXIT
@@ -130,3 +149,14 @@ SOURCE_DATE_EPOCH="$epoch" buildx build --builder "$BUILDER" \
 }
 index_ok "$TAG" || die "$REGISTRY/$REPO:$TAG does not resolve to an index with both platforms after the push"
 say "pushed $REGISTRY/$REPO:$TAG (linux/amd64, linux/arm64)"
+# Kept for the next empty registry; a copy that fails only costs the next seed a build.
+rm -rf "$LAYOUT" "$LAYOUT.digest"
+src_creds=()
+((${#skopeo_creds[@]})) && src_creds=(--src-creds "${skopeo_creds[1]}")
+if skopeo copy --quiet --all --preserve-digests "${src_creds[@]}" \
+  "docker://$REGISTRY/$REPO:$TAG" "oci:$LAYOUT:$TAG" >/dev/null 2>"$work/keep.err"; then
+  reg_get "manifests/$TAG" | sha256sum | awk '{print "sha256:" $1}' >"$LAYOUT.digest"
+else
+  say "could not keep the image as a layout ($(tail -n 1 "$work/keep.err")); the next empty registry builds it again"
+  rm -rf "$LAYOUT"
+fi
