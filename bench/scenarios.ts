@@ -275,7 +275,10 @@ async function stackSeries(
 
 /** The stack series on two nodes; the second daemon starts empty (cold) and is stopped after. */
 async function twoNodeSeries(run: number): Promise<void> {
-  const arm64 = await startBuildkitNode("bench-node-arm64");
+  const dir = path.join(OUT, `run${run}-node-arm64`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const arm64 = await startBuildkitNode("bench-node-arm64", { dir });
   const builder = `battlescope-bench-${run}-${Date.now().toString(36)}`;
   try {
     await stackSeries(run, TWO_NODES, undefined, {
@@ -288,6 +291,7 @@ async function twoNodeSeries(run: number): Promise<void> {
   } finally {
     removeNodesBuilder(builder);
     await arm64.stop();
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
 

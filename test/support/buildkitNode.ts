@@ -102,9 +102,15 @@ function mountsOf(dir: string): string[] {
  */
 export async function startBuildkitNode(
   label: string,
-  options: { tcpPort?: number; serverTls?: NodeTlsFiles; clientTls?: NodeTlsFiles } = {},
+  options: {
+    tcpPort?: number;
+    serverTls?: NodeTlsFiles;
+    clientTls?: NodeTlsFiles;
+    /** Its folder when not a test's temporary one (the bench's runs are no tests). */
+    dir?: string;
+  } = {},
 ): Promise<BuildkitNode> {
-  const dir = makeTempDir(label);
+  const dir = options.dir ?? makeTempDir(label);
   const address =
     options.tcpPort === undefined
       ? `unix://${path.join(dir, "buildkitd.sock")}`
