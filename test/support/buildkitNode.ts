@@ -214,10 +214,11 @@ export function makeMtlsFiles(dir: string): {
   const file = (name: string) => path.join(dir, name);
   const openssl = (...args: string[]) =>
     execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
-  const ca = (name: string) =>
+  /** `openssl req` with a new P-256 key for `name`: a self-signed CA, or a signing request. */
+  const newKey = (name: string, kind: "ca" | "request") =>
     openssl(
       "req",
-      "-x509",
+      ...(kind === "ca" ? ["-x509", "-days", "2"] : []),
       "-newkey",
       "ec",
       "-pkeyopt",
@@ -226,27 +227,13 @@ export function makeMtlsFiles(dir: string): {
       "-keyout",
       file(`${name}.key`),
       "-out",
-      file(`${name}.pem`),
-      "-days",
-      "2",
+      file(kind === "ca" ? `${name}.pem` : `${name}.csr`),
       "-subj",
       `/CN=${name}`,
     );
+  const ca = (name: string) => newKey(name, "ca");
   const signed = (name: string, by: string, extensions: string) => {
-    openssl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      file(`${name}.key`),
-      "-out",
-      file(`${name}.csr`),
-      "-subj",
-      `/CN=${name}`,
-    );
+    newKey(name, "request");
     fs.writeFileSync(file(`${name}.ext`), extensions);
     openssl(
       "x509",
