@@ -77,6 +77,8 @@ export class OciRegistryClient {
   private readonly fetch: typeof fetch;
   private readonly timeoutMs: number;
   private readonly tokens = new Map<string, string>();
+  /** The registry's last bearer challenge: where its tokens come from. */
+  private bearerChallenge: string | undefined;
 
   constructor(private readonly options: OciRegistryOptions) {
     this.base = `https://${registryApiHost(options.registry)}`;
@@ -269,14 +271,20 @@ export class OciRegistryClient {
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
     };
-    const cached = scope === undefined ? undefined : this.tokens.get(scope);
-    let response = await send(cached ?? this.basicAuth());
+    // Once the registry has named its token server, a new scope asks it for a token before the
+    // request rather than after a refused one; an expired or revoked token is answered with 401
+    // and a fresh token is fetched once.
+    let authorization = scope === undefined ? undefined : this.tokens.get(scope);
+    if (authorization === undefined && this.bearerChallenge !== undefined && scope !== undefined) {
+      authorization = await this.storeToken(this.bearerChallenge, scope);
+    }
+    let response = await send(authorization ?? this.basicAuth());
     if (response.status === 401) {
       const challenge = response.headers.get("www-authenticate") ?? "";
       if (/^bearer /i.test(challenge)) {
-        const token = await this.bearerToken(challenge, scope);
-        if (scope !== undefined) this.tokens.set(scope, `Bearer ${token}`);
-        response = await send(`Bearer ${token}`);
+        await response.arrayBuffer().catch(() => undefined);
+        this.bearerChallenge = challenge;
+        response = await send(await this.storeToken(challenge, scope));
       }
     }
     return response;
@@ -310,6 +318,12 @@ export class OciRegistryClient {
     const { username, password } = this.options;
     if (username === undefined || password === undefined) return undefined;
     return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+
+  private async storeToken(challenge: string, scope: string | undefined): Promise<string> {
+    const authorization = `Bearer ${await this.bearerToken(challenge, scope)}`;
+    if (scope !== undefined) this.tokens.set(scope, authorization);
+    return authorization;
   }
 
   private async bearerToken(challenge: string, scope: string | undefined): Promise<string> {

@@ -29,10 +29,16 @@
 # Environment:
 #   BATTLESCOPE_CACHE          toolchain cache (default $HOME/.cache/battlescope); binaries in $BATTLESCOPE_CACHE/bin
 #   BATTLESCOPE_STATE          state directory (default $BATTLESCOPE_CACHE/local)
-#   BATTLESCOPE_REGISTRY_AUTH  "htpasswd" (default): the registry requires basic auth (user release-pusher,
-#                              password generated into $STATE/registry/password, written as the Docker
-#                              login for 127.0.0.1:5000 that pushes, the stack and the CLI use);
-#                              "none": no auth
+#   BATTLESCOPE_REGISTRY_AUTH  "token" (default): the registry takes bearer tokens of the local token server
+#                              (scripts/token-server, https://127.0.0.1:5002/token), as Docker Hub's takes
+#                              auth.docker.io's: account release-pusher (pull, push, delete; password
+#                              generated into $STATE/registry/password, written as the Docker login for
+#                              127.0.0.1:5000 that BuildKit, cosign, syft, the stack and the CLI use) and
+#                              release-puller (pull only, the pull secret's; password in
+#                              $STATE/registry/pull-password);
+#                              "htpasswd": basic auth with the same two accounts; "none": no auth
+#   BATTLESCOPE_TOKEN_EXPIRES_IN  lifetime of a token in seconds (default 300, Docker Hub's); while running,
+#                              $STATE/token/settings.json ({"expiresIn": <seconds>}) overrides it
 #   BATTLESCOPE_BUILDKIT_SNAPSHOTTER  overlayfs | native | auto (default: overlayfs if it works here, else native)
 #   BATTLESCOPE_START_TIMEOUT  seconds to wait for each service (default 120: a loaded 2-core machine)
 set -euo pipefail
@@ -49,9 +55,9 @@ REGISTRY_ADDR="$REGISTRY_HOST:$REGISTRY_PORT"
 HUB_PORT=5001
 BUILDER=battlescope
 TIMEOUT="${BATTLESCOPE_START_TIMEOUT:-120}"
-AUTH="${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}"
-case "$AUTH" in htpasswd | none) ;; *)
-  echo "local-services: BATTLESCOPE_REGISTRY_AUTH must be htpasswd or none, not '$AUTH'" >&2
+AUTH="${BATTLESCOPE_REGISTRY_AUTH:-token}"
+case "$AUTH" in token | htpasswd | none) ;; *)
+  echo "local-services: BATTLESCOPE_REGISTRY_AUTH must be token, htpasswd or none, not '$AUTH'" >&2
   exit 2
   ;;
 esac
@@ -71,6 +77,18 @@ REG_PID="$REG_DIR/registry.pid"
 # Not "battlescope": the engine masks a secret value wherever it appears in its output, and the
 # stack holds this user as a secret.
 REG_USER=release-pusher
+# The pull secret's account: pulls only. Its password is not a secret (the local stack's config
+# holds it): the point is that the registry refuses it a push.
+PULL_USER=release-puller
+PULL_PASSWORD=release-puller-local
+TOKEN_PORT=5002
+TOKEN_DIR="$STATE/token"
+TOKEN_MAIN="$REPO_ROOT/scripts/token-server/tokenServerMain.ts"
+TOKEN_LOG="$TOKEN_DIR/token.log"
+TOKEN_PID="$TOKEN_DIR/token.pid"
+TOKEN_SERVICE=battlescope-local-registry
+TOKEN_ISSUER=battlescope-local-token-server
+TOKEN_EXPIRES_IN="${BATTLESCOPE_TOKEN_EXPIRES_IN:-300}"
 # /proc/<pid>/cmdline of the registry: also matches a 2.8 `docker-registry serve` an earlier
 # version of this script started, so that one is stopped and replaced rather than left running.
 REG_PATTERN="registry serve"
@@ -228,14 +246,20 @@ registry_auth_setup() {
     fi
     return 0
   fi
-  apt_install htpasswd apache2-utils
   if [[ ! -s "$REG_DIR/password" ]]; then
     (umask 077 && openssl rand -hex 16 >"$REG_DIR/password")
   fi
+  [[ "$(cat "$REG_DIR/pull-password" 2>/dev/null)" == "$PULL_PASSWORD" ]] ||
+    (umask 077 && echo "$PULL_PASSWORD" >"$REG_DIR/pull-password")
   local pw
   pw="$(cat "$REG_DIR/password")"
-  if [[ ! -s "$REG_DIR/htpasswd" ]] || ! htpasswd -vb "$REG_DIR/htpasswd" "$REG_USER" "$pw" >/dev/null 2>&1; then
-    htpasswd -nbB "$REG_USER" "$pw" 2>/dev/null | sed '/^$/d' >"$REG_DIR/htpasswd"
+  if [[ "$AUTH" == htpasswd ]]; then
+    apt_install htpasswd apache2-utils
+    if [[ ! -s "$REG_DIR/htpasswd" ]] || ! htpasswd -vb "$REG_DIR/htpasswd" "$REG_USER" "$pw" >/dev/null 2>&1 ||
+      ! htpasswd -vb "$REG_DIR/htpasswd" "$PULL_USER" "$PULL_PASSWORD" >/dev/null 2>&1; then
+      { htpasswd -nbB "$REG_USER" "$pw" && htpasswd -nbB "$PULL_USER" "$PULL_PASSWORD"; } 2>/dev/null |
+        sed '/^$/d' >"$REG_DIR/htpasswd"
+    fi
   fi
   # buildx forwards the client's credentials to buildkitd for pushes and pulls
   auth="$(printf '%s:%s' "$REG_USER" "$pw" | base64 -w0)"
@@ -252,6 +276,17 @@ write_registry_config() {
   htpasswd:
     realm: battlescope-local
     path: $REG_DIR/htpasswd"
+  elif [[ "$AUTH" == token ]]; then
+    # distribution checks each token itself: signed by the key in rootcertbundle, issued by
+    # this issuer for this service, not expired (with its fixed 60 s leeway), granting the action.
+    # The realm is a host name: cosign's and syft's registry library (go-containerregistry
+    # v0.22) refuses a realm on a private or loopback IP literal other than the registry's own.
+    auth_block="auth:
+  token:
+    realm: https://localhost:$TOKEN_PORT/token
+    service: $TOKEN_SERVICE
+    issuer: $TOKEN_ISSUER
+    rootcertbundle: $TOKEN_DIR/signer.crt"
   fi
   sed -e "s|@REG_DIR@|$REG_DIR|g" -e "s|@CA_DIR@|$CA_DIR|g" -e "s|@ADDR@|$REGISTRY_ADDR|g" \
     "$HERE/registry.yml" >"$tmp"
@@ -262,7 +297,7 @@ write_registry_config() {
 # Prints what the registry answered (the readiness report's "last probe").
 registry_ready() {
   local want=200
-  [[ "$AUTH" == htpasswd ]] && want="200|401"
+  [[ "$AUTH" != none ]] && want="200|401"
   probe_http "$want" --cacert "$CA_CERT" "https://$REGISTRY_ADDR/v2/"
 }
 
@@ -295,6 +330,73 @@ start_registry() {
   fi
   daemon_wait registry "$REG_PID" "$REG_LOG" "$TIMEOUT" registry_ready
   say "registry ready on https://$REGISTRY_ADDR"
+}
+
+# ---------------------------------------------------------------- token server
+
+# The key the tokens are signed with and its certificate: the registry trusts exactly this one
+# (rootcertbundle). A new key restarts both.
+ensure_token_signer() {
+  mkdir -p "$TOKEN_DIR"
+  chmod 700 "$TOKEN_DIR"
+  local key="$TOKEN_DIR/signer.key" crt="$TOKEN_DIR/signer.crt"
+  if [[ -s "$key" && -s "$crt" ]] && openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null; then
+    return 0
+  fi
+  say "generating the token signing key $key"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key" 2>/dev/null
+  chmod 600 "$key"
+  openssl req -x509 -new -key "$key" -sha256 -days 3650 -out "$crt" \
+    -subj "/O=BattleScope/CN=$TOKEN_ISSUER" 2>/dev/null
+  CERT_CHANGED=1
+}
+
+token_ready() { probe_http '[24][0-9][0-9]' --cacert "$CA_CERT" "https://$REGISTRY_HOST:$TOKEN_PORT/token?service=$TOKEN_SERVICE"; }
+
+token_server_args() {
+  printf '%s\n' --port "$TOKEN_PORT" --cert "$CA_DIR/registry.crt" --key "$CA_DIR/registry.key" \
+    --signing-key "$TOKEN_DIR/signer.key" --issuer "$TOKEN_ISSUER" --service "$TOKEN_SERVICE" \
+    --account "$REG_USER:$REG_DIR/password:pull,push,delete,catalog" \
+    --account "$PULL_USER:$REG_DIR/pull-password:pull" \
+    --expires-in "$TOKEN_EXPIRES_IN" --settings-file "$TOKEN_DIR/settings.json"
+}
+
+start_token_server() {
+  ensure_token_signer
+  local args
+  args="$(token_server_args)"
+  if daemon_alive "$TOKEN_PID" tokenServerMain; then
+    if [[ "$(cat "$TOKEN_DIR/args" 2>/dev/null)" != "$TOKEN_MAIN"$'\n'"$args" ]] || ((CERT_CHANGED)); then
+      say "token server options, checkout or keys changed, restarting"
+      stop_pid "token server" "$TOKEN_PID" tokenServerMain
+    elif [[ -n "$(find "$(dirname "$TOKEN_MAIN")" -name '*.ts' -newer "$TOKEN_PID" -print -quit 2>/dev/null)" ]]; then
+      say "token server sources changed since it started, restarting"
+      stop_pid "token server" "$TOKEN_PID" tokenServerMain
+    elif token_ready >/dev/null; then
+      say "token server already running on https://$REGISTRY_HOST:$TOKEN_PORT (pid $(daemon_pid "$TOKEN_PID"))"
+      return 0
+    fi
+  fi
+  if ! daemon_alive "$TOKEN_PID" tokenServerMain; then
+    port_busy "$TOKEN_PORT" && die "port $TOKEN_PORT is in use by another process: $(ss -ltnpH "sport = :$TOKEN_PORT" 2>/dev/null)"
+    local node_dir node
+    node_dir="$(bash "$REPO_ROOT/scripts/node.sh")" || die "no pinned Node for the token server (scripts/node.sh)"
+    node="${node_dir:+$node_dir/}node"
+    printf '%s\n%s' "$TOKEN_MAIN" "$args" >"$TOKEN_DIR/args"
+    local -a argv
+    mapfile -t argv <<<"$args"
+    # stdout: one JSON line per token issued or refused (the tests count them)
+    daemon_start "$TOKEN_PID" - env -C "$REPO_ROOT" "$node" "$TOKEN_MAIN" "${argv[@]}" \
+      >>"$TOKEN_LOG" 2>>"$TOKEN_DIR/stderr.log"
+    say "token server starting (pid $(daemon_pid "$TOKEN_PID")), log $TOKEN_LOG"
+  fi
+  daemon_wait "token server" "$TOKEN_PID" "$TOKEN_DIR/stderr.log" "$TIMEOUT" token_ready
+  say "token server ready on https://$REGISTRY_HOST:$TOKEN_PORT/token (tokens last $TOKEN_EXPIRES_IN s)"
+}
+
+stop_token_server() {
+  daemon_alive "$TOKEN_PID" tokenServerMain && stop_pid "token server" "$TOKEN_PID" tokenServerMain
+  return 0
 }
 
 # ---------------------------------------------------------------- buildkitd
@@ -480,9 +582,16 @@ export BATTLESCOPE_HUB_URL=http://127.0.0.1:$HUB_PORT
 export BATTLESCOPE_HUB_STATE_FILE=$HUB_STATE_FILE
 export BATTLESCOPE_KUBECONFIG=$STATE/kubeconfig
 EOF
-  if [[ "$AUTH" == htpasswd ]]; then
+  if [[ "$AUTH" != none ]]; then
     echo "export BATTLESCOPE_REGISTRY_USERNAME=$REG_USER"
     echo "export BATTLESCOPE_REGISTRY_PASSWORD_FILE=$REG_DIR/password"
+    echo "export BATTLESCOPE_PULL_USERNAME=$PULL_USER"
+    echo "export BATTLESCOPE_PULL_PASSWORD_FILE=$REG_DIR/pull-password"
+  fi
+  if [[ "$AUTH" == token ]]; then
+    echo "export BATTLESCOPE_TOKEN_URL=https://localhost:$TOKEN_PORT/token"
+    echo "export BATTLESCOPE_TOKEN_LOG=$TOKEN_LOG"
+    echo "export BATTLESCOPE_TOKEN_SETTINGS=$TOKEN_DIR/settings.json"
   fi
 }
 
@@ -505,6 +614,9 @@ cmd_start() {
   need jq || apt_install jq jq
   mkdir -p "$STATE"
   ensure_ca
+  mkdir -p "$REG_DIR"
+  registry_auth_setup
+  if [[ "$AUTH" == token ]]; then start_token_server; else stop_token_server; fi
   start_registry
   ((qemu)) && start_qemu
   start_buildkitd
@@ -526,6 +638,14 @@ cmd_status() {
   else
     echo "registry   down  https://$REGISTRY_ADDR"
     rc=1
+  fi
+  if [[ "$AUTH" == token ]]; then
+    if daemon_alive "$TOKEN_PID" tokenServerMain && token_ready >/dev/null; then
+      echo "token      up    https://$REGISTRY_HOST:$TOKEN_PORT/token (pid $(daemon_pid "$TOKEN_PID"), log $TOKEN_LOG)"
+    else
+      echo "token      down  https://$REGISTRY_HOST:$TOKEN_PORT/token"
+      rc=1
+    fi
   fi
   if daemon_alive "$BK_PID" buildkitd && buildkitd_ready >/dev/null 2>&1; then
     echo "buildkitd  up    $BK_ADDR (pid $(daemon_pid "$BK_PID"), buildx builder $BUILDER)"
@@ -552,7 +672,8 @@ cmd_stop() {
     all)
       BATTLESCOPE_STATE="$STATE" BATTLESCOPE_CACHE="$CACHE" bash "$CLUSTER" stop
       with_buildkit2 stop_buildkit2
-      stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" "$REG_PATTERN"
+      stop_pids hub "$HUB_PID" hubEmulatorMain buildkitd "$BK_PID" buildkitd registry "$REG_PID" "$REG_PATTERN" \
+        "token server" "$TOKEN_PID" tokenServerMain
       BATTLESCOPE_STATE="$STATE" bash "$BINFMT" stop
       ;;
     # The cluster alone (the tests that check the host after a stop).

@@ -41,8 +41,27 @@ DIR="$CACHE/debian-base/$VERSION"
 
 cached() { local arch; for arch in "${ARCHES[@]}"; do [[ -s "$DIR/rootfs-$arch.tar" ]] || return 1; done && [[ -s "$DIR/epoch" ]]; }
 
+LAYOUT="$DIR/image"
+
+# keep_layout: copies the pushed image into $LAYOUT for the next empty registry; a copy that
+# fails only costs the next seed a build.
+keep_layout() {
+  mkdir -p "$DIR"
+  rm -rf "$LAYOUT" "$LAYOUT.digest"
+  local -a src_creds=()
+  [[ -z "$REG_CREDS" ]] || src_creds=(--src-creds "$REG_CREDS")
+  if skopeo copy --quiet --all --preserve-digests "${src_creds[@]}" \
+    "docker://$REGISTRY/$REPO:$TAG" "oci:$LAYOUT:$TAG" >/dev/null 2>"$DIR/keep.err"; then
+    reg_get "manifests/$TAG" | sha256sum | awk '{print "sha256:" $1}' >"$LAYOUT.digest"
+  else
+    say "could not keep the image as a layout ($(tail -n 1 "$DIR/keep.err")); the next empty registry builds it again"
+    rm -rf "$LAYOUT"
+  fi
+}
+
 if [[ "${BATTLESCOPE_SEED_FORCE:-}" != 1 ]] && index_ok "$TAG"; then
   say "$REGISTRY/$REPO:$TAG already present (linux/amd64, linux/arm64)"
+  [[ -s "$LAYOUT.digest" && -s "$LAYOUT/index.json" ]] || keep_layout
   exit 0
 fi
 
@@ -114,11 +133,8 @@ epoch="$(cat "$DIR/epoch")"
 # ---- the image pushed before, kept as an OCI layout: copied as it is (the same digests), which
 # takes a second where building it again from the root file systems takes over ten (compressing
 # two file systems); every start from an empty state (a new registry) comes here
-LAYOUT="$DIR/image"
 skopeo_creds=()
-if [[ "${BATTLESCOPE_REGISTRY_AUTH:-htpasswd}" == htpasswd && -s "$STATE/registry/password" ]]; then
-  skopeo_creds=(--dest-creds "release-pusher:$(cat "$STATE/registry/password")")
-fi
+[[ -z "$REG_CREDS" ]] || skopeo_creds=(--dest-creds "$REG_CREDS")
 if [[ "${BATTLESCOPE_SEED_FORCE:-}" != 1 && -s "$LAYOUT.digest" && -s "$LAYOUT/index.json" ]]; then
   say "pushing $REGISTRY/$REPO:$TAG from the kept layout ($(cat "$LAYOUT.digest"))"
   if skopeo copy --quiet --all --preserve-digests "${skopeo_creds[@]}" \
@@ -149,14 +165,4 @@ SOURCE_DATE_EPOCH="$epoch" buildx build --builder "$BUILDER" \
 }
 index_ok "$TAG" || die "$REGISTRY/$REPO:$TAG does not resolve to an index with both platforms after the push"
 say "pushed $REGISTRY/$REPO:$TAG (linux/amd64, linux/arm64)"
-# Kept for the next empty registry; a copy that fails only costs the next seed a build.
-rm -rf "$LAYOUT" "$LAYOUT.digest"
-src_creds=()
-((${#skopeo_creds[@]})) && src_creds=(--src-creds "${skopeo_creds[1]}")
-if skopeo copy --quiet --all --preserve-digests "${src_creds[@]}" \
-  "docker://$REGISTRY/$REPO:$TAG" "oci:$LAYOUT:$TAG" >/dev/null 2>"$work/keep.err"; then
-  reg_get "manifests/$TAG" | sha256sum | awk '{print "sha256:" $1}' >"$LAYOUT.digest"
-else
-  say "could not keep the image as a layout ($(tail -n 1 "$work/keep.err")); the next empty registry builds it again"
-  rm -rf "$LAYOUT"
-fi
+keep_layout

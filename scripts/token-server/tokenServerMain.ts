@@ -1,0 +1,112 @@
+/**
+ * The registry token server as a local service (scripts/local-services.sh runs it):
+ *
+ *   node scripts/token-server/tokenServerMain.ts --port 5002 --cert <pem> --key <pem>
+ *     --signing-key <pem> --issuer <name> --service <name>
+ *     --account <name>:<password file>:<pull[,push[,delete[,catalog]]]> ...
+ *     [--expires-in <seconds>] [--settings-file <json>]
+ *
+ * One JSON line per token issued or refused on stdout; one line "listening" once ready.
+ */
+import * as fs from "node:fs";
+import {
+  REGISTRY_ACTIONS,
+  type RegistryAction,
+  startTokenServer,
+  type TokenAccount,
+} from "./tokenServer.ts";
+
+function fail(message: string): never {
+  process.stderr.write(`token server: ${message}\n`);
+  process.exit(2);
+}
+
+function readFile(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    fail(`cannot read the ${what} ${file}: ${(error as Error).message}`);
+  }
+}
+
+function parseAccount(entry: string): [string, TokenAccount] {
+  const [name, passwordFile, grants, ...rest] = entry.split(":");
+  if (!name || !passwordFile || !grants || rest.length > 0)
+    fail(`--account "${entry}" must be <name>:<password file>:<actions>`);
+  const actions: RegistryAction[] = [];
+  let catalog = false;
+  for (const grant of grants.split(",")) {
+    if (grant === "catalog") catalog = true;
+    else if ((REGISTRY_ACTIONS as readonly string[]).includes(grant))
+      actions.push(grant as RegistryAction);
+    else fail(`--account ${name}: unknown action "${grant}" (pull, push, delete, catalog)`);
+  }
+  const password = readFile(passwordFile, `password file of ${name}`).trim();
+  return [name, { password, actions, catalog }];
+}
+
+function parseArgs(argv: string[]) {
+  const values = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i] ?? "";
+    const value = argv[i + 1];
+    if (!flag.startsWith("--") || value === undefined) fail(`expected --flag value, got "${flag}"`);
+    values.set(flag, [...(values.get(flag) ?? []), value]);
+  }
+  const one = (flag: string, fallback?: string): string => {
+    const value = values.get(flag)?.at(-1) ?? fallback;
+    if (value === undefined) fail(`${flag} is required`);
+    return value;
+  };
+  const known = [
+    "--port",
+    "--host",
+    "--cert",
+    "--key",
+    "--signing-key",
+    "--issuer",
+    "--service",
+    "--account",
+    "--expires-in",
+    "--settings-file",
+  ];
+  for (const flag of values.keys()) if (!known.includes(flag)) fail(`unknown flag ${flag}`);
+  const port = Number(one("--port", "5002"));
+  const expiresIn = Number(one("--expires-in", "300"));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port is not a port number`);
+  if (!Number.isInteger(expiresIn) || expiresIn <= 0)
+    fail(`--expires-in must be a whole number of seconds`);
+  return {
+    port,
+    host: one("--host", "127.0.0.1"),
+    tlsCert: readFile(one("--cert"), "TLS certificate"),
+    tlsKey: readFile(one("--key"), "TLS key"),
+    signingKey: readFile(one("--signing-key"), "signing key"),
+    issuer: one("--issuer"),
+    service: one("--service"),
+    accounts: Object.fromEntries((values.get("--account") ?? []).map(parseAccount)),
+    expiresIn,
+    settingsFile: values.get("--settings-file")?.at(-1),
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const server = await startTokenServer({
+    ...options,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(
+    `${JSON.stringify({ event: "listening", url: server.url, keyId: server.keyId, accounts: Object.keys(options.accounts), expiresIn: options.expiresIn })}\n`,
+  );
+  const stop = () => {
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+main().catch((error: unknown) => fail((error as Error).message));
