@@ -239,6 +239,24 @@ export class OciRegistryClient {
     await this.expectOk(response, `delete ${repository}@${digest}`);
   }
 
+  /**
+   * The actions the registry's token server grants this client's account on a repository, read
+   * from the token's `access` claim (the token specification's JWT, as auth.docker.io, GHCR and
+   * Harbor issue); undefined when the registry does not use bearer tokens or its token is opaque.
+   */
+  async grantedActions(
+    repository: string,
+    actions: readonly string[],
+  ): Promise<string[] | undefined> {
+    if (this.bearerChallenge === undefined) await this.ping();
+    if (this.bearerChallenge === undefined) return undefined;
+    const token = await this.bearerToken(
+      this.bearerChallenge,
+      `repository:${repository}:${actions.join(",")}`,
+    );
+    return tokenAccess(token, repository);
+  }
+
   /** Answers whether the registry speaks the API, failing with a clear error when unreachable. */
   async ping(): Promise<void> {
     const response = await this.request("GET", "/v2/", undefined);
@@ -359,6 +377,24 @@ export class OciRegistryClient {
       `registry ${this.options.registry} refused to ${what}: HTTP ${response.status}${message}`,
       response.status,
     );
+  }
+}
+
+/** A JWT's `access` claim entry for the repository: its actions, or undefined when unreadable. */
+export function tokenAccess(token: string, repository: string): string[] | undefined {
+  const payload = token.split(".")[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
+      access?: { type?: string; name?: string; actions?: string[] }[];
+    };
+    if (!Array.isArray(claims.access)) return undefined;
+    const entry = claims.access.find(
+      (item) => item.type === "repository" && item.name === repository,
+    );
+    return entry?.actions ?? [];
+  } catch {
+    return undefined;
   }
 }
 

@@ -328,6 +328,8 @@ export const SECRET_KEYS = [
   "dockerHubToken",
   "registryUsername",
   "registryPassword",
+  "pullSecretUsername",
+  "pullSecretPassword",
   "kubeconfig",
   "serviceConfig",
   "cosignKey",

@@ -58,6 +58,12 @@ export interface StackSecrets<S> {
   /** Set from the Docker login for the registry by the read step when the stack sets neither. */
   readonly registryUsername?: S;
   readonly registryPassword?: S;
+  /**
+   * The pull secret's own account, when it is not the pushing one: a read-only token on Docker
+   * Hub, a pull-only robot account elsewhere. Both or neither.
+   */
+  readonly pullSecretUsername?: S;
+  readonly pullSecretPassword?: S;
   /** The target cluster's kubeconfig (its contents), unless kubeconfigPath names a file. */
   readonly kubeconfig?: S;
   /** Values of the services' required variables: `{"<service>": {"<NAME>": "<value>"}}`. */
@@ -91,6 +97,17 @@ export function registryLogin<S>(
   return username === undefined || password === undefined
     ? undefined
     : { address: registry, username, password };
+}
+
+/** The pull secret's login: its own account when the stack names one, else the push login. */
+export function pullSecretLogin<S>(
+  registry: string,
+  secrets: StackSecrets<S>,
+): RegistryLogin<S> | undefined {
+  const { pullSecretUsername: username, pullSecretPassword: password } = secrets;
+  return username !== undefined && password !== undefined
+    ? { address: registry, username, password }
+    : registryLogin(registry, secrets);
 }
 
 /** The secret to set when `registryLogin` finds no credentials: the first missing one. */
@@ -211,11 +228,18 @@ function secretProblems<S>(
   if (config.publishDescriptions && secrets.dockerHubUsername === undefined) {
     need("dockerHubUsername", "publishDescriptions is true");
   }
-  if (config.deploy && registryLogin(config.registry, secrets) === undefined) {
+  if (config.deploy && pullSecretLogin(config.registry, secrets) === undefined) {
     need(
       missingCredential(config.registry, secrets),
       `deploy is true and the ${PULL_SECRET_NAME} pull secret needs registry credentials`,
     );
+  }
+  if ((secrets.pullSecretUsername === undefined) !== (secrets.pullSecretPassword === undefined)) {
+    const [set, unset] =
+      secrets.pullSecretUsername === undefined
+        ? ["pullSecretPassword", "pullSecretUsername"]
+        : ["pullSecretUsername", "pullSecretPassword"];
+    need(unset, `${set} is set (the ${PULL_SECRET_NAME} pull secret's account needs both)`);
   }
   const problems = [...needed].map(([key, whys]) =>
     secretMissing(key, whys.join(", and because ")),
@@ -437,7 +461,7 @@ export interface DeploymentPlan<S> {
   readonly rolloutTimeoutSeconds: number;
   /** The path each running service's probes request, by service name. */
   readonly healthPaths: Readonly<Record<string, string>>;
-  /** The pull secret's credentials: the push login (`registryLogin`). */
+  /** The pull secret's credentials (`pullSecretLogin`). */
   readonly pullSecret: RegistryLogin<S>;
   /** The secret `{"<service>": {"<NAME>": "<value>"}}`, parsed where it is known (`parseServiceConfig`). */
   readonly serviceConfig?: S;
@@ -529,6 +553,7 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
   const services = planServices(config, paths, facts.sources.gitShortSha, facts.registry);
   const { secrets } = facts;
   const login = registryLogin(config.registry, secrets);
+  const pullSecret = pullSecretLogin(config.registry, secrets);
   const { dockerHubUsername: username, dockerHubToken: token } = secrets;
   return {
     registry: config.registry,
@@ -551,8 +576,8 @@ export function planRelease<S>(facts: ReleaseFacts<S>): ReleasePlan<S> {
     ...(config.publishDescriptions && username !== undefined && token !== undefined
       ? { dockerHub: { url: config.dockerHubUrl, username, token } }
       : {}),
-    ...(config.deploy && login !== undefined
-      ? { deployment: deploymentPlan(config, facts, login) }
+    ...(config.deploy && pullSecret !== undefined
+      ? { deployment: deploymentPlan(config, facts, pullSecret) }
       : {}),
     ...(config.sign ? { signing: signingPlan(config, facts) } : {}),
     ...(config.scan ? { scan: scanPlan(config, facts) } : {}),

@@ -25,6 +25,7 @@ import {
 } from "../clients/kubernetes";
 import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
 import { readPublishedRelease } from "../clients/publishedRelease";
+import { assertPermission } from "../clients/registryPermissions";
 import {
   type DatabaseStatus,
   databaseStatus,
@@ -463,7 +464,8 @@ function registryClients(
   secrets: StackSecrets<pulumi.Output<string>>,
 ) {
   let registryClient: Promise<OciRegistryClient> | undefined;
-  const client = () => {
+  /** The first repository read is also asked whether the account may push to it. */
+  const client = (firstRepository?: string) => {
     const login = registryLogin(registry, secrets);
     registryClient ??= Promise.all([
       plainSecret(login?.username),
@@ -477,6 +479,8 @@ function registryClients(
       });
       // One clear error up front when the registry is down, before any tag is listed.
       await created.ping();
+      if (firstRepository !== undefined && username !== undefined)
+        await assertPermission(created, username, firstRepository, "push");
       return created;
     });
     return registryClient;
@@ -497,9 +501,9 @@ function registryClients(
     hub,
     listTags: async (repository: string): Promise<string[]> => {
       if (registry !== DOCKER_HUB_REGISTRY || secrets.dockerHubToken === undefined) {
-        return (await client()).listTags(repository);
+        return (await client(repository)).listTags(repository);
       }
-      await client();
+      await client(repository);
       return hubTagNames(await hub(), repository);
     },
   };

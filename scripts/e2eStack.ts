@@ -40,6 +40,19 @@ function requireRegistryLogin(): RegistryCredential {
   return login;
 }
 
+/**
+ * The pull-only account the local services make for pull secrets (release-puller), when the
+ * registry has accounts: the Deployments pull with it, as production's pull with a read-only token.
+ */
+export const PULL_LOGIN = pullOnlyLogin();
+
+function pullOnlyLogin(): RegistryCredential | undefined {
+  const username = process.env.BATTLESCOPE_PULL_USERNAME;
+  const file = process.env.BATTLESCOPE_PULL_PASSWORD_FILE;
+  if (username === undefined || file === undefined || !fs.existsSync(file)) return undefined;
+  return { username, password: fs.readFileSync(file, "utf8").trim() };
+}
+
 /** A client of the local registry with its login. */
 export function registryClient(): OciRegistryClient {
   return new OciRegistryClient({ registry: REGISTRY, ...REGISTRY_LOGIN });
@@ -130,6 +143,12 @@ async function openE2eStack(
     "battlescope:dockerHubToken": { value: HUB_TOKEN, secret: true },
     "battlescope:registryUsername": { value: REGISTRY_USERNAME, secret: true },
     "battlescope:registryPassword": { value: REGISTRY_PASSWORD, secret: true },
+    ...(PULL_LOGIN === undefined
+      ? {}
+      : {
+          "battlescope:pullSecretUsername": { value: PULL_LOGIN.username, secret: true },
+          "battlescope:pullSecretPassword": { value: PULL_LOGIN.password, secret: true },
+        }),
   });
   return {
     stack,

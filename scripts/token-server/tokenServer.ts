@@ -39,6 +39,13 @@ export interface TokenAccount {
 export interface TokenServerSettings {
   /** Lifetime of an issued token in seconds (`expires_in` and the `exp` claim). */
   readonly expiresIn: number;
+  /**
+   * Seconds the JWT's `iat`, `nbf` and `exp` are dated back. distribution accepts a token up to
+   * 60 s past its `exp` (a fixed leeway for clock skew); dated back by those 60 s, a 5 s token is
+   * refused 5 s after it was issued, as a registry without the leeway would. The answer's
+   * `issued_at` and `expires_in` stay true to the client.
+   */
+  readonly backdateSeconds: number;
 }
 
 export interface TokenServerOptions {
@@ -54,7 +61,10 @@ export interface TokenServerOptions {
   readonly service: string;
   readonly accounts: Readonly<Record<string, TokenAccount>>;
   readonly expiresIn?: number;
-  /** JSON `{ "expiresIn": <seconds> }`, read again whenever it changes; wins over expiresIn. */
+  /**
+   * JSON `{ "expiresIn": <seconds>, "backdateSeconds": <seconds> }`, read again whenever it
+   * changes; wins over expiresIn.
+   */
   readonly settingsFile?: string;
   readonly log?: (line: string) => void;
   readonly now?: () => number;
@@ -148,9 +158,11 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const log = options.log ?? (() => undefined);
   const refreshTokens = new Map<string, string>();
   let settingsStamp = "";
-  let settings: TokenServerSettings = {
+  const base: TokenServerSettings = {
     expiresIn: options.expiresIn ?? DEFAULT_TOKEN_LIFETIME_SECONDS,
+    backdateSeconds: 0,
   };
+  let settings = base;
 
   const currentSettings = (): TokenServerSettings => {
     const file = options.settingsFile;
@@ -164,18 +176,18 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     }
     if (stamp === settingsStamp) return settings;
     settingsStamp = stamp;
-    const base = { expiresIn: options.expiresIn ?? DEFAULT_TOKEN_LIFETIME_SECONDS };
     if (stamp === "absent") {
       settings = base;
       return settings;
     }
     try {
       const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<TokenServerSettings>;
-      const expiresIn = parsed.expiresIn;
-      settings =
-        typeof expiresIn === "number" && Number.isInteger(expiresIn) && expiresIn > 0
-          ? { expiresIn }
-          : base;
+      const whole = (value: unknown, min: number) =>
+        typeof value === "number" && Number.isInteger(value) && value >= min ? value : undefined;
+      settings = {
+        expiresIn: whole(parsed.expiresIn, 1) ?? base.expiresIn,
+        backdateSeconds: whole(parsed.backdateSeconds, 0) ?? base.backdateSeconds,
+      };
     } catch {
       settings = base;
     }
@@ -188,8 +200,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     client: string,
     grant: string,
   ) => {
-    const lifetime = currentSettings().expiresIn;
+    const { expiresIn: lifetime, backdateSeconds } = currentSettings();
     const issuedAt = Math.floor(now() / 1000);
+    const dated = issuedAt - backdateSeconds;
     const known = account === undefined ? undefined : options.accounts[account];
     const access: ResourceAccess[] = [];
     for (const scope of scopes) {
@@ -201,9 +214,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       iss: options.issuer,
       sub: account ?? "",
       aud: options.service,
-      exp: issuedAt + lifetime,
-      nbf: issuedAt,
-      iat: issuedAt,
+      exp: dated + lifetime,
+      nbf: dated,
+      iat: dated,
       jti: randomUUID(),
       access,
     });

@@ -18,6 +18,13 @@ import { localSigningKey } from "../../scripts/e2eStack";
 import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { makeTempDir } from "../support/tempDirs";
+import {
+  clientName,
+  expiredTokenRefusals,
+  tokenLogMarks,
+  tokensSince,
+  useTokenSettings,
+} from "../support/tokenServer";
 import { BUSYBOX_AWK_USE_AFTER_FREE } from "../support/vulnerabilityDatabase";
 import { writeVulnerabilityDb } from "../support/vulnerabilityDbWriter";
 import {
@@ -75,8 +82,14 @@ describe.sequential("signed releases", () => {
   let e2e: E2eStack;
   let sources: { dir: string; commit: string };
   let signingKey: { key: string; password: string };
+  let restoreTokenSettings: (() => void) | undefined;
+  let tokenMarks: { tokens: number; registry: number };
 
   beforeAll(async () => {
+    // Every release, cleanup and verify of this file runs on 5-second tokens, dated back by the
+    // registry's 60 s leeway: a token is refused 5 s after it was issued, mid-release.
+    restoreTokenSettings = useTokenSettings({ expiresIn: 5, backdateSeconds: 60 });
+    tokenMarks = tokenLogMarks();
     signingKey = await localSigningKey();
     sources = gitFixtures();
     e2e = await createE2eStack("sig", {
@@ -93,6 +106,7 @@ describe.sequential("signed releases", () => {
   });
 
   afterAll(async () => {
+    restoreTokenSettings?.();
     await e2e?.close();
   });
 
@@ -447,6 +461,22 @@ describe.sequential("signed releases", () => {
     expect((await verifySignature(ref(e2e, "frontend", "v3.0.1"), OFFLINE, AUTH)).verified).toBe(
       true,
     );
+  });
+
+  it("ran on 5-second tokens: the registry refused expired ones, and each client fetched new ones", () => {
+    expect(expiredTokenRefusals(tokenMarks.registry)).toBeGreaterThan(0);
+    const issued = tokensSince(tokenMarks.tokens).filter((entry) => entry.event === "issued");
+    const byClient: Record<string, number> = {};
+    for (const entry of issued) {
+      const client = clientName(entry.client);
+      byClient[client] = (byClient[client] ?? 0) + 1;
+    }
+    console.log(`tokens issued on 5-second lifetimes, by client: ${JSON.stringify(byClient)}`);
+    expect(issued.every((entry) => entry.expiresIn === 5)).toBe(true);
+    // BuildKit's pushes (containerd's resolver), cosign and syft, and the program and CLI (node).
+    for (const client of ["containerd", "cosign", "syft", "node"]) {
+      expect(byClient[client] ?? 0, client).toBeGreaterThan(1);
+    }
   });
 });
 

@@ -1,0 +1,82 @@
+/**
+ * The local registry as Docker Hub's behaves: bearer tokens from a token server (scripts/token-server),
+ * scoped per repository and action, checked by the real registry (distribution v3, auth: token).
+ * A pull-only account (the pull secret's) is refused a push by the registry itself, and a stack
+ * that names it as the pushing account is refused before anything is pushed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OciRegistryClient, RegistryError } from "../../clients/ociRegistry";
+import { PULL_LOGIN, REGISTRY } from "../../scripts/e2eStack";
+import { tokenLogMarks, tokensSince } from "../support/tokenServer";
+import {
+  accessLogMark,
+  accessLogSince,
+  createE2eStack,
+  type E2eStack,
+  failureOf,
+  pushes,
+} from "./harness";
+
+function pullLogin() {
+  if (PULL_LOGIN === undefined)
+    throw new Error("no pull-only account: start the local services (token or htpasswd auth)");
+  return PULL_LOGIN;
+}
+
+describe.sequential("the registry behind its token server", () => {
+  let e2e: E2eStack;
+
+  beforeAll(async () => {
+    e2e = await createE2eStack("pullonly", { publishDescriptions: "false" });
+  });
+
+  afterAll(async () => {
+    await e2e?.close();
+  });
+
+  it("refuses the pull-only account a manifest write: the registry checks the token's scope", async () => {
+    const { username, password } = pullLogin();
+    const puller = new OciRegistryClient({ registry: REGISTRY, username, password });
+    const repository = `${e2e.organization}/frontend`;
+    const marks = tokenLogMarks();
+    const mark = accessLogMark();
+    const error = await puller
+      .putManifest(
+        repository,
+        "v0.0.1",
+        '{"schemaVersion":2}',
+        "application/vnd.oci.image.manifest.v1+json",
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as RegistryError).status).toBe(401);
+    expect((error as RegistryError).message).toMatch(
+      /^registry 127\.0\.0\.1:5000 refused to write [a-z0-9]+\/frontend:v0\.0\.1: HTTP 401: .*"code":"UNAUTHORIZED"/,
+    );
+    // The token server granted the pull it may do, not the push it asked for.
+    const issued = tokensSince(marks.tokens).filter((entry) => entry.account === username);
+    expect(issued.map((entry) => entry.access)).toContainEqual([`repository:${repository}:pull`]);
+    // The challenge, then the write with the pull-only token: both refused, nothing written.
+    expect(accessLogSince(mark, e2e.organization).map((entry) => entry.status)).toEqual([401, 401]);
+  });
+
+  it("refuses a stack whose pushing account may only pull before anything is pushed, naming the account and the permission", async () => {
+    const { username, password } = pullLogin();
+    // The user name in plain config: the engine masks a secret's value wherever it appears,
+    // the refusal's account name included.
+    await e2e.stack.setAllConfig({
+      "battlescope:registryUsername": { value: username },
+      "battlescope:pullSecretUsername": { value: username },
+      "battlescope:registryPassword": { value: password, secret: true },
+    });
+    const mark = accessLogMark();
+    const failure = await failureOf(e2e.stack.up({ color: "never" }));
+    expect(failure).toContain(
+      `registry 127.0.0.1:5000 does not let account "release-puller" push to ${e2e.organization}/`,
+    );
+    expect(failure).toMatch(
+      /: the "push" permission is missing \(its token grants pull only\); set battlescope:registryUsername and registryPassword to an account that may push \(a pull-only account belongs in battlescope:pullSecretUsername and pullSecretPassword, for the pull secret\)/,
+    );
+    expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+  });
+});
