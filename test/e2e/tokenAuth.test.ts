@@ -4,10 +4,16 @@
  * A pull-only account (the pull secret's) is refused a push by the registry itself, and a stack
  * that names it as the pushing account is refused before anything is pushed.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OciRegistryClient, RegistryError } from "../../clients/ociRegistry";
-import { PULL_LOGIN, REGISTRY } from "../../scripts/e2eStack";
-import { tokenLogMarks, tokensSince } from "../support/tokenServer";
+import { PULL_LOGIN, REGISTRY, REGISTRY_LOGIN } from "../../scripts/e2eStack";
+import {
+  expiredTokenRefusals,
+  tokenLogMarks,
+  tokensSince,
+  useTokenSettings,
+} from "../support/tokenServer";
 import {
   accessLogMark,
   accessLogSince,
@@ -78,5 +84,50 @@ describe.sequential("the registry behind its token server", () => {
       /: the "push" permission is missing \(its token grants pull only\); set battlescope:registryUsername and registryPassword to an account that may push \(a pull-only account belongs in battlescope:pullSecretUsername and pullSecretPassword, for the pull secret\)/,
     );
     expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+  });
+
+  describe.sequential("5-second tokens, dated back by the registry's 60 s leeway", () => {
+    let restore: (() => void) | undefined;
+    beforeAll(() => {
+      restore = useTokenSettings({ expiresIn: 5, backdateSeconds: 60 });
+    });
+    afterAll(() => restore?.());
+
+    /** The pushing account's client, reading one repository twice, 6 s apart. */
+    async function readTwice(now?: () => number) {
+      const registry = new OciRegistryClient({
+        registry: REGISTRY,
+        ...REGISTRY_LOGIN,
+        ...(now === undefined ? {} : { now }),
+      });
+      const repository = `${e2e.organization}/frontend`;
+      const marks = tokenLogMarks();
+      expect(await registry.listTags(repository)).toEqual([]);
+      await sleep(6_000);
+      const mark = accessLogMark();
+      expect(await registry.listTags(repository)).toEqual([]);
+      const tokens = tokensSince(marks.tokens).filter((entry) =>
+        entry.access?.includes(`repository:${repository}:pull`),
+      );
+      return {
+        tokens: tokens.length,
+        statuses: accessLogSince(mark, e2e.organization).map((entry) => entry.status),
+        expiredRefusals: expiredTokenRefusals(marks.registry),
+      };
+    }
+
+    it("a token near its end is replaced before the registry would refuse it", async () => {
+      const read = await readTwice();
+      expect(read).toEqual({ tokens: 2, statuses: [404], expiredRefusals: 0 });
+    });
+
+    it("a token the registry refuses as expired is replaced once, and the request succeeds", async () => {
+      // A client whose clock stands still believes its token is fresh: the registry decides.
+      const frozen = Date.now();
+      const read = await readTwice(() => frozen);
+      expect(read.tokens).toBe(2);
+      expect(read.statuses).toEqual([401, 404]);
+      expect(read.expiredRefusals).toBe(1);
+    });
   });
 });
