@@ -7,7 +7,8 @@
  * - `PATCH /v2/repositories/{ns}/{repo}/` (trailing slash; undocumented, the only description write)
  * - `POST /v2/namespaces/{ns}/repositories`
  * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100` (follows `next`)
- * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented)
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented; a 404 other than the Hub's
+ *   "tag not found" is a {@link HubRouteError}, never "already gone")
  *
  * Rules: the personal access token never appears in an error message; over-long descriptions are
  * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
@@ -104,6 +105,36 @@ export class DockerHubError extends Error {
     this.operation = operation;
     this.status = status;
   }
+}
+
+/**
+ * A 404 from a route that answers something other than "not found" for the object asked: the
+ * route itself is not (or no longer) served there. `route` is its method and path template.
+ */
+export class HubRouteError extends DockerHubError {
+  readonly route: string;
+
+  constructor(message: string, operation: string, route: string) {
+    super(message, operation, 404);
+    this.name = "HubRouteError";
+    this.route = route;
+  }
+}
+
+/** The tag delete, undocumented (not in Docker's Hub OpenAPI file), as the Hub UI sends it. */
+export const TAG_DELETE_ROUTE = "DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/";
+
+/**
+ * Whether a 404 body is the Hub's own "tag not found": JSON whose `message` or `detail` says the
+ * tag is not found. A route the Hub does not serve answers an HTML page instead
+ * (docker/hub-feedback#2250), and the emulator a "Not found: <method> <path>" message.
+ */
+export function isTagNotFound(body: unknown): boolean {
+  if (body === null || typeof body !== "object") return false;
+  const { message, detail } = body as Record<string, unknown>;
+  return [message, detail].some(
+    (text) => typeof text === "string" && /\btag\b.*\bnot found\b/i.test(text),
+  );
 }
 
 /**
@@ -381,7 +412,11 @@ export class DockerHubClient {
     return tags;
   }
 
-  /** Deletes one tag. Resolves true when deleted, false when the Hub did not have it (404). */
+  /**
+   * Deletes one tag. Resolves true when deleted, false when the Hub answers its own "tag not
+   * found" (see {@link isTagNotFound}). Any other 404 is a {@link HubRouteError} naming the route:
+   * taking it for "already gone" would report a cleanup that deleted nothing as a success.
+   */
   async deleteTag(namespace: string, repository: string, tag: string): Promise<boolean> {
     const operation = `delete tag ${namespace}/${repository}:${tag}`;
     const response = await this.#authorized(operation, {
@@ -389,7 +424,17 @@ export class DockerHubClient {
       url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/tags/${enc(tag)}/`,
     });
     if (response.status === 404) {
-      return false;
+      const { message, body } = await hubAnswer(response);
+      if (isTagNotFound(body)) {
+        return false;
+      }
+      throw new HubRouteError(
+        this.#redact(
+          `Docker Hub ${operation} failed: HTTP 404 from ${TAG_DELETE_ROUTE} without the Hub's "tag not found" (it said: ${message}): the Hub may have moved or removed this undocumented route`,
+        ),
+        operation,
+        TAG_DELETE_ROUTE,
+      );
     }
     await this.#expectOk(operation, response, explainWrite({}));
     return true;
@@ -605,9 +650,20 @@ async function hubAnswer(response: Response): Promise<{ message: string; body: u
       }
     }
   } catch {
-    found = text.trim() === "" ? undefined : text.trim().replace(/\s+/g, " ").slice(0, 300);
+    found = text.trim() === "" ? undefined : (htmlPage(text) ?? oneLine(text));
   }
   return { message: found ?? (response.statusText || "no message"), body: parsed };
+}
+
+function oneLine(text: string): string {
+  return text.trim().replace(/\s+/g, " ").slice(0, 300);
+}
+
+/** An HTML error page, as the Hub answers a path it does not serve, said by its title. */
+function htmlPage(text: string): string | undefined {
+  if (!/^\s*<(!doctype html|html)\b/i.test(text)) return undefined;
+  const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1];
+  return title === undefined ? "an HTML page" : `an HTML page titled "${oneLine(title)}"`;
 }
 
 /**
