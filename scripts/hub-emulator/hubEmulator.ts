@@ -713,6 +713,7 @@ function checkTexts(fields: Record<string, unknown>): void {
   }
 }
 
+/** A repository with every field Docker's OpenAPI file requires of `repository_info`. */
 function repositoryJson(repository: EmulatedRepository) {
   return {
     user: repository.namespace,
@@ -720,15 +721,22 @@ function repositoryJson(repository: EmulatedRepository) {
     namespace: repository.namespace,
     repository_type: "image",
     status: 1,
+    status_description: "active",
     description: repository.description,
     is_private: repository.is_private,
+    is_automated: false,
     star_count: 0,
     pull_count: 0,
     last_updated: repository.last_updated,
     date_registered: repository.date_registered,
+    collaborator_count: 0,
+    has_starred: false,
     full_description: repository.full_description,
+    permissions: { read: true, write: true, admin: true },
     media_types: ["application/vnd.oci.image.index.v1+json"],
     content_types: ["image"],
+    categories: [],
+    immutable_tags_settings: { enabled: false, rules: [] },
   };
 }
 
