@@ -67,50 +67,79 @@ export function refusalLine(
     : `kept    ${fullTag}: ${why}; to delete it, enable deletes in the registry's configuration (distribution: storage.delete.enabled: true) or delete it with the registry's own UI or API`;
 }
 
+/** What the deletes of every repository added up to. */
+interface Tally {
+  readonly planned: number;
+  readonly deletedTags: number;
+  readonly deletedDigests: readonly string[];
+  readonly goneTags: number;
+  readonly failures: readonly string[];
+  /** Planned tags left standing by the refusal (OCI registries only). */
+  readonly keptByRefusal: number;
+  readonly refused: DeleteRefusedError | undefined;
+}
+
 /** Tags before the manifests behind them, one unit at a time, past single failures. */
 export async function applyPlans(
   plans: readonly RepositoryPlan[],
   source: TagSource,
   say: (text: string) => void,
 ): Promise<void> {
-  const registry = source.client.registry;
   const hub = source.hub !== undefined;
-  const failures: string[] = [];
-  const deletedDigests: string[] = [];
-  let deletedTags = 0;
-  let goneTags = 0;
-  let keptByRefusal = 0;
-  let refused: DeleteRefusedError | undefined;
-  const planned = plans.reduce(
-    (sum, entry) => sum + (entry.snapshot === undefined ? 0 : entry.plan.delete.length),
-    0,
-  );
+  const tally = {
+    planned: 0,
+    deletedTags: 0,
+    deletedDigests: [] as string[],
+    goneTags: 0,
+    failures: [] as string[],
+    keptByRefusal: 0,
+    refused: undefined as DeleteRefusedError | undefined,
+  };
+  for (const { snapshot, plan } of plans) {
+    if (snapshot !== undefined) tally.planned += plan.delete.length;
+  }
   for (const { snapshot, plan, units } of plans) {
     if (snapshot === undefined || plan.delete.length === 0) continue;
     const repository = snapshot.repository;
-    const outcome = await deleteRepository(source, repository, plan, units, refused);
+    const outcome = await deleteRepository(source, repository, plan, units, tally.refused);
     for (const tag of outcome.deletedTags) say(`deleted ${repository}:${tag}\n`);
     for (const tag of outcome.goneTags)
       say(`gone    ${repository}:${tag}: the Hub no longer had it\n`);
     for (const failure of outcome.failures) say(`failed  ${failure}\n`);
-    refused ??= outcome.refused;
+    const refused = tally.refused ?? outcome.refused;
     if (refused !== undefined) {
       for (const tag of outcome.refusedTags) {
-        say(`${refusalLine(registry, `${repository}:${tag}`, refused, hub)}\n`);
+        say(`${refusalLine(source.client.registry, `${repository}:${tag}`, refused, hub)}\n`);
       }
     }
     if (outcome.halted !== undefined) say(`stopped ${outcome.halted}\n`);
-    deletedTags += outcome.deletedTags.length;
-    goneTags += outcome.goneTags.length;
-    if (!hub) keptByRefusal += outcome.refusedTags.length;
-    deletedDigests.push(...outcome.deletedManifests);
-    failures.push(...outcome.failures);
+    tally.refused = refused;
+    tally.deletedTags += outcome.deletedTags.length;
+    tally.goneTags += outcome.goneTags.length;
+    if (!hub) tally.keptByRefusal += outcome.refusedTags.length;
+    tally.deletedDigests.push(...outcome.deletedManifests);
+    tally.failures.push(...outcome.failures);
     if (outcome.halted !== undefined) break;
   }
+  conclude(tally, plans, source, say);
+}
+
+/**
+ * The last line, and the command's end: nothing deleted is exit code 2 (NothingDeletedError),
+ * some deletes failed or refused is 1, otherwise 0.
+ */
+function conclude(
+  tally: Tally,
+  plans: readonly RepositoryPlan[],
+  source: TagSource,
+  say: (text: string) => void,
+): void {
+  const { planned, deletedTags, deletedDigests, goneTags, failures, refused } = tally;
+  const hub = source.hub !== undefined;
   const refusal =
     refused === undefined
       ? ""
-      : `registry ${registry} does not allow deleting by digest (${refused.answer})`;
+      : `registry ${source.client.registry} does not allow deleting by digest (${refused.answer})`;
   const gone = goneTags > 0 ? `; ${plural(goneTags, "tag was", "tags were")} already gone` : "";
   // On Docker Hub the tag deletes come first: when none went through, they are what failed.
   const refusedAll = !hub && refused !== undefined;
@@ -131,9 +160,9 @@ export async function applyPlans(
   say(
     `Deleted ${plural(deletedTags, "tag")} and ${plural(deletedDigests.length, "manifest")}${gone}.${left} ${freedText(plans, deletedDigests, hub)}\n`,
   );
-  if (!hub && refused !== undefined) {
+  if (refusedAll) {
     throw new Error(
-      `cleanup: ${refusal} after the first deletes; ${plural(keptByRefusal, "planned tag")} kept (listed above)`,
+      `cleanup: ${refusal} after the first deletes; ${plural(tally.keptByRefusal, "planned tag")} kept (listed above)`,
     );
   }
   if (failures.length > 0) {
