@@ -4,19 +4,14 @@
  *
  * Every input is checked and everything is read before anything is deleted: bad input (an
  * unreadable or malformed file, a bad `--now`, an unknown service, an unreachable registry)
- * is one line on stderr, exit code 2, nothing deleted. A delete that fails is reported and the
- * others go on, except after Docker Hub fails a tag delete without explaining it (a 5xx): then
- * nothing else is deleted. The command then ends with exit code 1.
+ * is one line on stderr, exit code 2, nothing deleted. The deletes are cli/cleanupApply.ts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Command, Option } from "commander";
 import { type DockerHubClient, DockerHubError } from "../clients/dockerHub";
-import { type OciRegistryClient, RegistryError } from "../clients/ociRegistry";
+import { RegistryError } from "../clients/ociRegistry";
 import {
-  type DeleteReport,
-  deleteHubTags,
-  deleteManifestUnits,
   type RepositorySnapshot,
   readHubRepository,
   readOciRepository,
@@ -28,21 +23,24 @@ import {
   DEFAULT_RETENTION_POLICY,
   type DeployedRef,
   deleteAttachmentTags,
-  freedBlobs,
   keepSharedTags,
-  type ManifestInfo,
-  type ManifestUnit,
   orderTags,
   parseIsoDate,
   planManifests,
   planRetention,
-  type RetentionPlan,
   type RetentionPolicy,
   type TagDecision,
 } from "../lib/retention";
 import { DOCKER_TAG_PATTERN, splitArchSuffix, tryParseVersion } from "../lib/versions";
 import { DEFAULT_HUB_URL, DEFAULT_ORGANIZATION, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { SERVICE_NAMES } from "../services/catalog";
+import {
+  applyPlans,
+  estimate,
+  formatBytes,
+  type RepositoryPlan,
+  type TagSource,
+} from "./cleanupApply";
 import {
   type CliIo,
   type HttpDeps,
@@ -88,21 +86,6 @@ interface CleanupInput {
     readonly protect: string[];
   };
   readonly deployed: ReadonlyMap<string, readonly DeployedRef[]>;
-}
-
-/** Where the tags are read and deleted: an OCI registry, and the Hub API on Docker Hub. */
-interface TagSource {
-  readonly client: OciRegistryClient;
-  readonly hub: DockerHubClient | undefined;
-}
-
-/** One repository's plan: what the rules say, and the manifests behind it once digests are known. */
-interface RepositoryPlan {
-  readonly label: string;
-  readonly snapshot: RepositorySnapshot | undefined;
-  readonly plan: RetentionPlan;
-  readonly units: readonly ManifestUnit[];
-  readonly reached: ReadonlySet<string>;
 }
 
 export function registerCleanup(program: Command, io: CliIo, deps: CleanupDeps = {}): Command {
@@ -342,72 +325,6 @@ function planRepository(
   };
 }
 
-// ------------------------------------------------------------------ 4. apply
-
-/** Tags before the manifests behind them, one unit at a time, past single failures. */
-async function applyPlans(
-  plans: readonly RepositoryPlan[],
-  source: TagSource,
-  say: (text: string) => void,
-): Promise<void> {
-  const failures: string[] = [];
-  const deletedDigests: string[] = [];
-  let deletedTags = 0;
-  for (const { snapshot, plan, units } of plans) {
-    if (snapshot === undefined || plan.delete.length === 0) continue;
-    const report = await deleteRepository(source, snapshot.repository, plan, units);
-    for (const tag of report.deletedTags) say(`deleted ${snapshot.repository}:${tag}\n`);
-    for (const failure of report.failures) say(`failed  ${failure}\n`);
-    if (report.halted !== undefined) say(`stopped ${report.halted}\n`);
-    deletedTags += report.deletedTags.length;
-    deletedDigests.push(...report.deletedManifests);
-    failures.push(...report.failures);
-    if (report.halted !== undefined) break;
-  }
-  say(
-    `Deleted ${plural(deletedTags, "tag")} and ${plural(deletedDigests.length, "manifest")}. ${freedText(plans, deletedDigests, source.hub !== undefined)}\n`,
-  );
-  if (failures.length > 0) {
-    throw new Error(`cleanup: ${plural(failures.length, "delete")} failed (listed above)`);
-  }
-}
-
-/**
- * One repository's deletes. On Docker Hub the tags go through the Hub API first; a manifest goes
- * only once all its tags are gone, and nothing more after the Hub failed without explaining.
- */
-async function deleteRepository(
-  { client, hub }: TagSource,
-  repository: string,
-  plan: RetentionPlan,
-  units: readonly ManifestUnit[],
-): Promise<DeleteReport & { halted: string | undefined }> {
-  if (hub === undefined) {
-    return { ...(await deleteManifestUnits(client, repository, units)), halted: undefined };
-  }
-  const [namespace, name] = splitRepository(repository);
-  const tags = plan.delete.map((decision) => decision.tag);
-  const tagReport = await deleteHubTags(hub, namespace, name, tags);
-  const gone = new Set(tagReport.deletedTags);
-  const free =
-    tagReport.halted !== undefined
-      ? []
-      : units.filter((unit) => unit.tags.every((tag) => gone.has(tag)));
-  const held = units.filter((unit) => !free.includes(unit));
-  const manifestReport = await deleteManifestUnits(client, repository, free, held);
-  return {
-    deletedTags: tagReport.deletedTags,
-    deletedManifests: manifestReport.deletedManifests,
-    failures: [...tagReport.failures, ...manifestReport.failures],
-    halted: tagReport.halted,
-  };
-}
-
-function splitRepository(repository: string): [string, string] {
-  const slash = repository.indexOf("/");
-  return [repository.slice(0, slash), repository.slice(slash + 1)];
-}
-
 // ------------------------------------------------------------------ deployed releases
 
 /**
@@ -543,37 +460,4 @@ function printPlan(io: CliIo, options: CleanupOptions, plans: readonly Repositor
       options.apply ? "Deleting now." : "Dry run: nothing deleted; add --apply to delete."
     }\n`,
   );
-}
-
-/** Bytes freed, over every repository read: a blob another kept manifest uses is not freed. */
-function estimate(plans: readonly RepositoryPlan[], deleted: readonly string[]) {
-  const manifests = new Map<string, ManifestInfo>();
-  const kept: string[] = [];
-  for (const entry of plans) {
-    for (const [digest, info] of entry.snapshot?.manifests ?? []) manifests.set(digest, info);
-    kept.push(...entry.reached);
-  }
-  return freedBlobs(deleted, kept, manifests);
-}
-
-function freedText(
-  plans: readonly RepositoryPlan[],
-  deleted: readonly string[],
-  hub: boolean,
-): string {
-  if (hub) return "Docker Hub gives no blob sizes: space freed is not estimated.";
-  const { count: blobs, bytes } = estimate(plans, deleted);
-  return `About ${formatBytes(bytes)} in ${plural(blobs, "blob")} is freed once the registry collects garbage (an estimate: the deleted manifests and the blobs only they reference; a blob another repository or an untagged manifest still uses stays).`;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let value = bytes / 1000;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }

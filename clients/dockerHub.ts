@@ -7,7 +7,8 @@
  * - `PATCH /v2/repositories/{ns}/{repo}/` (trailing slash; undocumented, the only description write)
  * - `POST /v2/namespaces/{ns}/repositories`
  * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100` (follows `next`)
- * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented)
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented; a 404 other than the Hub's
+ *   "tag not found" is a {@link HubRouteError}, never "already gone")
  *
  * Rules: the personal access token never appears in an error message; over-long descriptions are
  * refused before any request (never cut); 429 responses are retried after the wait the Hub asks
@@ -21,7 +22,17 @@ import {
   utf8Length,
 } from "../lib/vocabulary";
 
+import {
+  hubAnswer,
+  hubMessage,
+  isTagNotFound,
+  jwtClaims,
+  jwtExpiry,
+  retryAfterMs,
+} from "./hubAnswers";
+
 export { DEFAULT_HUB_URL } from "../lib/vocabulary";
+export { isTagNotFound, retryAfterMs } from "./hubAnswers";
 
 /** The part of `fetch` this client uses; inject a fake or an instrumented one in tests. */
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
@@ -107,6 +118,23 @@ export class DockerHubError extends Error {
 }
 
 /**
+ * A 404 from a route that answers something other than "not found" for the object asked: the
+ * route itself is not (or no longer) served there. `route` is its method and path template.
+ */
+export class HubRouteError extends DockerHubError {
+  readonly route: string;
+
+  constructor(message: string, operation: string, route: string) {
+    super(message, operation, 404);
+    this.name = "HubRouteError";
+    this.route = route;
+  }
+}
+
+/** The tag delete, undocumented (not in Docker's Hub OpenAPI file), as the Hub UI sends it. */
+export const TAG_DELETE_ROUTE = "DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/";
+
+/**
  * Every length problem of a pair of descriptions, as exact one-line messages; empty when both
  * fit. `fullName` is `namespace/repository`.
  */
@@ -129,36 +157,6 @@ export function assertDescriptionsFit(
   if (first) {
     throw new Error(first.message);
   }
-}
-
-/**
- * How long a 429 asks to wait, in milliseconds, or undefined when it does not say.
- * `Retry-After` / `X-Retry-After` may be a number of seconds, a unix timestamp in seconds (the
- * Hub's documented form for `X-Retry-After`) or an HTTP date; `X-RateLimit-Reset` (a unix
- * timestamp) is the fallback. Numbers of at least 1e9 are read as timestamps.
- */
-export function retryAfterMs(headers: Headers, nowMs: number): number | undefined {
-  const untilTimestamp = (seconds: number): number =>
-    Math.max(0, Math.ceil(seconds * 1000 - nowMs));
-  for (const name of ["x-retry-after", "retry-after"]) {
-    const raw = headers.get(name)?.trim();
-    if (!raw) {
-      continue;
-    }
-    if (/^\d+(\.\d+)?$/.test(raw)) {
-      const value = Number(raw);
-      return value >= 1e9 ? untilTimestamp(value) : Math.ceil(value * 1000);
-    }
-    const date = Date.parse(raw);
-    if (!Number.isNaN(date)) {
-      return Math.max(0, date - nowMs);
-    }
-  }
-  const reset = headers.get("x-ratelimit-reset")?.trim();
-  if (reset && /^\d+(\.\d+)?$/.test(reset) && Number(reset) >= 1e9) {
-    return untilTimestamp(Number(reset));
-  }
-  return undefined;
 }
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
@@ -381,7 +379,11 @@ export class DockerHubClient {
     return tags;
   }
 
-  /** Deletes one tag. Resolves true when deleted, false when the Hub did not have it (404). */
+  /**
+   * Deletes one tag. Resolves true when deleted, false when the Hub answers its own "tag not
+   * found" (see {@link isTagNotFound}). Any other 404 is a {@link HubRouteError} naming the route:
+   * taking it for "already gone" would report a cleanup that deleted nothing as a success.
+   */
   async deleteTag(namespace: string, repository: string, tag: string): Promise<boolean> {
     const operation = `delete tag ${namespace}/${repository}:${tag}`;
     const response = await this.#authorized(operation, {
@@ -389,7 +391,17 @@ export class DockerHubClient {
       url: `${this.baseUrl}/v2/repositories/${enc(namespace)}/${enc(repository)}/tags/${enc(tag)}/`,
     });
     if (response.status === 404) {
-      return false;
+      const { message, body } = await hubAnswer(response);
+      if (isTagNotFound(body)) {
+        return false;
+      }
+      throw new HubRouteError(
+        this.#redact(
+          `Docker Hub ${operation} failed: HTTP 404 from ${TAG_DELETE_ROUTE} without the Hub's "tag not found" (it said: ${message}): the Hub may have moved or removed this undocumented route`,
+        ),
+        operation,
+        TAG_DELETE_ROUTE,
+      );
     }
     await this.#expectOk(operation, response, explainWrite({}));
     return true;
@@ -579,37 +591,6 @@ function toTag(raw: unknown): HubTag {
   };
 }
 
-/** The Hub's own words from an error answer (`message`, `detail`, ...), or the status text. */
-async function hubMessage(response: Response): Promise<string> {
-  return (await hubAnswer(response)).message;
-}
-
-/** An error answer's words and, when it is JSON, its body. */
-async function hubAnswer(response: Response): Promise<{ message: string; body: unknown }> {
-  let text = "";
-  try {
-    text = await response.text();
-  } catch {
-    // no body
-  }
-  let found: string | undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text) as unknown;
-    const body = (parsed ?? {}) as Record<string, unknown>;
-    const errors = Array.isArray(body.errors) ? (body.errors as { message?: unknown }[]) : [];
-    for (const candidate of [body.message, body.detail, body.text, errors[0]?.message]) {
-      if (typeof candidate === "string" && candidate.trim() !== "") {
-        found = candidate.trim();
-        break;
-      }
-    }
-  } catch {
-    found = text.trim() === "" ? undefined : text.trim().replace(/\s+/g, " ").slice(0, 300);
-  }
-  return { message: found ?? (response.statusText || "no message"), body: parsed };
-}
-
 /**
  * The token permission a write needs, said where the Hub answers 403. A "Read & Write" token
  * pushes images but is refused descriptions and tag deletes; the Hub's 403 does not say why.
@@ -660,24 +641,4 @@ export async function assertTokenCanWrite(
     );
   }
   return permission;
-}
-
-function jwtClaims(token: string): Record<string, unknown> | undefined {
-  const payload = token.split(".")[1];
-  if (!payload) {
-    return undefined;
-  }
-  try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as unknown;
-    return claims !== null && typeof claims === "object"
-      ? (claims as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function jwtExpiry(token: string): number | undefined {
-  const exp = jwtClaims(token)?.exp;
-  return typeof exp === "number" ? exp * 1000 : undefined;
 }

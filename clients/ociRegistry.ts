@@ -69,6 +69,23 @@ export class RegistryError extends Error {
   }
 }
 
+/**
+ * The registry does not delete manifests by digest at all: distribution with
+ * `storage.delete.enabled: false` and Docker Hub's registry (docker/hub-feedback#2360) answer
+ * `405` with errcode `UNSUPPORTED`. It is the registry's setting, not the manifest's: every other
+ * delete by digest would be refused too.
+ */
+export class DeleteRefusedError extends RegistryError {
+  constructor(
+    message: string,
+    /** What the registry answered, such as `HTTP 405 UNSUPPORTED`. */
+    readonly answer: string,
+  ) {
+    super(message, 405);
+    this.name = "DeleteRefusedError";
+  }
+}
+
 const RETRIES_ON_SERVER_ERROR = 4;
 
 /** Docker Hub's registry API lives on its own host. */
@@ -243,6 +260,14 @@ export class OciRegistryClient {
       "delete",
     );
     if (response.status === 404) return;
+    if (response.status === 405) {
+      const code = await errorCode(response);
+      const answer = `HTTP 405${code === undefined ? "" : ` ${code}`}`;
+      throw new DeleteRefusedError(
+        `registry ${this.options.registry} does not allow deleting by digest: DELETE /v2/${repository}/manifests/${digest} answered ${answer}`,
+        answer,
+      );
+    }
     await this.expectOk(response, `delete ${repository}@${digest}`);
   }
 
@@ -419,6 +444,17 @@ export function tokenAccess(token: string, repository: string): string[] | undef
       (item) => item.type === "repository" && item.name === repository,
     );
     return entry?.actions ?? [];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first errcode of a distribution error body (`{"errors":[{"code":...}]}`), if any. */
+async function errorCode(response: Response): Promise<string | undefined> {
+  const text = await response.text().catch(() => "");
+  try {
+    const code = (JSON.parse(text) as { errors?: { code?: unknown }[] }).errors?.[0]?.code;
+    return typeof code === "string" && /^[A-Z_]+$/.test(code) ? code : undefined;
   } catch {
     return undefined;
   }

@@ -2,16 +2,11 @@
  * Tag sources for retention: an OCI registry (tags, manifests, push dates from image configs),
  * Docker Hub (the Hub's tag list with dates and per-platform digests) and a tags file. Each
  * gives a {@link RepositorySnapshot}: the tags with their digests and dates, and the manifest
- * graph behind them. Also the deletes, in the order retention needs them.
+ * graph behind them. The deletes are in clients/registryDeletes.ts.
  */
 
 import * as fs from "node:fs";
-import {
-  type ManifestInfo,
-  type ManifestUnit,
-  parseIsoDate,
-  type TagRecord,
-} from "../lib/retention";
+import { type ManifestInfo, parseIsoDate, type TagRecord } from "../lib/retention";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { DIGEST, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { dockerConfigCredentials, type RegistryCredential } from "./dockerConfig";
@@ -271,106 +266,6 @@ export async function readHubRepository(
     return record;
   });
   return { repository, tags, manifests, sizesKnown: false };
-}
-
-export interface DeleteReport {
-  readonly deletedManifests: string[];
-  /** The tags whose manifest was deleted (on an OCI registry a tag goes with its manifest). */
-  readonly deletedTags: string[];
-  readonly failures: string[];
-}
-
-/**
- * Deletes manifest units on an OCI registry: every unit's root (index) first, then the
- * children of the roots that were deleted. A child whose index could not be deleted stays, so
- * no surviving index ever points at a missing manifest. Keeps going past a failure.
- */
-export async function deleteManifestUnits(
-  client: OciRegistryClient,
-  repository: string,
-  units: readonly ManifestUnit[],
-  /** Units not to delete (their tags could not be removed): their children stay too. */
-  standing: readonly ManifestUnit[] = [],
-): Promise<DeleteReport> {
-  const report: DeleteReport = { deletedManifests: [], deletedTags: [], failures: [] };
-  const deletedRoots = new Set<string>();
-  const failedRoots = new Set<string>();
-  for (const unit of units) {
-    try {
-      await client.deleteManifest(repository, unit.digest);
-      deletedRoots.add(unit.digest);
-      report.deletedManifests.push(unit.digest);
-      report.deletedTags.push(...unit.tags);
-    } catch (error) {
-      failedRoots.add(unit.digest);
-      report.failures.push(
-        `could not delete ${repository}@${unit.digest} (${unit.tags.join(", ")}): ${(error as Error).message}`,
-      );
-    }
-  }
-  // A child goes only when every unit that lists it lost its root: a surviving index never
-  // points at a missing manifest.
-  const owners = new Map<string, string[]>();
-  for (const unit of [...units, ...standing]) {
-    for (const child of unit.children) {
-      owners.set(child, [...(owners.get(child) ?? []), unit.digest]);
-    }
-  }
-  for (const [child, roots] of owners) {
-    if (deletedRoots.has(child)) continue;
-    const left = roots.filter((root) => !deletedRoots.has(root));
-    if (left.length > 0) {
-      const failed = left.filter((root) => failedRoots.has(root));
-      if (failed.length > 0) {
-        report.failures.push(
-          `kept ${repository}@${child}: index ${failed.join(", ")} still lists it`,
-        );
-      }
-      continue;
-    }
-    try {
-      await client.deleteManifest(repository, child);
-      report.deletedManifests.push(child);
-    } catch (error) {
-      report.failures.push(
-        `could not delete ${repository}@${child} (child of ${roots.join(", ")}): ${(error as Error).message}`,
-      );
-    }
-  }
-  return report;
-}
-
-/**
- * Deletes tags through the Docker Hub API one by one. A refused delete (403, 4xx) is reported and
- * the others go on; an unexplained failure (5xx after the retries, no answer) stops everything:
- * the undocumented endpoint may be deleting something other than asked, so nothing else is
- * deleted (`halted` says so and names the tags not tried).
- */
-export async function deleteHubTags(
-  hub: DockerHubClient,
-  namespace: string,
-  name: string,
-  tags: readonly string[],
-): Promise<DeleteReport & { halted: string | undefined }> {
-  const report: DeleteReport = { deletedManifests: [], deletedTags: [], failures: [] };
-  for (const [i, tag] of tags.entries()) {
-    try {
-      // false: the Hub no longer has it, which is what was asked.
-      await hub.deleteTag(namespace, name, tag);
-      report.deletedTags.push(tag);
-    } catch (error) {
-      report.failures.push(
-        `could not delete ${namespace}/${name}:${tag}: ${(error as Error).message}`,
-      );
-      const status = error instanceof DockerHubError ? error.status : undefined;
-      if (status === undefined || status >= 500) {
-        const left = tags.slice(i + 1);
-        const halted = `Docker Hub's failure is unexplained, so nothing else is deleted${left.length > 0 ? ` (not tried: ${left.map((t) => `${namespace}/${name}:${t}`).join(", ")})` : ""}`;
-        return { ...report, halted };
-      }
-    }
-  }
-  return { ...report, halted: undefined };
 }
 
 /**

@@ -10,7 +10,8 @@
  * - `GET`/`PATCH /v2/repositories/{ns}/{repo}/` (trailing slash required; the GET is deprecated
  *   and can be made to fail with {@link HubEmulator.failLegacy})
  * - `GET /v2/namespaces/{ns}/repositories/{repo}/tags?page=&page_size=` (max 100, `next` links)
- * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (trailing slash required)
+ * - `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (trailing slash required; the
+ *   `tagDeleteRoute: false` option removes it, as the Hub may: then the Hub's 404 HTML page)
  * - control plane, without auth and not recorded: `GET /_emulator/state`,
  *   `PUT /_emulator/state` (replace the repositories), `POST /_emulator/reset`.
  *
@@ -96,6 +97,11 @@ export interface HubEmulatorOptions {
   now?: () => number;
   /** Called after every change of the state (used to persist it). */
   onChange?: (state: HubEmulatorState) => void;
+  /**
+   * Serve the undocumented tag delete (default true). False answers it as the Hub answers a path
+   * it does not serve: a 404 HTML page, not the JSON "tag not found" of a missing tag.
+   */
+  tagDeleteRoute?: boolean;
 }
 
 export interface HubEmulator {
@@ -150,6 +156,10 @@ export const DEFAULT_EMULATOR_USERS: Readonly<Record<string, string>> = Object.f
 });
 
 const REPOSITORY_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const TAG_PATH = /^\/v2\/repositories\/[^/]+\/[^/]+\/tags\/[^/]+\/$/;
+/** What the Hub answers for a path it does not serve (docker/hub-feedback#2250), shortened. */
+const NOT_SERVED_PAGE =
+  '<!doctype html>\n<html lang="en">\n<head>\n\t<meta charset="utf-8">\n\t<title>404 : Docker</title>\n</head>\n<body><div id="message">Page not found</div></body>\n</html>\n';
 
 interface Failure {
   status: number;
@@ -196,6 +206,7 @@ interface Emulation {
   readonly failures: Failure[];
   legacyFailure: 404 | 410 | undefined;
   tagDeleteFailure: { status: 403 | 500; tags: Set<string> | undefined } | undefined;
+  readonly tagDeleteRoute: boolean;
   /** Tells the owner (the state file) that the state changed. */
   readonly changed: () => void;
 }
@@ -231,6 +242,7 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
     failures: [],
     legacyFailure: undefined,
     tagDeleteFailure: undefined,
+    tagDeleteRoute: options.tagDeleteRoute ?? true,
     changed: () => options.onChange?.(state),
   };
   const server = http.createServer((req, res) => {
@@ -363,6 +375,12 @@ function serve(
     record.authorization = "Bearer [redacted]";
   }
   emulation.requests.push(record);
+  if (!emulation.tagDeleteRoute && method === "DELETE" && TAG_PATH.test(url.pathname)) {
+    record.status = 404;
+    res.writeHead(404, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(NOT_SERVED_PAGE);
+    return;
+  }
   const failure = emulation.failures.shift();
   if (failure) {
     record.status = failure.status;
@@ -695,6 +713,7 @@ function checkTexts(fields: Record<string, unknown>): void {
   }
 }
 
+/** A repository with every field Docker's OpenAPI file requires of `repository_info`. */
 function repositoryJson(repository: EmulatedRepository) {
   return {
     user: repository.namespace,
@@ -702,15 +721,22 @@ function repositoryJson(repository: EmulatedRepository) {
     namespace: repository.namespace,
     repository_type: "image",
     status: 1,
+    status_description: "active",
     description: repository.description,
     is_private: repository.is_private,
+    is_automated: false,
     star_count: 0,
     pull_count: 0,
     last_updated: repository.last_updated,
     date_registered: repository.date_registered,
+    collaborator_count: 0,
+    has_starred: false,
     full_description: repository.full_description,
+    permissions: { read: true, write: true, admin: true },
     media_types: ["application/vnd.oci.image.index.v1+json"],
     content_types: ["image"],
+    categories: [],
+    immutable_tags_settings: { enabled: false, rules: [] },
   };
 }
 

@@ -20,6 +20,12 @@ export class FakeRegistry {
   readonly failDeletes = new Set<string>();
   /** DELETEs answered 429 once, with this Retry-After, before they go through. */
   readonly rateLimitOnce = new Map<string, string>();
+  /**
+   * How many manifest DELETEs go through before the registry refuses every other one as
+   * distribution does with `storage.delete.enabled: false` (405 UNSUPPORTED); undefined: none.
+   */
+  refuseDeletesAfter: number | undefined;
+  #deletesAnswered = 0;
 
   put(repository: string, manifest: object, mediaType: string): string {
     const body = JSON.stringify({ schemaVersion: 2, mediaType, ...manifest });
@@ -148,6 +154,14 @@ export class FakeRegistry {
       return new Response(null, { status: 201, headers: { "docker-content-digest": digest } });
     }
     if (method === "DELETE") {
+      if (
+        this.refuseDeletesAfter !== undefined &&
+        this.#deletesAnswered++ >= this.refuseDeletesAfter
+      )
+        return Response.json(
+          { errors: [{ code: "UNSUPPORTED", message: "The operation is unsupported." }] },
+          { status: 405 },
+        );
       const wait = this.rateLimitOnce.get(ref);
       if (wait !== undefined) {
         this.rateLimitOnce.delete(ref);

@@ -803,20 +803,22 @@ describe("cleanup on Docker Hub (emulated)", () => {
     expect(run.stderr).toBe("battlescope-images: cleanup: 1 delete failed (listed above)\n");
   });
 
-  it("reports every tag delete the Hub refuses (403) with the token permission to create, and deletes no manifest", async () => {
+  it("reports every tag delete the Hub refuses (403) with the token permission to create, deletes no manifest and says it deleted nothing", async () => {
     hub.failTagDeletes(403);
     const before = hubTags();
     const run = await cleanup(deps(), ...args("--apply"));
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(EXIT_USAGE);
     const refused = planned.map(
       ({ tag }) =>
         `failed  could not delete battlescope/frontend:${tag}: Docker Hub delete tag battlescope/frontend:${tag} failed: HTTP 403: access to the resource is forbidden with personal access token; the access token needs the "Read, Write, Delete" permission to manage repositories (a "Read & Write" token pushes images but may not write descriptions or delete tags): create a personal access token with "Read, Write, Delete"\n`,
     );
     expect(run.stdout.split("Deleting now.\n")[1]).toBe(
-      `${refused.join("")}Deleted 0 tags and 0 manifests. Docker Hub gives no blob sizes: space freed is not estimated.\n`,
+      `${refused.join("")}Deleted nothing of the 9 planned tags: 9 deletes failed.\n`,
     );
     expect(hubTags()).toEqual(before);
     expect(registry.deletes()).toEqual([]);
-    expect(run.stderr).toBe("battlescope-images: cleanup: 9 deletes failed (listed above)\n");
+    expect(run.stderr).toBe(
+      "battlescope-images: cleanup deleted nothing: 9 deletes failed (listed above)\n",
+    );
   });
 });

@@ -62,7 +62,8 @@ const HUB_CALLS: readonly HubCall[] = [
   {
     method: "DELETE",
     path: "/v2/repositories/{ns}/{repo}/tags/{tag}/",
-    fields: "204 when deleted, 404 when absent",
+    fields:
+      "204 when deleted; 404 with the Hub's \"tag not found\" when absent; any other 404 (the Hub's HTML page for a path it does not serve) is the route gone, an error naming it",
     source:
       "undocumented; 403 for personal access tokens observed in docker/hub-feedback #2006 (2020) and #2251 (2022), 500 in #2398 (2024)",
   },
