@@ -568,12 +568,23 @@ start_hub() {
 
 # ---------------------------------------------------------------- commands
 
+# What Node is to trust: the system bundle once it holds the local CA (so npm keeps trusting
+# what the machine's bundle lets it reach), else the local CA alone.
+node_ca_file() {
+  local bundle=/etc/ssl/certs/ca-certificates.crt
+  if [[ -s "$CA_CERT" ]] && grep -qF "$(sed -n 2p "$CA_CERT")" "$bundle" 2>/dev/null; then
+    echo "$bundle"
+  else
+    echo "$CA_CERT"
+  fi
+}
+
 print_env() {
   cat <<EOF
 export BATTLESCOPE_STATE=$STATE
 export BATTLESCOPE_REGISTRY=$REGISTRY_ADDR
 export BATTLESCOPE_CA_CERT=$CA_CERT
-export NODE_EXTRA_CA_CERTS=$CA_CERT
+export NODE_EXTRA_CA_CERTS=$(node_ca_file)
 export BATTLESCOPE_REGISTRY_ACCESS_LOG=$REG_ACCESS_LOG
 export BATTLESCOPE_BUILDER=$BUILDER
 export BUILDKIT_HOST=$BK_ADDR

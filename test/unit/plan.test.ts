@@ -258,6 +258,20 @@ describe("planRelease: refusals, with the program's messages", () => {
       message: `missing secret config "battlescope:registryPassword": ${CREDENTIALS_NEEDED}`,
     },
     {
+      name: "a pull secret account with a username and no password",
+      change: { secrets: { ...HUB, pullSecretUsername: "pull-bot" } },
+      error: ConfigError,
+      message:
+        'missing secret config "battlescope:pullSecretPassword": required because pullSecretUsername is set (the docker-hub-creds pull secret\'s account needs both); set it with `pulumi config set --secret battlescope:pullSecretPassword <value>`',
+    },
+    {
+      name: "a pull secret account with a password and no username",
+      change: { secrets: { ...HUB, pullSecretPassword: "pull-token" } },
+      error: ConfigError,
+      message:
+        'missing secret config "battlescope:pullSecretUsername": required because pullSecretPassword is set (the docker-hub-creds pull secret\'s account needs both); set it with `pulumi config set --secret battlescope:pullSecretUsername <value>`',
+    },
+    {
       name: "Docker Hub without any credentials",
       change: { config: { publishDescriptions: "false" }, secrets: {} },
       error: ConfigError,
@@ -445,7 +459,7 @@ describe("planRelease: the settings every image shares", () => {
           username: "hub-bot",
           password: "hub-token",
         });
-        expect(plan.deployment?.pullSecret).toBe(plan.login);
+        expect(plan.deployment?.pullSecret).toEqual(plan.login);
         expect(plan.dockerHub).toEqual({
           url: "https://hub.docker.com",
           username: "hub-bot",
@@ -462,8 +476,28 @@ describe("planRelease: the settings every image shares", () => {
           username: "registry-bot",
           password: "registry-pw",
         });
-        expect(plan.deployment?.pullSecret).toBe(plan.login);
+        expect(plan.deployment?.pullSecret).toEqual(plan.login);
         expect(plan.dockerHub?.username).toBe("hub-bot");
+      },
+    },
+    {
+      name: "a pull secret account of its own: the Deployments pull with it, the push keeps the push login",
+      change: {
+        config: { registry: LOCAL },
+        secrets: {
+          ...HUB,
+          ...REGISTRY,
+          pullSecretUsername: "pull-bot",
+          pullSecretPassword: "pull-pw",
+        },
+      },
+      check: (plan: ReleasePlan<string>) => {
+        expect(plan.login?.username).toBe("registry-bot");
+        expect(plan.deployment?.pullSecret).toEqual({
+          address: LOCAL,
+          username: "pull-bot",
+          password: "pull-pw",
+        });
       },
     },
     {
