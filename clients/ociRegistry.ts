@@ -1,3 +1,4 @@
+import { allowanceOf, type PullAllowance, pullLimitRefusal } from "../lib/pullLimit";
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { CACHED_BLOB_LIMIT, type ContentCache } from "./contentCache";
 
@@ -86,6 +87,17 @@ export class DeleteRefusedError extends RegistryError {
   }
 }
 
+/** A registry past its pull limit (429 TOOMANYREQUESTS): the limit, the account, the reset. */
+export class PullLimitError extends RegistryError {
+  constructor(
+    message: string,
+    readonly allowance: PullAllowance | undefined,
+  ) {
+    super(message, 429);
+    this.name = "PullLimitError";
+  }
+}
+
 const RETRIES_ON_SERVER_ERROR = 4;
 
 /** Docker Hub's registry API lives on its own host. */
@@ -100,6 +112,8 @@ export class OciRegistryClient {
   private readonly timeoutMs: number;
   private readonly tokens = new Map<string, { authorization: string; renewAt: number }>();
   private readonly now: () => number;
+  /** The pull allowance the registry announced last (Docker Hub's ratelimit headers). */
+  allowance: PullAllowance | undefined;
   /** The registry's last bearer challenge: where its tokens come from. */
   private bearerChallenge: string | undefined;
 
@@ -340,6 +354,7 @@ export class OciRegistryClient {
         response = await send(await this.storeToken(challenge, scope));
       }
     }
+    this.allowance = allowanceOf(response.headers) ?? this.allowance;
     return response;
   }
 
@@ -422,6 +437,14 @@ export class OciRegistryClient {
 
   private async expectOk(response: Response, what: string): Promise<void> {
     if (response.ok) return;
+    if (response.status === 429) {
+      await response.arrayBuffer().catch(() => undefined);
+      const allowance = allowanceOf(response.headers);
+      throw new PullLimitError(
+        pullLimitRefusal(this.options.registry, what, allowance, new Date(this.now())),
+        allowance,
+      );
+    }
     const detail = await response.text().catch(() => "");
     const message = detail.length > 0 ? `: ${detail.trim().slice(0, 300)}` : "";
     throw new RegistryError(

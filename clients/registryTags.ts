@@ -109,6 +109,11 @@ export interface RateLimitOptions {
   readonly now?: () => number;
   /** How many 429 answers are waited out before the 429 is returned. Default 5. */
   readonly maxRetries?: number;
+  /**
+   * The longest wait worth making (default 60 s): a pull limit that resets in hours (Docker Hub's
+   * window is 6 h) is returned at once, for the client to stop with the reset time.
+   */
+  readonly maxWaitMs?: number;
 }
 
 /**
@@ -120,12 +125,15 @@ export function rateLimitedFetch(options: RateLimitOptions = {}): typeof fetch {
   const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
   const maxRetries = options.maxRetries ?? 5;
+  const maxWaitMs = options.maxWaitMs ?? 60_000;
   return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     for (let retry = 0; ; retry++) {
       const response = await send(input, init);
       if (response.status !== 429 || retry >= maxRetries) return response;
+      const wait = retryAfterMs(response.headers, now()) ?? Math.min(1000 * 2 ** retry, 60_000);
+      if (wait > maxWaitMs) return response;
       await response.body?.cancel();
-      await sleep(retryAfterMs(response.headers, now()) ?? Math.min(1000 * 2 ** retry, 60_000));
+      await sleep(wait);
     }
   }) as typeof fetch;
 }

@@ -17,9 +17,9 @@ import {
   type RegistryAuth,
   type RunResult,
   runTool,
+  runToolWithLogin,
   SigningToolError,
   toolFailure,
-  withRegistryLogin,
 } from "./tools";
 
 export { type RegistryAuth, SigningToolError } from "./tools";
@@ -155,20 +155,19 @@ async function cosignSigning(
   settings: SigningSettings,
   auth: RegistryAuth | undefined,
 ): Promise<void> {
-  const result = await withRegistryLogin(auth, (env) =>
-    runTool(
-      "cosign",
-      [
-        command,
-        "--yes",
-        "--key",
-        `env://${KEY_ENV}`,
-        ...args,
-        ...offlineSignFlags(settings.transparencyLog),
-        ref,
-      ],
-      { ...env, ...keyEnv(settings.key) },
-    ),
+  const result = await runToolWithLogin(
+    "cosign",
+    [
+      command,
+      "--yes",
+      "--key",
+      `env://${KEY_ENV}`,
+      ...args,
+      ...offlineSignFlags(settings.transparencyLog),
+      ref,
+    ],
+    keyEnv(settings.key),
+    auth,
   );
   if (result.code !== 0) throw toolFailure("cosign", what, result);
 }
@@ -211,19 +210,18 @@ function cosignVerifying(
   options: VerifyOptions,
   auth: RegistryAuth | undefined,
 ): Promise<RunResult> {
-  return withRegistryLogin(auth, (env) =>
-    runTool(
-      "cosign",
-      [
-        command,
-        "--key",
-        `env://${PUBLIC_KEY_ENV}`,
-        ...args,
-        ...offlineVerifyFlags(options.transparencyLog),
-        ref,
-      ],
-      { ...env, [PUBLIC_KEY_ENV]: options.publicKey },
-    ),
+  return runToolWithLogin(
+    "cosign",
+    [
+      command,
+      "--key",
+      `env://${PUBLIC_KEY_ENV}`,
+      ...args,
+      ...offlineVerifyFlags(options.transparencyLog),
+      ref,
+    ],
+    { [PUBLIC_KEY_ENV]: options.publicKey },
+    auth,
   );
 }
 
@@ -303,13 +301,15 @@ function lastLines(result: RunResult): string {
 
 /** The SPDX 2.3 SBOM of one image by digest, every file listed with its SHA-256 (syft). */
 async function syftSbom(ref: string, auth: RegistryAuth | undefined): Promise<SpdxDocument> {
-  const result = await withRegistryLogin(auth, (env) =>
-    runTool("syft", ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"], {
-      ...env,
+  const result = await runToolWithLogin(
+    "syft",
+    ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"],
+    {
       SYFT_CHECK_FOR_APP_UPDATE: "false",
       SYFT_FILE_METADATA_SELECTION: "all",
       SYFT_FILE_METADATA_DIGESTS: "sha256",
-    }),
+    },
+    auth,
   );
   if (result.code !== 0) throw toolFailure("syft", `scan ${ref}`, result);
   return JSON.parse(result.stdout) as SpdxDocument;

@@ -7,7 +7,9 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { mentionsPullLimit, pullLimitRefusal, refusedManifest } from "../lib/pullLimit";
 import { dockerAuthKey } from "./dockerConfig";
+import { OciRegistryClient, PullLimitError } from "./ociRegistry";
 import { withScratchDir } from "./scratch";
 
 export type Tool = "cosign" | "syft" | "grype";
@@ -97,4 +99,40 @@ export async function withRegistryLogin<T>(
     );
     return work({ DOCKER_CONFIG: dir });
   });
+}
+
+/**
+ * Runs a tool with the registry's login. A run the registry refused for its pull limit (429
+ * TOOMANYREQUESTS in the tool's output) is the registry's refusal, with the limit and the reset
+ * read by a HEAD of the manifest it named (a HEAD is not a pull), whatever the tool's exit code
+ * would otherwise mean ("not verified" included).
+ */
+export async function runToolWithLogin(
+  tool: Tool,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  auth: RegistryAuth | undefined,
+): Promise<RunResult> {
+  const result = await withRegistryLogin(auth, (login) =>
+    runTool(tool, args, { ...env, ...login }),
+  );
+  const output = `${result.stderr}\n${result.stdout}`;
+  if (result.code === 0 || !mentionsPullLimit(output)) return result;
+  const refused = refusedManifest(output);
+  const registry = refused?.registry ?? auth?.registry ?? "the registry";
+  let allowance: PullLimitError["allowance"];
+  if (refused !== undefined) {
+    const client = new OciRegistryClient({
+      registry: refused.registry,
+      ...(auth?.username === undefined ? {} : { username: auth.username }),
+      ...(auth?.password === undefined ? {} : { password: auth.password }),
+    });
+    await client.headManifest(refused.repository, refused.reference).catch(() => undefined);
+    allowance = client.allowance;
+  }
+  const what =
+    refused === undefined
+      ? `let ${tool} read`
+      : `let ${tool} read ${refused.repository}@${refused.reference}`;
+  throw new PullLimitError(pullLimitRefusal(registry, what, allowance, new Date()), allowance);
 }

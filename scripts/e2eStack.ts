@@ -211,13 +211,16 @@ export function localSigningKey(): Promise<{ key: string; password: string }> {
  * The config of a stack that signs with the local key pair (keys/local.pub), offline: plain keys
  * and the two secrets, for `setAllConfig`.
  */
+/** The local signing key's public half (keys/README.md), which verify checks against. */
+export const LOCAL_PUBLIC_KEY_FILE = path.join(REPO_ROOT, "keys/local.pub");
+
 export async function localSigningConfig(): Promise<
   Record<string, { value: string; secret?: boolean }>
 > {
   const { key, password } = await localSigningKey();
   return {
     "battlescope:sign": { value: "true" },
-    "battlescope:cosignPublicKey": { value: path.join(REPO_ROOT, "keys/local.pub") },
+    "battlescope:cosignPublicKey": { value: LOCAL_PUBLIC_KEY_FILE },
     "battlescope:transparencyLog": { value: "false" },
     "battlescope:cosignKey": { value: key, secret: true },
     "battlescope:cosignPassword": { value: password, secret: true },

@@ -82,6 +82,11 @@ REG_USER=release-pusher
 PULL_USER=release-puller
 PULL_PASSWORD=release-puller-local
 TOKEN_PORT=5002
+# Docker Hub's pull limits in front of the same registry (scripts/token-server/pullLimitProxy.ts,
+# served by the token server's process): a stack whose registry is 127.0.0.1:5003 reads and
+# writes the same repositories, and its manifest GETs count against the limit in the token
+# server's settings file (none by default).
+PROXY_PORT=5003
 TOKEN_DIR="$STATE/token"
 TOKEN_MAIN="$REPO_ROOT/scripts/token-server/tokenServerMain.ts"
 TOKEN_LOG="$TOKEN_DIR/token.log"
@@ -265,7 +270,8 @@ registry_auth_setup() {
   auth="$(printf '%s:%s' "$REG_USER" "$pw" | base64 -w0)"
   mkdir -p "$cfgdir"
   [[ -s "$cfgdir/config.json" ]] || echo '{}' >"$cfgdir/config.json"
-  jq --arg h "$REGISTRY_ADDR" --arg a "$auth" '.auths[$h].auth = $a' "$cfgdir/config.json" >"$cfgdir/config.json.tmp" &&
+  jq --arg h "$REGISTRY_ADDR" --arg p "$REGISTRY_HOST:$PROXY_PORT" --arg a "$auth" \
+    '.auths[$h].auth = $a | .auths[$p].auth = $a' "$cfgdir/config.json" >"$cfgdir/config.json.tmp" &&
     mv -f "$cfgdir/config.json.tmp" "$cfgdir/config.json"
 }
 
@@ -358,7 +364,8 @@ token_server_args() {
     --signing-key "$TOKEN_DIR/signer.key" --issuer "$TOKEN_ISSUER" --service "$TOKEN_SERVICE" \
     --account "$REG_USER:$REG_DIR/password:pull,push,delete,catalog" \
     --account "$PULL_USER:$REG_DIR/pull-password:pull" \
-    --expires-in "$TOKEN_EXPIRES_IN" --settings-file "$TOKEN_DIR/settings.json"
+    --expires-in "$TOKEN_EXPIRES_IN" --settings-file "$TOKEN_DIR/settings.json" \
+    --proxy-port "$PROXY_PORT" --upstream "https://$REGISTRY_ADDR" --upstream-ca "$CA_CERT"
 }
 
 start_token_server() {
@@ -603,6 +610,7 @@ EOF
     echo "export BATTLESCOPE_TOKEN_URL=https://localhost:$TOKEN_PORT/token"
     echo "export BATTLESCOPE_TOKEN_LOG=$TOKEN_LOG"
     echo "export BATTLESCOPE_TOKEN_SETTINGS=$TOKEN_DIR/settings.json"
+    echo "export BATTLESCOPE_PULL_LIMITED_REGISTRY=$REGISTRY_HOST:$PROXY_PORT"
   fi
 }
 

@@ -131,7 +131,11 @@ async function runVerify(
     architectures: input.architectures,
   };
   rows.push(...(await descriptionRows(release, options, env, deps)));
-  report(io, rows, { ...release, hubUrl: options.hubUrl });
+  report(io, rows, {
+    ...release,
+    hubUrl: options.hubUrl,
+    pullAllowance: registry.client.allowance,
+  });
 }
 
 // ------------------------------------------------------------------ parse

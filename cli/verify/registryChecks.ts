@@ -9,6 +9,7 @@ import {
   type Manifest,
   type ManifestDescriptor,
   type OciRegistryClient,
+  PullLimitError,
   RegistryError,
 } from "../../clients/ociRegistry";
 import { registryClientFromEnv } from "../../clients/registryTags";
@@ -40,7 +41,9 @@ export async function readRegistry(
     await client.ping();
     return { client, repository, existingTags: await client.listTags(repository) };
   } catch (error) {
-    if (error instanceof RegistryError) throw new UsageError(error.message);
+    // A pull limit is not bad input: verify stops with the limit and its reset (exit 1).
+    if (error instanceof RegistryError && !(error instanceof PullLimitError))
+      throw new UsageError(error.message);
     throw error;
   }
 }

@@ -4,6 +4,7 @@
  */
 
 import { registryApiHost } from "../../clients/ociRegistry";
+import { allowanceLine, type PullAllowance } from "../../lib/pullLimit";
 import { imageName } from "../../lib/readme";
 import { DEFAULT_HUB_URL, DOCKER_HUB_REGISTRY } from "../../lib/vocabulary";
 import type { ServiceImage } from "../../services/catalog";
@@ -38,6 +39,8 @@ export function report(io: CliIo, rows: readonly CheckRow[], context: HintContex
   io.stdout(
     `\n${context.service.name} ${context.version}: ${rows.length - failed.length - skipped} ok, ${failed.length} failed${skipped > 0 ? `, ${skipped} skipped` : ""}.\n`,
   );
+  if (context.pullAllowance !== undefined)
+    io.stdout(`${allowanceLine(context.registry, context.pullAllowance)}.\n`);
   if (failed.length === 0) return;
   io.stdout(`\n${hints(failed, context)}`);
   const repository = `${context.organization}/${context.service.name}`;
@@ -66,6 +69,8 @@ export interface HintContext {
   readonly organization: string;
   readonly version: string;
   readonly hubUrl: string | undefined;
+  /** What the registry said is left of its pull limit (Docker Hub's ratelimit headers). */
+  readonly pullAllowance?: PullAllowance | undefined;
 }
 
 /** The hints (docs/reference.md#troubleshooting-hints) for the kinds of failure found. */

@@ -46,6 +46,8 @@ export interface TokenServerSettings {
    * `issued_at` and `expires_in` stay true to the client.
    */
   readonly backdateSeconds: number;
+  /** The pull limit the proxy in front of the registry enforces (pullLimitProxy.ts); none when unset. */
+  readonly pullLimit?: { readonly limit: number; readonly windowSeconds: number };
 }
 
 export interface TokenServerOptions {
@@ -62,8 +64,8 @@ export interface TokenServerOptions {
   readonly accounts: Readonly<Record<string, TokenAccount>>;
   readonly expiresIn?: number;
   /**
-   * JSON `{ "expiresIn": <seconds>, "backdateSeconds": <seconds> }`, read again whenever it
-   * changes; wins over expiresIn.
+   * JSON `{ "expiresIn": <seconds>, "backdateSeconds": <seconds>, "pullLimit": { "limit": <n>,
+   * "windowSeconds": <seconds> } }`, read again whenever it changes; wins over expiresIn.
    */
   readonly settingsFile?: string;
   readonly log?: (line: string) => void;
@@ -73,6 +75,8 @@ export interface TokenServerOptions {
 export interface TokenServer {
   readonly url: string;
   readonly keyId: string;
+  /** The settings in force now (the settings file read again when it changed). */
+  settings(): TokenServerSettings;
   close(): Promise<void>;
 }
 
@@ -184,9 +188,14 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<TokenServerSettings>;
       const whole = (value: unknown, min: number) =>
         typeof value === "number" && Number.isInteger(value) && value >= min ? value : undefined;
+      const limit = whole(parsed.pullLimit?.limit, 0);
+      const windowSeconds = whole(parsed.pullLimit?.windowSeconds, 1);
       settings = {
         expiresIn: whole(parsed.expiresIn, 1) ?? base.expiresIn,
         backdateSeconds: whole(parsed.backdateSeconds, 0) ?? base.backdateSeconds,
+        ...(limit === undefined || windowSeconds === undefined
+          ? {}
+          : { pullLimit: { limit, windowSeconds } }),
       };
     } catch {
       settings = base;
@@ -349,6 +358,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   return {
     url: `https://${options.host ?? "127.0.0.1"}:${address.port}/token`,
     keyId,
+    settings: currentSettings,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

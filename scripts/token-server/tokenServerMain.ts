@@ -5,10 +5,15 @@
  *     --signing-key <pem> --issuer <name> --service <name>
  *     --account <name>:<password file>:<pull[,push[,delete[,catalog]]]> ...
  *     [--expires-in <seconds>] [--settings-file <json>]
+ *     [--proxy-port 5003 --upstream https://127.0.0.1:5000 --upstream-ca <pem>]
+ *
+ * With --proxy-port it also serves the pull-limit proxy (pullLimitProxy.ts) in front of the
+ * registry, with the limit of the settings file.
  *
  * One JSON line per token issued or refused on stdout; one line "listening" once ready.
  */
 import * as fs from "node:fs";
+import { startPullLimitProxy } from "./pullLimitProxy.ts";
 import {
   REGISTRY_ACTIONS,
   type RegistryAction,
@@ -69,6 +74,9 @@ function parseArgs(argv: string[]) {
     "--account",
     "--expires-in",
     "--settings-file",
+    "--proxy-port",
+    "--upstream",
+    "--upstream-ca",
   ];
   for (const flag of values.keys()) if (!known.includes(flag)) fail(`unknown flag ${flag}`);
   const port = Number(one("--port", "5002"));
@@ -87,20 +95,38 @@ function parseArgs(argv: string[]) {
     accounts: Object.fromEntries((values.get("--account") ?? []).map(parseAccount)),
     expiresIn,
     settingsFile: values.get("--settings-file")?.at(-1),
+    proxy: values.has("--proxy-port")
+      ? {
+          port: Number(one("--proxy-port")),
+          upstream: one("--upstream"),
+          upstreamCa: readFile(one("--upstream-ca"), "upstream CA"),
+        }
+      : undefined,
   };
 }
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  const server = await startTokenServer({
-    ...options,
-    log: (line) => process.stdout.write(`${line}\n`),
-  });
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const server = await startTokenServer({ ...options, log });
+  const proxy =
+    options.proxy === undefined
+      ? undefined
+      : await startPullLimitProxy({
+          host: options.host,
+          port: options.proxy.port,
+          tlsCert: options.tlsCert,
+          tlsKey: options.tlsKey,
+          upstream: options.proxy.upstream,
+          upstreamCa: options.proxy.upstreamCa,
+          currentLimit: () => server.settings().pullLimit,
+          log,
+        });
   process.stdout.write(
-    `${JSON.stringify({ event: "listening", url: server.url, keyId: server.keyId, accounts: Object.keys(options.accounts), expiresIn: options.expiresIn })}\n`,
+    `${JSON.stringify({ event: "listening", url: server.url, proxy: proxy?.url, keyId: server.keyId, accounts: Object.keys(options.accounts), expiresIn: options.expiresIn })}\n`,
   );
   const stop = () => {
-    server.close().then(
+    Promise.all([server.close(), proxy?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -4,12 +4,10 @@
  * from a real advisory's facts against the fixtures' base (busybox 1.35.0, CVE-2022-30065, high).
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RegistryAuth, verifiedAttestations } from "../../clients/signing";
 import { COSIGN_VULN_TYPE, scanResultOf } from "../../lib/vulnPredicate";
-import { localSigningConfig } from "../../scripts/e2eStack";
-import { REPO_ROOT } from "../../scripts/stack";
+import { LOCAL_PUBLIC_KEY_FILE, localSigningConfig } from "../../scripts/e2eStack";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { cli } from "../support/runCli";
 import {
@@ -32,7 +30,6 @@ import {
   registryClient,
 } from "./harness";
 
-const LOCAL_PUBLIC_KEY_FILE = path.join(REPO_ROOT, "keys/local.pub");
 const OFFLINE = {
   publicKey: fs.readFileSync(LOCAL_PUBLIC_KEY_FILE, "utf8"),
   transparencyLog: false,

@@ -14,7 +14,7 @@ import {
   verifySignature,
 } from "../../clients/signing";
 import { provenanceCommit, type SpdxDocument, sbomNames } from "../../lib/attestation";
-import { localSigningKey } from "../../scripts/e2eStack";
+import { LOCAL_PUBLIC_KEY_FILE, localSigningKey } from "../../scripts/e2eStack";
 import { REPO_ROOT } from "../../scripts/stack";
 import { SERVICE_NAMES } from "../../services/catalog";
 import { makeTempDir } from "../support/tempDirs";
@@ -44,7 +44,6 @@ import {
 } from "./harness";
 
 const run = promisify(execFile);
-const LOCAL_PUBLIC_KEY_FILE = path.join(REPO_ROOT, "keys/local.pub");
 const LOCAL_PUBLIC_KEY = fs.readFileSync(LOCAL_PUBLIC_KEY_FILE, "utf8");
 const AUTH: RegistryAuth = {
   registry: REGISTRY,

@@ -11,7 +11,7 @@ const TOKEN_SETTINGS = process.env.BATTLESCOPE_TOKEN_SETTINGS ?? "";
 const REGISTRY_LOG = path.join(process.env.BATTLESCOPE_STATE ?? "", "registry", "registry.log");
 
 export interface TokenLogEntry {
-  readonly event: "issued" | "refused";
+  readonly event: "issued" | "refused" | "pull" | "pull refused";
   readonly account: string | null;
   readonly client: string;
   readonly grant?: string;
@@ -40,12 +40,12 @@ function since(file: string, mark: number): string[] {
   return fs.readFileSync(file).subarray(mark).toString("utf8").split("\n").filter(Boolean);
 }
 
-/** The tokens issued and refused since the mark. */
+/** The tokens issued and refused, and the pulls the proxy counted or refused, since the mark. */
 export function tokensSince(mark: number): TokenLogEntry[] {
   return since(TOKEN_LOG, mark)
     .map((line) => JSON.parse(line) as TokenLogEntry & { event: string })
-    .filter((entry): entry is TokenLogEntry & { event: "issued" | "refused" } =>
-      ["issued", "refused"].includes(entry.event),
+    .filter((entry): entry is TokenLogEntry =>
+      ["issued", "refused", "pull", "pull refused"].includes(entry.event),
     );
 }
 
@@ -64,6 +64,7 @@ export function expiredTokenRefusals(mark: number): number {
 export function useTokenSettings(settings: {
   expiresIn?: number;
   backdateSeconds?: number;
+  pullLimit?: { limit: number; windowSeconds: number };
 }): () => void {
   const file = requireFile(path.dirname(TOKEN_SETTINGS), "token server folder")
     ? TOKEN_SETTINGS
