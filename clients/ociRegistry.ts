@@ -55,6 +55,37 @@ export interface OciRegistryOptions {
   readonly contentCache?: ContentCache;
   /** The clock a token's lifetime is counted on. */
   readonly now?: () => number;
+  /**
+   * Where the registry's tokens come from and the tokens got, shared by the clients given the
+   * same one (`sharedRegistrySession`); each client has its own otherwise.
+   */
+  readonly session?: RegistrySession;
+}
+
+/** A registry's bearer challenge (its token server) and the tokens of one account, by scope. */
+export interface RegistrySession {
+  challenge: string | undefined;
+  readonly tokens: Map<string, { authorization: string; renewAt: number }>;
+}
+
+const sessions = new Map<string, RegistrySession>();
+
+/**
+ * The process's session with a registry as one account: a release makes a client per resource,
+ * and without it each would be refused once (401) before asking for its first token, and would
+ * ask again for tokens the others hold.
+ */
+export function sharedRegistrySession(
+  registry: string,
+  username: string | undefined,
+): RegistrySession {
+  const key = `${registry}\n${username ?? ""}`;
+  let session = sessions.get(key);
+  if (session === undefined) {
+    session = { challenge: undefined, tokens: new Map() };
+    sessions.set(key, session);
+  }
+  return session;
 }
 
 /** The lifetime the token specification gives a token whose answer names none. */
@@ -110,18 +141,17 @@ export class OciRegistryClient {
   private readonly base: string;
   private readonly fetch: typeof fetch;
   private readonly timeoutMs: number;
-  private readonly tokens = new Map<string, { authorization: string; renewAt: number }>();
+  private readonly session: RegistrySession;
   private readonly now: () => number;
   /** The pull allowance the registry announced last (Docker Hub's ratelimit headers). */
   allowance: PullAllowance | undefined;
-  /** The registry's last bearer challenge: where its tokens come from. */
-  private bearerChallenge: string | undefined;
 
   constructor(private readonly options: OciRegistryOptions) {
     this.base = `https://${registryApiHost(options.registry)}`;
     this.fetch = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.now = options.now ?? Date.now;
+    this.session = options.session ?? { challenge: undefined, tokens: new Map() };
   }
 
   get registry(): string {
@@ -294,10 +324,10 @@ export class OciRegistryClient {
     repository: string,
     actions: readonly string[],
   ): Promise<string[] | undefined> {
-    if (this.bearerChallenge === undefined) await this.ping();
-    if (this.bearerChallenge === undefined) return undefined;
+    if (this.session.challenge === undefined) await this.ping();
+    if (this.session.challenge === undefined) return undefined;
     const { token } = await this.bearerToken(
-      this.bearerChallenge,
+      this.session.challenge,
       `repository:${repository}:${actions.join(",")}`,
     );
     return tokenAccess(token, repository);
@@ -338,19 +368,23 @@ export class OciRegistryClient {
     // Once the registry has named its token server, a new scope asks it for a token before the
     // request rather than after a refused one; an expired or revoked token is answered with 401
     // and a fresh token is fetched once.
-    const stored = scope === undefined ? undefined : this.tokens.get(scope);
+    const stored = scope === undefined ? undefined : this.session.tokens.get(scope);
     // A token near its end is replaced before it is refused (as containerd does), not after.
     let authorization =
       stored !== undefined && this.now() < stored.renewAt ? stored.authorization : undefined;
-    if (authorization === undefined && this.bearerChallenge !== undefined && scope !== undefined) {
-      authorization = await this.storeToken(this.bearerChallenge, scope);
+    if (
+      authorization === undefined &&
+      this.session.challenge !== undefined &&
+      scope !== undefined
+    ) {
+      authorization = await this.storeToken(this.session.challenge, scope);
     }
     let response = await send(authorization ?? this.basicAuth());
     if (response.status === 401) {
       const challenge = response.headers.get("www-authenticate") ?? "";
       if (/^bearer /i.test(challenge)) {
         await response.arrayBuffer().catch(() => undefined);
-        this.bearerChallenge = challenge;
+        this.session.challenge = challenge;
         response = await send(await this.storeToken(challenge, scope));
       }
     }
@@ -395,7 +429,7 @@ export class OciRegistryClient {
     // Renewed with a fifth of its life (at most 10 s) left: a 300 s token at 290 s, a 5 s one at 4 s.
     const lifetimeMs = expiresIn * 1000;
     const renewAt = fetchedAt + lifetimeMs - Math.min(10_000, lifetimeMs / 5);
-    if (scope !== undefined) this.tokens.set(scope, { authorization, renewAt });
+    if (scope !== undefined) this.session.tokens.set(scope, { authorization, renewAt });
     return authorization;
   }
 

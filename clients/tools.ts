@@ -130,9 +130,10 @@ export async function runToolWithLogin(
     await client.headManifest(refused.repository, refused.reference).catch(() => undefined);
     allowance = client.allowance;
   }
+  const separator = refused?.reference.startsWith("sha256:") ? "@" : ":";
   const what =
     refused === undefined
       ? `let ${tool} read`
-      : `let ${tool} read ${refused.repository}@${refused.reference}`;
+      : `let ${tool} read ${refused.repository}${separator}${refused.reference}`;
   throw new PullLimitError(pullLimitRefusal(registry, what, allowance, new Date()), allowance);
 }

@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { sharedContentCache } from "../clients/contentCache";
-import { type Manifest, OciRegistryClient } from "../clients/ociRegistry";
+import { type Manifest, OciRegistryClient, sharedRegistrySession } from "../clients/ociRegistry";
 import { indexManifest } from "../lib/ociIndex";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
 import { serializableProvider } from "./dynamicProvider";
@@ -162,6 +162,7 @@ export function createRegistryTagSetProvider(
     new OciRegistryClient({
       registry: inputs.registry,
       contentCache: sharedContentCache(),
+      session: sharedRegistrySession(inputs.registry, inputs.username),
       ...(inputs.username === undefined ? {} : { username: inputs.username }),
       ...(inputs.password === undefined ? {} : { password: inputs.password }),
     }),

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { OciRegistryClient } from "../clients/ociRegistry";
+import { OciRegistryClient, sharedRegistrySession } from "../clients/ociRegistry";
 import {
   attestDigest,
   imageSbom,
@@ -124,6 +124,7 @@ async function attachedStatements(run: Attaching, digest: string, type: string) 
 async function bareDigests(inputs: ReleaseAttestationsInputs): Promise<Set<string>> {
   const client = new OciRegistryClient({
     registry: inputs.registry,
+    session: sharedRegistrySession(inputs.registry, inputs.username),
     ...(inputs.username === undefined ? {} : { username: inputs.username }),
     ...(inputs.password === undefined ? {} : { password: inputs.password }),
   });

@@ -23,7 +23,7 @@ import {
   type KubeTarget,
   resolveKubeTarget,
 } from "../clients/kubernetes";
-import { OciRegistryClient, RegistryError } from "../clients/ociRegistry";
+import { OciRegistryClient, RegistryError, sharedRegistrySession } from "../clients/ociRegistry";
 import { readPublishedRelease } from "../clients/publishedRelease";
 import { assertPermission } from "../clients/registryPermissions";
 import {
@@ -476,6 +476,7 @@ function registryClients(
         username,
         password,
         contentCache: sharedContentCache(),
+        session: sharedRegistrySession(registry, username),
       });
       // One clear error up front when the registry is down, before any tag is listed.
       await created.ping();

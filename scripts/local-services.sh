@@ -338,6 +338,21 @@ start_registry() {
   say "registry ready on https://$REGISTRY_ADDR"
 }
 
+# ---------------------------------------------------------------- services run by Node
+
+# pinned_node <service>: the pinned Node (scripts/node.sh), which runs a service's TypeScript
+# itself (type stripping): no tsx, no compile step.
+pinned_node() {
+  local dir
+  dir="$(bash "$REPO_ROOT/scripts/node.sh")" || die "no pinned Node for the $1 (scripts/node.sh)"
+  echo "${dir:+$dir/}node"
+}
+
+# sources_changed <main file> <pid file>: a .ts file beside the main changed since the start.
+sources_changed() {
+  [[ -n "$(find "$(dirname "$1")" -name '*.ts' -newer "$2" -print -quit 2>/dev/null)" ]]
+}
+
 # ---------------------------------------------------------------- token server
 
 # The key the tokens are signed with and its certificate: the registry trusts exactly this one
@@ -376,7 +391,7 @@ start_token_server() {
     if [[ "$(cat "$TOKEN_DIR/args" 2>/dev/null)" != "$TOKEN_MAIN"$'\n'"$args" ]] || ((CERT_CHANGED)); then
       say "token server options, checkout or keys changed, restarting"
       stop_pid "token server" "$TOKEN_PID" tokenServerMain
-    elif [[ -n "$(find "$(dirname "$TOKEN_MAIN")" -name '*.ts' -newer "$TOKEN_PID" -print -quit 2>/dev/null)" ]]; then
+    elif sources_changed "$TOKEN_MAIN" "$TOKEN_PID"; then
       say "token server sources changed since it started, restarting"
       stop_pid "token server" "$TOKEN_PID" tokenServerMain
     elif token_ready >/dev/null; then
@@ -386,9 +401,8 @@ start_token_server() {
   fi
   if ! daemon_alive "$TOKEN_PID" tokenServerMain; then
     port_busy "$TOKEN_PORT" && die "port $TOKEN_PORT is in use by another process: $(ss -ltnpH "sport = :$TOKEN_PORT" 2>/dev/null)"
-    local node_dir node
-    node_dir="$(bash "$REPO_ROOT/scripts/node.sh")" || die "no pinned Node for the token server (scripts/node.sh)"
-    node="${node_dir:+$node_dir/}node"
+    local node
+    node="$(pinned_node "token server")"
     printf '%s\n%s' "$TOKEN_MAIN" "$args" >"$TOKEN_DIR/args"
     local -a argv
     mapfile -t argv <<<"$args"
@@ -434,7 +448,7 @@ write_buildkitd_config() {
   local tmp="$BK_CONFIG.new" snap
   snap="$(pick_snapshotter)"
   sed -e "s|@BK_DIR@|$BK_DIR|g" -e "s|@BK_SOCK@|$BK_SOCK|g" -e "s|@CA_CERT@|$CA_CERT|g" \
-    -e "s|@REGISTRY@|$REGISTRY_ADDR|g" -e "s|@SNAPSHOTTER@|$snap|g" \
+    -e "s|@REGISTRY@|$REGISTRY_ADDR|g" -e "s|@PROXY@|$REGISTRY_HOST:$PROXY_PORT|g" -e "s|@SNAPSHOTTER@|$snap|g" \
     "$HERE/buildkitd.toml" >"$tmp"
   replace_if_changed "$tmp" "$BK_CONFIG"
 }
@@ -549,7 +563,7 @@ start_hub() {
     if [[ "$(cat "$HUB_DIR/main" 2>/dev/null)" != "$HUB_MAIN" ]]; then
       say "hub emulator runs from another checkout ($(cat "$HUB_DIR/main" 2>/dev/null)), restarting from this one"
       stop_pid hub "$HUB_PID" hubEmulatorMain
-    elif [[ -n "$(find "$(dirname "$HUB_MAIN")" -name '*.ts' -newer "$HUB_PID" -print -quit 2>/dev/null)" ]]; then
+    elif sources_changed "$HUB_MAIN" "$HUB_PID"; then
       say "hub emulator sources changed since it started, restarting"
       stop_pid hub "$HUB_PID" hubEmulatorMain
     elif hub_ready >/dev/null; then
@@ -561,9 +575,8 @@ start_hub() {
     port_busy "$HUB_PORT" && die "port $HUB_PORT is in use by another process: $(ss -ltnpH "sport = :$HUB_PORT" 2>/dev/null)"
     # The pinned Node runs the emulator's TypeScript itself (type stripping): no tsx, no compile
     # step, so it listens within a second even on a loaded machine with cold caches.
-    local node_dir node
-    node_dir="$(bash "$REPO_ROOT/scripts/node.sh")" || die "no pinned Node for the hub emulator (scripts/node.sh)"
-    node="${node_dir:+$node_dir/}node"
+    local node
+    node="$(pinned_node "hub emulator")"
     echo "$HUB_MAIN" >"$HUB_DIR/main"
     daemon_start "$HUB_PID" "$HUB_LOG" env -C "$REPO_ROOT" "$node" "$HUB_MAIN" --port "$HUB_PORT" \
       --state-file "$HUB_STATE_FILE"

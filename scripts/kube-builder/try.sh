@@ -31,8 +31,14 @@ die() { say "error: $*"; exit 1; }
 buildx() { if command -v docker-buildx >/dev/null; then docker-buildx "$@"; else docker buildx "$@"; fi; }
 export KUBECONFIG="${BATTLESCOPE_KUBECONFIG:?run under: eval \"\$(bash scripts/local-services.sh env)\"}"
 password="$(cat "${BATTLESCOPE_REGISTRY_PASSWORD_FILE:?}")"
+# shellcheck source-path=SCRIPTDIR source=../local-services/registry-auth.sh
+source "$HERE/../local-services/registry-auth.sh"
+# The image's tag is read and deleted at the end: one login for both (a token, on the default
+# token auth), asked for when needed.
 curl_registry() {
-  curl -sf --max-time 20 --cacert "$STATE/ca/ca.crt" -u "$BATTLESCOPE_REGISTRY_USERNAME:$password" "$@"
+  registry_curl_auth "$REGISTRY" "$STATE/ca/ca.crt" "$BATTLESCOPE_REGISTRY_USERNAME:$password" \
+    "repository:bk-try/buildkit:pull,delete" || return 1
+  curl -sf --max-time 20 --cacert "$STATE/ca/ca.crt" "${REGISTRY_CURL_AUTH[@]}" "$@"
 }
 
 ns="bk-try-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"

@@ -20,23 +20,19 @@ die() {
 buildx() { if command -v docker-buildx >/dev/null; then docker-buildx "$@"; else docker buildx "$@"; fi; }
 
 # The pushing account's login (user:password) when the registry requires one; skopeo takes it
-# as it is (it speaks both basic and token auth), curl needs a token first in token mode.
+# as it is (it speaks both basic and token auth), curl is given a token in token mode.
 AUTH_MODE="${BATTLESCOPE_REGISTRY_AUTH:-token}"
 REG_CREDS=""
 if [[ "$AUTH_MODE" != none && -s "$STATE/registry/password" ]]; then
   REG_CREDS="release-pusher:$(cat "$STATE/registry/password")"
 fi
+# shellcheck source-path=SCRIPTDIR source=registry-auth.sh
+source "$(dirname "${BASH_SOURCE[0]}")/registry-auth.sh"
 curl_auth=()
-if [[ -n "$REG_CREDS" && "$AUTH_MODE" == htpasswd ]]; then
-  curl_auth=(-u "$REG_CREDS")
-elif [[ -n "$REG_CREDS" && "$AUTH_MODE" == token ]]; then
-  # One pull token for the seed's repository, from the local token server (a seed takes seconds,
-  # a token lasts minutes).
-  reg_token="$(curl -sf --max-time 10 --cacert "$CA_CERT" -u "$REG_CREDS" \
-    "https://127.0.0.1:5002/token?service=battlescope-local-registry&scope=repository:$REPO:pull" |
-    jq -r '.token // empty')" || true
-  [[ -n "$reg_token" ]] || die "the token server on https://127.0.0.1:5002 gave release-pusher no token for $REPO"
-  curl_auth=(-H "Authorization: Bearer $reg_token")
+if [[ -n "$REG_CREDS" ]]; then
+  registry_curl_auth "$REGISTRY" "$CA_CERT" "$REG_CREDS" "repository:$REPO:pull" ||
+    die "the registry's token server gave release-pusher no token for $REPO"
+  curl_auth=("${REGISTRY_CURL_AUTH[@]}")
 fi
 
 reg_get() {

@@ -136,7 +136,9 @@ export async function startPullLimitProxy(options: PullLimitProxyOptions): Promi
         port: upstream.port,
         method: request.method,
         path: url,
-        headers: { ...request.headers, host: upstream.host },
+        // The client's Host stays: the registry writes it into the upload URLs it answers with,
+        // so the blob PATCH and PUT come back through the proxy.
+        headers: request.headers,
       },
       (answer) => {
         response.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...extra });

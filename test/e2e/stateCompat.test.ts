@@ -47,6 +47,12 @@ describe.sequential("a state written before the program was split into read, pla
       registryCache: "false",
       sign: "false",
     });
+    // The old program knows no pull secret account of its own: both fill the pull secret with
+    // the push login, as the old state holds it.
+    await e2e.stack.removeAllConfig([
+      "battlescope:pullSecretUsername",
+      "battlescope:pullSecretPassword",
+    ]);
   });
   afterAll(async () => {
     await e2e?.close();
