@@ -25,10 +25,11 @@ const CHANGED_SERVICE = "battle-service";
  * The ceilings, from the counts on 2026-12-07 (the closing note gives them). cosign: 32 lookups
  * for the 16 reused images (their SBOM and provenance, verified), 4 attestations for the 2 new
  * images, 27 for the 9 new lists (SBOM, provenance, signature) and 1 public key; nothing looks up
- * what was just built. Requests: 703 by cosign and 303 by the program, with a little room (the
- * registry's retries and token requests vary by a few).
+ * what was just built. Requests: 703 by cosign and 318 by the program (303 before the registry
+ * took tokens: each process's first request is now answered 401, naming the token server), with
+ * a little room (the registry's retries vary by a few).
  */
-const PATCH_CEILINGS = { cosignRuns: 64, cosignRequests: 720, programRequests: 315 };
+const PATCH_CEILINGS = { cosignRuns: 64, cosignRequests: 720, programRequests: 328 };
 
 interface Cost {
   readonly cosignRuns: string[];
