@@ -7,8 +7,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OciRegistryClient, RegistryError } from "../../clients/ociRegistry";
+import { runToolWithLogin } from "../../clients/tools";
 import { PULL_LOGIN, REGISTRY, REGISTRY_LOGIN } from "../../scripts/e2eStack";
 import {
+  clientName,
   expiredTokenRefusals,
   tokenLogMarks,
   tokensSince,
@@ -84,6 +86,22 @@ describe.sequential("the registry behind its token server", () => {
       /: the "push" permission is missing \(its token grants pull only\); set battlescope:registryUsername and registryPassword to an account that may push \(a pull-only account belongs in battlescope:pullSecretUsername and pullSecretPassword, for the pull secret\)/,
     );
     expect(pushes(accessLogSince(mark, e2e.organization))).toEqual([]);
+  });
+
+  it("syft reads an image with the pushing account's token (its SBOMs are otherwise cached by digest)", async () => {
+    const marks = tokenLogMarks();
+    const result = await runToolWithLogin(
+      "syft",
+      ["scan", `registry:${REGISTRY}/library/busybox:1.35.0`, "--output", "spdx-json", "--quiet"],
+      { SYFT_CHECK_FOR_APP_UPDATE: "false" },
+      { registry: REGISTRY, ...REGISTRY_LOGIN },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as { spdxVersion?: string }).spdxVersion).toBe("SPDX-2.3");
+    const syft = tokensSince(marks.tokens).filter(
+      (entry) => entry.event === "issued" && clientName(entry.client) === "syft",
+    );
+    expect(syft.map((entry) => entry.access)).toContainEqual(["repository:library/busybox:pull"]);
   });
 
   describe.sequential("5-second tokens, dated back by the registry's 60 s leeway", () => {
