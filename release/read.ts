@@ -25,7 +25,7 @@ import {
 } from "../clients/kubernetes";
 import { OciRegistryClient, RegistryError, sharedRegistrySession } from "../clients/ociRegistry";
 import { readPublishedRelease } from "../clients/publishedRelease";
-import { assertPermission } from "../clients/registryPermissions";
+import { assertMayPush } from "../clients/registryPermissions";
 import {
   type DatabaseStatus,
   databaseStatus,
@@ -481,7 +481,7 @@ function registryClients(
       // One clear error up front when the registry is down, before any tag is listed.
       await created.ping();
       if (firstRepository !== undefined && username !== undefined)
-        await assertPermission(created, username, firstRepository, "push");
+        await assertMayPush(created, username, firstRepository);
       return created;
     });
     return registryClient;
