@@ -30,7 +30,7 @@
 #   BATTLESCOPE_CACHE          toolchain cache (default $HOME/.cache/battlescope); binaries in $BATTLESCOPE_CACHE/bin
 #   BATTLESCOPE_STATE          state directory (default $BATTLESCOPE_CACHE/local)
 #   BATTLESCOPE_REGISTRY_AUTH  "token" (default): the registry takes bearer tokens of the local token server
-#                              (scripts/token-server, https://127.0.0.1:5002/token), as Docker Hub's takes
+#                              (scripts/token-server, https://localhost:5002/token), as Docker Hub's takes
 #                              auth.docker.io's: account release-pusher (pull, push, delete; password
 #                              generated into $STATE/registry/password, written as the Docker login for
 #                              127.0.0.1:5000 that BuildKit, cosign, syft, the stack and the CLI use) and
@@ -310,7 +310,6 @@ registry_ready() {
 start_registry() {
   need registry || die "registry (distribution v3) not found in PATH or $CACHE/bin: run 'bash scripts/toolchain.sh' first"
   mkdir -p "$REG_DIR/data"
-  registry_auth_setup
   local changed="$CERT_CHANGED"
   write_registry_config && changed=1
   if daemon_alive "$REG_PID" "$REG_PATTERN"; then
@@ -647,6 +646,8 @@ cmd_start() {
   mkdir -p "$STATE"
   ensure_ca
   mkdir -p "$REG_DIR"
+  # Once per start, before both: the token server reads the accounts' passwords, the registry
+  # its htpasswd file.
   registry_auth_setup
   if [[ "$AUTH" == token ]]; then start_token_server; else stop_token_server; fi
   start_registry

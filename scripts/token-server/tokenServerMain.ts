@@ -13,6 +13,7 @@
  * One JSON line per token issued or refused on stdout; one line "listening" once ready.
  */
 import * as fs from "node:fs";
+import { parseArgs as parseFlags } from "node:util";
 import { startPullLimitProxy } from "./pullLimitProxy.ts";
 import {
   REGISTRY_ACTIONS,
@@ -50,58 +51,63 @@ function parseAccount(entry: string): [string, TokenAccount] {
   return [name, { password, actions, catalog }];
 }
 
-function parseArgs(argv: string[]) {
-  const values = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i] ?? "";
-    const value = argv[i + 1];
-    if (!flag.startsWith("--") || value === undefined) fail(`expected --flag value, got "${flag}"`);
-    values.set(flag, [...(values.get(flag) ?? []), value]);
+function flags(argv: string[]) {
+  try {
+    return parseFlags({
+      args: argv,
+      strict: true,
+      options: {
+        port: { type: "string", default: "5002" },
+        host: { type: "string", default: "127.0.0.1" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        "signing-key": { type: "string" },
+        issuer: { type: "string" },
+        service: { type: "string" },
+        account: { type: "string", multiple: true, default: [] },
+        "expires-in": { type: "string", default: "300" },
+        "settings-file": { type: "string" },
+        "proxy-port": { type: "string" },
+        upstream: { type: "string" },
+        "upstream-ca": { type: "string" },
+      },
+    }).values;
+  } catch (error) {
+    fail((error as Error).message);
   }
-  const one = (flag: string, fallback?: string): string => {
-    const value = values.get(flag)?.at(-1) ?? fallback;
-    if (value === undefined) fail(`${flag} is required`);
+}
+
+function parseArgs(argv: string[]) {
+  const values = flags(argv);
+  const one = (flag: Exclude<keyof typeof values, "account">): string => {
+    const value = values[flag];
+    if (value === undefined) fail(`--${flag} is required`);
     return value;
   };
-  const known = [
-    "--port",
-    "--host",
-    "--cert",
-    "--key",
-    "--signing-key",
-    "--issuer",
-    "--service",
-    "--account",
-    "--expires-in",
-    "--settings-file",
-    "--proxy-port",
-    "--upstream",
-    "--upstream-ca",
-  ];
-  for (const flag of values.keys()) if (!known.includes(flag)) fail(`unknown flag ${flag}`);
-  const port = Number(one("--port", "5002"));
-  const expiresIn = Number(one("--expires-in", "300"));
+  const port = Number(one("port"));
+  const expiresIn = Number(one("expires-in"));
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port is not a port number`);
   if (!Number.isInteger(expiresIn) || expiresIn <= 0)
     fail(`--expires-in must be a whole number of seconds`);
   return {
     port,
-    host: one("--host", "127.0.0.1"),
-    tlsCert: readFile(one("--cert"), "TLS certificate"),
-    tlsKey: readFile(one("--key"), "TLS key"),
-    signingKey: readFile(one("--signing-key"), "signing key"),
-    issuer: one("--issuer"),
-    service: one("--service"),
-    accounts: Object.fromEntries((values.get("--account") ?? []).map(parseAccount)),
+    host: one("host"),
+    tlsCert: readFile(one("cert"), "TLS certificate"),
+    tlsKey: readFile(one("key"), "TLS key"),
+    signingKey: readFile(one("signing-key"), "signing key"),
+    issuer: one("issuer"),
+    service: one("service"),
+    accounts: Object.fromEntries(values.account.map(parseAccount)),
     expiresIn,
-    settingsFile: values.get("--settings-file")?.at(-1),
-    proxy: values.has("--proxy-port")
-      ? {
-          port: Number(one("--proxy-port")),
-          upstream: one("--upstream"),
-          upstreamCa: readFile(one("--upstream-ca"), "upstream CA"),
-        }
-      : undefined,
+    settingsFile: values["settings-file"],
+    proxy:
+      values["proxy-port"] === undefined
+        ? undefined
+        : {
+            port: Number(one("proxy-port")),
+            upstream: one("upstream"),
+            upstreamCa: readFile(one("upstream-ca"), "upstream CA"),
+          },
   };
 }
 
