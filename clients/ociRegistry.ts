@@ -1,6 +1,12 @@
+import { createHash } from "node:crypto";
 import { allowanceOf, type PullAllowance, pullLimitRefusal } from "../lib/pullLimit";
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { CACHED_BLOB_LIMIT, type ContentCache } from "./contentCache";
+import { DeleteRefusedError, PullLimitError, RegistryError } from "./registryErrors";
+import { fetchBearerToken, type RegistrySession, renewalTime, tokenAccess } from "./registryToken";
+
+export { DeleteRefusedError, PullLimitError, RegistryError } from "./registryErrors";
+export { type RegistrySession, sharedRegistrySession, tokenAccess } from "./registryToken";
 
 /** Every manifest and index media type, so HEAD answers with the digest of what is stored. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -20,6 +26,8 @@ export interface ManifestDescriptor {
     readonly variant?: string;
   };
   readonly annotations?: Readonly<Record<string, string>>;
+  /** What an artifact is (a referrer's, such as a Sigstore bundle). */
+  readonly artifactType?: string;
 }
 
 /** An index entry that is an attestation (BuildKit lists them as `unknown` OS), not an image. */
@@ -60,73 +68,6 @@ export interface OciRegistryOptions {
    * same one (`sharedRegistrySession`); each client has its own otherwise.
    */
   readonly session?: RegistrySession;
-}
-
-/** A registry's bearer challenge (its token server) and the tokens of one account, by scope. */
-export interface RegistrySession {
-  challenge: string | undefined;
-  readonly tokens: Map<string, { authorization: string; renewAt: number }>;
-}
-
-const sessions = new Map<string, RegistrySession>();
-
-/**
- * The process's session with a registry as one account: a release makes a client per resource,
- * and without it each would be refused once (401) before asking for its first token, and would
- * ask again for tokens the others hold.
- */
-export function sharedRegistrySession(
-  registry: string,
-  username: string | undefined,
-): RegistrySession {
-  const key = `${registry}\n${username ?? ""}`;
-  let session = sessions.get(key);
-  if (session === undefined) {
-    session = { challenge: undefined, tokens: new Map() };
-    sessions.set(key, session);
-  }
-  return session;
-}
-
-/** The lifetime the token specification gives a token whose answer names none. */
-const DEFAULT_TOKEN_SECONDS = 60;
-
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = "RegistryError";
-  }
-}
-
-/**
- * The registry does not delete manifests by digest at all: distribution with
- * `storage.delete.enabled: false` and Docker Hub's registry (docker/hub-feedback#2360) answer
- * `405` with errcode `UNSUPPORTED`. It is the registry's setting, not the manifest's: every other
- * delete by digest would be refused too.
- */
-export class DeleteRefusedError extends RegistryError {
-  constructor(
-    message: string,
-    /** What the registry answered, such as `HTTP 405 UNSUPPORTED`. */
-    readonly answer: string,
-  ) {
-    super(message, 405);
-    this.name = "DeleteRefusedError";
-  }
-}
-
-/** A registry past its pull limit (429 TOOMANYREQUESTS): the limit, the account, the reset. */
-export class PullLimitError extends RegistryError {
-  constructor(
-    message: string,
-    readonly allowance: PullAllowance | undefined,
-  ) {
-    super(message, 429);
-    this.name = "PullLimitError";
-  }
 }
 
 const RETRIES_ON_SERVER_ERROR = 4;
@@ -177,7 +118,7 @@ export class OciRegistryClient {
   async headManifest(
     repository: string,
     reference: string,
-  ): Promise<{ digest: string; mediaType: string } | undefined> {
+  ): Promise<{ digest: string; mediaType: string; size: number } | undefined> {
     const response = await this.request(
       "HEAD",
       `/v2/${repository}/manifests/${reference}`,
@@ -191,6 +132,7 @@ export class OciRegistryClient {
     return {
       digest: response.headers.get("docker-content-digest") ?? "",
       mediaType: response.headers.get("content-type") ?? "",
+      size: Number(response.headers.get("content-length") ?? "0"),
     };
   }
 
@@ -241,23 +183,89 @@ export class OciRegistryClient {
    * `sha256-<hex>` (what cosign writes on a registry without the API).
    */
   async hasReferrers(repository: string, digest: string): Promise<boolean> {
+    if (((await this.referrersFromApi(repository, digest)) ?? []).length > 0) return true;
+    // Also when the API answers: attachments written before the registry had it are under the tag.
+    const tag = digest.replace(":", "-");
+    return (await this.headManifest(repository, tag)) !== undefined;
+  }
+
+  /**
+   * What refers to the digest: the referrers API's index, and the referrers tag's (attachments
+   * written before the registry had the API, or on one without it). The tag's index is read
+   * with a HEAD when its content is cached.
+   */
+  async listReferrers(repository: string, digest: string): Promise<ManifestDescriptor[]> {
+    const found = new Map<string, ManifestDescriptor>();
+    for (const entry of (await this.referrersFromApi(repository, digest)) ?? []) {
+      found.set(entry.digest, entry);
+    }
+    const tagged = await this.getManifest(repository, digest.replace(":", "-"));
+    for (const entry of tagged?.manifests ?? []) found.set(entry.digest, entry);
+    return [...found.values()];
+  }
+
+  /** The referrers API's answer; undefined where the registry has none (not asked again then). */
+  private async referrersFromApi(
+    repository: string,
+    digest: string,
+  ): Promise<ManifestDescriptor[] | undefined> {
+    if (this.session.referrersApi === false) return undefined;
     const response = await this.request(
       "GET",
       `/v2/${repository}/referrers/${digest}`,
       repository,
       { accept: "application/vnd.oci.image.index.v1+json" },
     );
-    if (response.status === 200) {
-      const index = (await response.json()) as { manifests?: unknown[] | null };
-      if ((index.manifests ?? []).length > 0) return true;
-    } else if (response.status === 404) {
+    if (response.status === 404) {
       await response.arrayBuffer().catch(() => undefined);
-    } else {
-      await this.expectOk(response, `list the referrers of ${repository}@${digest}`);
+      this.session.referrersApi = false;
+      return undefined;
     }
-    // Also when the API answers: attachments written before the registry had it are under the tag.
-    const tag = digest.replace(":", "-");
-    return (await this.headManifest(repository, tag)) !== undefined;
+    await this.expectOk(response, `list the referrers of ${repository}@${digest}`);
+    const index = (await response.json()) as { manifests?: ManifestDescriptor[] | null };
+    return index.manifests ?? [];
+  }
+
+  /**
+   * Uploads a blob, as one POST and one PUT, unless the repository has it (a HEAD; not asked for
+   * content no one can have written yet, `fresh`).
+   */
+  async pushBlob(
+    repository: string,
+    bytes: Buffer,
+    options: { fresh?: boolean } = {},
+  ): Promise<string> {
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    if (options.fresh !== true) {
+      const head = await this.request(
+        "HEAD",
+        `/v2/${repository}/blobs/${digest}`,
+        repository,
+        {},
+        "push",
+      );
+      if (head.status === 200) return digest;
+    }
+    const started = await this.request(
+      "POST",
+      `/v2/${repository}/blobs/uploads/`,
+      repository,
+      {},
+      "push",
+    );
+    await this.expectOk(started, `start an upload to ${repository}`);
+    const location = new URL(started.headers.get("location") ?? "", this.base);
+    location.searchParams.set("digest", digest);
+    const done = await this.request(
+      "PUT",
+      location.pathname + location.search,
+      repository,
+      { "content-type": "application/octet-stream" },
+      "push",
+      bytes,
+    );
+    await this.expectOk(done, `upload blob ${digest} to ${repository}`);
+    return digest;
   }
 
   async getBlob(repository: string, digest: string): Promise<Buffer> {
@@ -280,6 +288,19 @@ export class OciRegistryClient {
     raw: string,
     mediaType: string,
   ): Promise<string> {
+    return (await this.pushManifest(repository, reference, raw, mediaType)).digest;
+  }
+
+  /**
+   * `putManifest`, also telling whether the registry took the manifest's `subject` into its
+   * referrers API (its `OCI-Subject` answer): where it did not, the writer keeps the tag.
+   */
+  async pushManifest(
+    repository: string,
+    reference: string,
+    raw: string,
+    mediaType: string,
+  ): Promise<{ digest: string; subjectKept: boolean }> {
     const response = await this.request(
       "PUT",
       `/v2/${repository}/manifests/${reference}`,
@@ -291,7 +312,7 @@ export class OciRegistryClient {
     await this.expectOk(response, `write ${repository}:${reference}`);
     const digest = response.headers.get("docker-content-digest") ?? "";
     if (digest !== "") this.options.contentCache?.write(digest, Buffer.from(raw, "utf8"));
-    return digest;
+    return { digest, subjectKept: response.headers.get("oci-subject") !== null };
   }
 
   /** Deletes a manifest by digest; every tag pointing at it goes with it. */
@@ -350,14 +371,15 @@ export class OciRegistryClient {
     repository: string | undefined,
     headers: Record<string, string> = {},
     action: "pull" | "push" | "delete" = "pull",
-    body?: string,
+    body?: string | Buffer,
   ): Promise<Response> {
     const actions = { pull: "pull", push: "pull,push", delete: "*" }[action];
     const scope = repository === undefined ? undefined : `repository:${repository}:${actions}`;
     const send = async (authorization?: string) => {
       const withAuth = authorization === undefined ? headers : { ...headers, authorization };
       // Every request here is idempotent (reads, manifest writes of exact bytes, deletes by
-      // digest): a 5xx is retried a few times before it is reported.
+      // digest, an upload's start; a blob's PUT names its digest): a 5xx is retried a few times
+      // before it is reported.
       for (let attempt = 1; ; attempt++) {
         const response = await this.send(method, path, withAuth, body);
         if (response.status < 500 || attempt >= RETRIES_ON_SERVER_ERROR) return response;
@@ -396,7 +418,7 @@ export class OciRegistryClient {
     method: string,
     path: string,
     headers: Record<string, string>,
-    body?: string,
+    body?: string | Buffer,
   ): Promise<Response> {
     try {
       return await this.fetch(`${this.base}${path}`, {
@@ -426,47 +448,23 @@ export class OciRegistryClient {
     const fetchedAt = this.now();
     const { token, expiresIn } = await this.bearerToken(challenge, scope);
     const authorization = `Bearer ${token}`;
-    // Renewed with a fifth of its life (at most 10 s) left: a 300 s token at 290 s, a 5 s one at 4 s.
-    const lifetimeMs = expiresIn * 1000;
-    const renewAt = fetchedAt + lifetimeMs - Math.min(10_000, lifetimeMs / 5);
+    const renewAt = renewalTime(fetchedAt, expiresIn);
     if (scope !== undefined) this.session.tokens.set(scope, { authorization, renewAt });
     return authorization;
   }
 
-  private async bearerToken(
-    challenge: string,
-    scope: string | undefined,
-  ): Promise<{ token: string; expiresIn: number }> {
-    const params = Object.fromEntries(
-      [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]),
-    ) as Record<string, string | undefined>;
-    if (params.realm === undefined)
-      throw new RegistryError(
-        `registry ${this.options.registry} sent a bearer challenge without a realm`,
-      );
-    const url = new URL(params.realm);
-    if (params.service !== undefined) url.searchParams.set("service", params.service);
-    const wanted = scope ?? params.scope;
-    if (wanted !== undefined) url.searchParams.set("scope", wanted);
-    const basic = this.basicAuth();
-    const response = await this.fetch(url, {
-      headers: basic === undefined ? {} : { authorization: basic },
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    await this.expectOk(response, `get a token for ${wanted ?? "the registry"}`);
-    const body = (await response.json()) as {
-      token?: string;
-      access_token?: string;
-      expires_in?: number;
-    };
-    const token = body.token ?? body.access_token;
-    if (token === undefined)
-      throw new RegistryError(`registry ${this.options.registry} returned no token`);
-    const expiresIn =
-      typeof body.expires_in === "number" && body.expires_in > 0
-        ? body.expires_in
-        : DEFAULT_TOKEN_SECONDS;
-    return { token, expiresIn };
+  private bearerToken(challenge: string, scope: string | undefined) {
+    return fetchBearerToken(
+      {
+        registry: this.options.registry,
+        challenge,
+        scope,
+        basic: this.basicAuth(),
+        fetch: this.fetch,
+        timeoutMs: this.timeoutMs,
+      },
+      (response, what) => this.expectOk(response, what),
+    );
   }
 
   private async expectOk(response: Response, what: string): Promise<void> {
@@ -485,24 +483,6 @@ export class OciRegistryClient {
       `registry ${this.options.registry} refused to ${what}: HTTP ${response.status}${message}`,
       response.status,
     );
-  }
-}
-
-/** A JWT's `access` claim entry for the repository: its actions, or undefined when unreadable. */
-export function tokenAccess(token: string, repository: string): string[] | undefined {
-  const payload = token.split(".")[1];
-  if (payload === undefined) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
-      access?: { type?: string; name?: string; actions?: string[] }[];
-    };
-    if (!Array.isArray(claims.access)) return undefined;
-    const entry = claims.access.find(
-      (item) => item.type === "repository" && item.name === repository,
-    );
-    return entry?.actions ?? [];
-  } catch {
-    return undefined;
   }
 }
 

@@ -3,7 +3,8 @@
  * SLSA provenance and, when the stack scans, its vulnerability scan result (`vuln`), all as signed
  * in-toto attestations; the version's manifest list gets its own (the platforms' SBOMs in one
  * document, and a provenance naming the version and its images) and, last, the signature. All are
- * attached to the digests in the registry with cosign.
+ * attached to the digests in the registry: signed in this process with the key (clients/attachers.ts),
+ * by cosign where a transparency log is written.
  *
  * Create-only, like the version tags: each attachment is written only when none that verifies
  * with the key is there, so a re-run, a reused image or a lost state adds nothing. Delete does
@@ -12,18 +13,9 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { type Attacher, cosignAttacher, inProcessAttacher } from "../clients/attachers";
 import { OciRegistryClient, sharedRegistrySession } from "../clients/ociRegistry";
-import {
-  attestDigest,
-  imageSbom,
-  publicKeyOf,
-  type RegistryAuth,
-  type SigningSettings,
-  signDigest,
-  type VerifyOptions,
-  verifiedAttestations,
-  verifySignature,
-} from "../clients/signing";
+import { imageSbom, type RegistryAuth, type SigningSettings } from "../clients/signing";
 import {
   COSIGN_PROVENANCE_TYPE,
   COSIGN_SPDX_TYPE,
@@ -100,21 +92,20 @@ function sameImages(a: Record<string, string>, b: Record<string, string>): boole
 /** One release's attaching: who signs, where, and what this run wrote. */
 interface Attaching {
   readonly inputs: ReleaseAttestationsInputs;
-  readonly settings: SigningSettings;
   readonly auth: RegistryAuth;
-  readonly verify: VerifyOptions;
+  readonly attacher: Attacher;
   readonly written: Record<string, string[]>;
   /**
    * The digests nothing referred to when this run began (images just built): what this run has
-   * not written there is not there, so no cosign lookup is needed to know it.
+   * not written there is not there, so no lookup is needed to know it.
    */
   readonly bare: ReadonlySet<string>;
 }
 
-/** Attached already to a digest: nothing on a bare one, else what cosign verifies. */
+/** Attached already to a digest: nothing on a bare one, else what verifies with the key. */
 async function attachedStatements(run: Attaching, digest: string, type: string) {
   if (run.bare.has(digest)) return [];
-  return (await verifiedAttestations(refOf(run, digest), type, run.verify, run.auth)).statements;
+  return run.attacher.statements(digest, type);
 }
 
 /**
@@ -152,7 +143,7 @@ async function ensure<T>(
   const existing = (await attachedStatements(run, digest, type))[0]?.predicate;
   if (existing !== undefined) return existing as T;
   const predicate = await make();
-  await attestDigest(refOf(run, digest), type, predicate, run.settings, run.auth);
+  await run.attacher.attest(digest, type, predicate);
   noteWritten(run, digest, type);
   return predicate;
 }
@@ -185,7 +176,7 @@ async function attachImage(run: Attaching, platform: string, digest: string) {
 async function attachScan(run: Attaching, digest: string, predicate: unknown): Promise<void> {
   const found = await attachedStatements(run, digest, COSIGN_VULN_TYPE);
   if (found.some((statement) => sameScanResult(statement.predicate, predicate))) return;
-  await attestDigest(refOf(run, digest), COSIGN_VULN_TYPE, predicate, run.settings, run.auth);
+  await run.attacher.attest(digest, COSIGN_VULN_TYPE, predicate);
   noteWritten(run, digest, COSIGN_VULN_TYPE);
 }
 
@@ -209,10 +200,9 @@ async function attachList(
   await ensure(run, list, COSIGN_PROVENANCE_TYPE, async () =>
     listProvenance({ ...inputs, repository, images: inputs.images }),
   );
-  const signed =
-    !run.bare.has(list) && (await verifySignature(refOf(run, list), run.verify, run.auth)).verified;
+  const signed = !run.bare.has(list) && (await run.attacher.signed(list));
   if (!signed) {
-    await signDigest(refOf(run, list), run.settings, run.auth);
+    await run.attacher.sign(list);
     noteWritten(run, list, "signature");
   }
 }
@@ -222,13 +212,18 @@ async function attach(inputs: ReleaseAttestationsInputs): Promise<ReleaseAttesta
     key: { privateKey: inputs.privateKey, password: inputs.keyPassword },
     transparencyLog: inputs.transparencyLog,
   };
+  const auth = { registry: inputs.registry, username: inputs.username, password: inputs.password };
+  const target = { registry: inputs.registry, repository: inputs.repository, auth, settings };
+  const bare = await bareDigests(inputs);
   const run: Attaching = {
     inputs,
-    settings,
-    auth: { registry: inputs.registry, username: inputs.username, password: inputs.password },
-    verify: { publicKey: await publicKeyOf(settings.key), transparencyLog: inputs.transparencyLog },
+    auth,
+    // A transparency log entry is cosign's to make; without a log the key signs in this process.
+    attacher: await (inputs.transparencyLog
+      ? cosignAttacher(target)
+      : inProcessAttacher(target, bare)),
     written: {},
-    bare: await bareDigests(inputs),
+    bare,
   };
   // Each subject's attachments are written one after another (they share its referrers tag);
   // the platform images go at the same time.
