@@ -5,7 +5,9 @@
  * attached is read back through the referrers and verified with the public key. No process per
  * attachment, and manifests already read come from the content cache (a HEAD, not a pull).
  */
+
 import { createHash } from "node:crypto";
+import { referrersTag } from "../lib/attestation";
 import {
   attestationStatement,
   BUNDLE_MEDIA_TYPE,
@@ -131,7 +133,7 @@ async function attachStatement(
   target.referrers.set(digest, [...listed, entry]);
   target.statements.set(manifestDigest, statement);
   if (written.subjectKept) return;
-  const tag = digest.replace(":", "-");
+  const tag = referrersTag(digest);
   const index =
     target.indexes.get(digest) ??
     (listed.length === 0 ? undefined : (await client.getManifest(repository, tag))?.raw);

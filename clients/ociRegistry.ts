@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { referrersTag } from "../lib/attestation";
 import { allowanceOf, type PullAllowance, pullLimitRefusal } from "../lib/pullLimit";
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { CACHED_BLOB_LIMIT, type ContentCache } from "./contentCache";
@@ -185,7 +186,7 @@ export class OciRegistryClient {
   async hasReferrers(repository: string, digest: string): Promise<boolean> {
     if (((await this.referrersFromApi(repository, digest)) ?? []).length > 0) return true;
     // Also when the API answers: attachments written before the registry had it are under the tag.
-    const tag = digest.replace(":", "-");
+    const tag = referrersTag(digest);
     return (await this.headManifest(repository, tag)) !== undefined;
   }
 
@@ -199,7 +200,7 @@ export class OciRegistryClient {
     for (const entry of (await this.referrersFromApi(repository, digest)) ?? []) {
       found.set(entry.digest, entry);
     }
-    const tagged = await this.getManifest(repository, digest.replace(":", "-"));
+    const tagged = await this.getManifest(repository, referrersTag(digest));
     for (const entry of tagged?.manifests ?? []) found.set(entry.digest, entry);
     return [...found.values()];
   }
