@@ -10,8 +10,9 @@
  */
 import * as path from "node:path";
 import { declarePlan } from "./release/declare";
+import { programInputs } from "./release/inputs";
 import { planRelease } from "./release/plan";
-import { type ProgramInputs, programInputs, readRelease } from "./release/read";
+import { type ProgramInputs, readRelease } from "./release/read";
 import { asPulumiError } from "./release/refusal";
 
 export type { ProgramInputs } from "./release/read";

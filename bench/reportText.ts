@@ -229,10 +229,10 @@ export const scalingGoal = (p: {
   readonly met: string;
   readonly ratio: string;
 }) =>
-  `Goal (stack cold per service at N=${p.large} no worse than at N=${p.small}): ${p.met} (${p.ratio}x).`;
+  `Goal (stack cold per service at N=${p.large} at most 1.1x that at N=${p.small}): ${p.met} (${p.ratio}x).`;
 
 export const SCALING_GOAL_NOT_MEASURED =
-  "Goal (stack cold per service at the largest N no worse than at N=9): not measured.";
+  "Goal (stack cold per service at the largest N at most 1.1x that at N=9): not measured.";
 
 export const scalingVerdict = (p: {
   readonly line: string;

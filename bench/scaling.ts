@@ -465,13 +465,15 @@ export function renderScalingSection(
       .map((phase) => [`${side} ${phase}`, ...ns.map((n) => cell(find(side, phase, n)))]),
   );
   const coldFit = linearity(all, "stack", "cold");
+  // Issue 23's goal: a service costs at most 10% more in a stack of 36 than in one of 9.
+  const PER_SERVICE_LIMIT = 1.1;
   const goal =
     coldFit === undefined
       ? text.SCALING_GOAL_NOT_MEASURED
       : text.scalingGoal({
           small: coldFit.small.n,
           large: coldFit.large.n,
-          met: coldFit.perServiceRatio <= 1 ? "**met**" : "**not met**",
+          met: coldFit.perServiceRatio <= PER_SERVICE_LIMIT ? "**met**" : "**not met**",
           ratio: coldFit.perServiceRatio.toFixed(2),
         });
   const checkpointCost = ns.flatMap((n) => {

@@ -16,6 +16,20 @@ export function dockerAuthKey(registry: string): string {
   return registry === DOCKER_HUB_REGISTRY ? DOCKER_HUB_AUTH_KEY : registry;
 }
 
+/** Writes `dir/config.json` holding only this registry's login (owner-readable), as a DOCKER_CONFIG. */
+export function writeDockerLogin(
+  dir: string,
+  registry: string,
+  { username, password }: RegistryCredential,
+): void {
+  const encoded = Buffer.from(`${username}:${password}`).toString("base64");
+  fs.writeFileSync(
+    path.join(dir, "config.json"),
+    JSON.stringify({ auths: { [dockerAuthKey(registry)]: { auth: encoded } } }),
+    { mode: 0o600 },
+  );
+}
+
 /** `${DOCKER_CONFIG:-~/.docker}/config.json`, the file `docker login` writes. */
 export function dockerConfigFile(
   env: Readonly<Record<string, string | undefined>> = process.env,

@@ -3,51 +3,23 @@ import { referrersTag } from "../lib/attestation";
 import { allowanceOf, type PullAllowance, pullLimitRefusal } from "../lib/pullLimit";
 import { DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import { CACHED_BLOB_LIMIT, type ContentCache } from "./contentCache";
+import {
+  MANIFEST_MEDIA_TYPES,
+  type Manifest,
+  type ManifestDescriptor,
+  parseManifest,
+} from "./manifests";
 import { DeleteRefusedError, PullLimitError, RegistryError } from "./registryErrors";
 import { fetchBearerToken, type RegistrySession, renewalTime, tokenAccess } from "./registryToken";
 
+export {
+  isAttestation,
+  MANIFEST_MEDIA_TYPES,
+  type Manifest,
+  type ManifestDescriptor,
+} from "./manifests";
 export { DeleteRefusedError, PullLimitError, RegistryError } from "./registryErrors";
 export { type RegistrySession, sharedRegistrySession, tokenAccess } from "./registryToken";
-
-/** Every manifest and index media type, so HEAD answers with the digest of what is stored. */
-export const MANIFEST_MEDIA_TYPES = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-];
-
-export interface ManifestDescriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-  readonly platform?: {
-    readonly architecture: string;
-    readonly os: string;
-    readonly variant?: string;
-  };
-  readonly annotations?: Readonly<Record<string, string>>;
-  /** What an artifact is (a referrer's, such as a Sigstore bundle). */
-  readonly artifactType?: string;
-}
-
-/** An index entry that is an attestation (BuildKit lists them as `unknown` OS), not an image. */
-export function isAttestation(child: ManifestDescriptor): boolean {
-  return (
-    child.platform?.os === "unknown" ||
-    child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"
-  );
-}
-
-export interface Manifest {
-  readonly digest: string;
-  readonly mediaType: string;
-  /** Children of an index or manifest list; empty for an image manifest. */
-  readonly manifests: readonly ManifestDescriptor[];
-  /** Layers and config of an image manifest; empty for an index. */
-  readonly blobs: readonly ManifestDescriptor[];
-  readonly raw: string;
-}
 
 export interface OciRegistryOptions {
   /** Registry host with optional port: `docker.io`, `127.0.0.1:5000`. */
@@ -496,22 +468,6 @@ async function errorCode(response: Response): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function parseManifest(raw: string, digest: string, contentType: string): Manifest {
-  const body = JSON.parse(raw) as {
-    mediaType?: string;
-    manifests?: ManifestDescriptor[];
-    layers?: ManifestDescriptor[];
-    config?: ManifestDescriptor;
-  };
-  return {
-    digest,
-    mediaType: body.mediaType ?? contentType,
-    manifests: body.manifests ?? [],
-    blobs: [...(body.config ? [body.config] : []), ...(body.layers ?? [])],
-    raw,
-  };
 }
 
 function nextLink(header: string | null): string | undefined {

@@ -12,8 +12,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { SourceFacts, SpdxDocument } from "../lib/attestation";
 import { CONFIG_NAMESPACE, ConfigError } from "../lib/config";
+import { sbomServerAvailable, serverSbom } from "./sbomServer";
 import { withScratchDir } from "./scratch";
 import {
+  pullLimitRefusalIn,
   type RegistryAuth,
   type RunResult,
   runTool,
@@ -316,6 +318,23 @@ async function syftSbom(ref: string, auth: RegistryAuth | undefined): Promise<Sp
 }
 
 /**
+ * The SBOM made now: by the process's battlescope-sbom server where the toolchain built it (one
+ * license scanner for every image), else by a `syft scan` of its own. Both are syft's catalogers.
+ */
+async function freshSbom(ref: string, auth: RegistryAuth | undefined): Promise<SpdxDocument> {
+  if (!sbomServerAvailable()) return syftSbom(ref, auth);
+  return withScratchDir("sbom", async (dir) => {
+    try {
+      return await serverSbom(ref, auth, dir);
+    } catch (error) {
+      const refusal =
+        error instanceof Error ? await pullLimitRefusalIn("syft", error.message, auth) : undefined;
+      throw refusal ?? error;
+    }
+  });
+}
+
+/**
  * How long an SBOM made for one step of a release serves the next: the scan before the tags and
  * the attestation after them are minutes apart, and a digest's content never changes.
  */
@@ -338,7 +357,7 @@ export async function imageSbom(
   auth: RegistryAuth | undefined,
 ): Promise<SpdxDocument> {
   const digest = /@sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
-  if (digest === undefined) return syftSbom(ref, auth);
+  if (digest === undefined) return freshSbom(ref, auth);
   const dir = sbomCacheDir();
   const file = path.join(dir, `${digest}.spdx.json`);
   try {
@@ -348,7 +367,7 @@ export async function imageSbom(
   } catch {
     // None kept, or unreadable: syft makes it again.
   }
-  const sbom = await syftSbom(ref, auth);
+  const sbom = await freshSbom(ref, auth);
   fs.mkdirSync(dir, { recursive: true });
   const partial = `${file}.${process.pid}.partial`;
   fs.writeFileSync(partial, JSON.stringify(sbom));

@@ -5,10 +5,8 @@
  * removed when the command ends.
  */
 import { execFile } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { mentionsPullLimit, pullLimitRefusal, refusedManifest } from "../lib/pullLimit";
-import { dockerAuthKey } from "./dockerConfig";
+import { writeDockerLogin } from "./dockerConfig";
 import { OciRegistryClient, PullLimitError } from "./ociRegistry";
 import { withScratchDir } from "./scratch";
 
@@ -90,13 +88,7 @@ export async function withRegistryLogin<T>(
   if (auth?.username === undefined || auth.password === undefined) return work({});
   const { username, password } = auth;
   return withScratchDir("login", async (dir) => {
-    const key = dockerAuthKey(auth.registry);
-    const encoded = Buffer.from(`${username}:${password}`).toString("base64");
-    fs.writeFileSync(
-      path.join(dir, "config.json"),
-      JSON.stringify({ auths: { [key]: { auth: encoded } } }),
-      { mode: 0o600 },
-    );
+    writeDockerLogin(dir, auth.registry, { username, password });
     return work({ DOCKER_CONFIG: dir });
   });
 }
@@ -116,8 +108,22 @@ export async function runToolWithLogin(
   const result = await withRegistryLogin(auth, (login) =>
     runTool(tool, args, { ...env, ...login }),
   );
-  const output = `${result.stderr}\n${result.stdout}`;
-  if (result.code === 0 || !mentionsPullLimit(output)) return result;
+  if (result.code === 0) return result;
+  const refusal = await pullLimitRefusalIn(tool, `${result.stderr}\n${result.stdout}`, auth);
+  if (refusal !== undefined) throw refusal;
+  return result;
+}
+
+/**
+ * The registry's pull-limit refusal a tool's output reports (429 TOOMANYREQUESTS), with the
+ * limit and the reset read by a HEAD of the manifest it named; undefined when it reports none.
+ */
+export async function pullLimitRefusalIn(
+  tool: Tool,
+  output: string,
+  auth: RegistryAuth | undefined,
+): Promise<PullLimitError | undefined> {
+  if (!mentionsPullLimit(output)) return undefined;
   const refused = refusedManifest(output);
   const registry = refused?.registry ?? auth?.registry ?? "the registry";
   let allowance: PullLimitError["allowance"];
@@ -135,5 +141,5 @@ export async function runToolWithLogin(
     refused === undefined
       ? `let ${tool} read`
       : `let ${tool} read ${refused.repository}${separator}${refused.reference}`;
-  throw new PullLimitError(pullLimitRefusal(registry, what, allowance, new Date()), allowance);
+  return new PullLimitError(pullLimitRefusal(registry, what, allowance, new Date()), allowance);
 }

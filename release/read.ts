@@ -1,48 +1,32 @@
 /**
- * The read step of the release program (program.ts): the only code that touches `pulumi.Config`,
- * the secrets, the files and the registries' clients. It reads in the order the checks need and
- * runs the plan's checks (plan.ts, pure) on the way, so nothing more is read once one fails: the
- * config, the sources on this machine, the registry, the Hub token, the signing key, the cluster.
- * The Automation API runner (scripts/stack.ts) reads a stack's config and secrets through it too.
+ * The read step of the release program (program.ts): with release/inputs.ts, the only code that
+ * touches `pulumi.Config`, the secrets, the files and the registries' clients. It reads in the
+ * order the checks need and runs the plan's checks (plan.ts, pure) on the way, so nothing more is
+ * read once one fails: the config, the sources on this machine, the registry, the Hub token, the
+ * signing key, the cluster. The Automation API runner (scripts/stack.ts) reads a stack's config
+ * and secrets through it too.
  */
 
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { readBuildContext } from "../clients/buildContext";
-import { type NodesBuilder, prepareNodesBuilder } from "../clients/buildxBuilder";
-import { sharedContentCache } from "../clients/contentCache";
+import type { NodesBuilder } from "../clients/buildxBuilder";
 import { dockerConfigCredentials } from "../clients/dockerConfig";
-import { assertTokenCanWrite, DockerHubClient, DockerHubError } from "../clients/dockerHub";
+import { DockerHubError } from "../clients/dockerHub";
 import {
-  checkReachable,
   expandPath,
   KubeconfigError,
   type KubeTarget,
   resolveKubeTarget,
 } from "../clients/kubernetes";
-import { OciRegistryClient, RegistryError, sharedRegistrySession } from "../clients/ociRegistry";
-import { readPublishedRelease } from "../clients/publishedRelease";
-import { assertMayPush } from "../clients/registryPermissions";
-import {
-  type DatabaseStatus,
-  databaseStatus,
-  type VulnerabilityDatabase,
-} from "../clients/scanner";
-import {
-  checkSigningKey,
-  readSourceFacts,
-  type SigningKey,
-  SigningToolError,
-} from "../clients/signing";
+import { RegistryError } from "../clients/ociRegistry";
+import type { DatabaseStatus, VulnerabilityDatabase } from "../clients/scanner";
+import { type SigningKey, SigningToolError } from "../clients/signing";
 import type { SourceFacts } from "../lib/attestation";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
   type ConfigReader,
-  DEFAULT_COSIGN_PUBLIC_KEY,
   DEFAULT_NODES_BUILDER,
   DEV_CHANNEL,
   loadStackConfig,
@@ -54,10 +38,9 @@ import {
 import { builderTls } from "../lib/config/builderKeys";
 import { vulnerabilityDbDirectory } from "../lib/config/scanKeys";
 import { Refusal } from "../lib/refusal";
-import { type PublishedRelease, sourceHash } from "../lib/releaseGuard";
+import type { PublishedRelease } from "../lib/releaseGuard";
 import { databaseProblem } from "../lib/scanReport";
 import type { Architecture } from "../lib/versions";
-import { DEFAULT_HUB_URL, DOCKER_HUB_REGISTRY } from "../lib/vocabulary";
 import {
   type ClusterFacts,
   checkSources,
@@ -66,7 +49,6 @@ import {
   publishedToRead,
   type RegistryFacts,
   type ReleaseFacts,
-  registryLogin,
   releaseVersions,
   type SourcePaths,
   type StackSecrets,
@@ -416,112 +398,8 @@ export function readStackConfig(
   return { config, secrets: readSecrets(config.registry, read, (value) => value) };
 }
 
-/** The stack's program inputs: its config and secrets, the files, git, and the registries. */
-export function programInputs(projectDir: string, engineDir?: string): ProgramInputs {
-  const config = new pulumi.Config();
-  const registry = config.get("registry") ?? DOCKER_HUB_REGISTRY;
-  // Secrets stay Outputs and are handed to providers as such; read once for push and pull.
-  const secrets = readSecrets<pulumi.Output<string>>(
-    registry,
-    (key) => config.getSecret(key),
-    (value) => pulumi.secret(value),
-  );
-  const clients = registryClients(registry, config.get("dockerHubUrl") ?? DEFAULT_HUB_URL, secrets);
-  return {
-    readConfig: (key) => config.get(key),
-    configKeys: Object.keys(pulumi.runtime.allConfig()),
-    secrets,
-    listTags: clients.listTags,
-    readPublished: async (repository, version, architectures) =>
-      readPublishedRelease(await clients.registry(), repository, version, architectures),
-    hashSources: (contextDir, extra) => sourceHash(readBuildContext(contextDir), extra),
-    gitShortSha,
-    projectDir,
-    ...(engineDir === undefined ? {} : { engineDir }),
-    buildContextExists: (context) => fs.existsSync(path.join(context, "Dockerfile")),
-    readFile: (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
-    checkKubernetesApi: checkReachable,
-    checkSigningKey: (key, publicKey) =>
-      checkSigningKey(key, publicKey, config.get("cosignPublicKey") ?? DEFAULT_COSIGN_PUBLIC_KEY),
-    readSourceFacts,
-    readDatabaseStatus: databaseStatus,
-    prepareBuilder: prepareNodesBuilder,
-    today: new Date(),
-    checkHubToken: async () => {
-      await assertTokenCanWrite(await clients.hub());
-    },
-  };
-}
-
-/**
- * The registry's client, made on first use with the credentials of `registryLogin` (the rule the
- * push and the pull secret follow), and on Docker Hub the Hub's, whose tags API lists tags
- * without touching the registry's rate limits.
- */
-function registryClients(
-  registry: string,
-  hubUrl: string,
-  secrets: StackSecrets<pulumi.Output<string>>,
-) {
-  let registryClient: Promise<OciRegistryClient> | undefined;
-  /** The first repository read is also asked whether the account may push to it. */
-  const client = (firstRepository?: string) => {
-    const login = registryLogin(registry, secrets);
-    registryClient ??= Promise.all([
-      plainSecret(login?.username),
-      plainSecret(login?.password),
-    ]).then(async ([username, password]) => {
-      const created = new OciRegistryClient({
-        registry,
-        username,
-        password,
-        contentCache: sharedContentCache(),
-        session: sharedRegistrySession(registry, username),
-      });
-      // One clear error up front when the registry is down, before any tag is listed.
-      await created.ping();
-      if (firstRepository !== undefined && username !== undefined)
-        await assertMayPush(created, username, firstRepository);
-      return created;
-    });
-    return registryClient;
-  };
-  let hubClient: Promise<DockerHubClient> | undefined;
-  const hub = () => {
-    hubClient ??= Promise.all([
-      plainSecret(secrets.dockerHubUsername),
-      plainSecret(secrets.dockerHubToken),
-    ]).then(
-      ([username, token]) =>
-        new DockerHubClient({ baseUrl: hubUrl, username: username ?? "", token: token ?? "" }),
-    );
-    return hubClient;
-  };
-  return {
-    registry: client,
-    hub,
-    listTags: async (repository: string): Promise<string[]> => {
-      if (registry !== DOCKER_HUB_REGISTRY || secrets.dockerHubToken === undefined) {
-        return (await client(repository)).listTags(repository);
-      }
-      await client(repository);
-      return hubTagNames(await hub(), repository);
-    },
-  };
-}
-
-/** Tags of `<namespace>/<name>` through the Hub API; none while the repository does not exist. */
-export async function hubTagNames(
-  hub: Pick<DockerHubClient, "getRepository" | "listTags">,
-  repository: string,
-): Promise<string[]> {
-  const [namespace, name] = repository.split("/") as [string, string];
-  if ((await hub.getRepository(namespace, name)) === undefined) return [];
-  return (await hub.listTags(namespace, name)).map((tag) => tag.name);
-}
-
 /** Credentials are needed as plain text to call the registry; they never leave this process. */
-function plainSecret(value: pulumi.Output<string> | undefined): Promise<string | undefined> {
+export function plainSecret(value: pulumi.Output<string> | undefined): Promise<string | undefined> {
   if (value === undefined) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     pulumi.unsecret(value).apply((plain) => {
@@ -529,15 +407,4 @@ function plainSecret(value: pulumi.Output<string> | undefined): Promise<string |
       return plain;
     });
   });
-}
-
-function gitShortSha(dir: string): string | undefined {
-  try {
-    return execFileSync("git", ["-C", dir, "rev-parse", "--short=7", "HEAD"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {
-    return undefined;
-  }
 }

@@ -11,7 +11,8 @@
 #   dynamic-provider script, our own Node.js language host (scripts/toolchain/language-host), the
 #   docker-build and kubernetes providers (installed into PULUMI_HOME), actionlint (checks the
 #   GitHub workflows), the local OCI registry (distribution v3, `registry`), cosign and syft (sign
-#   and attest releases, write their SBOMs), grype (scans them) and battlescope-vulndb
+#   and attest releases, write their SBOMs), battlescope-sbom (scripts/toolchain/sbom: the SBOMs of a
+#   release in one process, with syft's library), grype (scans them) and battlescope-vulndb
 #   (scripts/toolchain/vulndb: writes grype databases for the offline tests), and the local
 #   cluster's Kubernetes, etcd and containerd (scripts/toolchain/kubernetes);
 # and installs the Debian packages the local services and checks need (runc, openssl, ca-certificates, jq, skopeo, shellcheck, apache2-utils, containernetworking-plugins,
@@ -456,6 +457,31 @@ step_vulndb() {
   link vulndb "$key" "$exe"
 }
 
+# battlescope-sbom (scripts/toolchain/sbom) writes a release's SBOMs with syft's own library in one
+# long-lived process (clients/sbomServer.ts): one license scanner for all images instead of one per
+# `syft scan`. Cached by SYFT_VERSION and a hash of its sources; it shares syft's modules and build cache.
+step_sbom() {
+  local src="$HERE/toolchain/sbom" exe=battlescope-sbom hash key pinned
+  hash="$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) |
+    LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+  key="$SYFT_VERSION-$hash"
+  STEP="sbom $key"
+  if built sbom "$key"; then
+    say "$exe $key: cached"
+  else
+    begin_build sbom "$key"
+    pinned="$(go -C "$src" list -m -f '{{.Version}}' github.com/anchore/syft 2>>"$LOG")"
+    if [[ "$pinned" != "$SYFT_VERSION" ]]; then
+      echo "scripts/toolchain/sbom/go.mod requires syft $pinned, versions.env pins $SYFT_VERSION: run go get github.com/anchore/syft@$SYFT_VERSION && go mod tidy there" >>"$LOG"
+      false
+    fi
+    logged go -C "$src" build -mod=readonly -o "$OUT/$exe" -ldflags "-s -w" .
+    [[ "$("$OUT/$exe" --version | awk '{print $1}')" == "$SYFT_VERSION" ]]
+    finish_build sbom "$key"
+  fi
+  link sbom "$key" "$exe"
+}
+
 # The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
 # largest build here (about 30 min cold on 2 cores), so it starts first, in the background, and
 # the other builds share the cores with it; it is awaited at the end.
@@ -540,6 +566,7 @@ summary() {
     printf '  %-14s %s (%s)\n' "$tool" "$("version_$tool" "$BIN/$tool")" "$BIN/$tool"
   done
   printf '  %-14s %s (%s)\n' vulndb "$("$BIN/battlescope-vulndb" --version | awk '{print $1}')" "$BIN/battlescope-vulndb"
+  printf '  %-14s %s (%s)\n' sbom "$("$BIN/battlescope-sbom" --version | awk '{print $1}')" "$BIN/battlescope-sbom"
   echo "  cluster        kubernetes $K8S_VERSION, etcd $ETCD_VERSION, containerd $CONTAINERD_VERSION ($CLUSTER_DIR)"
   say "environment: eval \"\$(bash scripts/toolchain.sh --print-env)\" gives"
   print_env | sed 's/^/  /'
@@ -601,6 +628,7 @@ main() {
   step_syft
   step_grype
   step_vulndb
+  step_sbom
   step_cluster
   step_check_pins
   step_verify

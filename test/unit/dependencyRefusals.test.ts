@@ -18,7 +18,8 @@ import { readPublishedRelease } from "../../clients/publishedRelease";
 import { checkSigningKey } from "../../clients/signing";
 import { Refusal } from "../../lib/refusal";
 import { releaseProgramIn } from "../../program";
-import { hubTagNames, type ProgramInputs, readRelease } from "../../release/read";
+import { hubTagNames } from "../../release/inputs";
+import { type ProgramInputs, readRelease } from "../../release/read";
 import { asPulumiError } from "../../release/refusal";
 import {
   type HubEmulator,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerHubClient } from "../../clients/dockerHub";
-import { hubTagNames } from "../../release/read";
+import { hubTagNames } from "../../release/inputs";
 import { type HubEmulator, startHubEmulator } from "../../scripts/hub-emulator/hubEmulator";
 
 describe("listing a Docker Hub repository's tags for the tag plan", () => {

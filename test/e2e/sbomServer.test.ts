@@ -1,0 +1,116 @@
+/**
+ * A release's SBOMs from one `battlescope-sbom serve` (syft's library in one process) are the
+ * SBOMs `syft scan` writes: the same packages and the same files with the same SHA-256, on the
+ * seeded Debian and busybox images through the token-auth registry; a failed image is named and
+ * the server goes on with the next.
+ */
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OciRegistryClient } from "../../clients/ociRegistry";
+import { sbomServerAvailable, serverSbom } from "../../clients/sbomServer";
+import { runToolWithLogin } from "../../clients/tools";
+import type { SpdxDocument } from "../../lib/attestation";
+import { REGISTRY, REGISTRY_LOGIN } from "../../scripts/e2eStack";
+import { makeTempDir } from "../support/tempDirs";
+
+const AUTH = { registry: REGISTRY, ...REGISTRY_LOGIN };
+
+interface SpdxFacts {
+  readonly packages: string[];
+  readonly files: Record<string, string | undefined>;
+  readonly creators: string[];
+}
+
+function facts(document: SpdxDocument): SpdxFacts {
+  const raw = document as unknown as {
+    packages?: { name: string; versionInfo?: string }[];
+    files?: { fileName: string; checksums?: { algorithm: string; checksumValue: string }[] }[];
+    creationInfo?: { creators?: string[] };
+  };
+  return {
+    packages: (raw.packages ?? [])
+      .map((entry) => `${entry.name}@${entry.versionInfo ?? ""}`)
+      .sort(),
+    files: Object.fromEntries(
+      (raw.files ?? []).map((entry) => [
+        entry.fileName,
+        entry.checksums?.find((sum) => sum.algorithm === "SHA256")?.checksumValue,
+      ]),
+    ),
+    creators: (raw.creationInfo?.creators ?? []).filter((creator) => creator.startsWith("Tool:")),
+  };
+}
+
+async function syftCli(ref: string): Promise<SpdxDocument> {
+  const result = await runToolWithLogin(
+    "syft",
+    ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"],
+    {
+      SYFT_CHECK_FOR_APP_UPDATE: "false",
+      SYFT_FILE_METADATA_SELECTION: "all",
+      SYFT_FILE_METADATA_DIGESTS: "sha256",
+    },
+    AUTH,
+  );
+  if (result.code !== 0) throw new Error(`syft scan ${ref} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as SpdxDocument;
+}
+
+describe("battlescope-sbom serve", () => {
+  let scratch: string;
+  const images: string[] = [];
+
+  beforeAll(async () => {
+    expect(sbomServerAvailable()).toBe(true);
+    scratch = makeTempDir("sbom-server");
+    const client = new OciRegistryClient({ registry: REGISTRY, ...REGISTRY_LOGIN });
+    for (const [repository, tag] of [
+      ["library/debian", "12.15-slim"],
+      ["library/busybox", "1.35.0"],
+    ] as const) {
+      const index = await client.getManifest(repository, tag);
+      const amd64 = index?.manifests.find((child) => child.platform?.architecture === "amd64");
+      if (amd64 === undefined) throw new Error(`${repository}:${tag} has no amd64 image: seed it`);
+      images.push(`${REGISTRY}/${repository}@${amd64.digest}`);
+    }
+  });
+
+  afterAll(() => {
+    if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("lists the packages and files, with their SHA-256, that syft scan lists", async () => {
+    for (const [index, ref] of images.entries()) {
+      const dir = makeTempDir(`sbom-${index}`);
+      try {
+        const [served, scanned] = await Promise.all([serverSbom(ref, AUTH, dir), syftCli(ref)]);
+        const servedFacts = facts(served);
+        expect(servedFacts.packages.length).toBeGreaterThan(0);
+        expect(Object.keys(servedFacts.files).length).toBeGreaterThan(100);
+        expect(Object.values(servedFacts.files).every((sum) => sum !== undefined)).toBe(true);
+        expect(servedFacts).toEqual(facts(scanned));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it("names an image it cannot read, and writes the next one", async () => {
+    const missing = `${REGISTRY}/library/busybox@sha256:${"0".repeat(64)}`;
+    const dirs = [makeTempDir("sbom-missing"), makeTempDir("sbom-next")] as const;
+    try {
+      const [failed, written] = await Promise.allSettled([
+        serverSbom(missing, AUTH, dirs[0]),
+        serverSbom(images[1] as string, AUTH, dirs[1]),
+      ]);
+      expect(failed.status).toBe("rejected");
+      expect(String((failed as PromiseRejectedResult).reason)).toContain(
+        `battlescope-sbom failed: could not read ${missing}`,
+      );
+      expect(written.status).toBe("fulfilled");
+      expect(fs.readdirSync(dirs[0])).toEqual([]);
+    } finally {
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
