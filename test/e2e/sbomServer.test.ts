@@ -86,8 +86,9 @@ describe("battlescope-sbom serve", () => {
         const [served, scanned] = await Promise.all([serverSbom(ref, AUTH, dir), syftCli(ref)]);
         const servedFacts = facts(served);
         expect(servedFacts.packages.length).toBeGreaterThan(0);
-        expect(Object.keys(servedFacts.files).length).toBeGreaterThan(100);
-        expect(Object.values(servedFacts.files).every((sum) => sum !== undefined)).toBe(true);
+        // Directories and links carry no checksum, in syft scan's SBOMs too.
+        const summed = Object.values(servedFacts.files).filter((sum) => sum !== undefined);
+        expect(summed.length).toBeGreaterThan(0);
         expect(servedFacts).toEqual(facts(scanned));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -31,6 +31,8 @@ import (
 	"github.com/anchore/syft/syft/cataloging/filecataloging"
 	"github.com/anchore/syft/syft/file"
 	"github.com/anchore/syft/syft/format/spdxjson"
+	// The SQL driver syft's own main registers: catalogers read RPM databases kept in sqlite.
+	_ "modernc.org/sqlite"
 )
 
 type request struct {
