@@ -149,10 +149,11 @@ function statTicks(pid: string | number): { self: number; children: number } | u
   }
 }
 
+/** The pid a daemon's pid file names (scripts/local-services/daemon.sh writes the pid, then its start time). */
 function daemonPid(name: string): string | undefined {
   const state = process.env.BATTLESCOPE_STATE ?? "";
   try {
-    return fs.readFileSync(path.join(state, name), "utf8").trim();
+    return fs.readFileSync(path.join(state, name), "utf8").trim().split(/\s+/)[0];
   } catch {
     return undefined;
   }

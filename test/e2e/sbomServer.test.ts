@@ -1,14 +1,15 @@
 /**
  * A release's SBOMs from one `battlescope-sbom serve` (syft's library in one process) are the
- * SBOMs `syft scan` writes: the same packages and the same files with the same SHA-256, on the
+ * SBOMs `syft scan` writes where the server is not built: the same packages and the same files with the same SHA-256, on the
  * seeded Debian and busybox images through the token-auth registry; a failed image is named and
  * the server goes on with the next.
  */
 import * as fs from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
 import { OciRegistryClient } from "../../clients/ociRegistry";
 import { sbomServerAvailable, serverSbom } from "../../clients/sbomServer";
-import { runToolWithLogin } from "../../clients/tools";
+import { imageSbom } from "../../clients/signing";
 import type { SpdxDocument } from "../../lib/attestation";
 import { REGISTRY, REGISTRY_LOGIN } from "../../scripts/e2eStack";
 import { makeTempDir } from "../support/tempDirs";
@@ -41,28 +42,39 @@ function facts(document: SpdxDocument): SpdxFacts {
   };
 }
 
-async function syftCli(ref: string): Promise<SpdxDocument> {
-  const result = await runToolWithLogin(
-    "syft",
-    ["scan", `registry:${ref}`, "--output", "spdx-json", "--quiet"],
-    {
-      SYFT_CHECK_FOR_APP_UPDATE: "false",
-      SYFT_FILE_METADATA_SELECTION: "all",
-      SYFT_FILE_METADATA_DIGESTS: "sha256",
-    },
-    AUTH,
+/**
+ * The release's SBOM where battlescope-sbom is not built (a workflow that only downloads syft):
+ * `imageSbom` runs `syft scan`, with no SBOM kept from before.
+ */
+async function withoutServer(ref: string): Promise<SpdxDocument> {
+  const saved = {
+    binary: process.env.BATTLESCOPE_SBOM_BINARY,
+    cache: process.env.BATTLESCOPE_SBOM_CACHE,
+  };
+  process.env.BATTLESCOPE_SBOM_BINARY = path.join(
+    makeTempDir("no-sbom-server"),
+    "battlescope-sbom",
   );
-  if (result.code !== 0) throw new Error(`syft scan ${ref} failed: ${result.stderr}`);
-  return JSON.parse(result.stdout) as SpdxDocument;
+  process.env.BATTLESCOPE_SBOM_CACHE = makeTempDir("sbom-cache");
+  try {
+    expect(sbomServerAvailable()).toBe(false);
+    return await imageSbom(ref, AUTH);
+  } finally {
+    for (const [name, value] of [
+      ["BATTLESCOPE_SBOM_BINARY", saved.binary],
+      ["BATTLESCOPE_SBOM_CACHE", saved.cache],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 }
 
 describe("battlescope-sbom serve", () => {
-  let scratch: string;
   const images: string[] = [];
 
   beforeAll(async () => {
     expect(sbomServerAvailable()).toBe(true);
-    scratch = makeTempDir("sbom-server");
     const client = new OciRegistryClient({ registry: REGISTRY, ...REGISTRY_LOGIN });
     for (const [repository, tag] of [
       ["library/debian", "12.15-slim"],
@@ -75,15 +87,12 @@ describe("battlescope-sbom serve", () => {
     }
   });
 
-  afterAll(() => {
-    if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
-  });
-
   it("lists the packages and files, with their SHA-256, that syft scan lists", async () => {
     for (const [index, ref] of images.entries()) {
       const dir = makeTempDir(`sbom-${index}`);
       try {
-        const [served, scanned] = await Promise.all([serverSbom(ref, AUTH, dir), syftCli(ref)]);
+        const served = await serverSbom(ref, AUTH, dir);
+        const scanned = await withoutServer(ref);
         const servedFacts = facts(served);
         expect(servedFacts.packages.length).toBeGreaterThan(0);
         // Directories and links carry no checksum, in syft scan's SBOMs too.

@@ -221,7 +221,7 @@ describe("GitHub Actions workflows", () => {
     for (const step of pulumis) expect(step.with["pulumi-version"], step.where).toBe(pulumi);
   });
 
-  it("install cosign and syft at the toolchain's versions wherever a stack signs, with the key from secrets", () => {
+  it("install cosign and syft at the toolchain's versions, and build battlescope-sbom, wherever a stack signs, with the key from secrets", () => {
     const env = fs.readFileSync(path.join(REPO_ROOT, "scripts/versions.env"), "utf8");
     const cosign = /^COSIGN_VERSION=(\S+)$/m.exec(env)?.[1];
     const syft = /^SYFT_VERSION=(\S+)$/m.exec(env)?.[1];
@@ -247,6 +247,16 @@ describe("GitHub Actions workflows", () => {
         );
         expect(uses, `${file}: jobs.${name} installs syft`).toContain(
           "anchore/sbom-action/download-syft",
+        );
+        // The SBOM server is built from this repository's module, so its syft is the pinned one.
+        const sbomServer = (job.steps ?? []).find((step) =>
+          step.run?.includes('-o "$RUNNER_TEMP/bin/battlescope-sbom"'),
+        );
+        expect(sbomServer?.run, `${file}: jobs.${name} builds battlescope-sbom`).toContain(
+          "go -C scripts/toolchain/sbom build -mod=readonly",
+        );
+        expect(sbomServer?.run, `${file}: jobs.${name} puts battlescope-sbom on PATH`).toContain(
+          'echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"',
         );
         expect(JSON.stringify(job.steps)).toContain("secrets.COSIGN_PRIVATE_KEY");
       }
