@@ -425,62 +425,51 @@ step_grype() {
   go_tool grype "$GRYPE_VERSION" github.com/anchore/grype ./cmd/grype "-X main.version=${GRYPE_VERSION#v}"
 }
 
-# battlescope-vulndb (scripts/toolchain/vulndb) writes grype databases from records, with grype's
-# own database package, for the offline scan tests. Cached by GRYPE_VERSION and a hash of its
-# sources, so an edit rebuilds it; it shares grype's modules and build cache.
-step_vulndb() {
-  local src="$HERE/toolchain/vulndb" exe=battlescope-vulndb hash key pinned
+# go_helper NAME MODULE VERSION: one of this repository's Go programs, scripts/toolchain/NAME, built
+# as battlescope-NAME against MODULE at VERSION (its go.mod must require exactly that version) and
+# cached by VERSION and a hash of its sources, so an edit rebuilds it; it shares MODULE's modules and
+# build cache. A fresh build reports VERSION, then check_NAME BINARY (when defined) proves it works.
+go_helper() {
+  local name=$1 module=$2 version=$3 src="$HERE/toolchain/$1" exe="battlescope-$1" hash key pinned
   hash="$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) |
     LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
-  key="$GRYPE_VERSION-$hash"
-  STEP="vulndb $key"
-  if built vulndb "$key"; then
+  key="$version-$hash"
+  STEP="$name $key"
+  if built "$name" "$key"; then
     say "$exe $key: cached"
   else
-    begin_build vulndb "$key"
-    pinned="$(go -C "$src" list -m -f '{{.Version}}' github.com/anchore/grype 2>>"$LOG")"
-    if [[ "$pinned" != "$GRYPE_VERSION" ]]; then
-      echo "scripts/toolchain/vulndb/go.mod requires grype $pinned, versions.env pins $GRYPE_VERSION: run go get github.com/anchore/grype@$GRYPE_VERSION && go mod tidy there" >>"$LOG"
+    begin_build "$name" "$key"
+    pinned="$(go -C "$src" list -m -f '{{.Version}}' "$module" 2>>"$LOG")"
+    if [[ "$pinned" != "$version" ]]; then
+      echo "scripts/toolchain/$name/go.mod requires ${module##*/} $pinned, versions.env pins $version: run go get $module@$version && go mod tidy there" >>"$LOG"
       false
     fi
     logged go -C "$src" build -mod=readonly -o "$OUT/$exe" -ldflags "-s -w" .
-    [[ "$("$OUT/$exe" --version | awk '{print $1}')" == "$GRYPE_VERSION" ]]
-    # It writes a database grype accepts: one advisory, then grype's own status check.
-    mkdir -p "$OUT/.src"
-    echo '{"built": "'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'", "advisories": [{"id": "CVE-2022-30065", "severity": "High",
-      "cpes": [{"cpe": "cpe:2.3:a:busybox:busybox:*:*:*:*:*:*:*:*", "constraint": "= 1.35.0", "fixedIn": "1.36.0"}]}]}' >"$OUT/.src/records.json"
-    logged "$OUT/$exe" --records "$OUT/.src/records.json" --out "$OUT/.src/db"
-    GRYPE_DB_CACHE_DIR="$OUT/.src/db" GRYPE_DB_AUTO_UPDATE=false GRYPE_CHECK_FOR_APP_UPDATE=false \
-      logged "$BIN/grype" db status -o json
-    finish_build vulndb "$key"
+    [[ "$("$OUT/$exe" --version | awk '{print $1}')" == "$version" ]]
+    if declare -F "check_$name" >/dev/null; then "check_$name" "$OUT/$exe"; fi
+    finish_build "$name" "$key"
   fi
-  link vulndb "$key" "$exe"
+  link "$name" "$key" "$exe"
+}
+
+# battlescope-vulndb (scripts/toolchain/vulndb) writes grype databases from records, with grype's
+# own database package, for the offline scan tests.
+step_vulndb() { go_helper vulndb github.com/anchore/grype "$GRYPE_VERSION"; }
+
+# check_vulndb BINARY: it writes a database grype accepts: one advisory, then grype's own status check.
+check_vulndb() {
+  mkdir -p "$OUT/.src"
+  echo '{"built": "'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'", "advisories": [{"id": "CVE-2022-30065", "severity": "High",
+    "cpes": [{"cpe": "cpe:2.3:a:busybox:busybox:*:*:*:*:*:*:*:*", "constraint": "= 1.35.0", "fixedIn": "1.36.0"}]}]}' >"$OUT/.src/records.json"
+  logged "$1" --records "$OUT/.src/records.json" --out "$OUT/.src/db"
+  GRYPE_DB_CACHE_DIR="$OUT/.src/db" GRYPE_DB_AUTO_UPDATE=false GRYPE_CHECK_FOR_APP_UPDATE=false \
+    logged "$BIN/grype" db status -o json
 }
 
 # battlescope-sbom (scripts/toolchain/sbom) writes a release's SBOMs with syft's own library in one
 # long-lived process (clients/sbomServer.ts): one license scanner for all images instead of one per
-# `syft scan`. Cached by SYFT_VERSION and a hash of its sources; it shares syft's modules and build cache.
-step_sbom() {
-  local src="$HERE/toolchain/sbom" exe=battlescope-sbom hash key pinned
-  hash="$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) |
-    LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
-  key="$SYFT_VERSION-$hash"
-  STEP="sbom $key"
-  if built sbom "$key"; then
-    say "$exe $key: cached"
-  else
-    begin_build sbom "$key"
-    pinned="$(go -C "$src" list -m -f '{{.Version}}' github.com/anchore/syft 2>>"$LOG")"
-    if [[ "$pinned" != "$SYFT_VERSION" ]]; then
-      echo "scripts/toolchain/sbom/go.mod requires syft $pinned, versions.env pins $SYFT_VERSION: run go get github.com/anchore/syft@$SYFT_VERSION && go mod tidy there" >>"$LOG"
-      false
-    fi
-    logged go -C "$src" build -mod=readonly -o "$OUT/$exe" -ldflags "-s -w" .
-    [[ "$("$OUT/$exe" --version | awk '{print $1}')" == "$SYFT_VERSION" ]]
-    finish_build sbom "$key"
-  fi
-  link sbom "$key" "$exe"
-}
+# `syft scan`.
+step_sbom() { go_helper sbom github.com/anchore/syft "$SYFT_VERSION"; }
 
 # The local cluster's binaries (Kubernetes, etcd, containerd, pause) from one wrapper module: the
 # largest build here (about 30 min cold on 2 cores), so it starts first, in the background, and
