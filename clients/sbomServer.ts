@@ -74,10 +74,18 @@ class SbomServer {
         ),
       );
     });
-    // Not what keeps this process alive: it ends with its stdin.
-    this.child.unref();
+    this.hold(false);
+  }
+
+  /**
+   * Keeps this process alive while an SBOM is pending, and not when the server is idle: a
+   * process that is done ends, and the server with it (its stdin closes).
+   */
+  private hold(busy: boolean): void {
+    const method = busy ? "ref" : "unref";
+    this.child[method]();
     for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) {
-      (stream as unknown as { unref?: () => void } | null)?.unref?.();
+      (stream as unknown as Record<string, (() => void) | undefined> | null)?.[method]?.();
     }
   }
 
@@ -86,6 +94,7 @@ class SbomServer {
     if (this.ended !== undefined) return Promise.reject(this.ended);
     if (this.idle !== undefined) clearTimeout(this.idle);
     const id = String(++this.nextId);
+    if (this.pending.size === 0) this.hold(true);
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.child.stdin?.write(`${JSON.stringify({ id, ref, out: file })}\n`);
@@ -105,6 +114,7 @@ class SbomServer {
     if (parsed.error === undefined) waiting.resolve();
     else waiting.reject(new SigningToolError(`battlescope-sbom failed: ${parsed.error}`, 1));
     if (this.pending.size === 0) {
+      this.hold(false);
       this.idle = setTimeout(() => this.child.stdin?.end(), IDLE_MS);
       this.idle.unref();
     }
@@ -116,6 +126,7 @@ class SbomServer {
     if (this.idle !== undefined) clearTimeout(this.idle);
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
+    this.hold(false);
     this.onEnd();
   }
 }

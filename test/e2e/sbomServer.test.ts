@@ -4,8 +4,10 @@
  * seeded Debian and busybox images through the token-auth registry; a failed image is named and
  * the server goes on with the next.
  */
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OciRegistryClient } from "../../clients/ociRegistry";
 import { sbomServerAvailable, serverSbom } from "../../clients/sbomServer";
@@ -15,6 +17,9 @@ import { REGISTRY, REGISTRY_LOGIN } from "../../scripts/e2eStack";
 import { makeTempDir } from "../support/tempDirs";
 
 const AUTH = { registry: REGISTRY, ...REGISTRY_LOGIN };
+const REPO_ROOT = path.resolve(__dirname, "../..");
+const IDLE_SECONDS = 60;
+const run = promisify(execFile);
 
 interface SpdxFacts {
   readonly packages: string[];
@@ -103,6 +108,24 @@ describe("battlescope-sbom serve", () => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
+  });
+
+  it("a process that awaits an SBOM gets it, then ends without waiting for the idle server", async () => {
+    const dir = makeTempDir("sbom-script");
+    const script = path.join(dir, "one-sbom.mts");
+    fs.writeFileSync(
+      script,
+      [
+        `import { serverSbom } from ${JSON.stringify(path.join(REPO_ROOT, "clients/sbomServer.ts"))};`,
+        `const sbom = await serverSbom(${JSON.stringify(images[1])}, ${JSON.stringify(AUTH)}, ${JSON.stringify(dir)});`,
+        `console.log("packages", (sbom as { packages: unknown[] }).packages.length);`,
+      ].join("\n"),
+    );
+    const started = Date.now();
+    const { stdout } = await run(path.join(REPO_ROOT, "node_modules/.bin/tsx"), [script]);
+    expect(stdout.trim()).toMatch(/^packages [1-9]\d*$/);
+    // The server idles for a minute before it ends by itself; the script does not wait for it.
+    expect(Date.now() - started).toBeLessThan(IDLE_SECONDS * 1000);
   });
 
   it("names an image it cannot read, and writes the next one", async () => {
