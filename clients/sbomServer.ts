@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as readline from "node:readline";
 import type { SpdxDocument } from "../lib/attestation";
 import { type RegistryAuth, SigningToolError } from "./tools";
+import { which } from "./which";
 
 /** `$BATTLESCOPE_SBOM_BINARY`, else `battlescope-sbom` on PATH. */
 export function sbomServerBinary(): string {
@@ -20,10 +21,8 @@ export function sbomServerBinary(): string {
 /** Whether the server can be used here: its binary is on PATH (or named), else syft per image. */
 export function sbomServerAvailable(): boolean {
   const binary = sbomServerBinary();
-  if (binary.includes("/")) return fs.existsSync(binary);
-  return (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .some((dir) => dir !== "" && fs.existsSync(path.join(dir, binary)));
+  if (binary.includes("/")) return which(path.basename(binary), path.dirname(binary)) !== undefined;
+  return which(binary, process.env.PATH ?? "") !== undefined;
 }
 
 const IDLE_MS = 60_000;

@@ -17,9 +17,9 @@ import { stringify } from "yaml";
 import { refusalLine } from "../../cli/cleanupApply";
 import { EXIT_USAGE } from "../../cli/shared";
 import { OciRegistryClient } from "../../clients/ociRegistry";
+import { which } from "../../clients/which";
 import { REPO_ROOT } from "../../scripts/stack";
 import { makeTempDir } from "../support/tempDirs";
-import { which } from "../support/which";
 
 const ORGANIZATION = "refused";
 const REPOSITORY = `${ORGANIZATION}/frontend`;

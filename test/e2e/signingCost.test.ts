@@ -7,10 +7,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { which } from "../../clients/which";
 import { localSigningConfig, setVersion } from "../../scripts/e2eStack";
 import { ENGINE_PARALLELISM } from "../../scripts/stack";
 import { makeTempDir } from "../support/tempDirs";
-import { which } from "../support/which";
 import {
   accessLogMark,
   accessLogSince,

@@ -9,8 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { which } from "../../clients/which";
 import { makeTempDir } from "../support/tempDirs";
-import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");

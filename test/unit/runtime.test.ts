@@ -13,8 +13,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { which } from "../../clients/which";
 import { makeTempDir } from "../support/tempDirs";
-import { which } from "../support/which";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const exec = promisify(execFile);
