@@ -10,7 +10,12 @@ import {
   parseManifest,
 } from "./manifests";
 import { DeleteRefusedError, PullLimitError, RegistryError } from "./registryErrors";
-import { fetchBearerToken, type RegistrySession, renewalTime, tokenAccess } from "./registryToken";
+import {
+  newRegistrySession,
+  type RegistrySession,
+  RegistryTokens,
+  tokenAccess,
+} from "./registryToken";
 
 export {
   isAttestation,
@@ -57,6 +62,7 @@ export class OciRegistryClient {
   private readonly timeoutMs: number;
   private readonly session: RegistrySession;
   private readonly now: () => number;
+  private readonly tokens: RegistryTokens;
   /** The pull allowance the registry announced last (Docker Hub's ratelimit headers). */
   allowance: PullAllowance | undefined;
 
@@ -65,7 +71,15 @@ export class OciRegistryClient {
     this.fetch = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.now = options.now ?? Date.now;
-    this.session = options.session ?? { challenge: undefined, tokens: new Map() };
+    this.session = options.session ?? newRegistrySession();
+    this.tokens = new RegistryTokens(this.session, {
+      registry: options.registry,
+      fetch: this.fetch,
+      timeoutMs: this.timeoutMs,
+      now: this.now,
+      basic: basicAuthorization(options.username, options.password),
+      expectOk: (response, what) => this.expectOk(response, what),
+    });
   }
 
   get registry(): string {
@@ -320,7 +334,7 @@ export class OciRegistryClient {
   ): Promise<string[] | undefined> {
     if (this.session.challenge === undefined) await this.ping();
     if (this.session.challenge === undefined) return undefined;
-    const { token } = await this.bearerToken(
+    const token = await this.tokens.fetchToken(
       this.session.challenge,
       `repository:${repository}:${actions.join(",")}`,
     );
@@ -360,31 +374,9 @@ export class OciRegistryClient {
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
     };
-    // Once the registry has named its token server, a new scope asks it for a token before the
-    // request rather than after a refused one; an expired or revoked token is answered with 401
-    // and a fresh token is fetched once.
-    const stored = scope === undefined ? undefined : this.session.tokens.get(scope);
-    // A token near its end is replaced before it is refused (as containerd does), not after.
-    let authorization =
-      stored !== undefined && this.now() < stored.renewAt ? stored.authorization : undefined;
-    if (
-      authorization === undefined &&
-      this.session.challenge !== undefined &&
-      scope !== undefined
-    ) {
-      authorization = await this.storeToken(this.session.challenge, scope);
-    }
-    let response = await send(authorization ?? this.basicAuth());
-    if (response.status === 401) {
-      const challenge = response.headers.get("www-authenticate") ?? "";
-      if (/^bearer /i.test(challenge)) {
-        await response.arrayBuffer().catch(() => undefined);
-        this.session.challenge = challenge;
-        response = await send(await this.storeToken(challenge, scope));
-      }
-    }
-    this.allowance = allowanceOf(response.headers) ?? this.allowance;
-    return response;
+    return this.tokens.authorized(scope, send, (response) => {
+      this.allowance = allowanceOf(response.headers) ?? this.allowance;
+    });
   }
 
   private async send(
@@ -409,35 +401,6 @@ export class OciRegistryClient {
         `registry ${this.options.registry} cannot be reached (${method} ${path}): ${cause}`,
       );
     }
-  }
-
-  private basicAuth(): string | undefined {
-    const { username, password } = this.options;
-    if (username === undefined || password === undefined) return undefined;
-    return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
-
-  private async storeToken(challenge: string, scope: string | undefined): Promise<string> {
-    const fetchedAt = this.now();
-    const { token, expiresIn } = await this.bearerToken(challenge, scope);
-    const authorization = `Bearer ${token}`;
-    const renewAt = renewalTime(fetchedAt, expiresIn);
-    if (scope !== undefined) this.session.tokens.set(scope, { authorization, renewAt });
-    return authorization;
-  }
-
-  private bearerToken(challenge: string, scope: string | undefined) {
-    return fetchBearerToken(
-      {
-        registry: this.options.registry,
-        challenge,
-        scope,
-        basic: this.basicAuth(),
-        fetch: this.fetch,
-        timeoutMs: this.timeoutMs,
-      },
-      (response, what) => this.expectOk(response, what),
-    );
   }
 
   private async expectOk(response: Response, what: string): Promise<void> {
@@ -476,4 +439,9 @@ function nextLink(header: string | null): string | undefined {
   if (match === null) return undefined;
   const target = match[1] as string;
   return target.startsWith("http") ? new URL(target).pathname + new URL(target).search : target;
+}
+
+function basicAuthorization(username?: string, password?: string): string | undefined {
+  if (username === undefined || password === undefined) return undefined;
+  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }

@@ -12,6 +12,14 @@ import { RegistryError } from "./registryErrors";
 export interface RegistrySession {
   challenge: string | undefined;
   readonly tokens: Map<string, { authorization: string; renewAt: number }>;
+  /** Token fetches under way by scope: requests started together share one. */
+  readonly fetchingTokens: Map<string, Promise<string>>;
+  /**
+   * The first request's answer while it is awaited (true once the registry answered): the
+   * requests that start meanwhile wait for it to learn whether, and where, the registry wants
+   * tokens, rather than each being refused.
+   */
+  firstAnswer?: Promise<boolean>;
   /** False once the registry answered that it has no referrers API. */
   referrersApi?: boolean;
 }
@@ -30,10 +38,15 @@ export function sharedRegistrySession(
   const key = `${registry}\n${username ?? ""}`;
   let session = sessions.get(key);
   if (session === undefined) {
-    session = { challenge: undefined, tokens: new Map() };
+    session = newRegistrySession();
     sessions.set(key, session);
   }
   return session;
+}
+
+/** A session of one client: no challenge known yet, no tokens. */
+export function newRegistrySession(): RegistrySession {
+  return { challenge: undefined, tokens: new Map(), fetchingTokens: new Map() };
 }
 
 /** The lifetime the token specification gives a token whose answer names none. */
@@ -104,5 +117,133 @@ export function tokenAccess(token: string, repository: string): string[] | undef
     return entry?.actions ?? [];
   } catch {
     return undefined;
+  }
+}
+
+/** Where a client's token requests go, and how their refusals are reported. */
+export interface TokenSource {
+  readonly registry: string;
+  readonly fetch: typeof fetch;
+  readonly timeoutMs: number;
+  readonly now: () => number;
+  /** The account's basic authorization, when there is an account: sent where no token is known. */
+  readonly basic: string | undefined;
+  readonly expectOk: (response: Response, what: string) => Promise<void>;
+}
+
+/** A client's way to the registry's tokens, through the session it shares. */
+export class RegistryTokens {
+  constructor(
+    private readonly session: RegistrySession,
+    private readonly source: TokenSource,
+  ) {}
+
+  /**
+   * The answer to `send` with the scope's token. Once the registry has named its token server, a
+   * new scope asks it for a token before the request rather than after a refused one; an
+   * expired or revoked token is answered with 401 and a fresh token is fetched once. `onAnswer`
+   * sees each answer of the registry.
+   */
+  async authorized(
+    scope: string | undefined,
+    send: (authorization?: string) => Promise<Response>,
+    onAnswer: (response: Response) => void = () => undefined,
+  ): Promise<Response> {
+    const session = this.session;
+    const basic = this.source.basic;
+    // Until the registry has answered once, this session does not know whether it wants tokens:
+    // the first request goes alone, and the others wait for its answer. When it gets none (the
+    // registry was not reached), the next one goes alone in its place.
+    let settle: ((registryAnswered: boolean) => void) | undefined;
+    while (session.challenge === undefined && settle === undefined) {
+      const first = session.firstAnswer;
+      if (first === undefined) {
+        session.firstAnswer = new Promise((resolve) => {
+          settle = resolve;
+        });
+      } else if (await first) {
+        break;
+      }
+    }
+    const answered = () => {
+      settle?.(true);
+      settle = undefined;
+    };
+    try {
+      const stored = scope === undefined ? undefined : session.tokens.get(scope);
+      // A token near its end is replaced before it is refused (as containerd does), not after.
+      let authorization =
+        stored !== undefined && this.source.now() < stored.renewAt
+          ? stored.authorization
+          : undefined;
+      if (authorization === undefined && session.challenge !== undefined && scope !== undefined) {
+        authorization = await this.tokenFor(session.challenge, scope, stored?.authorization);
+      }
+      let response = await send(authorization ?? basic);
+      onAnswer(response);
+      if (response.status === 401) {
+        const challenge = response.headers.get("www-authenticate") ?? "";
+        if (/^bearer /i.test(challenge)) {
+          await response.arrayBuffer().catch(() => undefined);
+          session.challenge = challenge;
+          answered();
+          response = await send(await this.tokenFor(challenge, scope, authorization));
+          onAnswer(response);
+        }
+      }
+      answered();
+      return response;
+    } finally {
+      if (settle !== undefined) {
+        session.firstAnswer = undefined;
+        settle(false);
+      }
+    }
+  }
+
+  /** A token for the scope from the challenge's realm, not stored. */
+  async fetchToken(challenge: string, scope: string): Promise<string> {
+    return (await this.bearerToken(challenge, scope)).token;
+  }
+
+  /**
+   * A token for the scope: the one being fetched when another request already asked, else a new
+   * one unless another request has replaced `refused` (the token this request found wanting).
+   */
+  private tokenFor(
+    challenge: string,
+    scope: string | undefined,
+    refused: string | undefined,
+  ): Promise<string> {
+    if (scope === undefined) return this.storeToken(challenge, scope);
+    const fetching = this.session.fetchingTokens.get(scope);
+    if (fetching !== undefined) return fetching;
+    const stored = this.session.tokens.get(scope);
+    if (
+      stored !== undefined &&
+      stored.authorization !== refused &&
+      this.source.now() < stored.renewAt
+    ) {
+      return Promise.resolve(stored.authorization);
+    }
+    const fetched = this.storeToken(challenge, scope).finally(() => {
+      this.session.fetchingTokens.delete(scope);
+    });
+    this.session.fetchingTokens.set(scope, fetched);
+    return fetched;
+  }
+
+  private async storeToken(challenge: string, scope: string | undefined): Promise<string> {
+    const fetchedAt = this.source.now();
+    const { token, expiresIn } = await this.bearerToken(challenge, scope);
+    const authorization = `Bearer ${token}`;
+    const renewAt = renewalTime(fetchedAt, expiresIn);
+    if (scope !== undefined) this.session.tokens.set(scope, { authorization, renewAt });
+    return authorization;
+  }
+
+  private bearerToken(challenge: string, scope: string | undefined) {
+    const { registry, fetch, timeoutMs, basic, expectOk } = this.source;
+    return fetchBearerToken({ registry, challenge, scope, basic, fetch, timeoutMs }, expectOk);
   }
 }

@@ -104,6 +104,30 @@ describe.sequential("the registry behind its token server", () => {
     expect(syft.map((entry) => entry.access)).toContainEqual(["repository:library/busybox:pull"]);
   });
 
+  it("a fresh client's concurrent first requests meet one challenge, and each scope's token is fetched once", async () => {
+    // A release's providers start in a process of their own, and its first requests go out
+    // together: before, each went without a token and was refused, and each fetched its own.
+    const registry = new OciRegistryClient({ registry: REGISTRY, ...REGISTRY_LOGIN });
+    const repositories = ["frontend", "search-service", "init"].map(
+      (name) => `${e2e.organization}/${name}`,
+    );
+    const marks = tokenLogMarks();
+    const mark = accessLogMark();
+    const reads = repositories.flatMap((repository) =>
+      Array.from({ length: 4 }, () => registry.listTags(repository)),
+    );
+    expect(await Promise.all(reads)).toEqual(reads.map(() => []));
+    const statuses = accessLogSince(mark, e2e.organization).map((entry) => entry.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 404)).toHaveLength(12);
+    const issued = tokensSince(marks.tokens)
+      .filter((entry) => entry.event === "issued")
+      .map((entry) => entry.access?.join(" "));
+    expect(issued.sort()).toEqual(
+      repositories.map((repository) => `repository:${repository}:pull`).sort(),
+    );
+  });
+
   describe.sequential("5-second tokens, dated back by the registry's 60 s leeway", () => {
     let restore: (() => void) | undefined;
     beforeAll(() => {
