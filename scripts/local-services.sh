@@ -137,13 +137,13 @@ stop_pids() {
   done
   for ((i = 0; i < 100; i++)); do
     local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    for pid in "${pids[@]}"; do pid_running "$pid" && alive=1; done
     ((alive)) || break
     sleep 0.1
   done
   for i in "${!pids[@]}"; do
     pid="${pids[$i]}"
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid_running "$pid"; then
       say "${names[$i]} (pid $pid) did not stop in 10s, killing"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi

@@ -508,15 +508,17 @@ node_pids() {
   local ns pid comm exe bins
   ns="$(tr -dc 0-9 2>/dev/null <"$RUN/node.mntns" || true)"
   bins="$(dirname "$(readlink -f "$CLUSTER_BIN/containerd")")"
-  while read -r pid mntns comm; do
+  while read -r pid stat mntns comm; do
+    [[ "$stat" != Z* && "$stat" != X* ]] || continue
     if [[ -n "$ns" && "$mntns" == "$ns" ]]; then
       echo "$pid"
     elif [[ "$comm" == containerd* || "$comm" == kubelet ]]; then
       exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
       [[ "$exe" == "$bins"/* ]] && echo "$pid"
     fi
-  done < <(ps -e -o pid=,mntns=,comm=)
-  pod_cgroups | while read -r cg; do cat "$cg/cgroup.procs" 2>/dev/null; done
+  done < <(ps -e -o pid=,stat=,mntns=,comm=)
+  pod_cgroups | while read -r cg; do cat "$cg/cgroup.procs" 2>/dev/null; done |
+    while read -r pid; do pid_running "$pid" && echo "$pid"; done
 }
 
 # The cgroups runc made for pods: one per container under each v1 hierarchy (and the unified one).
@@ -576,7 +578,7 @@ stop_components() {
   done
   deadline=$((SECONDS + 10))
   for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    while pid_running "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
   ((${#names[@]} == 0)) || say "stopped ${names[*]}"

@@ -36,6 +36,15 @@ daemon_state() {
   echo "${stat%% *}"
 }
 
+# pid_running <pid>: the process exists and has not exited. An exited daemon stays a zombie until
+# its parent reaps it, and a daemon's parent is init: on these VMs init (process_api) reaps about
+# every 2 s, so `kill -0` called every stopped daemon alive for up to 2 s more.
+pid_running() {
+  local state
+  state="$(daemon_state "$1")"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
 # daemon_pid <pidfile>: the pid the file names (empty when none).
 daemon_pid() {
   local pid _
@@ -52,8 +61,7 @@ daemon_alive() {
   [[ -s "$1" ]] || return 1
   read -r pid started _ <"$1" || true
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  state="$(daemon_state "$pid")"
-  [[ -n "$state" && "$state" != Z && "$state" != X ]] || return 1
+  pid_running "$pid" || return 1
   if [[ -n "$started" ]]; then
     [[ "$(daemon_starttime "$pid")" == "$started" ]]
   else
