@@ -198,7 +198,8 @@ ensure_ca() {
   chmod 700 "$CA_DIR"
   if [[ ! -s "$CA_CERT" || ! -s "$CA_KEY" ]] || ! openssl x509 -in "$CA_CERT" -noout -checkend 2592000 >/dev/null; then
     say "generating local CA $CA_CERT"
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+    # P-256 like the cluster's keys (scripts/local-services/cluster.sh: ensure_pki).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 -days 3650 \
       -keyout "$CA_KEY" -out "$CA_CERT" -subj "/O=BattleScope/CN=BattleScope local CA" \
       -addext "basicConstraints=critical,CA:TRUE" \
       -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
@@ -210,7 +211,8 @@ ensure_ca() {
   if [[ ! -s "$crt" || ! -s "$key" ]] || ! openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null ||
     ! openssl verify -CAfile "$CA_CERT" "$crt" >/dev/null 2>&1; then
     say "issuing registry certificate (IP:127.0.0.1, DNS:localhost)"
-    openssl req -newkey rsa:2048 -nodes -sha256 -keyout "$key" -out "$CA_DIR/registry.csr" \
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 -keyout "$key" \
+      -out "$CA_DIR/registry.csr" \
       -subj "/O=BattleScope/CN=127.0.0.1" 2>/dev/null
     printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
       "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$CA_DIR/registry.ext"

@@ -97,16 +97,22 @@ hostdeb="$work/deb-$native"
 # Same source package and configuration for every architecture: the host binary lists the applets.
 mapfile -t applets < <("$hostdeb/bin/busybox" --list-full | sort -u)
 epoch="$(stat -c %Y "$hostdeb/bin/busybox")"
+# The applets' links are the same for every architecture: made once (one ln per applet and no
+# other process; a mkdir and a dirname per applet took 1.7 s per architecture) and copied.
+links="$work/links"
+declare -A dirs=(["$links/bin"]=1)
+for a in "${applets[@]}"; do [[ "$a" == */* ]] && dirs["$links/${a%/*}"]=1; done
+mkdir -p "${!dirs[@]}"
+for a in "${applets[@]}"; do
+  [[ "$a" == bin/busybox || -L "$links/$a" ]] || ln -s /bin/busybox "$links/$a"
+done
 for arch in "${ARCHES[@]}"; do
   r="$work/rootfs-$arch"
+  mkdir -p "$r"
+  cp -a "$links/." "$r/"
   mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,home/app,usr/share/doc/$PKG}
   cp -p "$work/deb-$arch/bin/busybox" "$r/bin/busybox"
   cp -p "$work/deb-$arch/usr/share/doc/$PKG/copyright" "$r/usr/share/doc/$PKG/copyright"
-  for a in "${applets[@]}"; do
-    [[ "$a" == bin/busybox || -e "$r/$a" || -L "$r/$a" ]] && continue
-    mkdir -p "$r/$(dirname "$a")"
-    ln -s /bin/busybox "$r/$a"
-  done
   printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
     'app:x:10001:10001:app:/home/app:/bin/sh' >"$r/etc/passwd"
   printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'app:x:10001:' >"$r/etc/group"
