@@ -27,7 +27,7 @@ import {
 const run = promisify(execFile);
 const cluster = resolveKubeTarget(fs.readFileSync(KUBECONFIG, "utf8"), CONTEXT);
 
-const ROLLOUT_TIMEOUT = 45;
+const ROLLOUT_TIMEOUT = 30;
 /** Issue 19's bound on the failing `up`: the rollout timeout and a minute for the rest. */
 const FAILING_UP_BOUND = ROLLOUT_TIMEOUT + 60;
 const BROKEN = "battle-service";
