@@ -63,6 +63,11 @@ function hostView(): HostView {
     .filter((entry) => /^[0-9]+$/.test(entry))
     .flatMap((pid) => {
       try {
+        // An exited process waits as a zombie until init reaps it (about 2 s on these VMs): it
+        // has stopped, and holds nothing but its pid.
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+        if (state === "Z" || state === "X") return [];
         const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
         return CLUSTER_PROGRAMS.test(comm) ? [`${pid} ${comm}`] : [];
       } catch {
