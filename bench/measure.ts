@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { REGISTRY } from "../scripts/e2eStack";
+import { procStatFields } from "../scripts/procStat";
 import { ACCESS_LOG, inOrganization, logSize, readLog } from "../scripts/registryAccessLog";
 import * as accessLog from "./accessLog";
 import { formatBytes } from "./format";
@@ -138,15 +139,11 @@ export interface Cpu {
 const CLOCK_TICKS = 100;
 
 function statTicks(pid: string | number): { self: number; children: number } | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    // fields[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17
-    const at = (field: number) => Number(fields[field - 3] ?? 0);
-    return { self: at(14) + at(15), children: at(16) + at(17) };
-  } catch {
-    return undefined;
-  }
+  const fields = procStatFields(pid);
+  if (fields === undefined) return undefined;
+  // utime 14, stime 15, cutime 16, cstime 17
+  const at = (field: number) => Number(fields[field - 3] ?? 0);
+  return { self: at(14) + at(15), children: at(16) + at(17) };
 }
 
 /** The pid a daemon's pid file names (scripts/local-services/daemon.sh writes the pid, then its start time). */

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { procStatFields } from "../../scripts/procStat";
 import { REPO_ROOT } from "../../scripts/stack";
 
 const run = promisify(execFile);
@@ -65,9 +66,8 @@ function hostView(): HostView {
       try {
         // An exited process waits as a zombie until init reaps it (about 2 s on these VMs): it
         // has stopped, and holds nothing but its pid.
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-        if (state === "Z" || state === "X") return [];
+        const state = procStatFields(pid)?.[0];
+        if (state === undefined || state === "Z" || state === "X") return [];
         const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
         return CLUSTER_PROGRAMS.test(comm) ? [`${pid} ${comm}`] : [];
       } catch {

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TestProject } from "vitest/node";
+import { procStatFields } from "../../scripts/procStat";
 import { TEMP_PREFIX } from "./tempDirs";
 import { LEAKS_FILE, leakVerdict, newEntries, otherRuns, type ProcessInfo } from "./tempLeaks";
 
@@ -40,9 +41,9 @@ function readProcesses(): ProcessInfo[] {
   }
   return pids.flatMap((pid) => {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const fields = procStatFields(pid);
+      if (fields === undefined) return [];
+      const ppid = Number(fields[1]);
       const argv = fs
         .readFileSync(`/proc/${pid}/cmdline`, "utf8")
         .split("\0")
