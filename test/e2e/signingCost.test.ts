@@ -40,6 +40,9 @@ const PATCH_CEILINGS = {
   challenges: 1,
 };
 
+/** The user agent of the program's requests (Node's fetch), in the registry's access log. */
+const PROGRAM_AGENT = "node";
+
 interface Cost {
   readonly cosignRuns: string[];
   readonly lookups: string[];
@@ -68,7 +71,7 @@ describe.sequential("a signed release's cost, counted", () => {
     }
     const cosignRuns = fs.readFileSync(calls, "utf8").split("\n").filter(Boolean);
     const challenges = entries.filter(
-      (entry) => entry.agent.startsWith("node") && entry.status === 401,
+      (entry) => entry.agent === PROGRAM_AGENT && entry.status === 401,
     ).length;
     return { cosignRuns, requests, challenges, lookups: attachmentReads(entries) };
   }
@@ -135,7 +138,7 @@ function summary(cost: Cost) {
     cosignRuns: cost.cosignRuns.length,
     byCommand,
     cosignRequests: cost.requests.cosign ?? 0,
-    programRequests: cost.requests.node ?? 0,
+    programRequests: cost.requests[PROGRAM_AGENT] ?? 0,
     buildkitRequests: cost.requests.buildkit ?? 0,
     attachmentReads: cost.lookups.length,
     challenges: cost.challenges,
@@ -150,7 +153,7 @@ function attachmentReads(entries: readonly LogEntry[]): string[] {
   return entries
     .filter(
       (entry) =>
-        entry.agent === "node" &&
+        entry.agent === PROGRAM_AGENT &&
         entry.status === 200 &&
         (/\/manifests\/sha256-[0-9a-f]{64}$/.test(entry.path) ||
           (entry.method === "GET" && /\/blobs\/sha256:/.test(entry.path))),
