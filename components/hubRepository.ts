@@ -22,7 +22,7 @@ import {
   type DockerHubClientOptions,
   descriptionProblems,
 } from "../clients/dockerHub";
-import { serializableProvider } from "./dynamicProvider";
+import { BattlescopeDynamicResource, type DynamicProviderModule } from "./dynamicProvider";
 
 export interface DockerHubRepositoryArgs {
   /** Docker Hub organization (or user) that owns the repository, e.g. `battlescope`. */
@@ -241,10 +241,10 @@ export function createHubRepositoryProvider(
  * The provider object handed to Pulumi (one instance, so Pulumi serializes it once). Exported for
  * the test that runs its serialized text in a plain Node process.
  */
-export const dockerHubRepositoryProvider: pulumi.dynamic.ResourceProvider = serializableProvider(
-  __filename,
-  "createHubRepositoryProvider",
-);
+export const dockerHubRepositoryProvider: DynamicProviderModule = {
+  modulePath: __filename,
+  factoryExport: "createHubRepositoryProvider",
+};
 
 interface HubRepositoryResourceProps {
   namespace: pulumi.Input<string>;
@@ -257,7 +257,7 @@ interface HubRepositoryResourceProps {
 }
 
 /** The dynamic resource (type `pulumi-nodejs:dynamic/battlescope:DockerHubRepository`). */
-class HubRepositoryResource extends pulumi.dynamic.Resource {
+class HubRepositoryResource extends BattlescopeDynamicResource {
   declare readonly namespace: pulumi.Output<string>;
   declare readonly repository: pulumi.Output<string>;
   declare readonly fullName: pulumi.Output<string>;
@@ -269,11 +269,10 @@ class HubRepositoryResource extends pulumi.dynamic.Resource {
   constructor(name: string, props: HubRepositoryResourceProps, opts: pulumi.CustomResourceOptions) {
     super(
       dockerHubRepositoryProvider,
+      "DockerHubRepository",
       name,
       { ...props, fullName: undefined, created: undefined },
       opts,
-      "battlescope",
-      "DockerHubRepository",
     );
   }
 }

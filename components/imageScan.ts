@@ -19,7 +19,7 @@ import { Refusal } from "../lib/refusal";
 import { scanRefusal } from "../lib/scanReport";
 import { type FailOn, judgeFindings, type VulnerabilityException } from "../lib/vulnerabilities";
 import { vulnPredicate } from "../lib/vulnPredicate";
-import { serializableProvider } from "./dynamicProvider";
+import { BattlescopeDynamicResource, type DynamicProviderModule } from "./dynamicProvider";
 
 export interface ImageScanInputs {
   /** Registry host, e.g. `docker.io` or `127.0.0.1:5000`. */
@@ -138,20 +138,24 @@ export function createImageScanProvider(): pulumi.dynamic.ResourceProvider {
   };
 }
 
-const imageScanProvider = serializableProvider(__filename, "createImageScanProvider");
+const imageScanProvider: DynamicProviderModule = {
+  modulePath: __filename,
+  factoryExport: "createImageScanProvider",
+};
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export type ImageScanArgs = Inputs<ImageScanInputs>;
 
 /** The vulnerability scan of one version's platform images (type `pulumi-nodejs:dynamic/battlescope:ImageScan`). */
-export class ImageScan extends pulumi.dynamic.Resource {
+export class ImageScan extends BattlescopeDynamicResource {
   declare readonly databaseBuilt: pulumi.Output<string>;
   declare readonly results: pulumi.Output<Record<string, Record<string, unknown>>>;
 
   constructor(name: string, args: ImageScanArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       imageScanProvider,
+      "ImageScan",
       name,
       {
         ...args,
@@ -161,8 +165,6 @@ export class ImageScan extends pulumi.dynamic.Resource {
         results: undefined,
       },
       opts,
-      "battlescope",
-      "ImageScan",
     );
   }
 }

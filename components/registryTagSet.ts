@@ -15,7 +15,7 @@ import { sharedContentCache } from "../clients/contentCache";
 import { type Manifest, OciRegistryClient, sharedRegistrySession } from "../clients/ociRegistry";
 import { indexManifest } from "../lib/ociIndex";
 import { DOCKER_TAG_PATTERN } from "../lib/versions";
-import { serializableProvider } from "./dynamicProvider";
+import { BattlescopeDynamicResource, type DynamicProviderModule } from "./dynamicProvider";
 
 /** A platform image of a manifest list, by digest, already in the repository. */
 export interface IndexChild {
@@ -233,7 +233,10 @@ export function createRegistryTagSetProvider(
   };
 }
 
-const registryTagSetProvider = serializableProvider(__filename, "createRegistryTagSetProvider");
+const registryTagSetProvider: DynamicProviderModule = {
+  modulePath: __filename,
+  factoryExport: "createRegistryTagSetProvider",
+};
 
 export interface RegistryTagSetArgs {
   registry: pulumi.Input<string>;
@@ -258,7 +261,7 @@ export interface RegistryTagSetArgs {
 }
 
 /** Registry tags pointing at existing manifests (type `pulumi-nodejs:dynamic/battlescope:RegistryTagSet`). */
-export class RegistryTagSet extends pulumi.dynamic.Resource {
+export class RegistryTagSet extends BattlescopeDynamicResource {
   declare readonly tags: pulumi.Output<TagTarget[]>;
   declare readonly previousDigests: pulumi.Output<Record<string, string>>;
   declare readonly digests: pulumi.Output<Record<string, string>>;
@@ -266,6 +269,7 @@ export class RegistryTagSet extends pulumi.dynamic.Resource {
   constructor(name: string, args: RegistryTagSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       registryTagSetProvider,
+      "RegistryTagSet",
       name,
       {
         ...args,
@@ -274,8 +278,6 @@ export class RegistryTagSet extends pulumi.dynamic.Resource {
         digests: undefined,
       },
       opts,
-      "battlescope",
-      "RegistryTagSet",
     );
   }
 }

@@ -26,7 +26,7 @@ import {
   type SpdxDocument,
 } from "../lib/attestation";
 import { COSIGN_VULN_TYPE, sameScanResult } from "../lib/vulnPredicate";
-import { serializableProvider } from "./dynamicProvider";
+import { BattlescopeDynamicResource, type DynamicProviderModule } from "./dynamicProvider";
 
 export interface ReleaseAttestationsInputs {
   /** Registry host, e.g. `docker.io` or `127.0.0.1:5000`. */
@@ -275,10 +275,10 @@ export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProv
   };
 }
 
-const releaseAttestationsProvider = serializableProvider(
-  __filename,
-  "createReleaseAttestationsProvider",
-);
+const releaseAttestationsProvider: DynamicProviderModule = {
+  modulePath: __filename,
+  factoryExport: "createReleaseAttestationsProvider",
+};
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -288,13 +288,14 @@ export type ReleaseAttestationsArgs = Inputs<ReleaseAttestationsInputs>;
  * The signature and attestations of one version (type
  * `pulumi-nodejs:dynamic/battlescope:ReleaseAttestations`).
  */
-export class ReleaseAttestations extends pulumi.dynamic.Resource {
+export class ReleaseAttestations extends BattlescopeDynamicResource {
   declare readonly listDigest: pulumi.Output<string>;
   declare readonly written: pulumi.Output<Record<string, string[]>>;
 
   constructor(name: string, args: ReleaseAttestationsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       releaseAttestationsProvider,
+      "ReleaseAttestations",
       name,
       {
         ...args,
@@ -306,8 +307,6 @@ export class ReleaseAttestations extends pulumi.dynamic.Resource {
         written: undefined,
       },
       opts,
-      "battlescope",
-      "ReleaseAttestations",
     );
   }
 }

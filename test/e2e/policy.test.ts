@@ -12,6 +12,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BattlescopeDynamicResource } from "../../components/dynamicProvider";
 import { dockerHubRepositoryProvider } from "../../components/hubRepository";
 import { RULES } from "../../policy/rules";
 import { REPO_ROOT } from "../../scripts/stack";
@@ -101,9 +102,9 @@ type Breakage =
   | "long-description";
 
 /** `pulumi-nodejs:dynamic/battlescope:DockerHubRepository` with the release's own provider. */
-class HubRepositoryFixture extends pulumi.dynamic.Resource {
+class HubRepositoryFixture extends BattlescopeDynamicResource {
   constructor(name: string, props: pulumi.Inputs) {
-    super(dockerHubRepositoryProvider, name, props, {}, "battlescope", "DockerHubRepository");
+    super(dockerHubRepositoryProvider, "DockerHubRepository", name, props);
   }
 }
 
