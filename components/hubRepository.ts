@@ -331,11 +331,7 @@ export class DockerHubRepository extends pulumi.ComponentResource {
     this.description = repository.description;
     this.fullDescription = repository.fullDescription;
     this.created = repository.created;
-    this.registerOutputs({
-      fullName: this.fullName,
-      description: this.description,
-      fullDescription: this.fullDescription,
-      created: this.created,
-    });
+    // Results are read from the properties: the engine rewrites the whole state per changed output.
+    this.registerOutputs({});
   }
 }

@@ -162,12 +162,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
     this.ref = pulumi.interpolate`${args.repository}:${args.plan.version}@${this.digest}`;
     this.platformDigests = digestsByArch(images, (arch) => arch);
     this.manifestTags = args.plan.manifestTags.map((tag) => `${args.repository}:${tag}`);
-    this.registerOutputs({
-      digest: this.digest,
-      ref: this.ref,
-      platformDigests: this.platformDigests,
-      manifestTags: this.manifestTags,
-    });
+    // Results are read from the properties: the engine rewrites the whole state per changed output.
+    this.registerOutputs({});
   }
 }
 

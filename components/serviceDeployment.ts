@@ -145,7 +145,8 @@ export class ServiceDeployment extends pulumi.ComponentResource {
 
     this.deploymentName = deployment.metadata.name;
     this.image = image;
-    this.registerOutputs({ deploymentName: this.deploymentName, image: this.image });
+    // Results are read from the properties: the engine rewrites the whole state per changed output.
+    this.registerOutputs({});
   }
 }
 

@@ -128,7 +128,8 @@ export class ServiceRelease extends pulumi.ComponentResource {
       rollout(this, name, args, args.deployment, this.image);
     }
 
-    this.registerOutputs({ plan: this.plan, pinnedRef: this.pinnedRef });
+    // Results are read from the properties: the engine rewrites the whole state per changed output.
+    this.registerOutputs({});
   }
 }
 
