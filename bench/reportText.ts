@@ -116,9 +116,10 @@ again; the baseline repeats its procedure, the stack runs \`pulumi up\` with not
 
 const methodNotes = (
   parallelism: number,
-) => `- Wall time: the command's start to its end (\`bench/baseline.sh\`; \`stack.up()\` / \`stack.preview()\` of the
-  Automation API, which runs \`pulumi up --yes --skip-preview\` / \`pulumi preview\` with the program
-  inline and the runner's \`--parallel ${parallelism}\`, as \`npm run stack\` does). Stack creation, config changes and the cache prune are not timed.
+) => `- Wall time: the command's start to its end (\`bench/baseline.sh\`; the runner's \`upFromEvents\` / \`stack.preview()\` of the
+  Automation API, which run \`pulumi up --yes --skip-preview\` / \`pulumi preview\` with the program
+  inline and the runner's \`--parallel ${parallelism}\`, as \`npm run stack\` does; the runner's up
+  takes the resource changes from the engine's summary event, not from three more CLI runs). Stack creation, config changes and the cache prune are not timed.
 - Requests: the registry's access log between two byte marks, keeping the lines under
   \`/v2/<organization>/\` (every organization is the run's own). *unscoped: \`/v2/\` pings and
   \`library/busybox\` requests in the same window, which cannot be told apart from other users of the
@@ -165,7 +166,7 @@ export const profileSection = (p: {
   readonly table: string;
 }) => `#### ${p.scenario} (run ${p.run}, ${p.wall} s)
 
-- command start to first engine event: ${p.firstEvent} s; to first resource step: ${p.firstResource} s; last resource step done: ${p.lastResource} s; engine summary: ${p.summary} s; command returned: ${p.end} s (the Automation API then reads the outputs and the update's history with two more CLI calls)
+- command start to first engine event: ${p.firstEvent} s; to first resource step: ${p.firstResource} s; last resource step done: ${p.lastResource} s; engine summary: ${p.summary} s; command returned: ${p.end} s
 - resource steps: ${p.ops}
 
 ${p.table}

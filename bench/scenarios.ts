@@ -22,7 +22,7 @@ import {
   uniqueOrganization,
   withFixturesCopy,
 } from "../scripts/e2eStack";
-import { ENGINE_PARALLELISM } from "../scripts/stack";
+import { ENGINE_PARALLELISM, upFromEvents } from "../scripts/stack";
 import { SERVICES } from "../services/catalog";
 import { removeNodesBuilder, startBuildkitNode } from "../test/support/buildkitNode";
 import { BUSYBOX_UNLZMA_OUT_OF_BOUNDS } from "../test/support/vulnerabilityDatabase";
@@ -176,10 +176,8 @@ async function engine(
   if (operation === "preview") {
     await e2e.stack.preview(options);
   } else {
-    const result = await e2e.stack.up(options);
-    if (result.summary.result !== "succeeded") {
-      throw new Error(`pulumi up ${result.summary.result}; see bench/out/${logName}`);
-    }
+    // As the runner releases (`npm run stack up`); a failed update throws.
+    await upFromEvents(e2e.stack, options);
   }
   return watch.profile();
 }

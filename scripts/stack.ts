@@ -13,7 +13,11 @@ import {
   CommandError,
   type EngineEvent,
   LocalWorkspace,
+  type OpMap,
+  type OutputMap,
   type Stack,
+  type SummaryEvent,
+  type UpOptions,
 } from "@pulumi/pulumi/automation";
 import { Command } from "commander";
 import { failedNodesReport } from "../clients/buildxBuilder";
@@ -101,6 +105,34 @@ export function publicationTracker() {
 }
 
 /**
+ * `pulumi up` through the Automation API, answered from the engine's own events. `Stack.up` ends
+ * with three more CLI runs to fill its result (`stack output` masked and in plain text, then
+ * `stack history`), each a CLI start and a read of the whole state: about 1 s after the engine is
+ * done, on every release (bench/RESULTS.md, "command returned"). The resource changes are in the
+ * engine's summary event; the outputs are one `stack.outputs()` away for whoever needs them.
+ *
+ * `Stack.up` is run on a view of the stack whose `outputs` and `info` (the methods behind those
+ * runs) answer at once: were a later Automation API to fill its result some other way, this only
+ * gets slower again.
+ */
+export async function upFromEvents(stack: Stack, options: UpOptions): Promise<OpMap> {
+  let summary: SummaryEvent | undefined;
+  const view = Object.create(stack, {
+    outputs: { value: async (): Promise<OutputMap> => ({}) },
+    info: { value: async () => undefined },
+  }) as Stack;
+  await view.up({
+    ...options,
+    onEvent: (event) => {
+      if (event.summaryEvent !== undefined) summary = event.summaryEvent;
+      options.onEvent?.(event);
+    },
+  });
+  if (summary === undefined) throw new Error("pulumi up ended without the engine's summary event");
+  return summary.resourceChanges ?? {};
+}
+
+/**
  * The line a failed engine command ends with: the engine has printed its error (streamed as it
  * came), so neither it nor the Automation API's account of it (the command's whole stdout and
  * stderr again) is repeated. `failure` is the Automation API's `CommandError` text.
@@ -153,30 +185,28 @@ async function main(): Promise<void> {
     }
     case "up": {
       const tracker = publicationTracker();
-      const result = await engine(() =>
-        stack
-          .up({
-            ...streams,
-            onEvent: (event) => tracker.onEvent(event),
-            parallel: ENGINE_PARALLELISM,
-          })
-          .catch(async (error: unknown) => {
-            // A run refused before any tag was planned has nothing to report.
-            if (tracker.writes().length > 0) process.stderr.write(`${tracker.report()}\n`);
-            const rollouts = await rolloutReport(stack).catch(
-              (reportError: unknown) =>
-                `could not read the cluster to report the rollouts: ${(reportError as Error).message}`,
-            );
-            if (rollouts !== "") process.stderr.write(`${rollouts}\n`);
-            const nodes = await builderReport(stack).catch(
-              (reportError: unknown) =>
-                `could not ask the builder nodes: ${(reportError as Error).message}`,
-            );
-            if (nodes !== "") process.stderr.write(`${nodes}\n`);
-            throw error;
-          }),
+      const changes = await engine(() =>
+        upFromEvents(stack, {
+          ...streams,
+          onEvent: (event) => tracker.onEvent(event),
+          parallel: ENGINE_PARALLELISM,
+        }).catch(async (error: unknown) => {
+          // A run refused before any tag was planned has nothing to report.
+          if (tracker.writes().length > 0) process.stderr.write(`${tracker.report()}\n`);
+          const rollouts = await rolloutReport(stack).catch(
+            (reportError: unknown) =>
+              `could not read the cluster to report the rollouts: ${(reportError as Error).message}`,
+          );
+          if (rollouts !== "") process.stderr.write(`${rollouts}\n`);
+          const nodes = await builderReport(stack).catch(
+            (reportError: unknown) =>
+              `could not ask the builder nodes: ${(reportError as Error).message}`,
+          );
+          if (nodes !== "") process.stderr.write(`${nodes}\n`);
+          throw error;
+        }),
       );
-      process.stdout.write(`${JSON.stringify(result.summary.resourceChanges ?? {})}\n`);
+      process.stdout.write(`${JSON.stringify(changes)}\n`);
       if (options.summary) process.stdout.write(await publishedTable(stack));
       return;
     }
