@@ -127,7 +127,8 @@ export function createImageScanProvider(): pulumi.dynamic.ResourceProvider {
     },
     async create(inputs: ImageScanInputs) {
       const outs = await scan(inputs);
-      return { id: `${inputs.registry}/${inputs.repository}:${inputs.version}`, outs };
+      // Not named by the version: the next release updates it with its own.
+      return { id: `${inputs.registry}/${inputs.repository}:scan`, outs };
     },
     async update(_id, _olds, news: ImageScanInputs) {
       return { outs: await scan(news) };

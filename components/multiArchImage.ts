@@ -246,6 +246,11 @@ function platformImages(
  * made at startup is repeated at the last moment, so a concurrent release of the same version with
  * other sources fails here instead of overwriting. Its manifest list is written with them, from
  * the same image manifests.
+ *
+ * Named without the version, as the scan and the attestations are: the next release updates these
+ * resources instead of creating new ones and deleting the old (which never removed anything from
+ * the registry), and what depends on the image keeps the same dependencies. Each of those steps
+ * was one more rewrite of the whole state (bench/RESULTS.md, the patch release).
  */
 function writeVersionTags(
   parent: pulumi.Resource,
@@ -257,7 +262,7 @@ function writeVersionTags(
 ): RegistryTagSet {
   const version = versionTagOf(args.plan);
   return new RegistryTagSet(
-    `${name}-${version}-tags`,
+    `${name}-version-tags`,
     {
       ...tagArgs,
       tags: [
@@ -276,8 +281,16 @@ function writeVersionTags(
       ],
       createOnly: true,
     },
-    { parent, dependsOn: after },
+    { parent, dependsOn: after, aliases: versionNamed(name, args, "tags") },
   );
+}
+
+/**
+ * The name a version's resource had before its name lost the version: a stack last released under
+ * that name keeps the resource when it runs the same version again.
+ */
+function versionNamed(name: string, args: MultiArchImageArgs, kind: string): pulumi.Alias[] {
+  return [{ name: `${name}-${versionTagOf(args.plan)}-${kind}` }];
 }
 
 /** The platform images' scan, before any tag names them (components/imageScan.ts). */
@@ -293,7 +306,7 @@ function scanImages(
     args.platforms.map((platform) => [platformArchitecture(platform), platform]),
   );
   return new ImageScan(
-    `${name}-${versionTagOf(args.plan)}-scan`,
+    `${name}-scan`,
     {
       ...tagArgs,
       service: scanning.service,
@@ -305,7 +318,7 @@ function scanImages(
       exceptions: [...scanning.exceptions],
       exceptionCount: scanning.exceptionCount,
     },
-    { parent },
+    { parent, aliases: versionNamed(name, args, "scan") },
   );
 }
 
@@ -325,7 +338,7 @@ function attest(
     args.platforms.map((platform) => [platformArchitecture(platform), platform]),
   );
   return new ReleaseAttestations(
-    `${name}-${versionTagOf(args.plan)}-attestations`,
+    `${name}-attestations`,
     {
       ...tagArgs,
       privateKey: signing.privateKey,
@@ -341,7 +354,7 @@ function attest(
       sourceHash: signing.sourceHash,
       ...(scan === undefined ? {} : { scans: scan.results }),
     },
-    { parent, dependsOn: [versionTags] },
+    { parent, dependsOn: [versionTags], aliases: versionNamed(name, args, "attestations") },
   );
 }
 

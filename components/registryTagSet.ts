@@ -221,8 +221,9 @@ export function createRegistryTagSetProvider(
     },
     async create(inputs: RegistryTagSetInputs) {
       const outs = await write(inputs);
-      const names = inputs.tags.map(({ tag }) => tag).join(",");
-      return { id: `${inputs.registry}/${inputs.repository}:${names}`, outs };
+      // Not named by its tags: a version's set is updated to the next version's tags.
+      const kind = inputs.createOnly ? "version-tags" : "floating-tags";
+      return { id: `${inputs.registry}/${inputs.repository}:${kind}`, outs };
     },
     async update(_id, _olds: RegistryTagSetOutputs, news: RegistryTagSetInputs) {
       return { outs: await write(news) };

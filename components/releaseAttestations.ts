@@ -264,7 +264,8 @@ export function createReleaseAttestationsProvider(): pulumi.dynamic.ResourceProv
     },
     async create(inputs: ReleaseAttestationsInputs) {
       const outs = await attach(inputs);
-      return { id: `${inputs.registry}/${inputs.repository}@${inputs.listDigest}`, outs };
+      // Not named by the version: the next release updates it with its own.
+      return { id: `${inputs.registry}/${inputs.repository}:attestations`, outs };
     },
     async update(_id, _olds, news: ReleaseAttestationsInputs) {
       return { outs: await attach(news) };

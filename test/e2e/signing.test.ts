@@ -495,7 +495,7 @@ describe.sequential("the policy pack on a prod stack", () => {
     );
     for (const service of SERVICE_NAMES) {
       expect(failure).toContain(
-        `stack prod releases ${REGISTRY}/${prod.organization}/${service} unsigned ("${service}-v3.0.0-tags")`,
+        `stack prod releases ${REGISTRY}/${prod.organization}/${service} unsigned ("${service}-version-tags")`,
       );
     }
     expect(failure).toContain("[mandatory]  releases-signed  (");
@@ -509,7 +509,7 @@ describe.sequential("the policy pack on a prod stack", () => {
     );
     for (const service of SERVICE_NAMES) {
       expect(unscanned).toContain(
-        `stack prod releases ${REGISTRY}/${prod.organization}/${service} unscanned ("${service}-v3.0.0-tags")`,
+        `stack prod releases ${REGISTRY}/${prod.organization}/${service} unscanned ("${service}-version-tags")`,
       );
     }
     expect(unscanned).toContain("[mandatory]  releases-scanned  (");
@@ -527,7 +527,7 @@ describe.sequential("the policy pack on a prod stack", () => {
     );
     for (const service of SERVICE_NAMES) {
       expect(medium).toContain(
-        `stack prod scans ${REGISTRY}/${prod.organization}/${service} with failOn "medium" ("${service}-v3.0.0-scan")`,
+        `stack prod scans ${REGISTRY}/${prod.organization}/${service} with failOn "medium" ("${service}-scan")`,
       );
     }
     expect(pushes(accessLogSince(mark, prod.organization))).toEqual([]);

@@ -1,14 +1,15 @@
 /**
  * What a release leaves in the stack's state, which the engine rewrites whole after every step
  * (bench/RESULTS.md: a patch release's checkpoints cost more than its registry work): each dynamic
- * resource keeps the small provider stub of components/dynamicProvider.ts, and no component keeps
- * outputs, which would change with every release.
+ * resource keeps the small provider stub of components/dynamicProvider.ts, no component keeps
+ * outputs, which would change with every release, and the next release updates the version's
+ * resources in place rather than creating new ones and deleting the old.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { providerStub } from "../../components/dynamicProvider";
-import { ENGINE_PARALLELISM, REPO_ROOT } from "../../scripts/stack";
-import { createE2eStack, type E2eStack } from "./harness";
+import { ENGINE_PARALLELISM, REPO_ROOT, upFromEvents } from "../../scripts/stack";
+import { createE2eStack, type E2eStack, setVersion } from "./harness";
 
 interface StateResource {
   urn: string;
@@ -87,5 +88,27 @@ describe.sequential("the state a first release writes", () => {
     expect(withOutputs).toEqual([
       expect.stringMatching(/RegistryCredentials.*: secretName$/) as unknown as string,
     ]);
+  });
+
+  it("updates the version's tag set at the next release, and creates or deletes none", async () => {
+    await setVersion(e2e, "v3.0.1");
+    const steps: string[] = [];
+    await upFromEvents(e2e.stack, {
+      color: "never",
+      parallel: ENGINE_PARALLELISM,
+      onEvent: (event) => {
+        const step = event.resourcePreEvent?.metadata;
+        if (step?.type === "pulumi-nodejs:dynamic/battlescope:RegistryTagSet") {
+          steps.push(`${step.op} ${step.urn.split("::").at(-1)}`);
+        }
+      },
+    });
+    expect(steps.filter((step) => step.endsWith("-version-tags")).sort()).toEqual(
+      resources
+        .filter((resource) => resource.urn.endsWith("-version-tags"))
+        .map((resource) => `update ${resource.urn.split("::").at(-1)}`)
+        .sort(),
+    );
+    expect(steps.filter((step) => !step.startsWith("update"))).toEqual([]);
   });
 });

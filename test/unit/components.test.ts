@@ -156,11 +156,11 @@ describe("the release stack under mocks", () => {
   it("scans each version's platform images with the stack's gate, each with the exceptions that name it", () => {
     const scans = byType(RESOURCE_TYPES.imageScan);
     expect(scans.map((scan) => scan.name).sort()).toEqual(
-      SERVICE_NAMES.map((service) => `${service}-v3.1.0-scan`).sort(),
+      SERVICE_NAMES.map((service) => `${service}-scan`).sort(),
     );
     const frontend = defined(
-      scans.find((scan) => scan.name === "frontend-v3.1.0-scan"),
-      "frontend-v3.1.0-scan",
+      scans.find((scan) => scan.name === "frontend-scan"),
+      "frontend-scan",
     );
     expect(frontend.inputs).toMatchObject({
       registry: "docker.io",
@@ -174,8 +174,8 @@ describe("the release stack under mocks", () => {
       exceptionCount: 1,
     });
     const battle = defined(
-      scans.find((scan) => scan.name === "battle-service-v3.1.0-scan"),
-      "battle-service-v3.1.0-scan",
+      scans.find((scan) => scan.name === "battle-service-scan"),
+      "battle-service-scan",
     );
     expect(battle.inputs).toMatchObject({ exceptions: [], exceptionCount: 1 });
   });
@@ -229,7 +229,7 @@ describe("the release stack under mocks", () => {
   it("writes the version's tags create-only: its arch tags and its annotated manifest list", () => {
     expect(byType("docker-build:index:Index")).toEqual([]);
     const [version] = setsOf("battle-service-");
-    expect(version?.name).toBe("battle-service-v3.1.0-tags");
+    expect(version?.name).toBe("battle-service-version-tags");
     expect(version?.inputs).toMatchObject({
       registry: "docker.io",
       repository: "battlescope/battle-service",
@@ -263,7 +263,7 @@ describe("the release stack under mocks", () => {
     ).find((target) => target.tag === "v3.1.0");
     const listDigest = sha(JSON.stringify(list?.index));
     expect(setsOf("battle-service-").map((r) => r.name)).toEqual([
-      "battle-service-v3.1.0-tags",
+      "battle-service-version-tags",
       "battle-service-floating-tags",
     ]);
     expect(floating?.inputs).toMatchObject({
@@ -617,10 +617,10 @@ describe("signed releases under mocks", () => {
       .slice(before)
       .filter((r) => r.type === RESOURCE_TYPES.releaseAttestations);
     expect(attestations.map((r) => r.name).sort()).toEqual(
-      SERVICE_NAMES.map((service) => `${service}-v3.3.0-attestations`).sort(),
+      SERVICE_NAMES.map((service) => `${service}-attestations`).sort(),
     );
     const frontend = defined(
-      attestations.find((r) => r.name === "frontend-v3.3.0-attestations"),
+      attestations.find((r) => r.name === "frontend-attestations"),
       "frontend attestations",
     );
     expect(secretValue(frontend.inputs.privateKey)).toBe(

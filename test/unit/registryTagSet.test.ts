@@ -41,7 +41,7 @@ describe("RegistryTagSet provider", () => {
         true,
       ),
     );
-    expect(result.id).toBe("registry.test:5000/battlescope/frontend:v3.0.0-amd64,v3.0.0-arm64");
+    expect(result.id).toBe("registry.test:5000/battlescope/frontend:version-tags");
     expect([tagOf("v3.0.0-amd64"), tagOf("v3.0.0-arm64")]).toEqual([image, other]);
     expect(writes()).toEqual([
       `PUT /v2/${REPO}/manifests/v3.0.0-amd64`,

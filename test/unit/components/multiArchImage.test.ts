@@ -48,7 +48,7 @@ describe("MultiArchImage under mocks", () => {
     await runtime.settled();
     const sets = runtime.recorded.filter((r) => r.type === RESOURCE_TYPES.registryTagSet);
     expect(sets.map((r) => [r.name, r.inputs.createOnly])).toEqual([
-      ["frontend-v3.1.0-tags", true],
+      ["frontend-version-tags", true],
       ["frontend-floating-tags", false],
     ]);
     expect(secretValue(sets[0]?.inputs.password)).toBe("registry-pw");

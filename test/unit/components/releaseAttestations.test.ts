@@ -15,7 +15,7 @@ const runtime = mockRuntime((args) =>
 
 describe("ReleaseAttestations under mocks", () => {
   it("attests the version's list, with the key, its password and the registry password secret", async () => {
-    const attestations = new ReleaseAttestations("frontend-v3.1.0-attestations", {
+    const attestations = new ReleaseAttestations("frontend-attestations", {
       registry: "127.0.0.1:5000",
       repository: "battlescope/frontend",
       username: "bot",
