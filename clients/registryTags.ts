@@ -277,11 +277,6 @@ export async function readHubRepository(
 }
 
 /**
- * The registry client the command line uses: Docker Hub's credentials from DOCKER_HUB_USERNAME
- * and DOCKER_HUB_TOKEN on docker.io, BATTLESCOPE_REGISTRY_USERNAME and _PASSWORD elsewhere, else
- * the Docker client's login for the registry (as the stack reads it), and rate limits obeyed.
- */
-/**
  * The command line's registry login: DOCKER_HUB_USERNAME/DOCKER_HUB_TOKEN on Docker Hub,
  * BATTLESCOPE_REGISTRY_USERNAME/BATTLESCOPE_REGISTRY_PASSWORD elsewhere, else the Docker login.
  */
@@ -295,6 +290,7 @@ export function registryLoginFromEnv(
   return username && password ? { username, password } : dockerConfigCredentials(registry, env);
 }
 
+/** The registry client the command line uses: that login, and rate limits obeyed. */
 export function registryClientFromEnv(
   registry: string,
   env: Readonly<Record<string, string | undefined>>,
