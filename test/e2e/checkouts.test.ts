@@ -10,7 +10,13 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/stack";
 import { makeTempDir } from "../support/tempDirs";
-import { backendText, createE2eStack, type E2eStack, runStackCommand } from "./harness";
+import {
+  backendText,
+  createE2eStack,
+  type E2eStack,
+  LIGHT_RELEASE,
+  runStackCommand,
+} from "./harness";
 
 /** This checkout's files as they are now (tracked and new, not ignored), in a folder of their own. */
 function checkoutCopy(label: string): string {
@@ -41,11 +47,9 @@ describe.sequential("a release previewed from another checkout of the same commi
   let second: string;
 
   beforeAll(async () => {
-    // One platform, no cache export, no signing: the checkout's paths are what is looked at.
+    // The checkout's paths are what is looked at.
     e2e = await createE2eStack("checkouts", {
-      platforms: '["linux/amd64"]',
-      registryCache: "false",
-      sign: "false",
+      ...LIGHT_RELEASE,
       sourceRoot: "fixtures/battlescope",
     });
     first = checkoutCopy("checkout-a");

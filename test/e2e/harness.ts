@@ -40,6 +40,16 @@ export {
   uniqueOrganization,
 } from "../../scripts/e2eStack";
 
+/**
+ * Stack config for a release at little cost, for tests that look at the engine, the state or the
+ * checkout rather than the images: one platform, no cache export, no signing.
+ */
+export const LIGHT_RELEASE = {
+  platforms: '["linux/amd64"]',
+  registryCache: "false",
+  sign: "false",
+} as const;
+
 /** A writable copy of the fixtures' source root, for runs that change sources. */
 export function copyFixtures(): string {
   const dir = makeTempDir("src");

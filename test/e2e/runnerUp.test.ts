@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE_PARALLELISM, upFromEvents } from "../../scripts/stack";
-import { createE2eStack, type E2eStack } from "./harness";
+import { createE2eStack, type E2eStack, LIGHT_RELEASE } from "./harness";
 
 describe.sequential("the runner's up", () => {
   let e2e: E2eStack;
@@ -13,13 +13,7 @@ describe.sequential("the runner's up", () => {
   const runs: string[] = [];
 
   beforeAll(async () => {
-    // One platform, no cache export, no signing, no Hub pages: the engine calls at little cost.
-    e2e = await createE2eStack("runnerup", {
-      platforms: '["linux/amd64"]',
-      registryCache: "false",
-      sign: "false",
-      publishDescriptions: "false",
-    });
+    e2e = await createE2eStack("runnerup", { ...LIGHT_RELEASE, publishDescriptions: "false" });
     const workspace = e2e.stack.workspace;
     // Every CLI run of the Automation API goes through this (not in its typings).
     const command = workspace.pulumiCommand as unknown as {
@@ -37,23 +31,21 @@ describe.sequential("the runner's up", () => {
     await e2e?.close();
   });
 
-  it("releases with one CLI run and gives the engine's resource changes", async () => {
+  /** The runner's up, counting its CLI runs afresh. */
+  const release = () => {
     runs.length = 0;
-    const changes = await upFromEvents(e2e.stack, {
-      color: "never",
-      parallel: ENGINE_PARALLELISM,
-    });
+    return upFromEvents(e2e.stack, { color: "never", parallel: ENGINE_PARALLELISM });
+  };
+
+  it("releases with one CLI run and gives the engine's resource changes", async () => {
+    const changes = await release();
     expect(runs).toEqual(["up --yes"]);
     expect(Object.keys(changes)).toEqual(["create"]);
     expect(changes.create).toBeGreaterThan(20);
   });
 
   it("changes nothing the second time, again with one CLI run, where Stack.up makes four", async () => {
-    runs.length = 0;
-    const changes = await upFromEvents(e2e.stack, {
-      color: "never",
-      parallel: ENGINE_PARALLELISM,
-    });
+    const changes = await release();
     expect(runs).toEqual(["up --yes"]);
     expect(Object.keys(changes)).toEqual(["same"]);
 

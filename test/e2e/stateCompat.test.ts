@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESOURCE_TYPES } from "../../lib/vocabulary";
 import { ENGINE_PARALLELISM, REPO_ROOT } from "../../scripts/stack";
 import { makeTempDir } from "../support/tempDirs";
-import { backendText, createE2eStack, type E2eStack, runStackCommand } from "./harness";
+import {
+  backendText,
+  createE2eStack,
+  type E2eStack,
+  LIGHT_RELEASE,
+  runStackCommand,
+} from "./harness";
 
 /** The last commit whose program.ts held the whole program; another one can be given. */
 const BEFORE_SPLIT =
@@ -40,13 +46,9 @@ describe.sequential("a state written before the program was split into read, pla
 
   beforeAll(async () => {
     before = checkoutAt(BEFORE_SPLIT);
-    // One platform, no cache export, no signing: the state's shape at little cost (the Hub
-    // pages are the emulator's, so its dynamic provider is in the state too).
-    e2e = await createE2eStack("compat", {
-      platforms: '["linux/amd64"]',
-      registryCache: "false",
-      sign: "false",
-    });
+    // The state's shape at little cost (the Hub pages are the emulator's, so its dynamic
+    // provider is in the state too).
+    e2e = await createE2eStack("compat", LIGHT_RELEASE);
     // The old program knows no pull secret account of its own: both fill the pull secret with
     // the push login, as the old state holds it.
     await e2e.stack.removeAllConfig([

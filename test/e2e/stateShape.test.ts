@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { providerStub } from "../../components/dynamicProvider";
 import { ENGINE_PARALLELISM, REPO_ROOT, upFromEvents } from "../../scripts/stack";
-import { createE2eStack, type E2eStack, setVersion } from "./harness";
+import { createE2eStack, type E2eStack, LIGHT_RELEASE, setVersion } from "./harness";
 
 interface StateResource {
   urn: string;
@@ -36,12 +36,7 @@ describe.sequential("the state a first release writes", () => {
   let resources: StateResource[];
 
   beforeAll(async () => {
-    // One platform, no cache export, no signing: the state's shape at little cost.
-    e2e = await createE2eStack("stateshape", {
-      platforms: '["linux/amd64"]',
-      registryCache: "false",
-      sign: "false",
-    });
+    e2e = await createE2eStack("stateshape", LIGHT_RELEASE);
     const result = await e2e.stack.up({ color: "never", parallel: ENGINE_PARALLELISM });
     expect(result.summary.result).toBe("succeeded");
     resources = (await e2e.stack.exportStack()).deployment.resources as StateResource[];
