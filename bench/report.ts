@@ -9,6 +9,7 @@ import { kindTotal } from "./accessLog";
 import { formatBytes, markdownTable, median } from "./format";
 import type { Cpu, Sample } from "./measure";
 import * as text from "./reportText";
+import { linearity, points } from "./scaling";
 
 export interface RetentionFigure {
   readonly tags: number;
@@ -212,7 +213,11 @@ const wall = (sample: Sample) => sample.wallMs;
 const requests = (sample: Sample) => sample.totalRequests;
 const x = (value: number) => `${value.toFixed(2)}x`;
 
-function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFigure[]): Goal[] {
+function goals(
+  { of, medianOf, ratio }: Figures,
+  retention: readonly RetentionFigure[],
+  samples: readonly Sample[],
+): Goal[] {
   const list: Goal[] = [];
   const add = (goal: string, value: number, limit: number, figure: string) => {
     const measured = !Number.isNaN(value);
@@ -299,6 +304,19 @@ function goals({ of, medianOf, ratio }: Figures, retention: readonly RetentionFi
       r.median,
       SCAN_LIMIT,
       `scanned/signed ${x(r.median)} (${seconds(top)} s vs ${seconds(bottom)} s)`,
+    );
+  }
+  // The scaling series (BENCH_SCALING=1), one run per N: its own section has the detail.
+  const scaling = linearity(points(samples), "stack", "cold");
+  if (scaling === undefined) {
+    list.push({ goal: text.SCALING_GOAL_ROW, figure: "", met: undefined });
+  } else {
+    const { small, large, perServiceRatio } = scaling;
+    add(
+      text.scalingGoalRow(small.n, large.n),
+      perServiceRatio,
+      1.1,
+      `${x(perServiceRatio)} (${(large.wall_s / large.n).toFixed(2)} s vs ${(small.wall_s / small.n).toFixed(2)} s per service)`,
     );
   }
   return list;
@@ -541,10 +559,14 @@ function perRunTable({ scenarios, of }: Figures, samples: readonly Sample[]): st
   return markdownTable(["scenario", ...runs.map((run) => `run ${run} (wall / requests)`)], body);
 }
 
-function goalsTable(figured: Figures, retention: readonly RetentionFigure[]): string {
+function goalsTable(
+  figured: Figures,
+  retention: readonly RetentionFigure[],
+  samples: readonly Sample[],
+): string {
   return markdownTable(
     ["goal", "figure", "met"],
-    goals(figured, retention).map((goal) => [
+    goals(figured, retention, samples).map((goal) => [
       goal.goal,
       goal.figure,
       goal.met === undefined ? "not measured" : goal.met ? "**met**" : "**not met**",
@@ -604,7 +626,7 @@ export function renderReport(input: ReportInput): { markdown: string; table: str
     finished: finished.toISOString(),
     minutes: ((finished.getTime() - started.getTime()) / 60000).toFixed(1),
     machine: markdownTable(["", ""], [...input.machine, ["load", loadSummary(input.loads)]]),
-    goals: goalsTable(figured, input.retention),
+    goals: goalsTable(figured, input.retention, input.samples),
     scenarios: markdownTable(
       Object.values(HEADERS),
       table.map((row) => Object.values(row)),
@@ -642,7 +664,7 @@ export function summary(input: ReportInput, table: string, wrote: string): strin
     );
   }
   lines.push("\n");
-  for (const goal of goals(figures(input.samples), input.retention)) {
+  for (const goal of goals(figures(input.samples), input.retention, input.samples)) {
     const verdict = goal.met === undefined ? "not measured" : goal.met ? "met" : "NOT MET";
     lines.push(
       `${verdict.padEnd(12)} ${goal.goal}${goal.figure === "" ? "" : `: ${goal.figure}`}\n`,

@@ -232,6 +232,12 @@ export const scalingGoal = (p: {
 }) =>
   `Goal (stack cold per service at N=${p.large} at most 1.1x that at N=${p.small}): ${p.met} (${p.ratio}x).`;
 
+export const scalingGoalRow = (small: number, large: number) =>
+  `Cold release per service at N=${large} at most 1.1x that at N=${small} (scaling run, one run per N)`;
+
+export const SCALING_GOAL_ROW =
+  "Cold release per service at the largest N at most 1.1x that at N=9 (scaling run, BENCH_SCALING=1)";
+
 export const SCALING_GOAL_NOT_MEASURED =
   "Goal (stack cold per service at the largest N at most 1.1x that at N=9): not measured.";
 
