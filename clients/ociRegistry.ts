@@ -196,21 +196,34 @@ export class OciRegistryClient {
     repository: string,
     digest: string,
   ): Promise<ManifestDescriptor[] | undefined> {
-    if (this.session.referrersApi === false) return undefined;
-    const response = await this.request(
-      "GET",
-      `/v2/${repository}/referrers/${digest}`,
-      repository,
-      { accept: "application/vnd.oci.image.index.v1+json" },
-    );
-    if (response.status === 404) {
-      await response.arrayBuffer().catch(() => undefined);
-      this.session.referrersApi = false;
-      return undefined;
+    // Lookups started together wait for the first to learn whether the registry has the API,
+    // rather than each asking a registry without it once.
+    if (this.session.referrersApi === undefined && this.session.referrersProbe !== undefined) {
+      await this.session.referrersProbe;
     }
-    await this.expectOk(response, `list the referrers of ${repository}@${digest}`);
-    const index = (await response.json()) as { manifests?: ManifestDescriptor[] | null };
-    return index.manifests ?? [];
+    if (this.session.referrersApi === false) return undefined;
+    const probing = this.session.referrersApi === undefined;
+    let probed = () => {};
+    if (probing) this.session.referrersProbe = new Promise<void>((resolve) => (probed = resolve));
+    try {
+      const response = await this.request(
+        "GET",
+        `/v2/${repository}/referrers/${digest}`,
+        repository,
+        { accept: "application/vnd.oci.image.index.v1+json" },
+      );
+      if (response.status === 404) {
+        await response.arrayBuffer().catch(() => undefined);
+        this.session.referrersApi = false;
+        return undefined;
+      }
+      await this.expectOk(response, `list the referrers of ${repository}@${digest}`);
+      this.session.referrersApi = true;
+      const index = (await response.json()) as { manifests?: ManifestDescriptor[] | null };
+      return index.manifests ?? [];
+    } finally {
+      if (probing) probed();
+    }
   }
 
   /**

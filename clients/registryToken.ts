@@ -20,8 +20,10 @@ export interface RegistrySession {
    * tokens, rather than each being refused.
    */
   firstAnswer?: Promise<boolean>;
-  /** False once the registry answered that it has no referrers API. */
+  /** Whether the registry has the referrers API, once it has answered a lookup. */
   referrersApi?: boolean;
+  /** The first referrers lookup while it is awaited: the ones started meanwhile wait for it. */
+  referrersProbe?: Promise<void>;
 }
 
 const sessions = new Map<string, RegistrySession>();

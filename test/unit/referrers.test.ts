@@ -71,3 +71,17 @@ describe("hasReferrers: is anything attached to a digest yet", () => {
     );
   });
 });
+
+describe("listReferrers on a registry without the referrers API", () => {
+  it("asks it once, however many lookups start together", async () => {
+    const { registry, image, client } = setup();
+    // The fake has no referrers API: it answers 404 there, as distribution does.
+    const lists = await Promise.all(
+      Array.from({ length: 6 }, () => client.listReferrers(REPO, image)),
+    );
+    expect(lists).toEqual(Array.from({ length: 6 }, () => []));
+    expect(registry.requests.filter((request) => request.includes("/referrers/"))).toEqual([
+      `GET /v2/${REPO}/referrers/${image}`,
+    ]);
+  });
+});
