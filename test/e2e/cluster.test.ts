@@ -265,14 +265,15 @@ describe("the local stack on a real Kubernetes cluster", () => {
     const oldPods = new Set(before.pods.map((pod) => pod.metadata.name));
     await setVersion(e2e, "v3.0.1");
     await e2e.stack.up();
-    expect(await runningImages(e2e, namespace)).toEqual(await releasedImages(e2e, "v3.0.1"));
-    // The old pods stop on SIGTERM and are gone within moments of the rollout.
+    // The old pods stop on SIGTERM and are gone within moments of the rollout; until then they
+    // are listed beside the new ones (with the same image: the patch release reused them).
     let after = await readWorkloads(cluster, namespace);
     for (let i = 0; i < 60 && after.pods.some((pod) => oldPods.has(pod.metadata.name)); i++) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       after = await readWorkloads(cluster, namespace);
     }
     expect(after.pods.filter((pod) => oldPods.has(pod.metadata.name))).toEqual([]);
+    expect(await runningImages(e2e, namespace)).toEqual(await releasedImages(e2e, "v3.0.1"));
     for (const deployment of after.deployments) {
       expect(deployment.status?.readyReplicas).toBe(1);
     }
